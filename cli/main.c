@@ -1,0 +1,81 @@
+/*
+ * main.c — tempscale's entry point: dispatches `tempscale <command> [options]`
+ * to cli/cmd_<command>.c, and answers --version, --help and `help <command>`.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"demo", ts_cmd_demo, "the whole temperature walkthrough, step by step (--html report)"},
+    {"softmax", ts_cmd_softmax, "temperature softmax of a few logits: table, JSON, plot"},
+    {"tokenize", ts_cmd_tokenize, "GPT-2 byte-level BPE: text to token ids and pieces"},
+    {"top", ts_cmd_top, "the model's top-k next-token predictions for a prompt"},
+    {"generate", ts_cmd_generate, "generate text with temperature / top-k / top-p / min-p"},
+    {"sample", ts_cmd_sample, "draw many next tokens and compare counts with the distribution"},
+    {"sweep", ts_cmd_sweep, "many temperatures over one forward pass: top-k and entropy"},
+    {"compare", ts_cmd_compare, "prompts x temperatures x samples, side by side"},
+    {"calibrate", ts_cmd_calibrate, "fit a calibration temperature (Guo et al. 2017): ECE, NLL"},
+    {"pull", ts_cmd_pull, "download a model from the Hugging Face hub into the HF cache"},
+    {"bench", ts_cmd_bench, "measure load, prefill and decode speed"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_help(FILE *f)
+{
+    fprintf(f,
+            "tempscale %s — see, choose and fit the temperature of a language model\n\n"
+            "Usage: tempscale <command> [options]\n"
+            "       tempscale help <command>\n"
+            "       tempscale --version\n\n"
+            "Commands:\n",
+            TS_VERSION);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nWith no --model, model commands use the bundled tiny-shakespeare GPT-2.\n"
+               "Start with: tempscale demo\n");
+}
+
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return TS_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("tempscale %s\n", TS_VERSION);
+        return TS_EXIT_OK;
+    }
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+        (strcmp(name, "help") == 0 && argc == 2)) {
+        print_help(stdout);
+        return TS_EXIT_OK;
+    }
+    if (strcmp(name, "help") == 0) {
+        const command *c = find(argv[2]);
+        if (!c) return ts_cli_error("unknown command '%s' (run 'tempscale --help')", argv[2]);
+        char *hargv[] = {(char *)c->name, "--help", NULL};
+        return c->run(2, hargv);
+    }
+    const command *c = find(name);
+    if (!c) {
+        ts_cli_error("unknown command '%s'", name);
+        print_help(stderr);
+        return TS_EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,75 @@
+/*
+ * model_path.c — how the CLI turns --model into a loaded model.
+ *
+ * Resolution order for --model ARG:
+ *   1. ARG omitted: the bundled model "tiny-shakespeare", looked up in
+ *      $TEMPSCALE_MODELS, the source tree (TS_SOURCE_DIR/models) and the
+ *      install tree (TS_DATA_DIR/models, i.e. <prefix>/share/tempscale/models).
+ *   2. ARG is an existing directory: used as is.
+ *   3. Otherwise ARG names a bundled model, then (issue: hub) a Hugging Face
+ *      repo id in the local HF cache.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TS_DEFAULT_MODEL "tiny-shakespeare"
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Look for models/<name> in the places a bundled model can live. */
+static bool find_bundled(const char *name, char *dir, size_t dir_size)
+{
+    const char *roots[3] = {getenv("TEMPSCALE_MODELS"), TS_SOURCE_DIR "/models",
+                            TS_DATA_DIR "/models"};
+    for (int i = 0; i < 3; i++) {
+        if (!roots[i] || !roots[i][0]) continue;
+        if (snprintf(dir, dir_size, "%s/%s", roots[i], name) >= (int)dir_size) continue;
+        if (is_dir(dir)) return true;
+    }
+    return false;
+}
+
+bool ts_cli_resolve_model(const char *arg, char *dir, size_t dir_size)
+{
+    if (!arg) {
+        if (find_bundled(TS_DEFAULT_MODEL, dir, dir_size)) return true;
+        ts_cli_error("the bundled model '%s' was not found (looked in $TEMPSCALE_MODELS, %s/models "
+                     "and %s/models); pass --model DIR",
+                     TS_DEFAULT_MODEL, TS_SOURCE_DIR, TS_DATA_DIR);
+        return false;
+    }
+    if (is_dir(arg)) {
+        if (snprintf(dir, dir_size, "%s", arg) >= (int)dir_size) {
+            ts_cli_error("--model: path too long");
+            return false;
+        }
+        return true;
+    }
+    if (strchr(arg, '/') == NULL && find_bundled(arg, dir, dir_size)) return true;
+    ts_cli_error("--model %s: no such directory (expected config.json, model.safetensors, "
+                 "vocab.json and merges.txt in it)",
+                 arg);
+    return false;
+}
+
+ts_model *ts_cli_load_model(const char *arg)
+{
+    char dir[4096];
+    if (!ts_cli_resolve_model(arg, dir, sizeof dir)) return NULL;
+    ts_model_params mp = ts_model_default_params();
+    ts_model *model = NULL;
+    char err[TS_ERR_SIZE] = "";
+    ts_status st = ts_model_load(dir, &mp, &model, err, sizeof err);
+    if (st != TS_OK) {
+        ts_cli_error("%s", err[0] ? err : ts_status_str(st));
+        return NULL;
+    }
+    return model;
+}

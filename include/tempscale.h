@@ -1,0 +1,335 @@
+/*
+ * tempscale.h — the one public header of libtempscale.
+ *
+ * tempscale shows, chooses and fits the temperature of a language model:
+ *   - numeric core: temperature softmax / log-softmax, entropy, KL, truncation
+ *     (top-k, top-p, min-p) and a sampler chain with an explicit order;
+ *   - engine: GPT-2-family checkpoints in Hugging Face layout (safetensors,
+ *     config.json, vocab.json, merges.txt), exact GPT-2 byte-level BPE, and a
+ *     CPU forward pass with a KV cache;
+ *   - calibration: one scalar temperature fitted by NLL (Guo et al. 2017),
+ *     ECE / MCE / adaptive ECE / Brier, reliability bins;
+ *   - plots (cairo: PNG, SVG, PDF) and the Hugging Face hub cache.
+ *
+ * Conventions (see docs/ and ../shared/STYLE.md):
+ *   - Functions that can fail return ts_status (0 ok, negative error). Those
+ *     that can fail for reasons a user must read take `char *err, size_t
+ *     err_size`: on failure a one-line message naming the file / field is
+ *     written there (err may be NULL). There is no global error state.
+ *   - Who creates frees. Every ts_x_free(NULL) is a no-op.
+ *   - Logits are never modified: every input array is const.
+ *   - Numeric functions do no I/O and no allocation unless they say so.
+ */
+#ifndef TEMPSCALE_H
+#define TEMPSCALE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TS_VERSION "0.1.0"
+
+/* Suggested size of the caller-provided error buffers. */
+#define TS_ERR_SIZE 512
+
+typedef enum ts_status {
+    TS_OK = 0,
+    TS_ERR_INVALID = -1,     /* bad argument (NaN / negative temperature ...) */
+    TS_ERR_IO = -2,          /* file missing, unreadable or unwritable */
+    TS_ERR_FORMAT = -3,      /* malformed file: JSON, safetensors, CSV, npy */
+    TS_ERR_NOMEM = -4,       /* allocation failed or size overflow */
+    TS_ERR_RANGE = -5,       /* too long for the context, buffer too small */
+    TS_ERR_UNSUPPORTED = -6, /* valid but not handled (dtype, activation) */
+    TS_ERR_NOT_FOUND = -7,   /* model / revision / file not found */
+    TS_ERR_NETWORK = -8,     /* connection failed */
+    TS_ERR_AUTH = -9,        /* 401 / 403 */
+} ts_status;
+
+/* Static English name of a status ("invalid argument", ...). Never NULL. */
+const char *ts_status_str(ts_status s);
+
+/* ======================================================================== */
+/* Temperature math (src/softmax.c, src/stats.c)                            */
+/* ======================================================================== */
+/*
+ * softmax(z/T) over n logits, max-subtracted, accumulated in double.
+ *   T = 1     unchanged distribution
+ *   T = 0     one-hot on the argmax (first maximum on ties)
+ *   T = +inf  uniform over the tokens whose logit is not -inf
+ *   -inf logits are allowed (masked tokens) and get probability 0.
+ * Errors (TS_ERR_INVALID): n == 0, T < 0, T NaN, any logit NaN or +inf,
+ * or every logit -inf. `logits` is never written.
+ */
+ts_status ts_softmax(const float *logits, size_t n, double temperature, double *probs);
+
+/* log softmax(z/T); same rules. At T = 0 the argmax gets 0, others -inf. */
+ts_status ts_log_softmax(const float *logits, size_t n, double temperature, double *logp);
+
+/* log sum_i exp(z_i / T) for T > 0 finite, stable; -inf entries skipped. */
+double ts_logsumexp(const float *logits, size_t n, double temperature);
+
+/* Index of the largest logit, first one on ties. n must be > 0. */
+size_t ts_argmax(const float *logits, size_t n);
+
+/* Entropy of a distribution, H = -sum p log p (0 log 0 = 0). */
+double ts_entropy_nats(const double *p, size_t n);
+double ts_entropy_bits(const double *p, size_t n);
+
+/*
+ * Entropy (nats) of softmax(z/T) straight from logits, no scratch memory.
+ * T = 0 gives 0, T = inf gives log(#finite logits). Errors as ts_softmax.
+ */
+ts_status ts_entropy_at_temperature(const float *logits, size_t n, double temperature,
+                                    double *entropy_nats);
+
+/*
+ * Solve for the temperature whose softmax has the given entropy (nats).
+ * Entropy is non-decreasing in T, so this is a safeguarded 1-D root find on
+ * log T. target must lie in [0, log(#finite logits)); TS_ERR_RANGE otherwise.
+ */
+ts_status ts_temperature_for_entropy(const float *logits, size_t n, double target_nats,
+                                     double *temperature);
+
+/* KL(p || q) in nats; +inf when q_i = 0 < p_i. */
+double ts_kl_divergence(const double *p, const double *q, size_t n);
+
+/* ======================================================================== */
+/* Random numbers (src/rng.c): PCG32, identical on every platform.          */
+/* ======================================================================== */
+typedef struct ts_rng {
+    uint64_t state;
+    uint64_t inc;
+} ts_rng;
+
+void ts_rng_seed(ts_rng *rng, uint64_t seed);
+uint32_t ts_rng_u32(ts_rng *rng);
+/* Uniform double in [0, 1) with 53 random bits. */
+double ts_rng_uniform(ts_rng *rng);
+
+/* ======================================================================== */
+/* Sampler chain (src/sampler.c)                                            */
+/* ======================================================================== */
+/*
+ * A candidate token of the distribution the sampler draws from.
+ * `logit` is the raw model logit; `p` the final probability after every step
+ * of the chain (the kept candidates' p sum to 1).
+ */
+typedef struct ts_candidate {
+    int32_t id;
+    float logit;
+    double p;
+} ts_candidate;
+
+typedef enum ts_sampler_order {
+    /* Hugging Face generate(): temperature -> top-k -> top-p -> min-p -> draw */
+    TS_ORDER_HF = 0,
+    /* llama.cpp: top-k -> top-p -> min-p (at T = 1) -> temperature -> draw */
+    TS_ORDER_LLAMA = 1,
+} ts_sampler_order;
+
+typedef struct ts_sampler_params {
+    double temperature;     /* >= 0; 0 = greedy; INFINITY = uniform */
+    int32_t top_k;          /* 0 = off */
+    double top_p;           /* in (0, 1]; 1 = off */
+    double min_p;           /* in [0, 1); 0 = off */
+    ts_sampler_order order;
+    uint64_t seed;
+} ts_sampler_params;
+
+/* HF do_sample defaults: T = 1, top-k 50, top-p 1, min-p 0, HF order, seed 0. */
+ts_sampler_params ts_sampler_default_params(void);
+
+/* Parse "hf" / "llama" (case-sensitive). TS_ERR_INVALID otherwise. */
+ts_status ts_sampler_order_parse(const char *name, ts_sampler_order *out);
+const char *ts_sampler_order_name(ts_sampler_order order);
+
+typedef struct ts_sampler ts_sampler;
+
+/*
+ * Allocates all scratch for vocabularies of n_vocab tokens, so that
+ * apply/sample never allocate. Validates params (message in err).
+ */
+ts_status ts_sampler_new(const ts_sampler_params *params, size_t n_vocab, ts_sampler **out,
+                         char *err, size_t err_size);
+void ts_sampler_free(ts_sampler *s);
+/* Re-seed the sampler's RNG. */
+void ts_sampler_reseed(ts_sampler *s, uint64_t seed);
+
+/*
+ * Run the chain on logits[n_vocab] and expose the final candidates, sorted by
+ * probability descending (ties: lower id first). *cands is borrowed from the
+ * sampler and valid until the next apply/sample/free. Always >= 1 candidate.
+ */
+ts_status ts_sampler_apply(ts_sampler *s, const float *logits, const ts_candidate **cands,
+                           size_t *n_cands);
+
+/* Deterministic draw from candidates given u in [0,1): inverse CDF. */
+int32_t ts_sampler_pick(const ts_candidate *cands, size_t n_cands, double u);
+
+/* apply + pick with the sampler's own RNG. Returns the token id, or -1 on error. */
+int32_t ts_sampler_sample(ts_sampler *s, const float *logits);
+
+/* ======================================================================== */
+/* GPT-2 byte-level BPE tokenizer (src/tokenizer.c)                         */
+/* ======================================================================== */
+typedef struct ts_tokenizer ts_tokenizer;
+
+ts_status ts_tokenizer_load(const char *vocab_json_path, const char *merges_txt_path,
+                            ts_tokenizer **out, char *err, size_t err_size);
+void ts_tokenizer_free(ts_tokenizer *tok);
+size_t ts_tokenizer_vocab_size(const ts_tokenizer *tok);
+/* Id of "<|endoftext|>", or -1 if the vocabulary has none. */
+int32_t ts_tokenizer_eot(const ts_tokenizer *tok);
+
+/* Treat the literal "<|endoftext|>" in text as the special token. */
+#define TS_ENCODE_ALLOW_SPECIAL 1u
+
+/*
+ * Encode len raw bytes (any bytes: NUL, invalid UTF-8). Writes at most cap ids
+ * and sets *n_ids to the total number of ids the text needs; returns
+ * TS_ERR_RANGE when that is more than cap (call again with a bigger buffer).
+ */
+ts_status ts_tokenizer_encode(const ts_tokenizer *tok, const char *text, size_t len,
+                              unsigned flags, int32_t *ids, size_t cap, size_t *n_ids);
+
+/* Raw bytes of a token (not NUL-terminated); NULL for an out-of-range id. */
+const char *ts_tokenizer_token_bytes(const ts_tokenizer *tok, int32_t id, size_t *len);
+
+/*
+ * Streaming decode: feed token bytes, get back only complete UTF-8. An
+ * incomplete trailing sequence is held until the next push or flush; bytes
+ * that can never form valid UTF-8 come out as U+FFFD (as HF's
+ * errors="replace"). out must hold len + 8 bytes. Returns bytes written.
+ */
+typedef struct ts_utf8_stream {
+    unsigned char pending[4];
+    size_t n_pending;
+} ts_utf8_stream;
+size_t ts_utf8_stream_push(ts_utf8_stream *st, const char *bytes, size_t len, char *out);
+size_t ts_utf8_stream_flush(ts_utf8_stream *st, char *out);
+
+/* ======================================================================== */
+/* Model and context (src/safetensors.c, src/config.c, src/model.c)         */
+/* ======================================================================== */
+typedef enum ts_dtype { TS_DTYPE_F32 = 0, TS_DTYPE_F16 = 1, TS_DTYPE_BF16 = 2 } ts_dtype;
+const char *ts_dtype_name(ts_dtype dt);
+
+typedef struct ts_model ts_model;
+typedef struct ts_context ts_context;
+
+typedef struct ts_model_info {
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_embd;
+    int32_t n_positions; /* context length */
+    int32_t n_vocab;
+    double layer_norm_epsilon;
+    int32_t bos_token_id;
+    int32_t eos_token_id;
+    ts_dtype dtype;      /* storage dtype of the weight matrices */
+    size_t n_params;
+    bool tied_lm_head;
+} ts_model_info;
+
+typedef struct ts_model_params {
+    int32_t n_threads; /* 0 = every online core */
+} ts_model_params;
+ts_model_params ts_model_default_params(void);
+
+/*
+ * Load a GPT-2-family checkpoint from a Hugging Face layout directory:
+ * config.json, model.safetensors (or model.safetensors.index.json + shards),
+ * vocab.json, merges.txt. Weights are mmap'd. On failure *out is NULL and err
+ * names the file and field.
+ */
+ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out,
+                        char *err, size_t err_size);
+void ts_model_free(ts_model *model);
+const ts_model_info *ts_model_get_info(const ts_model *model);
+/* Borrowed; valid until ts_model_free. */
+const ts_tokenizer *ts_model_tokenizer(const ts_model *model);
+
+typedef struct ts_context_params {
+    int32_t n_ctx;      /* 0 = the model's n_positions */
+    int32_t n_threads;  /* 0 = the model's */
+    bool all_logits;    /* keep logits of every position of the last eval */
+} ts_context_params;
+ts_context_params ts_context_default_params(void);
+
+/* Allocates activations and the KV cache once; eval never allocates. */
+ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
+                         ts_context **out, char *err, size_t err_size);
+void ts_context_free(ts_context *ctx);
+/* Number of tokens in the KV cache. */
+size_t ts_context_n_past(const ts_context *ctx);
+/* Drop the KV cache back to its first n_past tokens (n_past <= current). */
+void ts_context_truncate(ts_context *ctx, size_t n_past);
+
+/*
+ * Append n tokens to the context and run the transformer over them (batched
+ * for n > 1, GEMV for n == 1). TS_ERR_RANGE when n_past + n > n_ctx, and
+ * TS_ERR_INVALID for an id outside the vocabulary (messages in err).
+ */
+ts_status ts_model_eval(ts_context *ctx, const int32_t *tokens, size_t n, char *err,
+                        size_t err_size);
+
+/* Logits of the last evaluated position: n_vocab floats, borrowed until the next eval. */
+const float *ts_context_logits(const ts_context *ctx);
+/*
+ * With all_logits: logits of each position of the last eval, row-major
+ * [*n_rows][n_vocab], borrowed until the next eval. NULL otherwise.
+ */
+const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows);
+
+/* ======================================================================== */
+/* Calibration (src/calibrate.c)                                            */
+/* ======================================================================== */
+typedef struct ts_calib_metrics {
+    double nll;      /* mean negative log-likelihood, nats */
+    double accuracy; /* top-1 */
+    double ece;      /* expected calibration error, equal-width bins (lo, hi] */
+    double mce;      /* maximum calibration error over non-empty bins */
+    double ace;      /* adaptive ECE, equal-mass bins */
+    double brier;    /* multi-class Brier score, mean over rows of sum_k (p_k - y_k)^2 */
+} ts_calib_metrics;
+
+typedef struct ts_calib_bin {
+    double lo, hi;          /* (lo, hi] */
+    size_t count;
+    double mean_confidence; /* 0 when empty */
+    double accuracy;        /* 0 when empty */
+} ts_calib_bin;
+
+typedef struct ts_calib_fit {
+    double temperature;
+    int32_t iterations;
+    bool converged;
+    double nll_before, nll_after;
+} ts_calib_fit;
+
+/*
+ * Fit T* > 0 minimising mean NLL of softmax(logits/T) against labels.
+ * logits is row-major [n][k] (k >= 2), labels in [0, k). Safeguarded Newton
+ * on log T, converged to 1e-8 relative. No allocation beyond O(1).
+ */
+ts_status ts_calib_fit_temperature(const float *logits, const int32_t *labels, size_t n,
+                                   size_t k, ts_calib_fit *out, char *err, size_t err_size);
+
+/* Metrics of softmax(logits/T) with n_bins bins (15 as Guo et al.). */
+ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, size_t n,
+                                   size_t k, double temperature, int32_t n_bins,
+                                   ts_calib_metrics *out, char *err, size_t err_size);
+
+/* Reliability diagram data: bins[n_bins], equal-width on max-softmax confidence. */
+ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_t n, size_t k,
+                               double temperature, int32_t n_bins, ts_calib_bin *bins);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TEMPSCALE_H */

@@ -1,0 +1,118 @@
+/*
+ * status.c — status names and the small error / file helpers every module uses.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *ts_status_str(ts_status s)
+{
+    switch (s) {
+    case TS_OK: return "ok";
+    case TS_ERR_INVALID: return "invalid argument";
+    case TS_ERR_IO: return "I/O error";
+    case TS_ERR_FORMAT: return "malformed input";
+    case TS_ERR_NOMEM: return "out of memory";
+    case TS_ERR_RANGE: return "out of range";
+    case TS_ERR_UNSUPPORTED: return "unsupported";
+    case TS_ERR_NOT_FOUND: return "not found";
+    case TS_ERR_NETWORK: return "network error";
+    case TS_ERR_AUTH: return "not authorised";
+    }
+    return "unknown error";
+}
+
+ts_status ts_errorf(char *err, size_t err_size, ts_status status, const char *fmt, ...)
+{
+    if (err && err_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+ts_status ts_read_file(const char *path, char **data, size_t *len, char *err, size_t err_size)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(buf);
+        return ts_errorf(err, err_size, TS_ERR_IO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return TS_OK;
+}
+
+ts_status ts_atomic_open(const char *path, FILE **f, char *tmp, size_t tmp_size, char *err,
+                         size_t err_size)
+{
+    *f = NULL;
+    if (snprintf(tmp, tmp_size, "%s.tmp.XXXXXX", path) >= (int)tmp_size)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    *f = fdopen(fd, "wb");
+    if (!*f) {
+        close(fd);
+        unlink(tmp);
+        return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return TS_OK;
+}
+
+ts_status ts_atomic_commit(FILE *f, const char *tmp, const char *path, char *err,
+                           size_t err_size)
+{
+    int bad = ferror(f);
+    if (fflush(f) != 0) bad = 1;
+    if (fsync(fileno(f)) != 0 && errno != EINVAL) bad = 1;
+    if (fclose(f) != 0) bad = 1;
+    /* mkstemp creates 0600; give the file the usual permissions. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (!bad && chmod(tmp, 0666 & ~mask) != 0) bad = 1;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ts_errorf(err, err_size, TS_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    }
+    return TS_OK;
+}
+
+void ts_atomic_abort(FILE *f, const char *tmp)
+{
+    if (f) fclose(f);
+    if (tmp && tmp[0]) unlink(tmp);
+}
