@@ -328,6 +328,25 @@ ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, s
 ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_t n, size_t k,
                                double temperature, int32_t n_bins, ts_calib_bin *bins);
 
+/* ======================================================================== */
+/* Calibration of language models on text (src/calibrate_lm.c)              */
+/* ======================================================================== */
+
+/* (section owned by the calibration work) */
+
+/* ======================================================================== */
+/* Plots (src/plot*.c): cairo, format from the extension .png/.svg/.pdf,    */
+/* written atomically (temp file + rename).                                 */
+/* ======================================================================== */
+
+/* (section owned by the plotting work) */
+
+/* ======================================================================== */
+/* Hugging Face hub cache and downloads (src/hub.c)                         */
+/* ======================================================================== */
+
+/* (section owned by the hub work) */
+
 #ifdef __cplusplus
 }
 #endif

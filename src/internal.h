@@ -53,4 +53,16 @@ ts_status ts_atomic_commit(FILE *f, const char *tmp, const char *path, char *err
                            size_t err_size);
 void ts_atomic_abort(FILE *f, const char *tmp);
 
+/* ---- safetensors (src/safetensors.c) ------------------------------------ */
+
+/* ---- model internals (src/model.c, src/kernels.c, src/threadpool.c) ------ */
+
+/* ---- tokenizer internals (src/tokenizer.c, src/utf8.c) ------------------- */
+
+/* ---- plotting internals (src/plot.c) ------------------------------------- */
+
+/* ---- NumPy .npy files and CSV (src/npy.c, src/csv.c) --------------------- */
+
+/* ---- hub internals (src/hub.c) ------------------------------------------- */
+
 #endif /* TS_INTERNAL_H */
