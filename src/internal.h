@@ -53,7 +53,78 @@ ts_status ts_atomic_commit(FILE *f, const char *tmp, const char *path, char *err
                            size_t err_size);
 void ts_atomic_abort(FILE *f, const char *tmp);
 
-/* ---- safetensors (src/safetensors.c) ------------------------------------ */
+/* ---- safetensors, config.json and weight binding -------------------------
+ * src/safetensors.c: mmap + fully validated header of model.safetensors or a
+ * sharded model.safetensors.index.json set. src/config.c: config.json.
+ * src/weights.c: maps tensor names (with or without "transformer."), checks
+ * every shape against the config, ties lm_head to wte when absent.
+ */
+
+/* A view of one tensor inside a mapped file. */
+typedef struct ts_tensor {
+    const char *name;   /* borrowed from the ts_safetensors */
+    const void *data;   /* borrowed from the mmap; little-endian */
+    ts_dtype dtype;
+    int32_t ndim;
+    int64_t shape[4];
+    size_t nbytes;
+} ts_tensor;
+
+typedef struct ts_safetensors ts_safetensors;
+
+/*
+ * Open dir/model.safetensors, or dir/model.safetensors.index.json and every
+ * shard it names. Every file is mmap'd read-only; every header is parsed and
+ * validated (header length vs file size, offsets in bounds, contiguous and
+ * non-overlapping, dtype size x shape == byte length, known dtypes F32, F16,
+ * BF16 — other dtypes of tensors we never use are tolerated but reported as
+ * unusable if bound). Messages name the file and the tensor.
+ */
+ts_status ts_safetensors_open(const char *dir, ts_safetensors **out, char *err, size_t err_size);
+/* Open one .safetensors file (used by the above and by tests). */
+ts_status ts_safetensors_open_file(const char *path, ts_safetensors **out, char *err,
+                                   size_t err_size);
+void ts_safetensors_close(ts_safetensors *st);
+size_t ts_safetensors_count(const ts_safetensors *st);
+const ts_tensor *ts_safetensors_get(const ts_safetensors *st, size_t i);
+/* Exact-name lookup; NULL when absent. */
+const ts_tensor *ts_safetensors_find(const ts_safetensors *st, const char *name);
+
+/*
+ * Parse dir/config.json into info (n_layer, n_head, n_embd, n_positions
+ * (or n_ctx), vocab_size, layer_norm_epsilon, activation_function which must be
+ * "gelu_new" (refuse others clearly), bos/eos ids). Missing or mistyped
+ * required fields are errors naming the field.
+ */
+ts_status ts_config_load(const char *dir, ts_model_info *info, char *err, size_t err_size);
+
+typedef struct ts_layer_weights {
+    ts_tensor ln_1_w, ln_1_b;           /* (C), (C) */
+    ts_tensor attn_w, attn_b;           /* c_attn Conv1D, stored [in, out]: (C, 3C), (3C) */
+    ts_tensor attn_proj_w, attn_proj_b; /* (C, C), (C) */
+    ts_tensor ln_2_w, ln_2_b;           /* (C), (C) */
+    ts_tensor fc_w, fc_b;               /* mlp.c_fc: (C, 4C), (4C) */
+    ts_tensor fc_proj_w, fc_proj_b;     /* mlp.c_proj: (4C, C), (C) */
+} ts_layer_weights;
+
+typedef struct ts_weights {
+    ts_tensor wte;              /* (V, C) */
+    ts_tensor wpe;              /* (n_positions, C) */
+    ts_layer_weights *layers;   /* [n_layer], owned */
+    ts_tensor ln_f_w, ln_f_b;   /* (C), (C) */
+    ts_tensor lm_head;          /* (V, C); a copy of wte's view when tied */
+    bool tied;
+} ts_weights;
+
+/*
+ * Bind the tensors of st to the GPT-2 layout described by info; fills
+ * info->dtype (of the matrices), info->n_params and info->tied_lm_head.
+ * Ignores attn.bias / attn.masked_bias buffers. The views borrow from st.
+ */
+ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weights *w,
+                          char *err, size_t err_size);
+void ts_weights_release(ts_weights *w);
+
 
 /* ---- model internals (src/model.c, src/kernels.c, src/threadpool.c) ------ */
 
