@@ -78,6 +78,9 @@ size_t ts_argmax(const float *logits, size_t n);
 /* Entropy of a distribution, H = -sum p log p (0 log 0 = 0). */
 double ts_entropy_nats(const double *p, size_t n);
 double ts_entropy_bits(const double *p, size_t n);
+/* Perplexity exp(H): the "effective vocabulary", how many equally likely
+ * tokens would have the same entropy. */
+double ts_perplexity(const double *p, size_t n);
 
 /*
  * Entropy (nats) of softmax(z/T) straight from logits, no scratch memory.
@@ -89,7 +92,11 @@ ts_status ts_entropy_at_temperature(const float *logits, size_t n, double temper
 /*
  * Solve for the temperature whose softmax has the given entropy (nats).
  * Entropy is non-decreasing in T, so this is a safeguarded 1-D root find on
- * log T. target must lie in [0, log(#finite logits)); TS_ERR_RANGE otherwise.
+ * log T (Newton inside a bisection bracket), to ~1e-13 in entropy.
+ * target must lie in [0, log(#finite logits)); TS_ERR_RANGE otherwise. When m
+ * logits tie for the maximum, entropies below log(m) are unreachable (the
+ * T -> 0+ limit is uniform over the ties): TS_ERR_RANGE; target 0 with a
+ * unique maximum gives T = 0. Errors on the logits as ts_softmax.
  */
 ts_status ts_temperature_for_entropy(const float *logits, size_t n, double target_nats,
                                      double *temperature);
@@ -100,14 +107,23 @@ double ts_kl_divergence(const double *p, const double *q, size_t n);
 /* ======================================================================== */
 /* Random numbers (src/rng.c): PCG32, identical on every platform.          */
 /* ======================================================================== */
+/*
+ * O'Neill's pcg32 (64-bit LCG state, XSH-RR output, period 2^64, 2^63
+ * streams); a plain struct so it can live on the stack. Not cryptographic.
+ */
 typedef struct ts_rng {
     uint64_t state;
-    uint64_t inc;
+    uint64_t inc; /* stream selector, always odd */
 } ts_rng;
 
+/* pcg32_srandom_r(seed, stream): the reference seeding routine. */
+void ts_rng_seed_stream(ts_rng *rng, uint64_t seed, uint64_t stream);
+/* ts_rng_seed_stream(rng, seed, 54): with seed 42 this is the published
+ * pcg32-demo sequence 0xa15c02b7 0x7b47f409 ... */
 void ts_rng_seed(ts_rng *rng, uint64_t seed);
 uint32_t ts_rng_u32(ts_rng *rng);
-/* Uniform double in [0, 1) with 53 random bits. */
+/* Uniform double in [0, 1) with 53 random bits: two u32 draws a, b give
+ * ((a >> 5) * 2^26 + (b >> 6)) / 2^53. */
 double ts_rng_uniform(ts_rng *rng);
 
 /* ======================================================================== */

@@ -53,6 +53,22 @@ ts_status ts_atomic_commit(FILE *f, const char *tmp, const char *path, char *err
                            size_t err_size);
 void ts_atomic_abort(FILE *f, const char *tmp);
 
+/* ---- temperature math internals (src/softmax.c, src/stats.c, src/sampler.c) */
+
+/* What one validating pass over a logit vector learns. */
+typedef struct ts_logits_info {
+    float zmax;      /* largest finite logit */
+    size_t imax;     /* its index (first on ties) */
+    size_t n_finite; /* logits that are not -inf */
+} ts_logits_info;
+
+/*
+ * Validate logits[n] and temperature with the rules of ts_softmax (n > 0,
+ * T >= 0 and not NaN, no NaN or +inf logit, at least one finite logit) and
+ * fill *info. TS_ERR_INVALID otherwise (info untouched). No allocation.
+ */
+ts_status ts_logits_scan(const float *logits, size_t n, double temperature, ts_logits_info *info);
+
 /* ---- safetensors, config.json and weight binding -------------------------
  * src/safetensors.c: mmap + fully validated header of model.safetensors or a
  * sharded model.safetensors.index.json set. src/config.c: config.json.
