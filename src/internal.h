@@ -150,6 +150,45 @@ void ts_weights_release(ts_weights *w);
 
 /* ---- NumPy .npy files and CSV (src/npy.c, src/csv.c) --------------------- */
 
+/* Largest number of dimensions the .npy reader accepts. */
+#define TS_NPY_MAX_DIM 8
+
+/*
+ * Read a float16/32/64 .npy array (format versions 1.0-3.0, either byte order,
+ * C or Fortran order) as row-major float32. *data is malloc'd (caller frees);
+ * shape[0..*ndim) gets the dimensions. float64 values are rounded to float32.
+ * Integer/bool arrays, structured dtypes and truncated files are errors naming path.
+ */
+ts_status ts_npy_read_f32(const char *path, float **data, int32_t *ndim,
+                          size_t shape[TS_NPY_MAX_DIM], char *err, size_t err_size);
+
+/*
+ * Read class labels: a 1-D (or [N,1]) array of any integer / bool dtype, or a
+ * float dtype whose values are all integral. *labels is malloc'd (caller
+ * frees). Negative or non-integral values are errors naming the element.
+ */
+ts_status ts_npy_read_labels(const char *path, int32_t **labels, size_t *n, char *err,
+                             size_t err_size);
+
+/*
+ * Write data (row-major, prod(shape) floats) as a version 1.0 '<f4' .npy file
+ * that np.load reads; the header is padded to a 64-byte boundary as numpy does.
+ * Atomic: a failed write leaves no file at path.
+ */
+ts_status ts_npy_write_f32(const char *path, const float *data, int32_t ndim, const size_t *shape,
+                           char *err, size_t err_size);
+
+/*
+ * Read a logits CSV: a header line "label,logit_0,...,logit_{K-1}" (first
+ * column named "label"; K >= 2) then one row per example: an integer label in
+ * [0, K) and K finite numbers. Blank lines are skipped; CRLF is accepted.
+ * *logits ([n][k] row-major) and *labels are malloc'd (caller frees). Errors
+ * name "path:line" and the column: ragged rows, non-numeric cells, NaN/inf,
+ * labels out of range or not integers, a missing header, an empty file.
+ */
+ts_status ts_csv_read_logits(const char *path, float **logits, int32_t **labels, size_t *n,
+                             size_t *k, char *err, size_t err_size);
+
 /* ---- hub internals (src/hub.c) ------------------------------------------- */
 
 #endif /* TS_INTERNAL_H */
