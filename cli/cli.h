@@ -55,6 +55,53 @@ bool ts_cli_parse_id_list(const char *opt, const char *s, int32_t **out, size_t 
 /* Colour and box drawing only on a terminal, and never when NO_COLOR is set. */
 bool ts_cli_use_color(FILE *f);
 
+/* ---- terminal tables (cli/table.c) ---------------------------------------
+ * Build a table, then print it: Unicode box drawing, a bold header and ANSI
+ * colour for the emphasised column / rows when ts_cli_use_color(f), plain
+ * space-aligned ASCII otherwise (pipes, NO_COLOR). Widths count display
+ * columns (UTF-8 code points, wide CJK = 2, via utf8proc), not bytes.
+ *     ts_table *t = ts_table_new("softmax(z / T)");
+ *     ts_table_column(t, "token", TS_ALIGN_LEFT);
+ *     ts_table_column(t, "T = 1", TS_ALIGN_RIGHT);
+ *     ts_table_row(t); ts_table_cell(t, "%s", "token 0"); ts_table_cell(t, "%.4f", p);
+ *     ts_table_print(t, stdout); ts_table_free(t);
+ * Out of memory is remembered and reported by ts_table_print (returns false).
+ */
+typedef enum ts_align { TS_ALIGN_LEFT = 0, TS_ALIGN_RIGHT = 1, TS_ALIGN_CENTER = 2 } ts_align;
+typedef struct ts_table ts_table;
+
+/* New empty table; title may be NULL (copied). NULL only when out of memory. */
+ts_table *ts_table_new(const char *title);
+void ts_table_free(ts_table *t);
+/* Add a column (before the first row); returns its index. */
+int ts_table_column(ts_table *t, const char *header, ts_align align);
+/* Emphasise a column (bold yellow on a terminal, nothing in plain text). */
+void ts_table_emphasize_column(ts_table *t, int col);
+/* Start a new row; cells are then appended left to right. Missing cells print empty. */
+void ts_table_row(ts_table *t);
+/* Emphasise the current row (bold on a terminal; plain text marks nothing). */
+void ts_table_emphasize_row(ts_table *t);
+/* Draw a horizontal rule before the next row (e.g. above a totals row). */
+void ts_table_rule(ts_table *t);
+/* Append a printf-formatted cell to the current row (extra cells are ignored). */
+void ts_table_cell(ts_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print the table. false if the table ran out of memory or the write failed. */
+bool ts_table_print(const ts_table *t, FILE *f);
+
+/* Display width of a UTF-8 string in terminal columns (invalid bytes count 1, ANSI escapes 0). */
+size_t ts_cli_display_width(const char *utf8);
+
+/*
+ * Make raw token bytes printable, written NUL-terminated into out (always
+ * terminated; truncated to fit). TS_TOKEN_QUOTE gives Python-repr style
+ * ' the' with \n \t \r \\ \' escapes; TS_TOKEN_VISIBLE shows a space as ␣,
+ * a newline as ↵ and a tab as → without quotes. Both show other control
+ * bytes and invalid UTF-8 as \xNN. Returns out.
+ */
+typedef enum ts_token_style { TS_TOKEN_QUOTE = 0, TS_TOKEN_VISIBLE = 1 } ts_token_style;
+char *ts_cli_token_printable(const char *bytes, size_t len, ts_token_style style, char *out,
+                             size_t out_size);
+
 /*
  * Resolve --model: NULL means the bundled default model; a directory is used
  * as is; otherwise a Hugging Face repo id looked up in the local cache.

@@ -357,6 +357,20 @@ ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_
 
 /* (section owned by the plotting work) */
 
+/*
+ * The temperature softmax figure: one bar panel per temperature (a row of up
+ * to 5 panels, then further rows), softmax(z/T) of the n logits as bars with
+ * the probability written above each bar, y from 0 to 1.1, the entropy under
+ * each panel, the T = 1 panel emphasised, and a common title (NULL for the
+ * default). labels may be NULL ("0", "1", ...). Temperatures follow
+ * ts_softmax (0 = argmax, INFINITY = uniform). 1 <= n <= 64,
+ * 1 <= n_temps <= 20. Errors name the path (unwritable, unknown extension)
+ * or the bad value; no partial file is left.
+ */
+ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n,
+                                 const char *const *labels, const double *temperatures,
+                                 size_t n_temps, const char *title, char *err, size_t err_size);
+
 /* ======================================================================== */
 /* Hugging Face hub cache and downloads (src/hub.c)                         */
 /* ======================================================================== */

@@ -147,6 +147,92 @@ void ts_weights_release(ts_weights *w);
 /* ---- tokenizer internals (src/tokenizer.c, src/utf8.c) ------------------- */
 
 /* ---- plotting internals (src/plot.c) ------------------------------------- */
+/*
+ * A small cairo toolkit every figure uses. Coordinates are in points (1/72
+ * inch) with the origin at the top left; PNGs are rendered at 2x so text is
+ * crisp. Text is DejaVu Sans (cairo's toy font API through fontconfig).
+ * Typical use:
+ *     ts_plot *pl; if (ts_plot_begin(path, 800, 500, &pl, err, n)) return ...;
+ *     cairo_t *cr = ts_plot_cairo(pl);
+ *     ts_axes ax = {.x = 60, .y = 40, .w = 700, .h = 400, .xmin = 0, .xmax = 1, ...};
+ *     ts_axes_frame(cr, &ax, "title", "x label", "y label");
+ *     ... cairo_line_to(cr, ts_axes_px(&ax, x), ts_axes_py(&ax, y)) ...
+ *     return ts_plot_end(pl, err, n);   (or ts_plot_abort(pl) on an error path)
+ */
+#include <cairo.h>
+
+typedef struct ts_plot ts_plot; /* a canvas bound to an output file */
+
+/*
+ * Start a figure of width x height points. The format comes from the
+ * extension (.png, .svg, .pdf, case-insensitive; anything else is
+ * TS_ERR_INVALID naming it). The output goes to a temp file beside path,
+ * created now, so an unwritable path fails here (TS_ERR_IO) before any
+ * drawing. The canvas starts white, with DejaVu Sans 10 pt and black ink.
+ */
+ts_status ts_plot_begin(const char *path, double width, double height, ts_plot **out, char *err,
+                        size_t err_size);
+/* The drawing context, borrowed until ts_plot_end / ts_plot_abort. */
+cairo_t *ts_plot_cairo(ts_plot *p);
+/* Finish the drawing, write it, rename the temp file into place, free p.
+ * On any failure the temp file is removed and path is left untouched. */
+ts_status ts_plot_end(ts_plot *p, char *err, size_t err_size);
+/* Discard: remove the temp file, free p. NULL is a no-op. */
+void ts_plot_abort(ts_plot *p);
+
+/*
+ * A data rectangle: (x, y, w, h) is the plot area in points (top-left
+ * corner); [xmin, xmax] x [ymin, ymax] the data range (log axes need
+ * min > 0). Zero-initialise and set what you need.
+ */
+typedef struct ts_axes {
+    double x, y, w, h;
+    double xmin, xmax, ymin, ymax;
+    bool xlog, ylog;
+    bool hide_xticks, hide_yticks; /* e.g. a categorical x axis drawn by the caller */
+    bool emphasis;                 /* accent frame, tinted background, bold title */
+} ts_axes;
+
+/* Data -> device coordinates (points). Values outside the range map outside. */
+double ts_axes_px(const ts_axes *a, double v);
+double ts_axes_py(const ts_axes *a, double v);
+
+/*
+ * Background, light grid at "nice" ticks (1-2-5 steps; decades, with 2 and 5
+ * for short log ranges), frame, tick labels, and the optional title (above,
+ * bold), x label (below) and y label (rotated, left). NULL strings are
+ * skipped. Draw the data after this call; ts_axes_clip() clips to the area.
+ */
+void ts_axes_frame(cairo_t *cr, const ts_axes *a, const char *title, const char *xlabel,
+                   const char *ylabel);
+/* cairo_save + clip to the plot area; pair with cairo_restore. */
+void ts_axes_clip(cairo_t *cr, const ts_axes *a);
+
+/*
+ * Draw UTF-8 text of `size` points anchored at (x, y): align_x 0 = left,
+ * .5 = centre, 1 = right; align_y 0 = top, .5 = middle, 1 = bottom (by the
+ * font's ascent + descent, so rows of labels line up). Uses the current
+ * source colour and weight (ts_plot_bold).
+ */
+void ts_plot_text(cairo_t *cr, double x, double y, double size, double align_x, double align_y,
+                  const char *utf8);
+/* Same, rotated by angle radians about (x, y) (-pi/2 reads bottom to top). */
+void ts_plot_text_rotated(cairo_t *cr, double x, double y, double size, double align_x,
+                          double align_y, double angle, const char *utf8);
+/* Width in points of utf8 at size (current weight). */
+double ts_plot_text_width(cairo_t *cr, double size, const char *utf8);
+/* Select DejaVu Sans bold (true) or regular (false). */
+void ts_plot_bold(cairo_t *cr, bool bold);
+
+/* Qualitative palette (Tableau 10, cycling): colour i at the given alpha. */
+void ts_plot_color(cairo_t *cr, int i, double alpha);
+
+/*
+ * A legend box with a colour swatch per entry (colour color_idx[i], or i when
+ * color_idx is NULL), top-left corner at (x, y), font size 9 pt.
+ */
+void ts_plot_legend(cairo_t *cr, double x, double y, const char *const *labels,
+                    const int *color_idx, size_t n);
 
 /* ---- NumPy .npy files and CSV (src/npy.c, src/csv.c) --------------------- */
 
