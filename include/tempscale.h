@@ -320,11 +320,19 @@ typedef struct ts_calib_bin {
     double accuracy;        /* 0 when empty */
 } ts_calib_bin;
 
+/* The fitted temperature is confined to [TS_CALIB_T_MIN, TS_CALIB_T_MAX]. */
+#define TS_CALIB_T_MIN 1e-3
+#define TS_CALIB_T_MAX 1e3
+/* Largest n_bins the metrics accept. */
+#define TS_CALIB_MAX_BINS 1000
+
 typedef struct ts_calib_fit {
     double temperature;
-    int32_t iterations;
-    bool converged;
-    double nll_before, nll_after;
+    int32_t iterations;     /* objective passes after the first (Newton or bisection steps) */
+    bool converged;         /* step <= 1e-10 relative (or the gradient is exactly 0) */
+    int32_t at_bound;       /* 0 interior; -1 NLL still falls at T_MIN (separable, all right);
+                               +1 NLL still falls at T_MAX (labels against the logits) */
+    double nll_before, nll_after; /* mean NLL at T = 1 and at T* */
 } ts_calib_fit;
 
 /*
@@ -335,7 +343,11 @@ typedef struct ts_calib_fit {
 ts_status ts_calib_fit_temperature(const float *logits, const int32_t *labels, size_t n,
                                    size_t k, ts_calib_fit *out, char *err, size_t err_size);
 
-/* Metrics of softmax(logits/T) with n_bins bins (15 as Guo et al.). */
+/*
+ * Metrics of softmax(logits/T) with n_bins bins (15 as Guo et al.), n_bins in
+ * [1, TS_CALIB_MAX_BINS]. Allocates O(n) scratch (per-row confidences and the
+ * sort for the adaptive ECE). Accuracy does not depend on T.
+ */
 ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, size_t n,
                                    size_t k, double temperature, int32_t n_bins,
                                    ts_calib_metrics *out, char *err, size_t err_size);
@@ -343,6 +355,12 @@ ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, s
 /* Reliability diagram data: bins[n_bins], equal-width on max-softmax confidence. */
 ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_t n, size_t k,
                                double temperature, int32_t n_bins, ts_calib_bin *bins);
+
+/*
+ * True when every row is non-negative and sums to 1 (within 1e-6 + k * 6e-8):
+ * probabilities passed where logits are expected. Log-probabilities are fine.
+ */
+bool ts_calib_looks_like_probabilities(const float *logits, size_t n, size_t k);
 
 /* ======================================================================== */
 /* Calibration of language models on text (src/calibrate_lm.c)              */

@@ -275,6 +275,27 @@ ts_status ts_npy_write_f32(const char *path, const float *data, int32_t ndim, co
 ts_status ts_csv_read_logits(const char *path, float **logits, int32_t **labels, size_t *n,
                              size_t *k, char *err, size_t err_size);
 
+/* ---- calibration internals (src/calibrate.c, src/calibrate_lm.c) -------- */
+
+/* f(beta), f'(beta), f''(beta) of a mean NLL as a function of beta = 1/T (convex). */
+typedef void (*ts_calib_objective)(void *ctx, double beta, double out[3]);
+
+/*
+ * Safeguarded Newton on beta for the minimiser of fn over T in [t_min, t_max]
+ * (see calibrate.c). Fills every field of out; TS_ERR_INVALID for a bad range.
+ */
+ts_status ts_calib_minimize(ts_calib_objective fn, void *ctx, double t_min, double t_max,
+                            ts_calib_fit *out);
+
+/*
+ * ECE, MCE, adaptive ECE and accuracy of rows given their top-1 confidence
+ * conf[i] in (0, 1] and correct[i] (0/1); bins (may be NULL) gets the n_bins
+ * equal-width reliability bins. nll and brier are left untouched.
+ * Allocates n rows of sort scratch.
+ */
+ts_status ts_calib_binned(const double *conf, const uint8_t *correct, size_t n, int32_t n_bins,
+                          ts_calib_metrics *m, ts_calib_bin *bins, char *err, size_t err_size);
+
 /* ---- hub internals (src/hub.c) ------------------------------------------- */
 
 #endif /* TS_INTERNAL_H */
