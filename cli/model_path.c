@@ -6,8 +6,11 @@
  *      $TEMPSCALE_MODELS, the source tree (TS_SOURCE_DIR/models) and the
  *      install tree (TS_DATA_DIR/models, i.e. <prefix>/share/tempscale/models).
  *   2. ARG is an existing directory: used as is.
- *   3. Otherwise ARG names a bundled model, then (issue: hub) a Hugging Face
- *      repo id in the local HF cache.
+ *   3. Otherwise ARG names a bundled model, then a Hugging Face repo id
+ *      ("distilgpt2", "openai-community/gpt2", "org/name@revision") looked up
+ *      in the local HF cache (src/hub.c: refs/{revision} -> snapshots/{commit}),
+ *      used in place. Nothing is ever downloaded here: a repo id that is not
+ *      cached is an error telling the user to run `tempscale pull ID`.
  */
 #include "cli.h"
 
@@ -52,7 +55,17 @@ bool ts_cli_resolve_model(const char *arg, char *dir, size_t dir_size)
         }
         return true;
     }
-    if (strchr(arg, '/') == NULL && find_bundled(arg, dir, dir_size)) return true;
+    if (strchr(arg, '/') == NULL && strchr(arg, '@') == NULL && find_bundled(arg, dir, dir_size))
+        return true;
+    if (ts_hub_is_repo_spec(arg)) {
+        char repo[128], rev[256], err[TS_ERR_SIZE] = "";
+        ts_status st = ts_hub_parse_spec(arg, repo, sizeof repo, rev, sizeof rev, err, sizeof err);
+        if (st == TS_OK)
+            st = ts_hub_resolve_cached(NULL, repo, rev, dir, dir_size, err, sizeof err);
+        if (st == TS_OK) return true;
+        ts_cli_error("--model %s: not a directory, not a bundled model, and %s", arg, err);
+        return false;
+    }
     ts_cli_error("--model %s: no such directory (expected config.json, model.safetensors, "
                  "vocab.json and merges.txt in it)",
                  arg);

@@ -393,7 +393,107 @@ ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n
 /* Hugging Face hub cache and downloads (src/hub.c)                         */
 /* ======================================================================== */
 
-/* (section owned by the hub work) */
+/*
+ * Models by name, in huggingface_hub's own cache layout (docs/hub.md):
+ *   <cache>/models--{org}--{name}/refs/{revision}         commit hash, no newline
+ *   <cache>/models--{org}--{name}/blobs/{etag}            file contents
+ *   <cache>/models--{org}--{name}/snapshots/{commit}/{f}  -> ../../blobs/{etag}
+ * so a model that transformers downloaded is used in place, and a model that
+ * `tempscale pull` downloaded is found by transformers.
+ */
+#define TS_HUB_PATH_MAX 4096
+
+/*
+ * The cache root, as huggingface_hub computes it: $HF_HUB_CACHE, else
+ * $HUGGINGFACE_HUB_CACHE (legacy), else $HF_HOME/hub, else
+ * $XDG_CACHE_HOME/huggingface/hub, else $HOME/.cache/huggingface/hub (a
+ * leading "~/" is expanded). The directory need not exist.
+ */
+ts_status ts_hub_cache_dir(char *out, size_t out_size, char *err, size_t err_size);
+
+/*
+ * Split "org/name@revision" (or "name", "org/name", "name@rev") into a repo
+ * id and a revision ("main" when absent) and validate both as the hub does:
+ * one or two parts of [A-Za-z0-9._-], no "--" or "..", at most 96 chars;
+ * revisions without ".." components or a leading '/'. TS_ERR_INVALID otherwise.
+ */
+ts_status ts_hub_parse_spec(const char *spec, char *repo_id, size_t repo_size, char *revision,
+                            size_t rev_size, char *err, size_t err_size);
+
+/* True when s looks like a repo id (optionally with @revision), not a path. */
+bool ts_hub_is_repo_spec(const char *s);
+
+/*
+ * Find repo_id at revision (NULL = "main"; a 40-hex commit is used as is,
+ * else refs/{revision} gives the commit) in cache_dir (NULL = ts_hub_cache_dir)
+ * and write its snapshot directory into dir_out. The snapshot must hold
+ * config.json, vocab.json, merges.txt and model.safetensors (or the index and
+ * every shard it names). Never touches the network. TS_ERR_NOT_FOUND with a
+ * message naming what is missing and "run 'tempscale pull ID'".
+ */
+ts_status ts_hub_resolve_cached(const char *cache_dir, const char *repo_id, const char *revision,
+                                char *dir_out, size_t dir_size, char *err, size_t err_size);
+
+typedef struct ts_hub_pull_params {
+    const char *repo_id;   /* "gpt2", "openai-community/gpt2" (required) */
+    const char *revision;  /* branch, tag or commit; NULL = "main" */
+    const char *cache_dir; /* NULL = ts_hub_cache_dir() */
+    const char *endpoint;  /* NULL = $HF_ENDPOINT, else https://huggingface.co */
+    const char *token;     /* NULL = $HF_TOKEN (sent as Authorization: Bearer) */
+    int offline;           /* -1 = from $HF_HUB_OFFLINE / $TRANSFORMERS_OFFLINE, 0 no, 1 yes */
+    long timeout_s;        /* connect timeout and stall limit; 0 = 30 s */
+} ts_hub_pull_params;
+
+/* repo_id NULL, revision "main", everything else from the environment. */
+ts_hub_pull_params ts_hub_pull_default_params(void);
+
+typedef enum ts_hub_event {
+    TS_HUB_EV_FILE_CACHED = 0, /* already in the cache: nothing to fetch */
+    TS_HUB_EV_FILE_START = 1,  /* a download starts (done = bytes resumed) */
+    TS_HUB_EV_FILE_BYTES = 2,  /* more bytes arrived */
+    TS_HUB_EV_FILE_DONE = 3,   /* verified and moved into blobs/ */
+} ts_hub_event;
+
+typedef struct ts_hub_progress {
+    ts_hub_event event;
+    const char *file;      /* name in the repo, borrowed for the call */
+    size_t file_index;     /* 0-based, of n_files */
+    size_t n_files;
+    uint64_t done, total;  /* bytes of this file (total 0 when unknown) */
+    uint64_t resumed_from; /* bytes already on disk when the download started */
+} ts_hub_progress;
+
+/* Called from inside ts_hub_pull on the caller's thread; must not call back into hub. */
+typedef void (*ts_hub_progress_fn)(const ts_hub_progress *p, void *user);
+
+typedef struct ts_hub_pull_result {
+    char commit[41];                /* resolved commit hash */
+    char snapshot_dir[TS_HUB_PATH_MAX];
+    size_t n_files;                 /* files in the snapshot we need */
+    size_t n_downloaded;            /* blobs fetched by this call */
+    uint64_t bytes_downloaded;      /* body bytes received by this call */
+    bool resumed;                   /* some download continued a .incomplete file */
+    bool up_to_date;                /* nothing was downloaded */
+    bool offline;                   /* answered from the cache, no network */
+} ts_hub_pull_result;
+
+/*
+ * Download config.json, vocab.json, merges.txt and model.safetensors (or
+ * model.safetensors.index.json and its shards) of a model repository into the
+ * cache, exactly as huggingface_hub's hf_hub_download would lay them out:
+ * blobs named by etag (sha256 for LFS files, git sha1 otherwise), downloaded
+ * into blobs/{etag}.incomplete (resumed with HTTP Range), verified against the
+ * etag, then renamed; snapshot symlinks and refs/{revision} are written only
+ * once every blob is in place. A pull of a complete snapshot downloads
+ * nothing. Offline (HF_HUB_OFFLINE=1) it only resolves from the cache.
+ * Errors: TS_ERR_NOT_FOUND (repository / revision / file), TS_ERR_AUTH (401 /
+ * 403), TS_ERR_UNSUPPORTED (no safetensors weights: pickle files are never
+ * loaded), TS_ERR_NETWORK (curl's message), TS_ERR_IO (disk full, unwritable
+ * cache), TS_ERR_FORMAT (checksum mismatch, bad server answer). progress may be
+ * NULL. The library prints nothing.
+ */
+ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progress, void *user,
+                      ts_hub_pull_result *out, char *err, size_t err_size);
 
 #ifdef __cplusplus
 }

@@ -298,4 +298,12 @@ ts_status ts_calib_binned(const double *conf, const uint8_t *correct, size_t n, 
 
 /* ---- hub internals (src/hub.c) ------------------------------------------- */
 
+/*
+ * Hex digest of a file: sha256 of its bytes, or with git_blob its git object
+ * id, sha1("blob <size>\0" + bytes) — the two kinds of hub etags. hex must
+ * hold 65 bytes. Uses OpenSSL's libcrypto (EVP).
+ */
+ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t hex_size,
+                             char *err, size_t err_size);
+
 #endif /* TS_INTERNAL_H */

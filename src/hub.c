@@ -1,0 +1,1230 @@
+/*
+ * hub.c — models by name: the Hugging Face hub cache and `tempscale pull`.
+ *
+ * The cache layout is huggingface_hub's, byte for byte (file_download.py:
+ * hf_hub_download, repo_folder_name, _create_symlink,
+ * _cache_commit_hash_for_specific_revision; constants.py for the
+ * environment), so transformers and tempscale share one cache:
+ *
+ *   <cache>/models--{org}--{name}/            repo_folder_name: "/" -> "--"
+ *       refs/{revision}                       the commit hash, 40 hex, no newline;
+ *                                             only written when revision != commit
+ *       blobs/{etag}                          file contents; etag = sha256 (LFS files,
+ *                                             from X-Linked-Etag) or git blob sha1
+ *       blobs/{etag}.incomplete               a download in progress (resumable)
+ *       snapshots/{commit}/{file}             relative symlink ../../blobs/{etag}
+ *
+ * Protocol (hf_hub_download / get_hf_file_metadata / hf_api.model_info):
+ *   1. GET  {endpoint}/api/models/{repo}/revision/{quote(rev, safe="")}
+ *      -> JSON {"sha": commit, "siblings": [{"rfilename": ...}, ...]}
+ *   2. HEAD {endpoint}/{repo}/resolve/{commit}/{quote(file)} without following
+ *      redirects except relative ones (a renamed repo); Accept-Encoding:
+ *      identity. Headers: X-Repo-Commit, X-Linked-Etag or ETag (W/ and quotes
+ *      stripped), X-Linked-Size or Content-Length, Location (a CDN for LFS
+ *      files).
+ *   3. GET the Location (without Authorization when it differs from the
+ *      resolve URL) or the resolve URL, with "Range: bytes=N-" when
+ *      blobs/{etag}.incomplete already holds N bytes.
+ *   Errors carry X-Error-Code: RepoNotFound, RevisionNotFound, EntryNotFound,
+ *   GatedRepo (and X-Error-Message).
+ *
+ * Unlike huggingface_hub we also verify every blob against its etag before
+ * the rename (sha256, or sha1 of "blob <size>\0" + data for git files), and
+ * create the snapshot symlinks and the ref only after every blob is in
+ * place, so a failed pull never leaves a half snapshot behind.
+ */
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
+#define HUB_MAX_FILES 256
+#define HUB_ETAG_MAX 128
+#define HUB_URL_MAX 8192
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+/* snprintf for paths: false (and out truncated) when it does not fit. */
+static bool pathf(char *out, size_t out_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool pathf(char *out, size_t out_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, out_size, fmt, ap);
+    va_end(ap);
+    return n >= 0 && (size_t)n < out_size;
+}
+
+static bool is_hex_n(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return s[n] == '\0';
+}
+
+/* huggingface_hub's REGEX_COMMIT_HASH: ^[0-9a-f]{40}$ */
+static bool is_commit_hash(const char *s)
+{
+    return strlen(s) == 40 && is_hex_n(s, 40);
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode); /* follows symlinks */
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* mkdir -p of every component of path (not only its parent). */
+static ts_status mkdir_p(const char *path, char *err, size_t err_size)
+{
+    char buf[TS_HUB_PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot create directory: %s",
+                                 buf, strerror(errno));
+            if (!is_dir(buf))
+                return ts_errorf(err, err_size, TS_ERR_IO, "%s: exists and is not a directory",
+                                 buf);
+            *p = saved;
+            if (saved == '\0') break;
+        }
+    }
+    return TS_OK;
+}
+
+static ts_status mkdir_parent(const char *path, char *err, size_t err_size)
+{
+    char buf[TS_HUB_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return TS_OK;
+    *slash = '\0';
+    return mkdir_p(buf, err, err_size);
+}
+
+/* A file name from the server or an index: relative, no "..", no empty parts. */
+static bool safe_relpath(const char *s)
+{
+    if (!s[0] || s[0] == '/' || strlen(s) > 512 || strchr(s, '\\')) return false;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        p += n;
+        if (*p == '/') p++;
+        if (e && !*p) return false; /* trailing slash */
+    }
+    return true;
+}
+
+/* ---- cache location ----------------------------------------------------- */
+
+static ts_status expand_home(const char *in, char *out, size_t out_size, char *err,
+                             size_t err_size)
+{
+    if (in[0] == '~' && (in[1] == '/' || in[1] == '\0')) {
+        const char *home = env_nonempty("HOME");
+        if (!home) {
+            struct passwd *pw = getpwuid(getuid());
+            home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home) return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot expand ~ (no HOME)", in);
+        if (snprintf(out, out_size, "%s%s", home, in + 1) >= (int)out_size)
+            return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", in);
+        return TS_OK;
+    }
+    if (snprintf(out, out_size, "%s", in) >= (int)out_size)
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", in);
+    return TS_OK;
+}
+
+ts_status ts_hub_cache_dir(char *out, size_t out_size, char *err, size_t err_size)
+{
+    const char *v;
+    char tmp[TS_HUB_PATH_MAX];
+    /* constants.py: HF_HUB_CACHE > HUGGINGFACE_HUB_CACHE > HF_HOME/hub >
+     * $XDG_CACHE_HOME/huggingface/hub > ~/.cache/huggingface/hub */
+    if ((v = env_nonempty("HF_HUB_CACHE")) || (v = env_nonempty("HUGGINGFACE_HUB_CACHE")))
+        return expand_home(v, out, out_size, err, err_size);
+    if ((v = env_nonempty("HF_HOME"))) {
+        if (snprintf(tmp, sizeof tmp, "%s/hub", v) >= (int)sizeof tmp)
+            return ts_errorf(err, err_size, TS_ERR_RANGE, "HF_HOME: path too long");
+    } else if ((v = env_nonempty("XDG_CACHE_HOME"))) {
+        if (snprintf(tmp, sizeof tmp, "%s/huggingface/hub", v) >= (int)sizeof tmp)
+            return ts_errorf(err, err_size, TS_ERR_RANGE, "XDG_CACHE_HOME: path too long");
+    } else {
+        snprintf(tmp, sizeof tmp, "~/.cache/huggingface/hub");
+    }
+    return expand_home(tmp, out, out_size, err, err_size);
+}
+
+/* ---- repo ids and revisions --------------------------------------------- */
+
+/* huggingface_hub's validate_repo_id: ^(\b[\w\-.]+\b/)?\b[\w\-.]+\b$, no "--" / "..", <= 96. */
+static bool valid_repo_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > 96) return false;
+    if (strstr(id, "--") || strstr(id, "..")) return false;
+    if (n >= 4 && strcmp(id + n - 4, ".git") == 0) return false;
+    int slashes = 0;
+    const char *part = id;
+    for (const char *p = id;; p++) {
+        if (*p == '/' || *p == '\0') {
+            size_t len = (size_t)(p - part);
+            if (len == 0) return false;
+            /* \b...\b: a part starts and ends with a word character. */
+            char a = part[0], b = part[len - 1];
+            if (a == '-' || a == '.' || b == '-' || b == '.') return false;
+            if (*p == '\0') break;
+            if (++slashes > 1) return false;
+            part = p + 1;
+            continue;
+        }
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static bool valid_revision(const char *rev)
+{
+    if (!rev[0] || strlen(rev) > 255) return false;
+    for (const char *p = rev; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '\\') return false;
+    return safe_relpath(rev);
+}
+
+bool ts_hub_is_repo_spec(const char *s)
+{
+    char repo[128], rev[256];
+    return s && ts_hub_parse_spec(s, repo, sizeof repo, rev, sizeof rev, NULL, 0) == TS_OK;
+}
+
+ts_status ts_hub_parse_spec(const char *spec, char *repo_id, size_t repo_size, char *revision,
+                            size_t rev_size, char *err, size_t err_size)
+{
+    const char *at = strchr(spec, '@');
+    size_t n = at ? (size_t)(at - spec) : strlen(spec);
+    if (n + 1 > repo_size || n > 96)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "'%s': repo id too long", spec);
+    memcpy(repo_id, spec, n);
+    repo_id[n] = '\0';
+    const char *rev = at ? at + 1 : "main";
+    if (snprintf(revision, rev_size, "%s", rev) >= (int)rev_size)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "'%s': revision too long", spec);
+    if (!valid_repo_id(repo_id))
+        return ts_errorf(err, err_size, TS_ERR_INVALID,
+                         "'%s' is not a valid repo id (expected NAME or ORG/NAME of letters, "
+                         "digits, '-', '_', '.', optionally @REVISION)",
+                         spec);
+    if (!valid_revision(revision))
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "'%s': invalid revision '%s'", spec,
+                         revision);
+    return TS_OK;
+}
+
+/* <cache>/models--org--name */
+static ts_status repo_folder(const char *cache, const char *repo_id, char *out, size_t out_size,
+                             char *err, size_t err_size)
+{
+    char name[256] = "models";
+    size_t k = strlen(name);
+    name[k++] = '-';
+    name[k++] = '-';
+    for (const char *p = repo_id; *p && k + 3 < sizeof name; p++) {
+        if (*p == '/') {
+            name[k++] = '-';
+            name[k++] = '-';
+        } else {
+            name[k++] = *p;
+        }
+    }
+    name[k] = '\0';
+    if (snprintf(out, out_size, "%s/%s", cache, name) >= (int)out_size)
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: cache path too long", cache);
+    return TS_OK;
+}
+
+/* ---- what a usable snapshot holds --------------------------------------- */
+
+static const char *const REQUIRED_FILES[] = {"config.json", "vocab.json", "merges.txt"};
+#define N_REQUIRED (sizeof REQUIRED_FILES / sizeof REQUIRED_FILES[0])
+
+typedef struct name_list {
+    char *names[HUB_MAX_FILES];
+    size_t n;
+} name_list;
+
+static void names_free(name_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->names[i]);
+    l->n = 0;
+}
+
+static bool names_has(const name_list *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->names[i], s) == 0) return true;
+    return false;
+}
+
+static ts_status names_add(name_list *l, const char *s, char *err, size_t err_size)
+{
+    if (names_has(l, s)) return TS_OK;
+    if (l->n == HUB_MAX_FILES)
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "more than %d files", HUB_MAX_FILES);
+    l->names[l->n] = strdup(s);
+    if (!l->names[l->n]) return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
+    l->n++;
+    return TS_OK;
+}
+
+/* The distinct shard names of a model.safetensors.index.json (its weight_map values). */
+static ts_status index_shards(const char *index_path, name_list *shards, char *err,
+                              size_t err_size)
+{
+    char *text = NULL;
+    size_t len = 0;
+    ts_status st = ts_read_file(index_path, &text, &len, err, err_size);
+    if (st != TS_OK) return st;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root)
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: not valid JSON", index_path);
+    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    if (!cJSON_IsObject(map) || !map->child) {
+        cJSON_Delete(root);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: field weight_map: expected a non-empty object", index_path);
+    }
+    for (const cJSON *e = map->child; e; e = e->next) {
+        if (!cJSON_IsString(e) || !safe_relpath(e->valuestring)) {
+            cJSON_Delete(root);
+            return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                             "%s: weight_map[\"%s\"]: expected a relative file name", index_path,
+                             e->string ? e->string : "?");
+        }
+        st = names_add(shards, e->valuestring, err, err_size);
+        if (st != TS_OK) break;
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+/*
+ * TS_OK when dir holds every file a model needs (through its symlinks);
+ * otherwise TS_ERR_NOT_FOUND naming the first missing file.
+ */
+static ts_status snapshot_complete(const char *dir, char *err, size_t err_size)
+{
+    char path[TS_HUB_PATH_MAX];
+    for (size_t i = 0; i < N_REQUIRED; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, REQUIRED_FILES[i]);
+        if (!is_file(path))
+            return ts_errorf(err, err_size, TS_ERR_NOT_FOUND, "%s is missing", path);
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (is_file(path)) return TS_OK;
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    if (!is_file(path))
+        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                         "%s/model.safetensors (or model.safetensors.index.json) is missing", dir);
+    name_list shards = {0};
+    ts_status st = index_shards(path, &shards, err, err_size);
+    for (size_t i = 0; st == TS_OK && i < shards.n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, shards.names[i]);
+        if (!is_file(path)) st = ts_errorf(err, err_size, TS_ERR_NOT_FOUND, "%s is missing", path);
+    }
+    names_free(&shards);
+    return st;
+}
+
+/* Commit of revision from refs/ (or the revision itself when it is a commit). */
+static bool read_ref(const char *repo_dir, const char *revision, char commit[41])
+{
+    if (is_commit_hash(revision)) {
+        memcpy(commit, revision, 41);
+        return true;
+    }
+    char path[TS_HUB_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/refs/%s", repo_dir, revision) >= (int)sizeof path)
+        return false;
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char buf[64] = "";
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
+    buf[n] = '\0';
+    if (!is_commit_hash(buf)) return false;
+    memcpy(commit, buf, 41);
+    return true;
+}
+
+ts_status ts_hub_resolve_cached(const char *cache_dir, const char *repo_id, const char *revision,
+                                char *dir_out, size_t dir_size, char *err, size_t err_size)
+{
+    char cache[TS_HUB_PATH_MAX], repo_dir[TS_HUB_PATH_MAX];
+    if (!revision) revision = "main";
+    if (!repo_id || !valid_repo_id(repo_id))
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "'%s' is not a valid repo id",
+                         repo_id ? repo_id : "(null)");
+    if (!valid_revision(revision))
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "invalid revision '%s'", revision);
+    ts_status st = cache_dir ? (snprintf(cache, sizeof cache, "%s", cache_dir), TS_OK)
+                             : ts_hub_cache_dir(cache, sizeof cache, err, err_size);
+    if (st != TS_OK) return st;
+    st = repo_folder(cache, repo_id, repo_dir, sizeof repo_dir, err, err_size);
+    if (st != TS_OK) return st;
+    const char *at = strcmp(revision, "main") == 0 ? "" : "@";
+    const char *rv = strcmp(revision, "main") == 0 ? "" : revision;
+    if (!is_dir(repo_dir))
+        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                         "%s%s%s is not in the Hugging Face cache (%s); run 'tempscale pull %s%s%s'",
+                         repo_id, at, rv, repo_dir, repo_id, at, rv);
+    char commit[41];
+    if (!read_ref(repo_dir, revision, commit))
+        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                         "%s: revision '%s' is not in the cache (no %s/refs/%s); run 'tempscale "
+                         "pull %s%s%s'",
+                         repo_id, revision, repo_dir, revision, repo_id, at, rv);
+    char snap[TS_HUB_PATH_MAX], why[TS_ERR_SIZE] = "";
+    if (snprintf(snap, sizeof snap, "%s/snapshots/%s", repo_dir, commit) >= (int)sizeof snap)
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", repo_dir);
+    if (snapshot_complete(snap, why, sizeof why) != TS_OK)
+        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                         "%s%s%s is only partly in the cache (%s); run 'tempscale pull %s%s%s'",
+                         repo_id, at, rv, why, repo_id, at, rv);
+    if (snprintf(dir_out, dir_size, "%s", snap) >= (int)dir_size)
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", snap);
+    return TS_OK;
+}
+
+/* ---- digests ------------------------------------------------------------ */
+
+ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t hex_size,
+                             char *err, size_t err_size)
+{
+    const EVP_MD *md = git_blob ? EVP_sha1() : EVP_sha256();
+    size_t dlen = (size_t)EVP_MD_get_size(md);
+    if (hex_size < 2 * dlen + 1)
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "digest buffer too small");
+    FILE *f = fopen(path, "rb");
+    if (!f) return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", path, strerror(errno));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, md, NULL)) {
+        EVP_MD_CTX_free(ctx);
+        fclose(f);
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "cannot start a digest");
+    }
+    if (git_blob) { /* git's object id: sha1("blob <size>\0" + contents) */
+        struct stat st;
+        if (fstat(fileno(f), &st) != 0) {
+            EVP_MD_CTX_free(ctx);
+            fclose(f);
+            return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", path, strerror(errno));
+        }
+        char hdr[32];
+        int n = snprintf(hdr, sizeof hdr, "blob %lld", (long long)st.st_size);
+        EVP_DigestUpdate(ctx, hdr, (size_t)n + 1);
+    }
+    static unsigned char buf[1 << 16];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, got);
+    int bad = ferror(f);
+    fclose(f);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(ctx, d, &dl);
+    EVP_MD_CTX_free(ctx);
+    if (bad) return ts_errorf(err, err_size, TS_ERR_IO, "%s: read error", path);
+    for (unsigned int i = 0; i < dl; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    return TS_OK;
+}
+
+/* ---- HTTP ----------------------------------------------------------------- */
+
+typedef struct http_resp {
+    long status;
+    char etag[HUB_ETAG_MAX];
+    char linked_etag[HUB_ETAG_MAX];
+    char commit[64];
+    char location[2048];
+    char error_code[64];
+    char error_message[256];
+    int64_t linked_size;    /* -1 when absent */
+    int64_t content_length; /* -1 when absent */
+    char *body;             /* small bodies only (API JSON, error pages) */
+    size_t body_len;
+} http_resp;
+
+typedef struct hub_ctx {
+    CURL *curl;
+    const char *endpoint;
+    const char *token;
+    long timeout_s;
+    ts_hub_progress_fn progress;
+    void *user;
+    ts_hub_pull_result *out;
+    char curl_err[CURL_ERROR_SIZE];
+} hub_ctx;
+
+static void resp_reset_headers(http_resp *r)
+{
+    r->status = 0;
+    r->etag[0] = r->linked_etag[0] = r->commit[0] = r->location[0] = '\0';
+    r->error_code[0] = r->error_message[0] = '\0';
+    r->linked_size = r->content_length = -1;
+}
+
+static void copy_header_value(char *dst, size_t dst_size, const char *v, size_t n)
+{
+    while (n > 0 && (*v == ' ' || *v == '\t')) v++, n--;
+    while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ')) n--;
+    if (n >= dst_size) n = dst_size - 1;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+/* curl calls this once per header line, for every response of a redirect chain. */
+static size_t on_header(char *line, size_t size, size_t nitems, void *user)
+{
+    http_resp *r = user;
+    size_t n = size * nitems;
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        resp_reset_headers(r); /* a new response (after a redirect or 100) */
+        const char *sp = memchr(line, ' ', n);
+        if (sp) r->status = strtol(sp + 1, NULL, 10);
+        return n;
+    }
+    const char *colon = memchr(line, ':', n);
+    if (!colon) return n;
+    size_t klen = (size_t)(colon - line);
+    const char *v = colon + 1;
+    size_t vlen = n - klen - 1;
+    char tmp[32];
+#define HDR(name) (klen == sizeof(name) - 1 && strncasecmp(line, name, klen) == 0)
+    if (HDR("ETag")) copy_header_value(r->etag, sizeof r->etag, v, vlen);
+    else if (HDR("X-Linked-Etag")) copy_header_value(r->linked_etag, sizeof r->linked_etag, v, vlen);
+    else if (HDR("X-Repo-Commit")) copy_header_value(r->commit, sizeof r->commit, v, vlen);
+    else if (HDR("Location")) copy_header_value(r->location, sizeof r->location, v, vlen);
+    else if (HDR("X-Error-Code")) copy_header_value(r->error_code, sizeof r->error_code, v, vlen);
+    else if (HDR("X-Error-Message"))
+        copy_header_value(r->error_message, sizeof r->error_message, v, vlen);
+    else if (HDR("X-Linked-Size")) {
+        copy_header_value(tmp, sizeof tmp, v, vlen);
+        r->linked_size = strtoll(tmp, NULL, 10);
+    } else if (HDR("Content-Length")) {
+        copy_header_value(tmp, sizeof tmp, v, vlen);
+        r->content_length = strtoll(tmp, NULL, 10);
+    }
+#undef HDR
+    return n;
+}
+
+#define HUB_BODY_MAX (16u << 20)
+
+static size_t on_body_mem(char *data, size_t size, size_t nmemb, void *user)
+{
+    http_resp *r = user;
+    size_t n = size * nmemb;
+    if (r->body_len + n > HUB_BODY_MAX) return 0;
+    char *nb = realloc(r->body, r->body_len + n + 1);
+    if (!nb) return 0;
+    memcpy(nb + r->body_len, data, n);
+    r->body = nb;
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return n;
+}
+
+/* Common options of every request: auth, timeouts, UA; proxies come from the environment. */
+static struct curl_slist *setup_request(hub_ctx *h, const char *url, bool auth,
+                                        const char *extra_header)
+{
+    CURL *c = h->curl;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->timeout_s);
+    /* A stalled transfer fails instead of hanging: < 1 byte/s for timeout_s. */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->timeout_s);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "tempscale/" TS_VERSION " (libcurl)");
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    h->curl_err[0] = '\0';
+    struct curl_slist *hl = NULL;
+    if (auth && h->token) {
+        char hdr[1024];
+        snprintf(hdr, sizeof hdr, "Authorization: Bearer %s", h->token);
+        hl = curl_slist_append(hl, hdr);
+    }
+    if (extra_header) hl = curl_slist_append(hl, extra_header);
+    if (hl) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    /* libcurl (>= 7.58) drops a custom Authorization header when a redirect
+     * changes host; CURLOPT_UNRESTRICTED_AUTH stays 0 so CDN hosts never see it. */
+    return hl;
+}
+
+static ts_status curl_failure(hub_ctx *h, CURLcode rc, const char *url, char *err,
+                              size_t err_size)
+{
+    return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: %s%s%s", url, curl_easy_strerror(rc),
+                     h->curl_err[0] ? ": " : "", h->curl_err);
+}
+
+/* Map a failed HTTP answer to a status and a message a user can act on. */
+static ts_status http_failure(hub_ctx *h, const http_resp *r, const char *repo_id,
+                              const char *revision, const char *url, char *err, size_t err_size)
+{
+    char extra[300] = "";
+    if (r->error_message[0]) snprintf(extra, sizeof extra, " (server: %s)", r->error_message);
+    if (strcmp(r->error_code, "RevisionNotFound") == 0)
+        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                         "revision '%s' not found in repository '%s' on %s (HTTP %ld)%s", revision,
+                         repo_id, h->endpoint, r->status, extra);
+    if (strcmp(r->error_code, "EntryNotFound") == 0)
+        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND, "%s: file not found (HTTP %ld)%s", url,
+                         r->status, extra);
+    if (strcmp(r->error_code, "GatedRepo") == 0 || r->status == 403 ||
+        (r->status == 401 && strcmp(r->error_code, "RepoNotFound") != 0))
+        return ts_errorf(err, err_size, TS_ERR_AUTH,
+                         "repository '%s' is gated or private (HTTP %ld): %s accept its licence "
+                         "at %s/%s and set HF_TOKEN to a token with read access%s",
+                         repo_id, r->status, h->token ? "the token was refused;" : "no token was sent;",
+                         h->endpoint, repo_id, extra);
+    if (strcmp(r->error_code, "RepoNotFound") == 0 || r->status == 404)
+        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                         "repository '%s' not found on %s (HTTP %ld)%s%s", repo_id, h->endpoint,
+                         r->status,
+                         h->token ? "" : "; if it is private or gated, set HF_TOKEN", extra);
+    return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: HTTP %ld%s", url, r->status, extra);
+}
+
+/* Percent-encode s like Python's urllib.parse.quote(s, safe). */
+static void url_quote(char *out, size_t out_size, const char *s, bool keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && k + 4 < out_size; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_' || c == '.' || c == '-' || c == '~' || (keep_slash && c == '/')) {
+            out[k++] = (char)c;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[c >> 4];
+            out[k++] = hex[c & 15];
+        }
+    }
+    out[k] = '\0';
+}
+
+/* GET a small JSON document (the model info API), following redirects. */
+static ts_status api_get(hub_ctx *h, const char *url, http_resp *r, char *err, size_t err_size)
+{
+    resp_reset_headers(r);
+    struct curl_slist *hl = setup_request(h, url, true, NULL);
+    curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body_mem);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
+    CURLcode rc = curl_easy_perform(h->curl);
+    curl_slist_free_all(hl);
+    if (rc != CURLE_OK) return curl_failure(h, rc, url, err, err_size);
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    return TS_OK;
+}
+
+/* The metadata of one file, as get_hf_file_metadata returns it. */
+typedef struct file_meta {
+    char name[520];
+    char etag[HUB_ETAG_MAX];
+    int64_t size;            /* -1 when unknown */
+    char url[HUB_URL_MAX];   /* what to GET */
+    bool send_auth;          /* false when url is a redirect target */
+    bool cached;             /* blob already present */
+} file_meta;
+
+static ts_status head_file(hub_ctx *h, const char *repo_id, const char *revision,
+                           const char *commit, file_meta *m, char *err, size_t err_size)
+{
+    char qfile[2048], url[HUB_URL_MAX];
+    url_quote(qfile, sizeof qfile, m->name, true);
+    snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", h->endpoint, repo_id, commit, qfile);
+    http_resp r = {0};
+    /* Follow only relative redirects (renamed repos), as _request_wrapper does. */
+    for (int hop = 0;; hop++) {
+        resp_reset_headers(&r);
+        struct curl_slist *hl = setup_request(h, url, true, "Accept-Encoding: identity");
+        curl_easy_setopt(h->curl, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &r);
+        CURLcode rc = curl_easy_perform(h->curl);
+        curl_slist_free_all(hl);
+        if (rc != CURLE_OK) return curl_failure(h, rc, url, err, err_size);
+        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r.status);
+        bool redirect = r.status >= 300 && r.status <= 399 && r.location[0];
+        if (!redirect || strstr(r.location, "://")) break;
+        if (hop == 10)
+            return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: too many redirects", url);
+        if (r.location[0] != '/')
+            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: unsupported redirect to '%s'",
+                             url, r.location);
+        /* Same scheme://host[:port], new path. */
+        const char *host = strstr(url, "://");
+        const char *path = host ? strchr(host + 3, '/') : NULL;
+        size_t origin = path ? (size_t)(path - url) : strlen(url);
+        char next[HUB_URL_MAX];
+        if (snprintf(next, sizeof next, "%.*s%s", (int)origin, url, r.location) >= (int)sizeof next)
+            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: redirect URL too long", url);
+        snprintf(url, sizeof url, "%s", next);
+    }
+    if (r.status >= 400) return http_failure(h, &r, repo_id, revision, url, err, err_size);
+    if (!((r.status >= 200 && r.status < 300) || (r.status >= 300 && r.status <= 399)))
+        return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: unexpected HTTP %ld", url, r.status);
+    if (!r.commit[0])
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: no X-Repo-Commit header (is HF_ENDPOINT a Hugging Face hub?)", url);
+    if (strcmp(r.commit, commit) != 0)
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: X-Repo-Commit %s differs from the requested commit %s", url,
+                         r.commit, commit);
+    /* _normalize_etag: X-Linked-Etag (LFS sha256) wins over ETag; strip W/ and quotes. */
+    const char *e = r.linked_etag[0] ? r.linked_etag : r.etag;
+    if (e[0] == 'W' && e[1] == '/') e += 2;
+    while (*e == '"') e++;
+    size_t n = strlen(e);
+    while (n > 0 && e[n - 1] == '"') n--;
+    if (n == 0 || n >= sizeof m->etag)
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: no usable ETag header", url);
+    memcpy(m->etag, e, n);
+    m->etag[n] = '\0';
+    if (!safe_relpath(m->etag) || strchr(m->etag, '/'))
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: ETag '%s' is not a file name", url,
+                         m->etag);
+    m->size = r.linked_size >= 0 ? r.linked_size : r.content_length;
+    if (r.status >= 300 && r.status <= 399) {
+        snprintf(m->url, sizeof m->url, "%s", r.location);
+        m->send_auth = false; /* hf_hub_download pops Authorization for the CDN */
+    } else {
+        snprintf(m->url, sizeof m->url, "%s", url);
+        m->send_auth = true;
+    }
+    return TS_OK;
+}
+
+/* ---- downloading one blob ----------------------------------------------- */
+
+typedef struct dl_state {
+    hub_ctx *h;
+    FILE *f;
+    http_resp resp;
+    uint64_t resumed, done, total;
+    int write_errno;
+    bool restarted;
+    ts_hub_progress ev;
+} dl_state;
+
+static size_t on_body_file(char *data, size_t size, size_t nmemb, void *user)
+{
+    dl_state *d = user;
+    size_t n = size * nmemb;
+    if (d->resp.status < 200 || d->resp.status >= 300) /* an error page: keep a little of it */
+        return on_body_mem(data, size, nmemb, &d->resp) ? n : 0;
+    if (d->resumed > 0 && d->resp.status == 200 && !d->restarted) {
+        /* The server ignored our Range: start the file over. */
+        if (fflush(d->f) != 0 || ftruncate(fileno(d->f), 0) != 0 || fseek(d->f, 0, SEEK_SET)) {
+            d->write_errno = errno;
+            return 0;
+        }
+        d->restarted = true;
+        d->resumed = 0;
+        d->done = 0;
+    }
+    if (fwrite(data, 1, n, d->f) != n) {
+        d->write_errno = errno ? errno : EIO;
+        return 0;
+    }
+    d->done += n;
+    d->h->out->bytes_downloaded += n;
+    if (d->h->progress) {
+        d->ev.event = TS_HUB_EV_FILE_BYTES;
+        d->ev.done = d->done;
+        d->ev.resumed_from = d->resumed;
+        d->h->progress(&d->ev, d->h->user);
+    }
+    return n;
+}
+
+static ts_status write_failure(const char *path, int e, char *err, size_t err_size)
+{
+    if (e == ENOSPC || e == EDQUOT)
+        return ts_errorf(err, err_size, TS_ERR_IO,
+                         "%s: disk full (%s); free some space and run pull again to resume", path,
+                         strerror(e));
+    return ts_errorf(err, err_size, TS_ERR_IO, "%s: write failed: %s", path, strerror(e));
+}
+
+/*
+ * Fetch m into blobs_dir/{etag} via {etag}.incomplete: resume, verify, rename.
+ * On a network failure the .incomplete file is kept for the next pull; on a
+ * checksum mismatch it is deleted.
+ */
+static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revision,
+                               const char *blobs_dir, const file_meta *m, size_t index,
+                               size_t n_files, char *err, size_t err_size)
+{
+    char blob[TS_HUB_PATH_MAX], part[TS_HUB_PATH_MAX];
+    if (!pathf(blob, sizeof blob, "%s/%s", blobs_dir, m->etag) ||
+        !pathf(part, sizeof part, "%s/%s.incomplete", blobs_dir, m->etag))
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", blobs_dir);
+
+    dl_state d = {0};
+    d.h = h;
+    d.total = m->size > 0 ? (uint64_t)m->size : 0;
+    d.ev.file = m->name;
+    d.ev.file_index = index;
+    d.ev.n_files = n_files;
+    d.ev.total = d.total;
+    struct stat st;
+    if (stat(part, &st) == 0 && st.st_size > 0) {
+        d.resumed = (uint64_t)st.st_size;
+        if (m->size >= 0 && d.resumed > (uint64_t)m->size) { /* longer than the file: stale */
+            unlink(part);
+            d.resumed = 0;
+        }
+    }
+    d.f = fopen(part, "ab");
+    if (!d.f) return write_failure(part, errno, err, err_size);
+    d.done = d.resumed;
+    if (d.resumed > 0) h->out->resumed = true;
+    if (h->progress) {
+        d.ev.event = TS_HUB_EV_FILE_START;
+        d.ev.done = d.resumed;
+        d.ev.resumed_from = d.resumed;
+        h->progress(&d.ev, h->user);
+    }
+    ts_status status = TS_OK;
+    bool complete_already = m->size >= 0 && d.resumed == (uint64_t)m->size;
+    if (!complete_already) {
+        char range[64];
+        snprintf(range, sizeof range, "Range: bytes=%llu-", (unsigned long long)d.resumed);
+        resp_reset_headers(&d.resp);
+        struct curl_slist *hl =
+            setup_request(h, m->url, m->send_auth, d.resumed > 0 ? range : NULL);
+        curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &d.resp);
+        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body_file);
+        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &d);
+        errno = 0;
+        CURLcode rc = curl_easy_perform(h->curl);
+        curl_slist_free_all(hl);
+        long code = 0;
+        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
+        if (d.write_errno) {
+            status = write_failure(part, d.write_errno, err, err_size);
+        } else if (rc != CURLE_OK) {
+            status = curl_failure(h, rc, m->url, err, err_size);
+            size_t k = strlen(err ? err : "");
+            if (err && k + 1 < err_size)
+                snprintf(err + k, err_size - k, " (the partial download is kept in %s; run pull "
+                         "again to resume)", part);
+        } else if (code == 416) {
+            unlink(part); /* our .incomplete does not fit the file: start over next time */
+            status = ts_errorf(err, err_size, TS_ERR_NETWORK,
+                               "%s: HTTP 416 for a resumed download; run pull again", m->url);
+        } else if (code >= 400 || code < 200 || code >= 300) {
+            d.resp.status = code;
+            status = http_failure(h, &d.resp, repo_id, revision, m->url, err, err_size);
+        } else if (d.resumed > 0 && code != 206 && !d.restarted) {
+            status = ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: HTTP %ld for a Range request",
+                               m->url, code);
+        }
+        free(d.resp.body);
+    }
+    int bad = 0;
+    if (fflush(d.f) != 0) bad = errno;
+    if (!bad && fsync(fileno(d.f)) != 0 && errno != EINVAL) bad = errno;
+    if (fclose(d.f) != 0 && !bad) bad = errno;
+    if (status != TS_OK) return status;
+    if (bad) return write_failure(part, bad, err, err_size);
+
+    if (stat(part, &st) != 0) return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", part, strerror(errno));
+    if (m->size >= 0 && (uint64_t)st.st_size != (uint64_t)m->size) {
+        unlink(part);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: received %lld bytes, the hub announced %lld; deleted, run pull again",
+                         m->name, (long long)st.st_size, (long long)m->size);
+    }
+    /* Verify against the etag: sha256 for LFS files, git blob sha1 otherwise. */
+    size_t elen = strlen(m->etag);
+    if ((elen == 64 && is_hex_n(m->etag, 64)) || (elen == 40 && is_hex_n(m->etag, 40))) {
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+        status = ts_hub_file_digest(part, elen == 40, hex, sizeof hex, err, err_size);
+        if (status != TS_OK) return status;
+        if (strcmp(hex, m->etag) != 0) {
+            unlink(part);
+            return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                             "%s: checksum mismatch: %s %s, expected %s (the etag); the download "
+                             "was deleted",
+                             m->name, elen == 64 ? "sha256" : "git sha1", hex, m->etag);
+        }
+    }
+    if (rename(part, blob) != 0)
+        return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot rename to %s: %s", part, blob,
+                         strerror(errno));
+    h->out->n_downloaded++;
+    if (h->progress) {
+        d.ev.event = TS_HUB_EV_FILE_DONE;
+        d.ev.done = (uint64_t)st.st_size;
+        h->progress(&d.ev, h->user);
+    }
+    return TS_OK;
+}
+
+/* ---- snapshot and refs -------------------------------------------------- */
+
+/* snapshots/{commit}/{name} -> ../../blobs/{etag} (one more ../ per '/' in name). */
+static ts_status link_pointer(const char *snap_dir, const file_meta *m, char *err,
+                              size_t err_size)
+{
+    char path[TS_HUB_PATH_MAX], tmp[TS_HUB_PATH_MAX], target[TS_HUB_PATH_MAX] = "";
+    if (snprintf(path, sizeof path, "%s/%s", snap_dir, m->name) >= (int)sizeof path)
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", snap_dir);
+    ts_status st = mkdir_parent(path, err, err_size);
+    if (st != TS_OK) return st;
+    size_t k = 0;
+    for (const char *p = m->name; *p; p++)
+        if (*p == '/') k += (size_t)snprintf(target + k, sizeof target - k, "../");
+    snprintf(target + k, sizeof target - k, "../../blobs/%s", m->etag);
+    char cur[TS_HUB_PATH_MAX];
+    ssize_t n = readlink(path, cur, sizeof cur - 1);
+    if (n >= 0) {
+        cur[n] = '\0';
+        if (strcmp(cur, target) == 0) return TS_OK;
+    }
+    if (!pathf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()))
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", path);
+    unlink(tmp);
+    if (symlink(target, tmp) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot create symlink: %s", path,
+                         strerror(e));
+    }
+    return TS_OK;
+}
+
+/* refs/{revision} <- commit, atomically, only when it changes (as huggingface_hub). */
+static ts_status write_ref(const char *repo_dir, const char *revision, const char *commit,
+                           char *err, size_t err_size)
+{
+    if (strcmp(revision, commit) == 0) return TS_OK;
+    char cur[41];
+    if (read_ref(repo_dir, revision, cur) && strcmp(cur, commit) == 0) return TS_OK;
+    char path[TS_HUB_PATH_MAX], tmp[TS_HUB_PATH_MAX + 32];
+    if (snprintf(path, sizeof path, "%s/refs/%s", repo_dir, revision) >= (int)sizeof path)
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", repo_dir);
+    ts_status st = mkdir_parent(path, err, err_size);
+    if (st != TS_OK) return st;
+    FILE *f = NULL;
+    st = ts_atomic_open(path, &f, tmp, sizeof tmp, err, err_size);
+    if (st != TS_OK) return st;
+    fputs(commit, f);
+    return ts_atomic_commit(f, tmp, path, err, err_size);
+}
+
+/* ---- pull ----------------------------------------------------------------- */
+
+ts_hub_pull_params ts_hub_pull_default_params(void)
+{
+    ts_hub_pull_params p = {0};
+    p.revision = "main";
+    p.offline = -1;
+    return p;
+}
+
+static bool env_true(const char *v)
+{
+    return v && (strcasecmp(v, "1") == 0 || strcasecmp(v, "ON") == 0 ||
+                 strcasecmp(v, "YES") == 0 || strcasecmp(v, "TRUE") == 0);
+}
+
+/* constants.HF_HUB_OFFLINE = _is_true(HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE) */
+static bool env_offline(void)
+{
+    const char *v = env_nonempty("HF_HUB_OFFLINE");
+    if (!v) v = env_nonempty("TRANSFORMERS_OFFLINE");
+    return env_true(v);
+}
+
+/* Which files of the repo to fetch, from the API's "siblings". */
+static ts_status choose_files(const cJSON *siblings, const char *repo_id, const char *commit,
+                              name_list *files, bool *sharded, char *err, size_t err_size)
+{
+    name_list have = {0};
+    ts_status st = TS_OK;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, siblings)
+    {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(s, "rfilename");
+        if (cJSON_IsString(f) && have.n < HUB_MAX_FILES) {
+            char *dup = strdup(f->valuestring);
+            if (!dup) {
+                names_free(&have);
+                return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
+            }
+            have.names[have.n++] = dup;
+        }
+    }
+    bool has_bin = false;
+    for (size_t i = 0; i < have.n; i++) {
+        const char *n = have.names[i];
+        if (strncmp(n, "pytorch_model", 13) == 0 && strlen(n) > 4 &&
+            strcmp(n + strlen(n) - 4, ".bin") == 0)
+            has_bin = true;
+    }
+    *sharded = false;
+    const char *weights = NULL;
+    if (names_has(&have, "model.safetensors")) {
+        weights = "model.safetensors";
+    } else if (names_has(&have, "model.safetensors.index.json")) {
+        weights = "model.safetensors.index.json";
+        *sharded = true;
+    } else if (has_bin) {
+        st = ts_errorf(err, err_size, TS_ERR_UNSUPPORTED,
+                       "%s@%.12s has only PyTorch pickle weights (pytorch_model.bin): tempscale "
+                       "never loads pickle files, for safety; look for a revision with "
+                       "model.safetensors (e.g. a refs/pr/N safetensors conversion) and pass "
+                       "--revision",
+                       repo_id, commit);
+    } else {
+        st = ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                       "%s@%.12s has no model.safetensors or model.safetensors.index.json",
+                       repo_id, commit);
+    }
+    for (size_t i = 0; st == TS_OK && i < N_REQUIRED; i++) {
+        if (!names_has(&have, REQUIRED_FILES[i]))
+            st = ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                           "%s@%.12s has no %s (tempscale needs a GPT-2 style checkpoint: "
+                           "config.json, vocab.json, merges.txt, safetensors weights)",
+                           repo_id, commit, REQUIRED_FILES[i]);
+        else
+            st = names_add(files, REQUIRED_FILES[i], err, err_size);
+    }
+    if (st == TS_OK) st = names_add(files, weights, err, err_size);
+    names_free(&have);
+    return st;
+}
+
+static ts_status pull_online(hub_ctx *h, const char *repo_id, const char *revision,
+                             const char *repo_dir, char *err, size_t err_size)
+{
+    ts_hub_pull_result *out = h->out;
+    char qrev[1024], url[HUB_URL_MAX];
+    url_quote(qrev, sizeof qrev, revision, false);
+    snprintf(url, sizeof url, "%s/api/models/%s/revision/%s", h->endpoint, repo_id, qrev);
+    http_resp r = {0};
+    ts_status st = api_get(h, url, &r, err, err_size);
+    if (st != TS_OK) {
+        free(r.body);
+        return st;
+    }
+    if (r.status != 200) {
+        st = http_failure(h, &r, repo_id, revision, url, err, err_size);
+        free(r.body);
+        return st;
+    }
+    cJSON *info = r.body ? cJSON_ParseWithLength(r.body, r.body_len) : NULL;
+    free(r.body);
+    if (!info) return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: answer is not JSON", url);
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(info, "sha");
+    const cJSON *siblings = cJSON_GetObjectItemCaseSensitive(info, "siblings");
+    if (!cJSON_IsString(sha) || !is_commit_hash(sha->valuestring) || !cJSON_IsArray(siblings)) {
+        cJSON_Delete(info);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: expected \"sha\" (40 hex) and \"siblings\" (array) in the answer",
+                         url);
+    }
+    memcpy(out->commit, sha->valuestring, 41);
+    name_list files = {0};
+    bool sharded = false;
+    st = choose_files(siblings, repo_id, out->commit, &files, &sharded, err, err_size);
+    cJSON_Delete(info);
+    if (st != TS_OK) {
+        names_free(&files);
+        return st;
+    }
+
+    char snap[TS_HUB_PATH_MAX], blobs[TS_HUB_PATH_MAX];
+    if (!pathf(snap, sizeof snap, "%s/snapshots/%s", repo_dir, out->commit) ||
+        !pathf(blobs, sizeof blobs, "%s/blobs", repo_dir) ||
+        !pathf(out->snapshot_dir, sizeof out->snapshot_dir, "%s", snap)) {
+        names_free(&files);
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", repo_dir);
+    }
+
+    /* Already complete: metadata only, no file requests. */
+    char why[TS_ERR_SIZE];
+    if (snapshot_complete(snap, why, sizeof why) == TS_OK) {
+        names_free(&files);
+        name_list shards = {0};
+        char idx[TS_HUB_PATH_MAX];
+        pathf(idx, sizeof idx, "%s/model.safetensors.index.json", snap);
+        size_t n = N_REQUIRED + 1;
+        if (sharded && index_shards(idx, &shards, why, sizeof why) == TS_OK) n += shards.n;
+        names_free(&shards);
+        out->n_files = n;
+        out->up_to_date = true;
+        return write_ref(repo_dir, revision, out->commit, err, err_size);
+    }
+
+    st = mkdir_p(blobs, err, err_size);
+    file_meta *metas = calloc(HUB_MAX_FILES, sizeof *metas);
+    if (!metas) st = ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
+    size_t n_meta = 0;
+    /* Every blob first; the snapshot only once all of them are verified. */
+    for (size_t i = 0; st == TS_OK && i < files.n; i++) {
+        file_meta *m = &metas[n_meta++];
+        snprintf(m->name, sizeof m->name, "%s", files.names[i]);
+        st = head_file(h, repo_id, revision, out->commit, m, err, err_size);
+        if (st != TS_OK) break;
+        char blob[TS_HUB_PATH_MAX];
+        pathf(blob, sizeof blob, "%s/%s", blobs, m->etag);
+        if (is_file(blob)) {
+            m->cached = true;
+            if (h->progress) {
+                ts_hub_progress ev = {TS_HUB_EV_FILE_CACHED, m->name, i, files.n, 0, 0, 0};
+                struct stat bs;
+                if (stat(blob, &bs) == 0) ev.done = ev.total = (uint64_t)bs.st_size;
+                h->progress(&ev, h->user);
+            }
+        } else {
+            st = download_blob(h, repo_id, revision, blobs, m, i, files.n, err, err_size);
+        }
+        if (st == TS_OK && sharded && strcmp(m->name, "model.safetensors.index.json") == 0) {
+            name_list shards = {0};
+            st = index_shards(blob, &shards, err, err_size);
+            for (size_t k = 0; st == TS_OK && k < shards.n; k++)
+                st = names_add(&files, shards.names[k], err, err_size);
+            names_free(&shards);
+        }
+    }
+    for (size_t i = 0; st == TS_OK && i < n_meta; i++) st = link_pointer(snap, &metas[i], err, err_size);
+    if (st == TS_OK) st = write_ref(repo_dir, revision, out->commit, err, err_size);
+    out->n_files = n_meta;
+    out->up_to_date = st == TS_OK && out->n_downloaded == 0;
+    free(metas);
+    names_free(&files);
+    return st;
+}
+
+ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progress, void *user,
+                      ts_hub_pull_result *out, char *err, size_t err_size)
+{
+    memset(out, 0, sizeof *out);
+    const char *revision = params->revision ? params->revision : "main";
+    if (!params->repo_id || !valid_repo_id(params->repo_id))
+        return ts_errorf(err, err_size, TS_ERR_INVALID,
+                         "'%s' is not a valid repo id (expected NAME or ORG/NAME)",
+                         params->repo_id ? params->repo_id : "(null)");
+    if (!valid_revision(revision))
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "invalid revision '%s'", revision);
+    char cache[TS_HUB_PATH_MAX], repo_dir[TS_HUB_PATH_MAX];
+    ts_status st = params->cache_dir
+                       ? expand_home(params->cache_dir, cache, sizeof cache, err, err_size)
+                       : ts_hub_cache_dir(cache, sizeof cache, err, err_size);
+    if (st != TS_OK) return st;
+    st = repo_folder(cache, params->repo_id, repo_dir, sizeof repo_dir, err, err_size);
+    if (st != TS_OK) return st;
+
+    bool offline = params->offline < 0 ? env_offline() : params->offline > 0;
+    /* A commit revision already complete on disk needs no network (hf_hub_download's shortcut). */
+    if (offline || is_commit_hash(revision)) {
+        char why[TS_ERR_SIZE] = "";
+        st = ts_hub_resolve_cached(cache, params->repo_id, revision, out->snapshot_dir,
+                                   sizeof out->snapshot_dir, why, sizeof why);
+        if (st == TS_OK) {
+            char commit[41];
+            read_ref(repo_dir, revision, commit);
+            memcpy(out->commit, commit, 41);
+            out->offline = true;
+            out->up_to_date = true;
+            out->n_files = N_REQUIRED + 1;
+            return TS_OK;
+        }
+        if (offline)
+            return ts_errorf(err, err_size, TS_ERR_NETWORK,
+                             "offline mode (HF_HUB_OFFLINE is set) and %s@%s is not complete in "
+                             "the cache %s: %s",
+                             params->repo_id, revision, cache, why);
+    }
+
+    const char *endpoint = params->endpoint ? params->endpoint : env_nonempty("HF_ENDPOINT");
+    if (!endpoint) endpoint = HUB_DEFAULT_ENDPOINT;
+    char ep[1024];
+    if (snprintf(ep, sizeof ep, "%s", endpoint) >= (int)sizeof ep)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "HF_ENDPOINT too long");
+    size_t eplen = strlen(ep);
+    while (eplen > 0 && ep[eplen - 1] == '/') ep[--eplen] = '\0';
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return ts_errorf(err, err_size, TS_ERR_NETWORK, "cannot initialise libcurl");
+    hub_ctx h = {0};
+    h.curl = curl_easy_init();
+    if (!h.curl) {
+        curl_global_cleanup();
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "cannot create a libcurl handle");
+    }
+    h.endpoint = ep;
+    h.token = params->token ? params->token : env_nonempty("HF_TOKEN");
+    if (h.token && !h.token[0]) h.token = NULL;
+    h.timeout_s = params->timeout_s > 0 ? params->timeout_s : 30;
+    h.progress = progress;
+    h.user = user;
+    h.out = out;
+    st = pull_online(&h, params->repo_id, revision, repo_dir, err, err_size);
+    curl_easy_cleanup(h.curl);
+    curl_global_cleanup();
+    return st;
+}
