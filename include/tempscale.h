@@ -194,6 +194,14 @@ int32_t ts_sampler_sample(ts_sampler *s, const float *logits);
 /* ======================================================================== */
 typedef struct ts_tokenizer ts_tokenizer;
 
+/*
+ * Load GPT-2's vocab.json (token string -> id, strings written in GPT-2's
+ * byte-to-unicode alphabet) and merges.txt ("#version" line, then "A B" per
+ * line, rank = line order). Everything is validated: ids integer, unique and
+ * dense 0..N-1, every token spelled in the byte alphabet, every byte has a
+ * token, every merge's two parts and their concatenation are in the vocab.
+ * On failure *out is NULL and err names the file and the line or token.
+ */
 ts_status ts_tokenizer_load(const char *vocab_json_path, const char *merges_txt_path,
                             ts_tokenizer **out, char *err, size_t err_size);
 void ts_tokenizer_free(ts_tokenizer *tok);
@@ -208,6 +216,10 @@ int32_t ts_tokenizer_eot(const ts_tokenizer *tok);
  * Encode len raw bytes (any bytes: NUL, invalid UTF-8). Writes at most cap ids
  * and sets *n_ids to the total number of ids the text needs; returns
  * TS_ERR_RANGE when that is more than cap (call again with a bigger buffer).
+ * ids may be NULL when cap is 0 (to count). Thread-safe on a shared tokenizer:
+ * it allocates its own scratch per call (never per token). Invalid UTF-8
+ * bytes are pre-tokenized as "other" characters (like punctuation), see
+ * docs/tokenizer.md. TS_ERR_NOMEM when scratch cannot be allocated.
  */
 ts_status ts_tokenizer_encode(const ts_tokenizer *tok, const char *text, size_t len,
                               unsigned flags, int32_t *ids, size_t cap, size_t *n_ids);
@@ -216,15 +228,28 @@ ts_status ts_tokenizer_encode(const ts_tokenizer *tok, const char *text, size_t 
 const char *ts_tokenizer_token_bytes(const ts_tokenizer *tok, int32_t id, size_t *len);
 
 /*
+ * Concatenate the raw bytes of n ids into out (cap bytes, not NUL-terminated;
+ * the bytes may be invalid UTF-8). *len gets the total size needed;
+ * TS_ERR_RANGE when it exceeds cap, TS_ERR_INVALID for an id out of range.
+ */
+ts_status ts_tokenizer_decode(const ts_tokenizer *tok, const int32_t *ids, size_t n, char *out,
+                              size_t cap, size_t *len);
+
+/*
  * Streaming decode: feed token bytes, get back only complete UTF-8. An
- * incomplete trailing sequence is held until the next push or flush; bytes
- * that can never form valid UTF-8 come out as U+FFFD (as HF's
- * errors="replace"). out must hold len + 8 bytes. Returns bytes written.
+ * incomplete trailing sequence (at most 3 bytes) is held until the next push
+ * or flush; bytes that can never form valid UTF-8 come out as U+FFFD exactly
+ * as CPython's bytes.decode("utf-8", errors="replace") (one U+FFFD per
+ * maximal subpart), so pushing any split of a byte string and flushing gives
+ * the one-shot decode. Zero-initialise the struct to start.
+ * out must hold TS_UTF8_STREAM_OUT_MAX(len) bytes (each bad byte can become a
+ * 3-byte U+FFFD); flush needs 3. Returns bytes written (no NUL).
  */
 typedef struct ts_utf8_stream {
     unsigned char pending[4];
     size_t n_pending;
 } ts_utf8_stream;
+#define TS_UTF8_STREAM_OUT_MAX(len) (3 * (size_t)(len) + 4)
 size_t ts_utf8_stream_push(ts_utf8_stream *st, const char *bytes, size_t len, char *out);
 size_t ts_utf8_stream_flush(ts_utf8_stream *st, char *out);
 

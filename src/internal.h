@@ -146,6 +146,28 @@ void ts_weights_release(ts_weights *w);
 
 /* ---- tokenizer internals (src/tokenizer.c, src/utf8.c) ------------------- */
 
+/* Result of looking at the UTF-8 sequence that starts a byte string. */
+typedef enum ts_utf8_scan {
+    TS_UTF8_COMPLETE = 0,   /* well-formed: *seq_len bytes, code point in *cp */
+    TS_UTF8_INVALID = 1,    /* ill-formed: the first *seq_len bytes (the maximal
+                               subpart, 1..3) become one U+FFFD */
+    TS_UTF8_INCOMPLETE = 2, /* the n bytes given are a valid prefix, too short */
+} ts_utf8_scan;
+
+/*
+ * Classify the sequence at s[0] (n >= 1 bytes available) by Unicode's
+ * Table 3-7 (no overlongs, surrogates or > U+10FFFF). *cp is set only for
+ * TS_UTF8_COMPLETE. No allocation.
+ */
+ts_utf8_scan ts_utf8_classify(const unsigned char *s, size_t n, size_t *seq_len, int32_t *cp);
+
+/*
+ * One-shot decode with replacement, identical to CPython's
+ * bytes.decode("utf-8", "replace"). out must hold TS_UTF8_STREAM_OUT_MAX(len)
+ * bytes; returns the bytes written (not NUL-terminated).
+ */
+size_t ts_utf8_replace(const char *bytes, size_t len, char *out);
+
 /* ---- plotting internals (src/plot.c) ------------------------------------- */
 /*
  * A small cairo toolkit every figure uses. Coordinates are in points (1/72
