@@ -1,11 +1,453 @@
 /*
- * cmd_calibrate.c — `tempscale calibrate`. Not written yet: its issue owns this file.
+ * cmd_calibrate.c — `tempscale calibrate`: fit one temperature T* by NLL on
+ * held-out data (Guo et al. 2017) and report calibration before / after.
+ *
+ * Two modes:
+ *   classifier  --val FILE [--test FILE]: CSV (label,logit_0,...) or .npy
+ *               logits with --val-labels / --test-labels (--logits/--labels are
+ *               the same as --val/--val-labels);
+ *   LM on text  --model M --text FILE: next-token logits of a GPT-2 model over
+ *               a text (src/calibrate_lm.c).
+ * Input errors print one line naming the file and line / row and exit 2.
  */
 #include "cli.h"
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: tempscale calibrate --val FILE [--test FILE] [options]\n"
+        "       tempscale calibrate --model M --text FILE [options]\n"
+        "\n"
+        "Temperature scaling (Guo et al., \"On Calibration of Modern Neural Networks\", 2017):\n"
+        "fit one scalar T* > 0 that minimises the mean negative log-likelihood of\n"
+        "softmax(logits / T) on held-out data. Dividing by T never changes the argmax, so\n"
+        "accuracy is unchanged; only the confidences become honest. Reports NLL, accuracy,\n"
+        "ECE (15 equal-width bins (lo, hi] on the max-softmax confidence, as gpleiss/\n"
+        "temperature_scaling), MCE, adaptive ECE (equal-mass bins) and the Brier score,\n"
+        "before (T = 1) and after (T = T*) on VAL and TEST. T* is fitted on VAL only.\n"
+        "\n"
+        "Classifier logits:\n"
+        "  --val FILE           validation set: a CSV with header label,logit_0,...,logit_{K-1}\n"
+        "                       (one row per example, integer label in [0, K)), or a .npy\n"
+        "                       float32/float64 array [N, K] of logits (np.save)\n"
+        "  --val-labels FILE    .npy integer labels [N] for a .npy --val\n"
+        "  --logits, --labels   the same as --val, --val-labels\n"
+        "  --test FILE          test set, same formats (metrics only, T* comes from VAL)\n"
+        "  --test-labels FILE   .npy labels for a .npy --test\n"
+        "\n"
+        "Language model on text:\n"
+        "  --model M            model directory or bundled name (default: tiny-shakespeare)\n"
+        "  --text FILE          text to score; every token is predicted once, with as much\n"
+        "                       left context as the window allows (HF's perplexity recipe)\n"
+        "  --from F             start at this fraction of the file's bytes (default 0;\n"
+        "                       0.9 = the last 10 %%, TinyShakespeare's held-out split)\n"
+        "  --stride S           window stride in tokens (default n_positions / 2)\n"
+        "  --max-tokens N       score at most N tokens (default: all)\n"
+        "\n"
+        "Output:\n"
+        "  --bins N             bins for ECE / MCE / adaptive ECE (default 15)\n"
+        "  --json               machine-readable result on stdout\n"
+        "  --plot FILE          reliability diagrams before / after (.png, .svg or .pdf)\n"
+        "  -h, --help           this help\n"
+        "\n"
+        "Probabilities are refused (pass log-probabilities or logits: np.log(p)).\n"
+        "\n"
+        "Examples:\n"
+        "  tempscale calibrate --val val.csv --test test.csv --plot reliability.png\n"
+        "  tempscale calibrate --logits val_logits.npy --labels val_labels.npy --json\n"
+        "  tempscale calibrate --text tinyshakespeare.txt --from 0.9 --plot lm.png\n");
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+typedef struct cal_set {
+    const char *path;
+    float *z;   /* [n][k] */
+    int32_t *y; /* [n] */
+    size_t n, k;
+} cal_set;
+
+static bool ends_with_npy(const char *p)
+{
+    size_t n = strlen(p);
+    return n >= 4 && strcasecmp(p + n - 4, ".npy") == 0;
+}
+
+/* Load one set; prints the error and returns false. */
+static bool load_set(const char *path, const char *labels_path, const char *opt, cal_set *s)
+{
+    char err[TS_ERR_SIZE] = "";
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    if (!ends_with_npy(path)) {
+        if (labels_path) {
+            ts_cli_error("--%s-labels is for .npy logits; %s is read as CSV with its labels in "
+                         "the first column",
+                         opt, path);
+            return false;
+        }
+        if (ts_csv_read_logits(path, &s->z, &s->y, &s->n, &s->k, err, sizeof err) != TS_OK) {
+            ts_cli_error("%s", err);
+            return false;
+        }
+    } else {
+        if (!labels_path) {
+            ts_cli_error("--%s %s: .npy logits need their labels: --%s-labels LABELS.npy", opt,
+                         path, opt);
+            return false;
+        }
+        int32_t ndim;
+        size_t shape[TS_NPY_MAX_DIM], ny;
+        if (ts_npy_read_f32(path, &s->z, &ndim, shape, err, sizeof err) != TS_OK ||
+            ts_npy_read_labels(labels_path, &s->y, &ny, err, sizeof err) != TS_OK) {
+            ts_cli_error("%s", err);
+            return false;
+        }
+        if (ndim != 2) {
+            ts_cli_error("%s: logits have %d dimension%s, expected [N, K]", path, ndim,
+                         ndim == 1 ? "" : "s");
+            return false;
+        }
+        s->n = shape[0];
+        s->k = shape[1];
+        if (s->n == 0) {
+            ts_cli_error("%s: no rows (shape (0, %zu))", path, s->k);
+            return false;
+        }
+        if (s->k < 2) {
+            ts_cli_error("%s: shape (%zu, %zu): K = %zu class%s, calibration needs K >= 2", path,
+                         s->n, s->k, s->k, s->k == 1 ? "" : "es");
+            return false;
+        }
+        if (ny != s->n) {
+            ts_cli_error("%s has %zu labels but %s has %zu rows", labels_path, ny, path, s->n);
+            return false;
+        }
+        for (size_t i = 0; i < s->n; i++) {
+            if ((size_t)s->y[i] >= s->k) {
+                ts_cli_error("%s: row %zu: label %d is out of range [0, %zu)", labels_path, i,
+                             s->y[i], s->k);
+                return false;
+            }
+            for (size_t j = 0; j < s->k; j++)
+                if (!isfinite(s->z[i * s->k + j])) {
+                    ts_cli_error("%s: row %zu, column %zu: logit %g is not finite", path, i, j,
+                                 (double)s->z[i * s->k + j]);
+                    return false;
+                }
+        }
+    }
+    if (ts_calib_looks_like_probabilities(s->z, s->n, s->k)) {
+        ts_cli_error("%s: these look like probabilities (every row is non-negative and sums to "
+                     "1); pass log-probabilities or logits (np.log(p))",
+                     path);
+        return false;
+    }
+    return true;
+}
+
+static void free_set(cal_set *s)
+{
+    free(s->z);
+    free(s->y);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+typedef struct set_result {
+    ts_calib_metrics before, after;
+    ts_calib_bin bins_before[TS_CALIB_MAX_BINS], bins_after[TS_CALIB_MAX_BINS];
+} set_result;
+
+static bool evaluate(const cal_set *s, double t, int32_t n_bins, set_result *r)
+{
+    char err[TS_ERR_SIZE] = "";
+    if (ts_calib_metrics_compute(s->z, s->y, s->n, s->k, 1.0, n_bins, &r->before, err,
+                                 sizeof err) != TS_OK ||
+        ts_calib_metrics_compute(s->z, s->y, s->n, s->k, t, n_bins, &r->after, err,
+                                 sizeof err) != TS_OK ||
+        ts_calib_reliability(s->z, s->y, s->n, s->k, 1.0, n_bins, r->bins_before) != TS_OK ||
+        ts_calib_reliability(s->z, s->y, s->n, s->k, t, n_bins, r->bins_after) != TS_OK) {
+        ts_cli_error("%s: %s", s->path, err[0] ? err : "metrics failed");
+        return false;
+    }
+    /* Temperature scaling keeps the argmax: accuracy must not move. */
+    TS_ASSERT(r->before.accuracy == r->after.accuracy);
+    return true;
+}
+
+static void json_set(cJSON *root, const char *name, const set_result *r)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, name);
+    cJSON_AddNumberToObject(o, "nll_before", r->before.nll);
+    cJSON_AddNumberToObject(o, "nll_after", r->after.nll);
+    cJSON_AddNumberToObject(o, "ece_before", r->before.ece);
+    cJSON_AddNumberToObject(o, "ece_after", r->after.ece);
+    cJSON_AddNumberToObject(o, "mce_before", r->before.mce);
+    cJSON_AddNumberToObject(o, "mce_after", r->after.mce);
+    cJSON_AddNumberToObject(o, "ace_before", r->before.ace);
+    cJSON_AddNumberToObject(o, "ace_after", r->after.ace);
+    cJSON_AddNumberToObject(o, "brier_before", r->before.brier);
+    cJSON_AddNumberToObject(o, "brier_after", r->after.brier);
+    cJSON_AddNumberToObject(o, "accuracy", r->after.accuracy);
+}
+
+static void table_rows(ts_table *t, const set_result *v, const set_result *te)
+{
+    const char *names[6] = {"NLL (nats)", "accuracy", "ECE", "MCE", "adaptive ECE", "Brier"};
+    for (int m = 0; m < 6; m++) {
+        ts_table_row(t);
+        ts_table_cell(t, "%s", names[m]);
+        const set_result *rs[2] = {v, te};
+        for (int s = 0; s < 2 && rs[s]; s++) {
+            const ts_calib_metrics *b = &rs[s]->before, *a = &rs[s]->after;
+            double vb[6] = {b->nll, b->accuracy, b->ece, b->mce, b->ace, b->brier};
+            double va[6] = {a->nll, a->accuracy, a->ece, a->mce, a->ace, a->brier};
+            bool pct = m >= 1 && m <= 4;
+            if (pct) {
+                ts_table_cell(t, "%.2f %%", 100 * vb[m]);
+                ts_table_cell(t, "%.2f %%", 100 * va[m]);
+            } else {
+                ts_table_cell(t, "%.4f", vb[m]);
+                ts_table_cell(t, "%.4f", va[m]);
+            }
+        }
+    }
+}
+
+static void print_fit(const ts_calib_fit *fit)
+{
+    printf("T* = %.6f  (%d iterations, safeguarded Newton on 1/T, %s)\n", fit->temperature,
+           fit->iterations, fit->converged ? "converged to 1e-10 relative" : "not converged");
+    if (fit->at_bound < 0)
+        printf("   T* hit the lower bound %g: NLL keeps falling as T -> 0 (the validation "
+               "predictions are all right and separable)\n",
+               TS_CALIB_T_MIN);
+    else if (fit->at_bound > 0)
+        printf("   T* hit the upper bound %g: NLL keeps falling as T -> inf (the labels "
+               "disagree with the logits)\n",
+               TS_CALIB_T_MAX);
+    else if (fit->temperature > 1)
+        printf("   T* > 1: the model was overconfident; dividing logits by %.3f softens it\n",
+               fit->temperature);
+    else if (fit->temperature < 1)
+        printf("   T* < 1: the model was underconfident; dividing logits by %.3f sharpens it\n",
+               fit->temperature);
+}
+
+static bool write_plot(const char *path, const cal_set *s, const set_result *r, double t,
+                       int32_t n_bins, const char *label)
+{
+    char title[512], tb[64], ta[64];
+    const char *base = strrchr(s->path, '/');
+    snprintf(title, sizeof title, "Reliability on %s (%s, %zu rows): temperature scaling T* = %.3f",
+             label, base ? base + 1 : s->path, s->n, t);
+    snprintf(tb, sizeof tb, "before: T = 1");
+    snprintf(ta, sizeof ta, "after: T* = %.3f", t);
+    ts_reliability_panel p[2] = {
+        {tb, r->bins_before, n_bins, r->before.ece, false},
+        {ta, r->bins_after, n_bins, r->after.ece, true},
+    };
+    char err[TS_ERR_SIZE] = "";
+    if (ts_plot_reliability(path, p, 2, NULL, title, err, sizeof err) != TS_OK) {
+        ts_cli_error("%s", err);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the command --------------------------------------------------------- */
+
+static int calibrate_lm(const char *model, const char *text, double from, long stride,
+                        long max_tokens, int32_t n_bins, bool json, const char *plot)
+{
+    (void)model, (void)text, (void)from, (void)stride, (void)max_tokens, (void)n_bins,
+        (void)json, (void)plot;
+    return ts_cli_error("calibrate --text: the language-model path needs the engine (not yet "
+                        "built)");
+}
 
 int ts_cmd_calibrate(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return ts_cli_error("'calibrate' is not implemented yet");
+    enum { O_VAL = 1000, O_VAL_LABELS, O_TEST, O_TEST_LABELS, O_BINS, O_JSON, O_PLOT, O_MODEL,
+           O_TEXT, O_STRIDE, O_MAX_TOKENS, O_FROM };
+    static const struct option opts[] = {
+        {"val", required_argument, NULL, O_VAL},
+        {"logits", required_argument, NULL, O_VAL},
+        {"val-labels", required_argument, NULL, O_VAL_LABELS},
+        {"labels", required_argument, NULL, O_VAL_LABELS},
+        {"test", required_argument, NULL, O_TEST},
+        {"test-labels", required_argument, NULL, O_TEST_LABELS},
+        {"bins", required_argument, NULL, O_BINS},
+        {"json", no_argument, NULL, O_JSON},
+        {"plot", required_argument, NULL, O_PLOT},
+        {"model", required_argument, NULL, O_MODEL},
+        {"text", required_argument, NULL, O_TEXT},
+        {"stride", required_argument, NULL, O_STRIDE},
+        {"max-tokens", required_argument, NULL, O_MAX_TOKENS},
+        {"from", required_argument, NULL, O_FROM},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *val = NULL, *val_labels = NULL, *test = NULL, *test_labels = NULL;
+    const char *plot = NULL, *model = NULL, *text = NULL;
+    long bins = 15, stride = 0, max_tokens = 0;
+    double from = 0;
+    bool json = false;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_VAL: val = optarg; break;
+        case O_VAL_LABELS: val_labels = optarg; break;
+        case O_TEST: test = optarg; break;
+        case O_TEST_LABELS: test_labels = optarg; break;
+        case O_BINS:
+            if (!ts_cli_parse_long("bins", optarg, 1, TS_CALIB_MAX_BINS, &bins)) return TS_EXIT_USAGE;
+            break;
+        case O_JSON: json = true; break;
+        case O_PLOT: plot = optarg; break;
+        case O_MODEL: model = optarg; break;
+        case O_TEXT: text = optarg; break;
+        case O_STRIDE:
+            if (!ts_cli_parse_long("stride", optarg, 1, 1 << 20, &stride)) return TS_EXIT_USAGE;
+            break;
+        case O_MAX_TOKENS:
+            if (!ts_cli_parse_long("max-tokens", optarg, 2, 1L << 30, &max_tokens))
+                return TS_EXIT_USAGE;
+            break;
+        case O_FROM:
+            if (!ts_cli_parse_double("from", optarg, &from)) return TS_EXIT_USAGE;
+            if (!(from >= 0 && from < 1)) return ts_cli_error("option --from: %g is not in [0, 1)", from);
+            break;
+        case 'h': usage(stdout); return TS_EXIT_OK;
+        case ':':
+            ts_cli_error("option %s needs a value", argv[optind - 1]);
+            ts_cli_usage_hint("calibrate");
+            return TS_EXIT_USAGE;
+        default:
+            ts_cli_error("unknown option %s", argv[optind - 1]);
+            ts_cli_usage_hint("calibrate");
+            return TS_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        ts_cli_error("unexpected argument '%s'", argv[optind]);
+        ts_cli_usage_hint("calibrate");
+        return TS_EXIT_USAGE;
+    }
+    if (text || model) {
+        if (val || test)
+            return ts_cli_error("--text/--model (language model) and --val/--test (classifier "
+                                "logits) are separate modes; pick one");
+        if (!text) return ts_cli_error("--model needs --text FILE to score");
+        return calibrate_lm(model, text, from, stride, max_tokens, (int32_t)bins, json,
+                                   plot);
+    }
+    if (!val) {
+        ts_cli_error("nothing to calibrate: pass --val FILE (classifier logits) or --text FILE "
+                     "(language model)");
+        ts_cli_usage_hint("calibrate");
+        return TS_EXIT_USAGE;
+    }
+    if (test_labels && !test) return ts_cli_error("--test-labels needs --test");
+
+    cal_set v, t = {0};
+    int rc = TS_EXIT_USAGE;
+    if (!load_set(val, val_labels, "val", &v)) {
+        free_set(&v);
+        return TS_EXIT_USAGE;
+    }
+    set_result *rv = calloc(1, sizeof *rv), *rt = NULL;
+    if (!rv) {
+        free_set(&v);
+        return ts_cli_error("out of memory");
+    }
+    if (test) {
+        if (!load_set(test, test_labels, "test", &t)) goto out;
+        if (t.k != v.k) {
+            ts_cli_error("%s has %zu classes but %s has %zu", t.path, t.k, v.path, v.k);
+            goto out;
+        }
+        rt = calloc(1, sizeof *rt);
+        if (!rt) {
+            ts_cli_error("out of memory");
+            goto out;
+        }
+    }
+    char err[TS_ERR_SIZE] = "";
+    ts_calib_fit fit;
+    if (ts_calib_fit_temperature(v.z, v.y, v.n, v.k, &fit, err, sizeof err) != TS_OK) {
+        ts_cli_error("%s: %s", v.path, err);
+        goto out;
+    }
+    rc = TS_EXIT_FAIL;
+    if (!evaluate(&v, fit.temperature, (int32_t)bins, rv)) goto out;
+    if (rt && !evaluate(&t, fit.temperature, (int32_t)bins, rt)) goto out;
+    if (fit.at_bound)
+        ts_cli_warn("T* = %g is at the edge of the search range [%g, %g]: NLL is monotone on "
+                    "this data",
+                    fit.temperature, TS_CALIB_T_MIN, TS_CALIB_T_MAX);
+    rc = TS_EXIT_USAGE; /* a bad --plot path is the user's to fix */
+    if (plot && !write_plot(plot, rt ? &t : &v, rt ? rt : rv, fit.temperature, (int32_t)bins,
+                            rt ? "TEST" : "VAL"))
+        goto out;
+    rc = TS_EXIT_FAIL;
+
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddNumberToObject(root, "temperature", fit.temperature);
+        cJSON_AddNumberToObject(root, "iterations", fit.iterations);
+        json_set(root, "val", rv);
+        if (rt) json_set(root, "test", rt);
+        char *s = cJSON_Print(root);
+        if (s) puts(s);
+        free(s);
+        cJSON_Delete(root);
+        if (!s) {
+            ts_cli_error("out of memory");
+            goto out;
+        }
+    } else {
+        printf("VAL:  %s  (%zu rows, %zu classes)\n", v.path, v.n, v.k);
+        if (rt) printf("TEST: %s  (%zu rows)\n", t.path, t.n);
+        print_fit(&fit);
+        printf("\n");
+        char title[64];
+        snprintf(title, sizeof title, "calibration, %ld bins", bins);
+        ts_table *tab = ts_table_new(title);
+        ts_table_column(tab, "metric", TS_ALIGN_LEFT);
+        ts_table_column(tab, "VAL T=1", TS_ALIGN_RIGHT);
+        int c1 = ts_table_column(tab, "VAL T*", TS_ALIGN_RIGHT);
+        ts_table_emphasize_column(tab, c1);
+        if (rt) {
+            ts_table_column(tab, "TEST T=1", TS_ALIGN_RIGHT);
+            int c2 = ts_table_column(tab, "TEST T*", TS_ALIGN_RIGHT);
+            ts_table_emphasize_column(tab, c2);
+        }
+        table_rows(tab, rv, rt);
+        bool ok = ts_table_print(tab, stdout);
+        ts_table_free(tab);
+        if (!ok) {
+            ts_cli_error("could not print the table");
+            goto out;
+        }
+        printf("\nAccuracy does not change: dividing logits by T > 0 keeps their order.\n");
+        if (plot) printf("Reliability diagrams written to %s\n", plot);
+    }
+    rc = TS_EXIT_OK;
+out:
+    free(rv);
+    free(rt);
+    free_set(&v);
+    free_set(&t);
+    return rc;
 }

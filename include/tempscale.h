@@ -387,6 +387,32 @@ ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_
  */
 bool ts_calib_looks_like_probabilities(const float *logits, size_t n, size_t k);
 
+/* One reliability diagram: bins from ts_calib_reliability and the ECE to print. */
+typedef struct ts_reliability_panel {
+    const char *title;          /* e.g. "before: T = 1" */
+    const ts_calib_bin *bins;   /* [n_bins], borrowed */
+    int32_t n_bins;
+    double ece;
+    bool emphasis;              /* accent frame (the calibrated panel) */
+} ts_reliability_panel;
+
+/* Optional NLL(T) panel drawn left of the diagrams (the LM path). */
+typedef struct ts_nll_curve {
+    const double *t, *nll;      /* [n], t increasing */
+    size_t n;
+    double t_star, nll_at_star, nll_at_1;
+} ts_nll_curve;
+
+/*
+ * Reliability diagrams side by side (1 to 4 panels): accuracy per bin as bars,
+ * the gap to the diagonal shaded, the diagonal, "ECE = x %" on each panel, and
+ * a confidence histogram beneath (with mean confidence and accuracy marked).
+ * curve may be NULL. PNG / SVG / PDF from the extension, written atomically.
+ */
+ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels,
+                              size_t n_panels, const ts_nll_curve *curve, const char *title,
+                              char *err, size_t err_size);
+
 /* ======================================================================== */
 /* Calibration of language models on text (src/calibrate_lm.c)              */
 /* ======================================================================== */

@@ -1,0 +1,206 @@
+/*
+ * plot_reliability.c — reliability diagrams (Guo et al. 2017, Fig. 1 style):
+ * per panel, the accuracy of each equal-width confidence bin as a bar, the gap
+ * to the diagonal shaded, the diagonal, ECE written in the corner, and beneath
+ * it a histogram of the confidences with the mean confidence and accuracy
+ * marked. Optionally a first panel with NLL(T) (the LM path). Contract:
+ * ts_plot_reliability in include/tempscale.h; built on the plot core (plot.c).
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PANEL_W 330.0
+#define MAIN_H 300.0
+#define HIST_H 80.0
+#define MARGIN_L 62.0
+#define GAP_X 46.0
+#define TOP 58.0
+
+/* The reliability panel with its histogram; ax_main / ax_hist already laid out. */
+static void draw_panel(cairo_t *cr, const ts_reliability_panel *pn, const ts_axes *am,
+                       const ts_axes *ah, bool first)
+{
+    ts_axes_frame(cr, am, pn->title, NULL, first ? "accuracy" : NULL);
+    size_t total = 0;
+    double sum_conf = 0, sum_acc = 0;
+    for (int32_t b = 0; b < pn->n_bins; b++) {
+        total += pn->bins[b].count;
+        sum_conf += pn->bins[b].mean_confidence * (double)pn->bins[b].count;
+        sum_acc += pn->bins[b].accuracy * (double)pn->bins[b].count;
+    }
+    ts_axes_clip(cr, am);
+    for (int32_t b = 0; b < pn->n_bins; b++) {
+        const ts_calib_bin *bin = &pn->bins[b];
+        if (!bin->count) continue;
+        double x0 = ts_axes_px(am, bin->lo) + 0.5, x1 = ts_axes_px(am, bin->hi) - 0.5;
+        double ya = ts_axes_py(am, bin->accuracy), y0 = ts_axes_py(am, 0);
+        ts_plot_color(cr, 0, 0.85); /* accuracy bar */
+        cairo_rectangle(cr, x0, ya, x1 - x0, y0 - ya);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgba(cr, 0.05, 0.2, 0.4, 0.9);
+        cairo_set_line_width(cr, 0.6);
+        cairo_stroke(cr);
+        /* Gap between the bar top and the diagonal over the bin. */
+        cairo_move_to(cr, x0, ya);
+        cairo_line_to(cr, x1, ya);
+        cairo_line_to(cr, x1, ts_axes_py(am, bin->hi));
+        cairo_line_to(cr, x0, ts_axes_py(am, bin->lo));
+        cairo_close_path(cr);
+        ts_plot_color(cr, 3, bin->accuracy > bin->hi ? 0.45 : 0.28);
+        cairo_fill_preserve(cr);
+        ts_plot_color(cr, 3, 0.75);
+        cairo_set_line_width(cr, 0.6);
+        cairo_stroke(cr);
+    }
+    /* The diagonal: perfect calibration. */
+    cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
+    cairo_set_line_width(cr, 1.2);
+    double dash[2] = {5, 4};
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_move_to(cr, ts_axes_px(am, 0), ts_axes_py(am, 0));
+    cairo_line_to(cr, ts_axes_px(am, 1), ts_axes_py(am, 1));
+    cairo_stroke(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+    cairo_restore(cr);
+
+    /* ECE box, top left. */
+    char buf[96];
+    snprintf(buf, sizeof buf, "ECE = %.2f %%", 100 * pn->ece);
+    ts_plot_bold(cr, true);
+    double tw = ts_plot_text_width(cr, 12, buf);
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
+    cairo_rectangle(cr, am->x + 8, am->y + 8, tw + 14, 22);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
+    cairo_set_line_width(cr, 0.8);
+    cairo_stroke(cr);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    ts_plot_text(cr, am->x + 15, am->y + 19, 12, 0, 0.5, buf);
+    ts_plot_bold(cr, false);
+
+    /* Histogram of confidences: fraction of rows per bin. */
+    double ymax = 0;
+    for (int32_t b = 0; b < pn->n_bins; b++)
+        if (total && (double)pn->bins[b].count / (double)total > ymax)
+            ymax = (double)pn->bins[b].count / (double)total;
+    ts_axes h = *ah;
+    h.ymax = ymax > 0 ? ymax * 1.15 : 1;
+    ts_axes_frame(cr, &h, NULL, "confidence (max softmax)", first ? "fraction of rows" : NULL);
+    ts_axes_clip(cr, &h);
+    for (int32_t b = 0; b < pn->n_bins && total; b++) {
+        const ts_calib_bin *bin = &pn->bins[b];
+        double x0 = ts_axes_px(&h, bin->lo) + 0.5, x1 = ts_axes_px(&h, bin->hi) - 0.5;
+        double yt = ts_axes_py(&h, (double)bin->count / (double)total), yb = ts_axes_py(&h, 0);
+        ts_plot_color(cr, 7, 0.75);
+        cairo_rectangle(cr, x0, yt, x1 - x0, yb - yt);
+        cairo_fill(cr);
+    }
+    if (total) {
+        /* Mean confidence (orange) and accuracy (green): their distance is the overall gap. */
+        double marks[2] = {sum_conf / (double)total, sum_acc / (double)total};
+        int colors[2] = {1, 2};
+        for (int i = 0; i < 2; i++) {
+            ts_plot_color(cr, colors[i], 1.0);
+            cairo_set_line_width(cr, 2.0);
+            cairo_move_to(cr, ts_axes_px(&h, marks[i]), h.y);
+            cairo_line_to(cr, ts_axes_px(&h, marks[i]), h.y + h.h);
+            cairo_stroke(cr);
+        }
+    }
+    cairo_restore(cr);
+}
+
+static void draw_nll_curve(cairo_t *cr, const ts_nll_curve *c, const ts_axes *ax)
+{
+    ts_axes_frame(cr, ax, "mean NLL vs temperature", "temperature T", "NLL (nats / token)");
+    ts_axes_clip(cr, ax);
+    ts_plot_color(cr, 0, 1.0);
+    cairo_set_line_width(cr, 2.0);
+    for (size_t i = 0; i < c->n; i++) {
+        double x = ts_axes_px(ax, c->t[i]), y = ts_axes_py(ax, c->nll[i]);
+        if (i == 0) cairo_move_to(cr, x, y);
+        else cairo_line_to(cr, x, y);
+    }
+    cairo_stroke(cr);
+    double ts[2] = {1.0, c->t_star}, ns[2] = {c->nll_at_1, c->nll_at_star};
+    int colors[2] = {7, 3};
+    for (int i = 0; i < 2; i++) {
+        ts_plot_color(cr, colors[i], 1.0);
+        cairo_set_line_width(cr, 1.0);
+        double dash[2] = {4, 3};
+        cairo_set_dash(cr, dash, 2, 0);
+        cairo_move_to(cr, ts_axes_px(ax, ts[i]), ax->y);
+        cairo_line_to(cr, ts_axes_px(ax, ts[i]), ax->y + ax->h);
+        cairo_stroke(cr);
+        cairo_set_dash(cr, NULL, 0, 0);
+        cairo_arc(cr, ts_axes_px(ax, ts[i]), ts_axes_py(ax, ns[i]), 4.0, 0, 2 * M_PI);
+        cairo_fill(cr);
+    }
+    cairo_restore(cr);
+    char l1[80], l2[80];
+    snprintf(l1, sizeof l1, "T = 1: NLL %.4f", c->nll_at_1);
+    snprintf(l2, sizeof l2, "T* = %.3f: NLL %.4f", c->t_star, c->nll_at_star);
+    const char *labels[2] = {l1, l2};
+    ts_plot_legend(cr, ax->x + 10, ax->y + 10, labels, colors, 2);
+}
+
+ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels,
+                              size_t n_panels, const ts_nll_curve *curve, const char *title,
+                              char *err, size_t err_size)
+{
+    if (n_panels == 0 || n_panels > 4)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %zu reliability panels (1 to 4)",
+                         path, n_panels);
+    for (size_t i = 0; i < n_panels; i++)
+        if (panels[i].n_bins < 1 || !panels[i].bins)
+            return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: panel %zu has no bins", path, i);
+    if (curve && (curve->n < 2 || !curve->t || !curve->nll))
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: NLL curve needs >= 2 points", path);
+    size_t cols = n_panels + (curve != NULL);
+    double width = MARGIN_L + (double)cols * PANEL_W + (double)(cols - 1) * GAP_X + 24;
+    double height = TOP + MAIN_H + 14 + HIST_H + 52;
+    ts_plot *pl;
+    ts_status st = ts_plot_begin(path, width, height, &pl, err, err_size);
+    if (st != TS_OK) return st;
+    cairo_t *cr = ts_plot_cairo(pl);
+    if (title) {
+        ts_plot_bold(cr, true);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        ts_plot_text(cr, width / 2, 14, 14, 0.5, 0, title);
+        ts_plot_bold(cr, false);
+    }
+    double x = MARGIN_L;
+    if (curve) {
+        ts_axes ax = {.x = x, .y = TOP, .w = PANEL_W, .h = MAIN_H + 14 + HIST_H};
+        ax.xmin = curve->t[0];
+        ax.xmax = curve->t[curve->n - 1];
+        ax.ymin = INFINITY;
+        ax.ymax = -INFINITY;
+        for (size_t i = 0; i < curve->n; i++) {
+            ax.ymin = fmin(ax.ymin, curve->nll[i]);
+            ax.ymax = fmax(ax.ymax, curve->nll[i]);
+        }
+        double pad = (ax.ymax - ax.ymin) * 0.08 + 1e-9;
+        ax.ymin -= pad;
+        ax.ymax += pad;
+        draw_nll_curve(cr, curve, &ax);
+        x += PANEL_W + GAP_X;
+    }
+    for (size_t i = 0; i < n_panels; i++) {
+        ts_axes am = {.x = x, .y = TOP, .w = PANEL_W, .h = MAIN_H, .xmin = 0, .xmax = 1,
+                      .ymin = 0, .ymax = 1, .hide_xticks = true};
+        ts_axes ah = {.x = x, .y = TOP + MAIN_H + 14, .w = PANEL_W, .h = HIST_H, .xmin = 0,
+                      .xmax = 1, .ymin = 0, .ymax = 1};
+        am.emphasis = panels[i].emphasis;
+        draw_panel(cr, &panels[i], &am, &ah, i == 0 && !curve);
+        x += PANEL_W + GAP_X;
+    }
+    /* Legend inside the last panel, lower right (bars are short there on the diagonal side). */
+    const char *labels[4] = {"accuracy per bin", "gap to the diagonal",
+                             "mean confidence (all rows)", "accuracy (all rows)"};
+    int colors[4] = {0, 3, 1, 2};
+    ts_plot_legend(cr, width - 24 - 178, TOP + MAIN_H - 86, labels, colors, 4);
+    return ts_plot_end(pl, err, err_size);
+}
