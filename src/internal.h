@@ -79,11 +79,15 @@ ts_status ts_logits_scan(const float *logits, size_t n, double temperature, ts_l
 /* A view of one tensor inside a mapped file. */
 typedef struct ts_tensor {
     const char *name;   /* borrowed from the ts_safetensors */
-    const void *data;   /* borrowed from the mmap; little-endian */
-    ts_dtype dtype;
-    int32_t ndim;
+    const void *data;   /* borrowed from the mmap; little-endian; NOT guaranteed
+                           aligned (ts_weights_bind checks the tensors it binds) */
+    ts_dtype dtype;     /* meaningful only when supported */
+    int32_t ndim;       /* may exceed 4: then shape[] holds the first 4 dims */
     int64_t shape[4];
     size_t nbytes;
+    bool supported;         /* dtype is F32, F16 or BF16 */
+    const char *dtype_name; /* as spelled in the file ("F32", "I64", "BOOL"...), static */
+    const char *file;       /* path of the .safetensors holding it, borrowed */
 } ts_tensor;
 
 typedef struct ts_safetensors ts_safetensors;
@@ -105,6 +109,8 @@ size_t ts_safetensors_count(const ts_safetensors *st);
 const ts_tensor *ts_safetensors_get(const ts_safetensors *st, size_t i);
 /* Exact-name lookup; NULL when absent. */
 const ts_tensor *ts_safetensors_find(const ts_safetensors *st, const char *name);
+/* The path opened: the .safetensors file, or the index of a sharded set. Borrowed. */
+const char *ts_safetensors_path(const ts_safetensors *st);
 
 /*
  * Parse dir/config.json into info (n_layer, n_head, n_embd, n_positions
