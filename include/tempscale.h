@@ -525,7 +525,7 @@ typedef struct ts_hub_pull_result {
     uint64_t bytes_downloaded;      /* body bytes received by this call */
     bool resumed;                   /* some download continued a .incomplete file */
     bool up_to_date;                /* nothing was downloaded */
-    bool offline;                   /* answered from the cache, no network */
+    bool offline;                   /* answered from the cache with no network request */
 } ts_hub_pull_result;
 
 /*
@@ -540,7 +540,7 @@ typedef struct ts_hub_pull_result {
  * Errors: TS_ERR_NOT_FOUND (repository / revision / file), TS_ERR_AUTH (401 /
  * 403), TS_ERR_UNSUPPORTED (no safetensors weights: pickle files are never
  * loaded), TS_ERR_NETWORK (curl's message), TS_ERR_IO (disk full, unwritable
- * cache), TS_ERR_FORMAT (checksum mismatch, bad server answer). progress may be
+ * cache, another download holding the blob's lock), TS_ERR_FORMAT (checksum mismatch, bad server answer). progress may be
  * NULL. The library prints nothing.
  */
 ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progress, void *user,

@@ -13,6 +13,7 @@
  *                                             from X-Linked-Etag) or git blob sha1
  *       blobs/{etag}.incomplete               a download in progress (resumable)
  *       snapshots/{commit}/{file}             relative symlink ../../blobs/{etag}
+ *   <cache>/.locks/models--{org}--{name}/{etag}.lock   flock held while downloading
  *
  * Protocol (hf_hub_download / get_hf_file_metadata / hf_api.model_info):
  *   1. GET  {endpoint}/api/models/{repo}/revision/{quote(rev, safe="")}
@@ -44,7 +45,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
@@ -495,6 +498,7 @@ typedef struct http_resp {
 
 typedef struct hub_ctx {
     CURL *curl;
+    const char *cache; /* cache root */
     const char *endpoint;
     const char *token;
     long timeout_s;
@@ -922,6 +926,42 @@ static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revi
     return TS_OK;
 }
 
+/*
+ * Take huggingface_hub's per-blob lock, <cache>/.locks/models--{org}--{name}/
+ * {etag}.lock (an flock, which is what Python's filelock takes on Unix), so a
+ * concurrent tempscale pull or transformers download of the same blob waits
+ * instead of writing the same .incomplete file. Waits up to timeout_s.
+ * Returns the locked fd (close it to unlock) or -1 with err set.
+ */
+static int lock_blob(const char *cache, const char *repo_folder_name, const char *etag,
+                     long timeout_s, char *err, size_t err_size)
+{
+    char dir[TS_HUB_PATH_MAX], path[TS_HUB_PATH_MAX];
+    if (!pathf(dir, sizeof dir, "%s/.locks/%s", cache, repo_folder_name) ||
+        !pathf(path, sizeof path, "%s/%s.lock", dir, etag)) {
+        ts_errorf(err, err_size, TS_ERR_RANGE, "%s: path too long", cache);
+        return -1;
+    }
+    if (mkdir_p(dir, err, err_size) != TS_OK) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (long waited_ms = 0;; waited_ms += 200) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+        if (errno != EWOULDBLOCK || waited_ms >= timeout_s * 1000) {
+            ts_errorf(err, err_size, TS_ERR_IO,
+                      "%s: another download of this file is in progress (lock held for %ld s)",
+                      path, timeout_s);
+            close(fd);
+            return -1;
+        }
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* ---- snapshot and refs -------------------------------------------------- */
 
 /* snapshots/{commit}/{name} -> ../../blobs/{etag} (one more ../ per '/' in name). */
@@ -1140,7 +1180,12 @@ static ts_status pull_online(hub_ctx *h, const char *repo_id, const char *revisi
                 h->progress(&ev, h->user);
             }
         } else {
-            st = download_blob(h, repo_id, revision, blobs, m, i, files.n, err, err_size);
+            const char *folder = strrchr(repo_dir, '/') + 1;
+            int lock = lock_blob(h->cache, folder, m->etag, h->timeout_s, err, err_size);
+            if (lock < 0) st = TS_ERR_IO;
+            else if (is_file(blob)) m->cached = true; /* finished by the lock's holder */
+            else st = download_blob(h, repo_id, revision, blobs, m, i, files.n, err, err_size);
+            if (lock >= 0) close(lock);
         }
         if (st == TS_OK && sharded && strcmp(m->name, "model.safetensors.index.json") == 0) {
             name_list shards = {0};
@@ -1217,6 +1262,7 @@ ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progr
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "cannot create a libcurl handle");
     }
     h.endpoint = ep;
+    h.cache = cache;
     h.token = params->token ? params->token : env_nonempty("HF_TOKEN");
     if (h.token && !h.token[0]) h.token = NULL;
     h.timeout_s = params->timeout_s > 0 ? params->timeout_s : 30;

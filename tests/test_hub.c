@@ -13,6 +13,8 @@
 #include "internal.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -614,6 +616,29 @@ static void test_pickle_only_refused(void **state)
     assert_false(exists("%s/models--tsorg--pickle/blobs", g_cache));
 }
 
+/* huggingface_hub's lock (.locks/models--x/{etag}.lock, an flock) is honoured. */
+static void test_blob_lock_is_honoured(void **state)
+{
+    (void)state;
+    char dir[1024], path[1200];
+    snprintf(dir, sizeof dir, "%s/.locks/models--distilgpt2", g_cache);
+    snprintf(path, sizeof path, "%s/%s.lock", dir, manifest_etag("distilgpt2", "config.json"));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    int fd = open(path, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    ts_hub_pull_params p = params_for("distilgpt2");
+    p.timeout_s = 1;
+    ts_hub_pull_result r;
+    char err[TS_ERR_SIZE] = "";
+    assert_int_equal(ts_hub_pull(&p, NULL, NULL, &r, err, sizeof err), TS_ERR_IO);
+    assert_non_null(strstr(err, "in progress"));
+    assert_false(exists("%s/models--distilgpt2/snapshots", g_cache));
+    close(fd); /* released: the CLI pull in the next test goes through */
+}
+
 static void test_sharded_and_renamed(void **state)
 {
     (void)state;
@@ -801,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_gated_needs_token),
         cmocka_unit_test(test_pickle_only_refused),
+        cmocka_unit_test(test_blob_lock_is_honoured),
         cmocka_unit_test(test_sharded_and_renamed),
         cmocka_unit_test(test_offline_mode),
         cmocka_unit_test(test_disk_full),
