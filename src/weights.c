@@ -22,6 +22,8 @@
  * transformers would silently initialise a random head). Note: transformers
  * with tie_word_embeddings true would overwrite a stored lm_head.weight with
  * wte; we use the stored one (it equals wte in every checkpoint saved tied).
+ * A tied checkpoint that stores only lm_head.weight (no wte.weight) binds
+ * wte to it.
  *
  * Every bound tensor must be F32, F16 or BF16 (dtypes may be mixed; each
  * ts_tensor carries its own) and its data aligned to its element size, so
@@ -123,12 +125,22 @@ ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weig
 {
     memset(w, 0, sizeof *w);
     bind_ctx b = {.st = st, .prefix = "", .err = err, .err_size = err_size};
-    if (ts_safetensors_find(st, "transformer.wte.weight")) b.prefix = "transformer.";
-    else if (!ts_safetensors_find(st, "wte.weight"))
+    if (ts_safetensors_find(st, "transformer.wte.weight") ||
+        ts_safetensors_find(st, "transformer.wpe.weight"))
+        b.prefix = "transformer.";
+    else if (!ts_safetensors_find(st, "wte.weight") && !ts_safetensors_find(st, "wpe.weight"))
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: tensor wte.weight (or transformer.wte.weight) is missing: not a "
-                         "GPT-2 checkpoint?",
+                         "%s: tensors wte.weight / wpe.weight (with or without \"transformer.\") "
+                         "are missing: not a GPT-2 checkpoint?",
                          ts_safetensors_path(st));
+    char wte_name[32];
+    snprintf(wte_name, sizeof wte_name, "%swte.weight", b.prefix);
+    const bool has_lm_head = ts_safetensors_find(st, "lm_head.weight") != NULL;
+    /* A tied checkpoint deduplicated the other way round (safetensors keeps
+     * the alphabetically first name of shared tensors when the writer is not
+     * told which to drop): only lm_head.weight is stored, and it is wte. */
+    const bool wte_from_head =
+        !ts_safetensors_find(st, wte_name) && has_lm_head && info->tied_lm_head;
 
     const int64_t C = info->n_embd, V = info->n_vocab, P = info->n_positions;
     const int32_t L = info->n_layer;
@@ -143,7 +155,8 @@ ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weig
     if (!w->layers)
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", ts_safetensors_path(st));
 
-    if ((s = bind(&b, "wte.weight", true, V, C, &w->wte)) ||
+    if ((s = wte_from_head ? bind(&b, "lm_head.weight", false, V, C, &w->wte)
+                           : bind(&b, "wte.weight", true, V, C, &w->wte)) ||
         (s = bind(&b, "wpe.weight", true, P, C, &w->wpe)))
         goto fail;
     for (int32_t l = 0; l < L; l++) {
@@ -172,7 +185,10 @@ ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weig
         (s = bind(&b, "ln_f.bias", true, C, -1, &w->ln_f_b)))
         goto fail;
 
-    if (ts_safetensors_find(st, "lm_head.weight")) {
+    if (wte_from_head) {
+        w->lm_head = w->wte;
+        w->tied = true;
+    } else if (has_lm_head) {
         if ((s = bind(&b, "lm_head.weight", false, V, C, &w->lm_head))) goto fail;
         w->tied = false;
     } else if (!info->tied_lm_head) {

@@ -238,6 +238,41 @@ static void test_missing_file(void **state)
     assert_non_null(strstr(err, "No such file"));
 }
 
+/* Byte flips and truncations of a real config never crash; results are
+ * either OK with sane sizes or an error with a message. */
+static void test_fuzz(void **state)
+{
+    (void)state;
+    const size_t n = strlen(k_distilgpt2);
+    char *buf = malloc(n + 1);
+    assert_non_null(buf);
+    static const char k_vals[] = {'"', '}', '-', '9', 'x'};
+    size_t ok = 0, tried = 0;
+    for (size_t at = 0; at < n; at++) {
+        for (size_t v = 0; v <= sizeof k_vals; v++) {
+            memcpy(buf, k_distilgpt2, n + 1);
+            if (v == sizeof k_vals) buf[at] = '\0'; /* truncation */
+            else if (buf[at] == k_vals[v]) continue;
+            else buf[at] = k_vals[v];
+            write_config(buf);
+            ts_model_info info;
+            char err[TS_ERR_SIZE] = "";
+            ts_status s = ts_config_load(g_dir, &info, err, sizeof err);
+            tried++;
+            if (s == TS_OK) {
+                ok++;
+                assert_true(info.n_layer >= 1 && info.n_embd % info.n_head == 0);
+                assert_true(info.layer_norm_epsilon > 0);
+            } else {
+                assert_non_null(strstr(err, "config.json"));
+            }
+        }
+    }
+    assert_true(tried > 2000);
+    assert_true(ok < tried); /* the corruptions are noticed at all */
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_fuzz),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -144,6 +144,9 @@ static void test_valid_variants(void **state)
         {"rank6", "{\"t\":{\"dtype\":\"I8\",\"shape\":[1,2,1,2,1,2],\"data_offsets\":[0,8]}}", 8,
          1},
         {"f4", "{\"t\":{\"dtype\":\"F4\",\"shape\":[6],\"data_offsets\":[0,3]}}", 3, 1},
+        {"zero_dim_huge", /* a 0 dimension: 0 bytes, whatever the others */
+         "{\"t\":{\"dtype\":\"F64\",\"shape\":[4294967296,0,4294967296],\"data_offsets\":[0,0]}}",
+         0, 1},
         {"extra_keys",
          "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"extra\":[1]}}", 4, 1},
         {"unordered", /* offsets need not follow header order */

@@ -197,8 +197,11 @@ static void test_bind_errors(void **state)
 
     g = stw_gpt2_default();
     g.omit = "wte.weight";
-    expect_bind_fail(&g, TS_ERR_FORMAT,
-                     "tensor wte.weight (or transformer.wte.weight) is missing: not a GPT-2");
+    expect_bind_fail(&g, TS_ERR_FORMAT, "tensor wte.weight is missing");
+    g.prefix = true;
+    expect_bind_fail(&g, TS_ERR_FORMAT, "tensor transformer.wte.weight is missing");
+    g.omit = "wpe.weight";
+    expect_bind_fail(&g, TS_ERR_FORMAT, "tensor transformer.wpe.weight is missing");
 
     g = stw_gpt2_default();
     g.bad_shape = "h.0.attn.c_attn.weight";
@@ -223,6 +226,59 @@ static void test_bind_errors(void **state)
     expect_bind_fail(&g, TS_ERR_FORMAT,
                      "tensor h.2.ln_1.weight belongs to layer 2 but config.json has n_layer 2");
 
+}
+
+static void test_no_gpt2_tensors(void **state)
+{
+    (void)state;
+    char dir[700], path[800], err[TS_ERR_SIZE] = "";
+    snprintf(dir, sizeof dir, "%s/not_gpt2", g_dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    stw w = {0};
+    int64_t s2[2] = {11, 8};
+    stw_add(&w, "model.embed_tokens.weight", "x", "F32", 2, s2);
+    assert_int_equal(stw_save(&w, path), 0);
+    stw_free(&w);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    assert_int_equal(stw_write_text(path, "{\"n_layer\":1,\"n_head\":2,\"n_embd\":8,"
+                                          "\"n_positions\":5,\"vocab_size\":11}"),
+                     0);
+    ts_model_info info;
+    ts_safetensors *st;
+    ts_weights wt;
+    assert_int_equal(ts_config_load(dir, &info, err, sizeof err), TS_OK);
+    assert_int_equal(ts_safetensors_open(dir, &st, err, sizeof err), TS_OK);
+    assert_int_equal(ts_weights_bind(st, &info, &wt, err, sizeof err), TS_ERR_FORMAT);
+    assert_non_null(strstr(err, "wte.weight / wpe.weight (with or without \"transformer.\") are "
+                                "missing: not a GPT-2 checkpoint?"));
+    ts_safetensors_close(st);
+}
+
+/* A tied checkpoint that kept lm_head.weight and dropped wte.weight. */
+static void test_wte_from_lm_head(void **state)
+{
+    (void)state;
+    stw_gpt2 g = stw_gpt2_default();
+    g.untied = true; /* writes lm_head.weight... */
+    g.omit = "wte.weight";
+    g.prefix = true;
+    char dir[700], path[800], err[TS_ERR_SIZE] = "";
+    write_model(&g, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/config.json", dir); /* ...but the config says tied */
+    assert_int_equal(stw_write_text(path, "{\"n_layer\":2,\"n_head\":2,\"n_embd\":8,"
+                                          "\"n_positions\":5,\"vocab_size\":11}"),
+                     0);
+    ts_model_info info;
+    ts_safetensors *st;
+    ts_weights w;
+    bind_dir(dir, &st, &info, &w);
+    assert_true(w.tied);
+    check_view(&w.wte, "lm_head.weight", 11, 8);
+    assert_ptr_equal(w.lm_head.data, w.wte.data);
+    ts_weights_release(&w);
+    ts_safetensors_close(st);
+    (void)err;
 }
 
 static void test_config_mismatch(void **state)
@@ -301,7 +357,8 @@ int main(void)
         cmocka_unit_test(test_bind_variants),  cmocka_unit_test(test_mixed_dtypes),
         cmocka_unit_test(test_distilgpt2_param_formula),
         cmocka_unit_test(test_bind_errors),    cmocka_unit_test(test_config_mismatch),
-        cmocka_unit_test(test_unaligned),
+        cmocka_unit_test(test_unaligned),      cmocka_unit_test(test_no_gpt2_tensors),
+        cmocka_unit_test(test_wte_from_lm_head),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
