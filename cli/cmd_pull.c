@@ -109,15 +109,16 @@ static void on_progress(const ts_hub_progress *p, void *user)
     int width = 20, fill = 0;
     if (p->total > 0) fill = (int)((double)width * (double)p->done / (double)p->total);
     if (fill > width) fill = width;
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
     char eta[32] = "--:--";
     if (bps > 0 && p->total > p->done) {
         long s = (long)((double)(p->total - p->done) / bps);
         snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
     }
-    fprintf(stderr, "\r\033[K  %-32s [%s] %s / %s  %s/s  ETA %s%s", p->file, bar, done, total,
-            rate, p->event == TS_HUB_EV_FILE_DONE ? "0:00" : eta,
+    fprintf(stderr, "\r\033[K  %-32s [%s] %s / %s  %s/s  ETA %s%s", p->file, bar, done, total, rate,
+            p->event == TS_HUB_EV_FILE_DONE ? "0:00" : eta,
             p->event == TS_HUB_EV_FILE_DONE ? "\n" : "");
     fflush(stderr);
 }
@@ -127,12 +128,15 @@ static void on_progress(const ts_hub_progress *p, void *user)
 static int exit_code(ts_status st)
 {
     switch (st) {
-    case TS_OK: return TS_EXIT_OK;
+    case TS_OK:
+        return TS_EXIT_OK;
     case TS_ERR_INVALID:
     case TS_ERR_NOT_FOUND:
     case TS_ERR_AUTH:
-    case TS_ERR_UNSUPPORTED: return TS_EXIT_USAGE;
-    default: return TS_EXIT_FAIL;
+    case TS_ERR_UNSUPPORTED:
+        return TS_EXIT_USAGE;
+    default:
+        return TS_EXIT_FAIL;
     }
 }
 
@@ -163,11 +167,21 @@ int ts_cmd_pull(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': revision_opt = optarg; break;
-        case 'j': json = true; break;
-        case 'q': quiet = true; break;
-        case 'h': usage(stdout); return TS_EXIT_OK;
-        default: ts_cli_usage_hint("pull"); return TS_EXIT_USAGE;
+        case 'r':
+            revision_opt = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return TS_EXIT_OK;
+        default:
+            ts_cli_usage_hint("pull");
+            return TS_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
@@ -227,8 +241,10 @@ int ts_cmd_pull(int argc, char **argv)
         char b[32];
         double v = (double)res.bytes_downloaded;
         const char *u = "B";
-        if (v >= 1048576.0) v /= 1048576.0, u = "MiB";
-        else if (v >= 1024.0) v /= 1024.0, u = "KiB";
+        if (v >= 1048576.0)
+            v /= 1048576.0, u = "MiB";
+        else if (v >= 1024.0)
+            v /= 1024.0, u = "KiB";
         snprintf(b, sizeof b, "%.1f %s", v, u);
         printf("pulled %s@%s (commit %.12s): %zu of %zu files downloaded (%s%s)\n  %s\n", repo_id,
                revision, res.commit, res.n_downloaded, res.n_files, b,

@@ -51,9 +51,9 @@
 #include <unistd.h>
 
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
-#define HUB_MAX_FILES 256
-#define HUB_ETAG_MAX 128
-#define HUB_URL_MAX 8192
+#define HUB_MAX_FILES        256
+#define HUB_ETAG_MAX         128
+#define HUB_URL_MAX          8192
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -113,8 +113,8 @@ static ts_status mkdir_p(const char *path, char *err, size_t err_size)
             char saved = *p;
             *p = '\0';
             if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot create directory: %s",
-                                 buf, strerror(errno));
+                return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot create directory: %s", buf,
+                                 strerror(errno));
             if (!is_dir(buf))
                 return ts_errorf(err, err_size, TS_ERR_IO, "%s: exists and is not a directory",
                                  buf);
@@ -154,8 +154,7 @@ static bool safe_relpath(const char *s)
 
 /* ---- cache location ----------------------------------------------------- */
 
-static ts_status expand_home(const char *in, char *out, size_t out_size, char *err,
-                             size_t err_size)
+static ts_status expand_home(const char *in, char *out, size_t out_size, char *err, size_t err_size)
 {
     if (in[0] == '~' && (in[1] == '/' || in[1] == '\0')) {
         const char *home = env_nonempty("HOME");
@@ -295,7 +294,8 @@ typedef struct name_list {
 
 static void names_free(name_list *l)
 {
-    for (size_t i = 0; i < l->n; i++) free(l->names[i]);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
     l->n = 0;
 }
 
@@ -318,8 +318,7 @@ static ts_status names_add(name_list *l, const char *s, char *err, size_t err_si
 }
 
 /* The distinct shard names of a model.safetensors.index.json (its weight_map values). */
-static ts_status index_shards(const char *index_path, name_list *shards, char *err,
-                              size_t err_size)
+static ts_status index_shards(const char *index_path, name_list *shards, char *err, size_t err_size)
 {
     char *text = NULL;
     size_t len = 0;
@@ -327,8 +326,7 @@ static ts_status index_shards(const char *index_path, name_list *shards, char *e
     if (st != TS_OK) return st;
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
-    if (!root)
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: not valid JSON", index_path);
+    if (!root) return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: not valid JSON", index_path);
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(map) || !map->child) {
         cJSON_Delete(root);
@@ -392,7 +390,8 @@ static bool read_ref(const char *repo_dir, const char *revision, char commit[41]
     char buf[64] = "";
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
     buf[n] = '\0';
     if (!is_commit_hash(buf)) return false;
     memcpy(commit, buf, 41);
@@ -417,9 +416,10 @@ ts_status ts_hub_resolve_cached(const char *cache_dir, const char *repo_id, cons
     const char *at = strcmp(revision, "main") == 0 ? "" : "@";
     const char *rv = strcmp(revision, "main") == 0 ? "" : revision;
     if (!is_dir(repo_dir))
-        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
-                         "%s%s%s is not in the Hugging Face cache (%s); run 'tempscale pull %s%s%s'",
-                         repo_id, at, rv, repo_dir, repo_id, at, rv);
+        return ts_errorf(
+            err, err_size, TS_ERR_NOT_FOUND,
+            "%s%s%s is not in the Hugging Face cache (%s); run 'tempscale pull %s%s%s'", repo_id,
+            at, rv, repo_dir, repo_id, at, rv);
     char commit[41];
     if (!read_ref(repo_dir, revision, commit))
         return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
@@ -440,8 +440,8 @@ ts_status ts_hub_resolve_cached(const char *cache_dir, const char *repo_id, cons
 
 /* ---- digests ------------------------------------------------------------ */
 
-ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t hex_size,
-                             char *err, size_t err_size)
+ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t hex_size, char *err,
+                             size_t err_size)
 {
     const EVP_MD *md = git_blob ? EVP_sha1() : EVP_sha256();
     size_t dlen = (size_t)EVP_MD_get_size(md);
@@ -468,7 +468,8 @@ ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t 
     }
     static unsigned char buf[1 << 16];
     size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, got);
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        EVP_DigestUpdate(ctx, buf, got);
     int bad = ferror(f);
     fclose(f);
     unsigned char d[EVP_MAX_MD_SIZE];
@@ -476,7 +477,8 @@ ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t 
     EVP_DigestFinal_ex(ctx, d, &dl);
     EVP_MD_CTX_free(ctx);
     if (bad) return ts_errorf(err, err_size, TS_ERR_IO, "%s: read error", path);
-    for (unsigned int i = 0; i < dl; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    for (unsigned int i = 0; i < dl; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
     return TS_OK;
 }
 
@@ -518,8 +520,10 @@ static void resp_reset_headers(http_resp *r)
 
 static void copy_header_value(char *dst, size_t dst_size, const char *v, size_t n)
 {
-    while (n > 0 && (*v == ' ' || *v == '\t')) v++, n--;
-    while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ')) n--;
+    while (n > 0 && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+        n--;
     if (n >= dst_size) n = dst_size - 1;
     memcpy(dst, v, n);
     dst[n] = '\0';
@@ -543,11 +547,16 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *user)
     size_t vlen = n - klen - 1;
     char tmp[32];
 #define HDR(name) (klen == sizeof(name) - 1 && strncasecmp(line, name, klen) == 0)
-    if (HDR("ETag")) copy_header_value(r->etag, sizeof r->etag, v, vlen);
-    else if (HDR("X-Linked-Etag")) copy_header_value(r->linked_etag, sizeof r->linked_etag, v, vlen);
-    else if (HDR("X-Repo-Commit")) copy_header_value(r->commit, sizeof r->commit, v, vlen);
-    else if (HDR("Location")) copy_header_value(r->location, sizeof r->location, v, vlen);
-    else if (HDR("X-Error-Code")) copy_header_value(r->error_code, sizeof r->error_code, v, vlen);
+    if (HDR("ETag"))
+        copy_header_value(r->etag, sizeof r->etag, v, vlen);
+    else if (HDR("X-Linked-Etag"))
+        copy_header_value(r->linked_etag, sizeof r->linked_etag, v, vlen);
+    else if (HDR("X-Repo-Commit"))
+        copy_header_value(r->commit, sizeof r->commit, v, vlen);
+    else if (HDR("Location"))
+        copy_header_value(r->location, sizeof r->location, v, vlen);
+    else if (HDR("X-Error-Code"))
+        copy_header_value(r->error_code, sizeof r->error_code, v, vlen);
     else if (HDR("X-Error-Message"))
         copy_header_value(r->error_message, sizeof r->error_message, v, vlen);
     else if (HDR("X-Linked-Size")) {
@@ -606,8 +615,7 @@ static struct curl_slist *setup_request(hub_ctx *h, const char *url, bool auth,
     return hl;
 }
 
-static ts_status curl_failure(hub_ctx *h, CURLcode rc, const char *url, char *err,
-                              size_t err_size)
+static ts_status curl_failure(hub_ctx *h, CURLcode rc, const char *url, char *err, size_t err_size)
 {
     return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: %s%s%s", url, curl_easy_strerror(rc),
                      h->curl_err[0] ? ": " : "", h->curl_err);
@@ -631,13 +639,14 @@ static ts_status http_failure(hub_ctx *h, const http_resp *r, const char *repo_i
         return ts_errorf(err, err_size, TS_ERR_AUTH,
                          "repository '%s' is gated or private (HTTP %ld): %s accept its licence "
                          "at %s/%s and set HF_TOKEN to a token with read access%s",
-                         repo_id, r->status, h->token ? "the token was refused;" : "no token was sent;",
-                         h->endpoint, repo_id, extra);
+                         repo_id, r->status,
+                         h->token ? "the token was refused;" : "no token was sent;", h->endpoint,
+                         repo_id, extra);
     if (strcmp(r->error_code, "RepoNotFound") == 0 || r->status == 404)
         return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
                          "repository '%s' not found on %s (HTTP %ld)%s%s", repo_id, h->endpoint,
-                         r->status,
-                         h->token ? "" : "; if it is private or gated, set HF_TOKEN", extra);
+                         r->status, h->token ? "" : "; if it is private or gated, set HF_TOKEN",
+                         extra);
     return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: HTTP %ld%s", url, r->status, extra);
 }
 
@@ -681,10 +690,10 @@ static ts_status api_get(hub_ctx *h, const char *url, http_resp *r, char *err, s
 typedef struct file_meta {
     char name[520];
     char etag[HUB_ETAG_MAX];
-    int64_t size;            /* -1 when unknown */
-    char url[HUB_URL_MAX];   /* what to GET */
-    bool send_auth;          /* false when url is a redirect target */
-    bool cached;             /* blob already present */
+    int64_t size;          /* -1 when unknown */
+    char url[HUB_URL_MAX]; /* what to GET */
+    bool send_auth;        /* false when url is a redirect target */
+    bool cached;           /* blob already present */
 } file_meta;
 
 static ts_status head_file(hub_ctx *h, const char *repo_id, const char *revision,
@@ -711,8 +720,8 @@ static ts_status head_file(hub_ctx *h, const char *repo_id, const char *revision
         if (hop == 10)
             return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: too many redirects", url);
         if (r.location[0] != '/')
-            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: unsupported redirect to '%s'",
-                             url, r.location);
+            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: unsupported redirect to '%s'", url,
+                             r.location);
         /* Same scheme://host[:port], new path. */
         const char *host = strstr(url, "://");
         const char *path = host ? strchr(host + 3, '/') : NULL;
@@ -730,14 +739,16 @@ static ts_status head_file(hub_ctx *h, const char *repo_id, const char *revision
                          "%s: no X-Repo-Commit header (is HF_ENDPOINT a Hugging Face hub?)", url);
     if (strcmp(r.commit, commit) != 0)
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: X-Repo-Commit %s differs from the requested commit %s", url,
-                         r.commit, commit);
+                         "%s: X-Repo-Commit %s differs from the requested commit %s", url, r.commit,
+                         commit);
     /* _normalize_etag: X-Linked-Etag (LFS sha256) wins over ETag; strip W/ and quotes. */
     const char *e = r.linked_etag[0] ? r.linked_etag : r.etag;
     if (e[0] == 'W' && e[1] == '/') e += 2;
-    while (*e == '"') e++;
+    while (*e == '"')
+        e++;
     size_t n = strlen(e);
-    while (n > 0 && e[n - 1] == '"') n--;
+    while (n > 0 && e[n - 1] == '"')
+        n--;
     if (n == 0 || n >= sizeof m->etag)
         return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: no usable ETag header", url);
     memcpy(m->etag, e, n);
@@ -871,8 +882,10 @@ static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revi
             status = curl_failure(h, rc, m->url, err, err_size);
             size_t k = strlen(err ? err : "");
             if (err && k + 1 < err_size)
-                snprintf(err + k, err_size - k, " (the partial download is kept in %s; run pull "
-                         "again to resume)", part);
+                snprintf(err + k, err_size - k,
+                         " (the partial download is kept in %s; run pull "
+                         "again to resume)",
+                         part);
         } else if (code == 416) {
             unlink(part); /* our .incomplete does not fit the file: start over next time */
             status = ts_errorf(err, err_size, TS_ERR_NETWORK,
@@ -893,7 +906,8 @@ static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revi
     if (status != TS_OK) return status;
     if (bad) return write_failure(part, bad, err, err_size);
 
-    if (stat(part, &st) != 0) return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", part, strerror(errno));
+    if (stat(part, &st) != 0)
+        return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", part, strerror(errno));
     if (m->size >= 0 && (uint64_t)st.st_size != (uint64_t)m->size) {
         unlink(part);
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
@@ -965,8 +979,7 @@ static int lock_blob(const char *cache, const char *repo_folder_name, const char
 /* ---- snapshot and refs -------------------------------------------------- */
 
 /* snapshots/{commit}/{name} -> ../../blobs/{etag} (one more ../ per '/' in name). */
-static ts_status link_pointer(const char *snap_dir, const file_meta *m, char *err,
-                              size_t err_size)
+static ts_status link_pointer(const char *snap_dir, const file_meta *m, char *err, size_t err_size)
 {
     char path[TS_HUB_PATH_MAX], tmp[TS_HUB_PATH_MAX], target[TS_HUB_PATH_MAX] = "";
     if (snprintf(path, sizeof path, "%s/%s", snap_dir, m->name) >= (int)sizeof path)
@@ -1026,8 +1039,8 @@ ts_hub_pull_params ts_hub_pull_default_params(void)
 
 static bool env_true(const char *v)
 {
-    return v && (strcasecmp(v, "1") == 0 || strcasecmp(v, "ON") == 0 ||
-                 strcasecmp(v, "YES") == 0 || strcasecmp(v, "TRUE") == 0);
+    return v && (strcasecmp(v, "1") == 0 || strcasecmp(v, "ON") == 0 || strcasecmp(v, "YES") == 0 ||
+                 strcasecmp(v, "TRUE") == 0);
 }
 
 /* constants.HF_HUB_OFFLINE = _is_true(HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE) */
@@ -1080,8 +1093,8 @@ static ts_status choose_files(const cJSON *siblings, const char *repo_id, const 
                        repo_id, commit);
     } else {
         st = ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
-                       "%s@%.12s has no model.safetensors or model.safetensors.index.json",
-                       repo_id, commit);
+                       "%s@%.12s has no model.safetensors or model.safetensors.index.json", repo_id,
+                       commit);
     }
     for (size_t i = 0; st == TS_OK && i < N_REQUIRED; i++) {
         if (!names_has(&have, REQUIRED_FILES[i]))
@@ -1182,9 +1195,12 @@ static ts_status pull_online(hub_ctx *h, const char *repo_id, const char *revisi
         } else {
             const char *folder = strrchr(repo_dir, '/') + 1;
             int lock = lock_blob(h->cache, folder, m->etag, h->timeout_s, err, err_size);
-            if (lock < 0) st = TS_ERR_IO;
-            else if (is_file(blob)) m->cached = true; /* finished by the lock's holder */
-            else st = download_blob(h, repo_id, revision, blobs, m, i, files.n, err, err_size);
+            if (lock < 0)
+                st = TS_ERR_IO;
+            else if (is_file(blob))
+                m->cached = true; /* finished by the lock's holder */
+            else
+                st = download_blob(h, repo_id, revision, blobs, m, i, files.n, err, err_size);
             if (lock >= 0) close(lock);
         }
         if (st == TS_OK && sharded && strcmp(m->name, "model.safetensors.index.json") == 0) {
@@ -1195,7 +1211,8 @@ static ts_status pull_online(hub_ctx *h, const char *repo_id, const char *revisi
             names_free(&shards);
         }
     }
-    for (size_t i = 0; st == TS_OK && i < n_meta; i++) st = link_pointer(snap, &metas[i], err, err_size);
+    for (size_t i = 0; st == TS_OK && i < n_meta; i++)
+        st = link_pointer(snap, &metas[i], err, err_size);
     if (st == TS_OK) st = write_ref(repo_dir, revision, out->commit, err, err_size);
     out->n_files = n_meta;
     out->up_to_date = st == TS_OK && out->n_downloaded == 0;
@@ -1251,7 +1268,8 @@ ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progr
     if (snprintf(ep, sizeof ep, "%s", endpoint) >= (int)sizeof ep)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "HF_ENDPOINT too long");
     size_t eplen = strlen(ep);
-    while (eplen > 0 && ep[eplen - 1] == '/') ep[--eplen] = '\0';
+    while (eplen > 0 && ep[eplen - 1] == '/')
+        ep[--eplen] = '\0';
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return ts_errorf(err, err_size, TS_ERR_NETWORK, "cannot initialise libcurl");

@@ -10,6 +10,7 @@
  * server's requests (no-op second pull, Range resume, no token on the CDN),
  * and finally kills the server and resolves models by name offline.
  */
+#include "cli.h"
 #include "internal.h"
 
 #include <dirent.h>
@@ -164,7 +165,7 @@ static ts_hub_pull_params params_for(const char *repo)
     p.repo_id = repo;
     p.cache_dir = g_cache;
     p.endpoint = g_endpoint;
-    p.token = "";     /* never the developer's own HF_TOKEN */
+    p.token = ""; /* never the developer's own HF_TOKEN */
     p.offline = 0;
     p.timeout_s = 10;
     return p;
@@ -215,7 +216,8 @@ static int cmp_str(const void *a, const void *b)
 
 static void lines_free(lines *l)
 {
-    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
     free(l->v);
 }
 
@@ -297,12 +299,15 @@ static void check_tree(const char *repo, const char *folder, const char *fixture
     qsort(want.v, want.n, sizeof *want.v, cmp_str);
     qsort(got.v, got.n, sizeof *got.v, cmp_str);
     bool same = want.n == got.n;
-    for (size_t i = 0; same && i < want.n; i++) same = strcmp(want.v[i], got.v[i]) == 0;
+    for (size_t i = 0; same && i < want.n; i++)
+        same = strcmp(want.v[i], got.v[i]) == 0;
     if (!same) {
         fprintf(stderr, "cache tree of %s differs from %s\n--- expected\n", repo, fixture);
-        for (size_t i = 0; i < want.n; i++) fprintf(stderr, "  %s\n", want.v[i]);
+        for (size_t i = 0; i < want.n; i++)
+            fprintf(stderr, "  %s\n", want.v[i]);
         fprintf(stderr, "--- got\n");
-        for (size_t i = 0; i < got.n; i++) fprintf(stderr, "  %s\n", got.v[i]);
+        for (size_t i = 0; i < got.n; i++)
+            fprintf(stderr, "  %s\n", got.v[i]);
     }
     lines_free(&want);
     lines_free(&got);
@@ -345,8 +350,8 @@ static int run_cli(const char *env, const char *args, char *out, size_t out_size
     char outp[600], cmd[4096];
     snprintf(outp, sizeof outp, "%s/cli.out", g_tmp);
     snprintf(cmd, sizeof cmd,
-             "env -u HF_TOKEN HF_HUB_CACHE=%s HF_ENDPOINT=%s %s %s %s >%s 2>&1 </dev/null",
-             g_cache, g_endpoint, env ? env : "", cli, args, outp);
+             "env -u HF_TOKEN HF_HUB_CACHE=%s HF_ENDPOINT=%s %s %s %s >%s 2>&1 </dev/null", g_cache,
+             g_endpoint, env ? env : "", cli, args, outp);
     int rc = system(cmd);
     char *o = slurp(outp, NULL);
     snprintf(out, out_size, "%s", o ? o : "");
@@ -384,8 +389,10 @@ static void test_cache_dir_env(void **state)
     assert_int_equal(ts_hub_cache_dir(out, sizeof out, err, sizeof err), TS_OK);
     assert_string_equal(out, "/new");
     for (int i = 0; i < 5; i++) {
-        if (saved[i]) setenv(vars[i], saved[i], 1);
-        else unsetenv(vars[i]);
+        if (saved[i])
+            setenv(vars[i], saved[i], 1);
+        else
+            unsetenv(vars[i]);
         free(saved[i]);
     }
 }
@@ -394,9 +401,9 @@ static void test_parse_spec(void **state)
 {
     (void)state;
     char repo[128], rev[256], err[TS_ERR_SIZE];
-    assert_int_equal(ts_hub_parse_spec("distilgpt2", repo, sizeof repo, rev, sizeof rev, err,
-                                       sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_hub_parse_spec("distilgpt2", repo, sizeof repo, rev, sizeof rev, err, sizeof err),
+        TS_OK);
     assert_string_equal(repo, "distilgpt2");
     assert_string_equal(rev, "main");
     assert_int_equal(ts_hub_parse_spec("openai-community/gpt2@refs/pr/1", repo, sizeof repo, rev,
@@ -404,13 +411,13 @@ static void test_parse_spec(void **state)
                      TS_OK);
     assert_string_equal(repo, "openai-community/gpt2");
     assert_string_equal(rev, "refs/pr/1");
-    const char *bad[] = {"", "a/b/c", "a--b", "../x", "a/..", "-x", "x.", "a b", "/abs",
-                         "a@", "a@../x", "a@/x", "x.git", "./models"};
+    const char *bad[] = {"",    "a/b/c", "a--b", "../x",   "a/..", "-x",    "x.",
+                         "a b", "/abs",  "a@",   "a@../x", "a@/x", "x.git", "./models"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
-        assert_int_equal(ts_hub_parse_spec(bad[i], repo, sizeof repo, rev, sizeof rev, err,
-                                           sizeof err),
-                         TS_ERR_INVALID);
+        assert_int_equal(
+            ts_hub_parse_spec(bad[i], repo, sizeof repo, rev, sizeof rev, err, sizeof err),
+            TS_ERR_INVALID);
         assert_true(err[0] != '\0');
         assert_false(ts_hub_is_repo_spec(bad[i]));
     }
@@ -500,8 +507,9 @@ static void test_interrupted_then_resumed(void **state)
     (void)state;
     const char *repo = "tsorg/flaky";
     const char *etag = manifest_etag(repo, "model.safetensors");
-    long size = (long)cJSON_GetObjectItemCaseSensitive(manifest_file(repo, "model.safetensors"),
-                                                       "size")->valuedouble;
+    long size =
+        (long)cJSON_GetObjectItemCaseSensitive(manifest_file(repo, "model.safetensors"), "size")
+            ->valuedouble;
     long cut = (long)cJSON_GetObjectItemCaseSensitive(g_manifest, "flaky_cut")->valuedouble;
     ts_hub_pull_params p = params_for(repo);
     ts_hub_pull_result r;
@@ -598,9 +606,9 @@ static void test_gated_needs_token(void **state)
     assert_true(stat_int("auth_on_resolve") - auth0 >= 4);
     assert_int_equal(stat_int("auth_on_cdn"), 0); /* never sent to the CDN host / path */
     char dir[TS_HUB_PATH_MAX];
-    assert_int_equal(ts_hub_resolve_cached(g_cache, "tsorg/gated", "main", dir, sizeof dir, err,
-                                           sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_hub_resolve_cached(g_cache, "tsorg/gated", "main", dir, sizeof dir, err, sizeof err),
+        TS_OK);
 }
 
 static void test_pickle_only_refused(void **state)
@@ -726,17 +734,17 @@ static void test_model_by_name_without_server(void **state)
     (void)state;
     stop_server();
     char dir[TS_HUB_PATH_MAX], err[TS_ERR_SIZE] = "";
-    assert_int_equal(ts_hub_resolve_cached(g_cache, "tsorg/tiny", NULL, dir, sizeof dir, err,
-                                           sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_hub_resolve_cached(g_cache, "tsorg/tiny", NULL, dir, sizeof dir, err, sizeof err),
+        TS_OK);
     char want[TS_HUB_PATH_MAX];
     snprintf(want, sizeof want, "%s/models--tsorg--tiny/snapshots/%s", g_cache,
              manifest_commit("tsorg/tiny"));
     assert_string_equal(dir, want);
     check_contents("tsorg/tiny", dir);
-    assert_int_equal(ts_hub_resolve_cached(g_cache, "tsorg/tiny", "v1", dir, sizeof dir, err,
-                                           sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_hub_resolve_cached(g_cache, "tsorg/tiny", "v1", dir, sizeof dir, err, sizeof err),
+        TS_OK);
     assert_int_equal(ts_hub_resolve_cached(g_cache, "tsorg/tiny", manifest_commit("tsorg/tiny"),
                                            dir, sizeof dir, err, sizeof err),
                      TS_OK);
@@ -744,13 +752,13 @@ static void test_model_by_name_without_server(void **state)
                                            err, sizeof err),
                      TS_OK);
     /* Not cached: a clear error that says what to run, never a download. */
-    assert_int_equal(ts_hub_resolve_cached(g_cache, "openai-community/gpt2", NULL, dir,
-                                           sizeof dir, err, sizeof err),
+    assert_int_equal(ts_hub_resolve_cached(g_cache, "openai-community/gpt2", NULL, dir, sizeof dir,
+                                           err, sizeof err),
                      TS_ERR_NOT_FOUND);
     assert_non_null(strstr(err, "tempscale pull openai-community/gpt2"));
-    assert_int_equal(ts_hub_resolve_cached(g_cache, "tsorg/tiny", "v2", dir, sizeof dir, err,
-                                           sizeof err),
-                     TS_ERR_NOT_FOUND);
+    assert_int_equal(
+        ts_hub_resolve_cached(g_cache, "tsorg/tiny", "v2", dir, sizeof dir, err, sizeof err),
+        TS_ERR_NOT_FOUND);
     assert_non_null(strstr(err, "tempscale pull tsorg/tiny@v2"));
     /* A pull of a cached commit needs no server either. */
     ts_hub_pull_params p = params_for("tsorg/tiny");
@@ -758,10 +766,80 @@ static void test_model_by_name_without_server(void **state)
     ts_hub_pull_result r;
     assert_int_equal(ts_hub_pull(&p, NULL, NULL, &r, err, sizeof err), TS_OK);
     assert_true(r.offline);
+    /* The CLI's --model resolver (cli/model_path.c) with the same cache. */
+    setenv("HF_HUB_CACHE", g_cache, 1);
+    char cdir[TS_HUB_PATH_MAX];
+    assert_true(ts_cli_resolve_model("tsorg/tiny", cdir, sizeof cdir));
+    assert_string_equal(cdir, want);
+    assert_true(ts_cli_resolve_model("tsorg/tiny@v1", cdir, sizeof cdir));
+    assert_string_equal(cdir, want);
+    assert_true(ts_cli_resolve_model("distilgpt2", cdir, sizeof cdir));
+    char errfile[700];
+    snprintf(errfile, sizeof errfile, "%s/resolve.err", g_tmp);
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *ef = fopen(errfile, "w");
+    assert_non_null(ef);
+    dup2(fileno(ef), 2);
+    bool ok = ts_cli_resolve_model("openai-community/gpt2", cdir, sizeof cdir);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(ef);
+    unsetenv("HF_HUB_CACHE");
+    assert_false(ok);
+    char *msg = slurp(errfile, NULL);
+    assert_non_null(msg);
+    if (!strstr(msg, "run 'tempscale pull openai-community/gpt2'")) fprintf(stderr, "%s", msg);
+    assert_non_null(strstr(msg, "run 'tempscale pull openai-community/gpt2'"));
+    free(msg);
+
+    /* The loader maps the pulled files through the symlinks (single and sharded),
+     * and the tiny checkpoint binds as a GPT-2; the tokenizer loads too. */
+    const char *repos[] = {"tsorg/tiny", "tsorg/tiny-sharded"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(
+            ts_hub_resolve_cached(g_cache, repos[i], NULL, dir, sizeof dir, err, sizeof err),
+            TS_OK);
+        ts_model_info info;
+        memset(&info, 0, sizeof info);
+        ts_status cst = ts_config_load(dir, &info, err, sizeof err);
+        if (cst != TS_OK) fprintf(stderr, "%s\n", err);
+        assert_int_equal(cst, TS_OK);
+        ts_safetensors *sf = NULL;
+        cst = ts_safetensors_open(dir, &sf, err, sizeof err);
+        if (cst != TS_OK) fprintf(stderr, "%s\n", err);
+        assert_int_equal(cst, TS_OK);
+        ts_weights w;
+        memset(&w, 0, sizeof w);
+        cst = ts_weights_bind(sf, &info, &w, err, sizeof err);
+        if (cst != TS_OK) fprintf(stderr, "%s\n", err);
+        assert_int_equal(cst, TS_OK);
+        assert_int_equal(info.n_layer, 1);
+        assert_int_equal(info.n_embd, 64);
+        assert_int_equal(info.n_vocab, 260);
+        assert_true(info.tied_lm_head);
+        ts_weights_release(&w);
+        ts_safetensors_close(sf);
+        char vocab[TS_HUB_PATH_MAX + 16], merges[TS_HUB_PATH_MAX + 16];
+        snprintf(vocab, sizeof vocab, "%s/vocab.json", dir);
+        snprintf(merges, sizeof merges, "%s/merges.txt", dir);
+        ts_tokenizer *tok = NULL;
+        cst = ts_tokenizer_load(vocab, merges, &tok, err, sizeof err);
+        if (cst != TS_OK) fprintf(stderr, "%s\n", err);
+        assert_int_equal(cst, TS_OK);
+        assert_int_equal(ts_tokenizer_vocab_size(tok), 260);
+        int32_t ids[8];
+        size_t n_ids = 0;
+        assert_int_equal(ts_tokenizer_encode(tok, " the", 4, 0, ids, 8, &n_ids), TS_OK);
+        assert_int_equal(n_ids, 1); /* merges "t h", "th e", "Ġ the" */
+        assert_int_equal(ids[0], 258);
+        ts_tokenizer_free(tok);
+    }
     /* With the engine on board, load it for real through the symlinks. */
-    assert_int_equal(ts_hub_resolve_cached(g_cache, "tsorg/tiny", NULL, dir, sizeof dir, err,
-                                           sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_hub_resolve_cached(g_cache, "tsorg/tiny", NULL, dir, sizeof dir, err, sizeof err),
+        TS_OK);
     ts_model_params mp = ts_model_default_params();
     ts_model *model = NULL;
     ts_status st = ts_model_load(dir, &mp, &model, err, sizeof err);
