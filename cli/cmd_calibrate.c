@@ -169,12 +169,10 @@ typedef struct set_result {
 static bool evaluate(const cal_set *s, double t, int32_t n_bins, set_result *r)
 {
     char err[TS_ERR_SIZE] = "";
-    if (ts_calib_metrics_compute(s->z, s->y, s->n, s->k, 1.0, n_bins, &r->before, err,
-                                 sizeof err) != TS_OK ||
-        ts_calib_metrics_compute(s->z, s->y, s->n, s->k, t, n_bins, &r->after, err,
-                                 sizeof err) != TS_OK ||
-        ts_calib_reliability(s->z, s->y, s->n, s->k, 1.0, n_bins, r->bins_before) != TS_OK ||
-        ts_calib_reliability(s->z, s->y, s->n, s->k, t, n_bins, r->bins_after) != TS_OK) {
+    if (ts_calib_metrics_bins(s->z, s->y, s->n, s->k, 1.0, n_bins, &r->before, r->bins_before,
+                              err, sizeof err) != TS_OK ||
+        ts_calib_metrics_bins(s->z, s->y, s->n, s->k, t, n_bins, &r->after, r->bins_after, err,
+                              sizeof err) != TS_OK) {
         ts_cli_error("%s: %s", s->path, err[0] ? err : "metrics failed");
         return false;
     }

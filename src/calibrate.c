@@ -426,6 +426,14 @@ ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, s
                                    size_t k, double temperature, int32_t n_bins,
                                    ts_calib_metrics *out, char *err, size_t err_size)
 {
+    return ts_calib_metrics_bins(logits, labels, n, k, temperature, n_bins, out, NULL, err,
+                                 err_size);
+}
+
+ts_status ts_calib_metrics_bins(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                double temperature, int32_t n_bins, ts_calib_metrics *out,
+                                ts_calib_bin *bins, char *err, size_t err_size)
+{
     memset(out, 0, sizeof *out);
     if (n_bins < 1 || n_bins > TS_CALIB_MAX_BINS)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "bins: %d out of range [1, %d]", n_bins,
@@ -436,7 +444,7 @@ ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, s
     ts_status st = row_metrics(logits, labels, n, k, temperature, &conf, &correct, acc, err,
                                err_size);
     if (st != TS_OK) return st;
-    st = ts_calib_binned(conf, correct, n, n_bins, out, NULL, err, err_size);
+    st = ts_calib_binned(conf, correct, n, n_bins, out, bins, err, err_size);
     free(conf);
     free(correct);
     if (st != TS_OK) return st;

@@ -324,6 +324,11 @@ ts_status ts_calib_minimize(ts_calib_objective fn, void *ctx, double t_min, doub
 ts_status ts_calib_binned(const double *conf, const uint8_t *correct, size_t n, int32_t n_bins,
                           ts_calib_metrics *m, ts_calib_bin *bins, char *err, size_t err_size);
 
+/* ts_calib_metrics_compute and ts_calib_reliability in one pass (bins may be NULL). */
+ts_status ts_calib_metrics_bins(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                double temperature, int32_t n_bins, ts_calib_metrics *out,
+                                ts_calib_bin *bins, char *err, size_t err_size);
+
 /* ---- hub internals (src/hub.c) ------------------------------------------- */
 
 /*

@@ -3,3 +3,4 @@
 ts_add_test(test_npy unit)
 ts_add_test(test_calibrate unit)
 ts_add_test(test_csv unit)
+ts_add_test(test_cli_calibrate e2e)
