@@ -28,11 +28,11 @@
 #include <math.h>
 #include <string.h>
 
-#define CFG_MAX_LAYER 1024
-#define CFG_MAX_HEAD 4096
-#define CFG_MAX_EMBD 65536
+#define CFG_MAX_LAYER     1024
+#define CFG_MAX_HEAD      4096
+#define CFG_MAX_EMBD      65536
 #define CFG_MAX_POSITIONS (1 << 20)
-#define CFG_MAX_VOCAB (1 << 24)
+#define CFG_MAX_VOCAB     (1 << 24)
 
 static const char *type_name(const cJSON *j)
 {
@@ -65,8 +65,8 @@ static ts_status get_int(const char *path, const cJSON *root, const char *key, i
         return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: %s must be an integer, got %g", path,
                          key, v);
     if (v < (double)lo || v > (double)hi)
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: %s is %.0f, expected %lld..%lld",
-                         path, key, v, (long long)lo, (long long)hi);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: %s is %.0f, expected %lld..%lld", path,
+                         key, v, (long long)lo, (long long)hi);
     *out = (int32_t)v;
     *present = true;
     return TS_OK;
@@ -84,15 +84,15 @@ static ts_status require_int(const char *path, const cJSON *root, const char *ke
 }
 
 /* Boolean field: absent or null keeps def. */
-static ts_status get_bool(const char *path, const cJSON *root, const char *key, bool def,
-                          bool *out, char *err, size_t err_size)
+static ts_status get_bool(const char *path, const cJSON *root, const char *key, bool def, bool *out,
+                          char *err, size_t err_size)
 {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, key);
     *out = def;
     if (!j || cJSON_IsNull(j)) return TS_OK;
     if (!cJSON_IsBool(j))
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: %s must be true or false, got %s",
-                         path, key, type_name(j));
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: %s must be true or false, got %s", path,
+                         key, type_name(j));
     *out = cJSON_IsTrue(j);
     return TS_OK;
 }
@@ -109,8 +109,8 @@ static ts_status parse_config(const char *path, const cJSON *root, ts_model_info
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (mt && !cJSON_IsNull(mt)) {
         if (!cJSON_IsString(mt))
-            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: model_type must be a string, got %s",
-                             path, type_name(mt));
+            return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                             "%s: model_type must be a string, got %s", path, type_name(mt));
         if (strcmp(mt->valuestring, "gpt2") != 0)
             return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED,
                              "%s: model_type \"%.64s\" is not supported (only \"gpt2\")", path,
@@ -120,15 +120,14 @@ static ts_status parse_config(const char *path, const cJSON *root, ts_model_info
     if ((s = require_int(path, root, "n_layer", CFG_MAX_LAYER, &info->n_layer, err, err_size)) ||
         (s = require_int(path, root, "n_head", CFG_MAX_HEAD, &info->n_head, err, err_size)) ||
         (s = require_int(path, root, "n_embd", CFG_MAX_EMBD, &info->n_embd, err, err_size)) ||
-        (s = require_int(path, root, "vocab_size", CFG_MAX_VOCAB, &info->n_vocab, err,
-                         err_size)))
+        (s = require_int(path, root, "vocab_size", CFG_MAX_VOCAB, &info->n_vocab, err, err_size)))
         return s;
     s = get_int(path, root, "n_positions", 1, CFG_MAX_POSITIONS, false, &info->n_positions,
                 &present, err, err_size);
     if (s) return s;
     if (!present) {
-        s = get_int(path, root, "n_ctx", 1, CFG_MAX_POSITIONS, false, &info->n_positions,
-                    &present, err, err_size);
+        s = get_int(path, root, "n_ctx", 1, CFG_MAX_POSITIONS, false, &info->n_positions, &present,
+                    err, err_size);
         if (s) return s;
         if (!present)
             return ts_errorf(err, err_size, TS_ERR_FORMAT,
@@ -144,8 +143,7 @@ static ts_status parse_config(const char *path, const cJSON *root, ts_model_info
     if (ni && !cJSON_IsNull(ni)) {
         if (!cJSON_IsNumber(ni) || ni->valuedouble != 4.0 * info->n_embd)
             return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED,
-                             "%s: n_inner must be null or 4 * n_embd = %d", path,
-                             4 * info->n_embd);
+                             "%s: n_inner must be null or 4 * n_embd = %d", path, 4 * info->n_embd);
     }
 
     /* Products the engine forms, in size_t: V*C, P*C, 4C*C and their sum over layers. */
@@ -167,8 +165,8 @@ static ts_status parse_config(const char *path, const cJSON *root, ts_model_info
                              type_name(eps));
         if (!(eps->valuedouble > 0.0 && eps->valuedouble < 1.0))
             return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                             "%s: layer_norm_epsilon is %g, expected a small positive number",
-                             path, eps->valuedouble);
+                             "%s: layer_norm_epsilon is %g, expected a small positive number", path,
+                             eps->valuedouble);
         info->layer_norm_epsilon = eps->valuedouble;
     }
 
@@ -209,8 +207,7 @@ static ts_status parse_config(const char *path, const cJSON *root, ts_model_info
         return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED,
                          "%s: add_cross_attention true is not supported (decoder-only GPT-2)",
                          path);
-    if ((s = get_bool(path, root, "tie_word_embeddings", true, &info->tied_lm_head, err,
-                      err_size)))
+    if ((s = get_bool(path, root, "tie_word_embeddings", true, &info->tied_lm_head, err, err_size)))
         return s;
     return TS_OK;
 }
@@ -230,8 +227,10 @@ ts_status ts_config_load(const char *dir, ts_model_info *info, char *err, size_t
     if (!root) {
         size_t line = 1, col = 1;
         for (const char *q = text; end && q < end && q < text + len; q++) {
-            if (*q == '\n') line++, col = 1;
-            else col++;
+            if (*q == '\n')
+                line++, col = 1;
+            else
+                col++;
         }
         free(text);
         return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: invalid JSON at line %zu, column %zu",

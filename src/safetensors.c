@@ -98,13 +98,25 @@ typedef struct st_dtype {
 } st_dtype;
 
 static const st_dtype k_dtypes[] = {
-    {"BOOL", 8, -1},     {"U8", 8, -1},      {"I8", 8, -1},
-    {"F8_E5M2", 8, -1},  {"F8_E4M3", 8, -1}, {"F8_E8M0", 8, -1},
-    {"F4", 4, -1},       {"F6_E2M3", 6, -1}, {"F6_E3M2", 6, -1},
-    {"I16", 16, -1},     {"U16", 16, -1},    {"F16", 16, TS_DTYPE_F16},
-    {"BF16", 16, TS_DTYPE_BF16},             {"I32", 32, -1},
-    {"U32", 32, -1},     {"F32", 32, TS_DTYPE_F32},
-    {"I64", 64, -1},     {"U64", 64, -1},    {"F64", 64, -1},
+    {"BOOL", 8, -1},
+    {"U8", 8, -1},
+    {"I8", 8, -1},
+    {"F8_E5M2", 8, -1},
+    {"F8_E4M3", 8, -1},
+    {"F8_E8M0", 8, -1},
+    {"F4", 4, -1},
+    {"F6_E2M3", 6, -1},
+    {"F6_E3M2", 6, -1},
+    {"I16", 16, -1},
+    {"U16", 16, -1},
+    {"F16", 16, TS_DTYPE_F16},
+    {"BF16", 16, TS_DTYPE_BF16},
+    {"I32", 32, -1},
+    {"U32", 32, -1},
+    {"F32", 32, TS_DTYPE_F32},
+    {"I64", 64, -1},
+    {"U64", 64, -1},
+    {"F64", 64, -1},
     {"C64", 64, -1},
 };
 
@@ -118,9 +130,12 @@ static const st_dtype *dtype_lookup(const char *name)
 const char *ts_dtype_name(ts_dtype dt)
 {
     switch (dt) {
-    case TS_DTYPE_F32: return "F32";
-    case TS_DTYPE_F16: return "F16";
-    case TS_DTYPE_BF16: return "BF16";
+    case TS_DTYPE_F32:
+        return "F32";
+    case TS_DTYPE_F16:
+        return "F16";
+    case TS_DTYPE_BF16:
+        return "BF16";
     }
     return "?";
 }
@@ -144,7 +159,8 @@ struct ts_safetensors {
 void ts_safetensors_close(ts_safetensors *st)
 {
     if (!st) return;
-    for (size_t i = 0; i < st->n_tensors; i++) free((char *)st->tensors[i].name);
+    for (size_t i = 0; i < st->n_tensors; i++)
+        free((char *)st->tensors[i].name);
     free(st->tensors);
     for (size_t i = 0; i < st->n_files; i++) {
         if (st->files[i].map) munmap(st->files[i].map, st->files[i].size);
@@ -230,10 +246,14 @@ static size_t header_bad_byte(const unsigned char *s, size_t len)
         }
         size_t n;
         unsigned min, cp;
-        if ((c & 0xE0) == 0xC0) n = 1, min = 0x80, cp = c & 0x1F;
-        else if ((c & 0xF0) == 0xE0) n = 2, min = 0x800, cp = c & 0x0F;
-        else if ((c & 0xF8) == 0xF0) n = 3, min = 0x10000, cp = c & 0x07;
-        else return i;
+        if ((c & 0xE0) == 0xC0)
+            n = 1, min = 0x80, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            n = 2, min = 0x800, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            n = 3, min = 0x10000, cp = c & 0x07;
+        else
+            return i;
         if (len - i <= n) return i;
         for (size_t k = 1; k <= n; k++) {
             if ((s[i + k] & 0xC0) != 0x80) return i;
@@ -309,8 +329,8 @@ static ts_status parse_entry(const char *path, const cJSON *j, const unsigned ch
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
                          "%s: tensor %s: \"data_offsets\" must be an array [begin, end] of two "
                          "integers, got %s",
-                         path, name, cJSON_IsArray(jo) ? "an array of another length" :
-                                                         json_type_name(jo));
+                         path, name,
+                         cJSON_IsArray(jo) ? "an array of another length" : json_type_name(jo));
 
     memset(t, 0, sizeof *t);
     t->dtype_name = dt->name;
@@ -332,22 +352,23 @@ static ts_status parse_entry(const char *path, const cJSON *j, const unsigned ch
                              path, name, ndim, json_type_name(d),
                              cJSON_IsNumber(d) ? " that is negative, fractional or too large" : "");
         if (ndim < 4) t->shape[ndim] = (int64_t)v;
-        if (v == 0) zero_dim = true;
-        else if (v > SIZE_MAX || ts_mul_overflows(numel, (size_t)v, &numel)) overflow = true;
+        if (v == 0)
+            zero_dim = true;
+        else if (v > SIZE_MAX || ts_mul_overflows(numel, (size_t)v, &numel))
+            overflow = true;
         ndim++;
     }
     if (ndim > INT32_MAX)
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: tensor %s: too many dimensions",
-                         path, name);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: tensor %s: too many dimensions", path,
+                         name);
     t->ndim = (int32_t)ndim;
     if (zero_dim) numel = 0, overflow = false; /* a zero dimension makes any product 0 */
 
     /* data_offsets */
-    if (!json_uint(cJSON_GetArrayItem(jo, 0), begin) ||
-        !json_uint(cJSON_GetArrayItem(jo, 1), end))
+    if (!json_uint(cJSON_GetArrayItem(jo, 0), begin) || !json_uint(cJSON_GetArrayItem(jo, 1), end))
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: tensor %s: \"data_offsets\" must be two non-negative integers",
-                         path, name);
+                         "%s: tensor %s: \"data_offsets\" must be two non-negative integers", path,
+                         name);
     if (*begin > *end)
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
                          "%s: tensor %s: data_offsets [%llu,%llu] end before they begin", path,
@@ -368,8 +389,8 @@ static ts_status parse_entry(const char *path, const cJSON *j, const unsigned ch
                          fmt_shape(js, sh, sizeof sh), dt->name);
     if (bits % 8 != 0)
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: tensor %s: shape %s of %s is not a whole number of bytes", path,
-                         name, fmt_shape(js, sh, sizeof sh), dt->name);
+                         "%s: tensor %s: shape %s of %s is not a whole number of bytes", path, name,
+                         fmt_shape(js, sh, sizeof sh), dt->name);
     size_t nbytes = bits / 8;
     if ((uint64_t)nbytes != *end - *begin)
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
@@ -406,7 +427,8 @@ static ts_status parse_header(ts_safetensors *st, const st_file *f, char *err, s
                          "%s: file is %zu bytes, too short for the 8-byte header length", path,
                          f->size);
     uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | base[i];
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | base[i];
     if (n > ST_MAX_HEADER)
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
                          "%s: header length %llu is larger than the 100,000,000-byte limit (not a "
@@ -481,6 +503,17 @@ static ts_status parse_header(ts_safetensors *st, const st_file *f, char *err, s
             }
             if (s != TS_OK) break;
             continue;
+        }
+        /* Names reach one-line messages: no control characters (only
+         * possible through \u escapes, the raw bytes were refused above). */
+        bool ctrl = false;
+        for (const unsigned char *q = (const unsigned char *)j->string; *q; q++)
+            ctrl |= *q < 0x20;
+        if (ctrl || j->string[0] == '\0') {
+            s = ts_errorf(err, err_size, TS_ERR_FORMAT,
+                          "%s: tensor #%zu: the name is empty or has a control character", path,
+                          count + 1);
+            break;
         }
         ts_tensor t;
         uint64_t b, e;
@@ -663,10 +696,11 @@ static ts_status open_sharded(ts_safetensors *st, const char *dir, const char *i
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!root) {
         size_t line = 1;
-        for (const char *p = text; end && p < end; p++) line += *p == '\n';
+        for (const char *p = text; end && p < end; p++)
+            line += *p == '\n';
         free(text);
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: invalid JSON near line %zu",
-                         index_path, line);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: invalid JSON near line %zu", index_path,
+                         line);
     }
     for (const char *q = end; q < text + len; q++) {
         if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
@@ -734,8 +768,8 @@ static ts_status open_sharded(ts_safetensors *st, const char *dir, const char *i
         }
         if (!is_file(path)) {
             s = ts_errorf(err, err_size, TS_ERR_IO,
-                          "%s: shard %s named in weight_map is missing (%s)", index_path,
-                          shards[i], strerror(errno ? errno : ENOENT));
+                          "%s: shard %s named in weight_map is missing (%s)", index_path, shards[i],
+                          strerror(errno ? errno : ENOENT));
             goto done;
         }
         s = open_one(st, path, err, err_size);

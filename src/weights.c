@@ -79,8 +79,10 @@ static ts_status bind(bind_ctx *b, const char *name, bool prefixed, int64_t d0, 
     if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
         char got[96], want[64];
         fmt_dims(t, got, sizeof got);
-        if (ndim == 1) snprintf(want, sizeof want, "[%lld]", (long long)d0);
-        else snprintf(want, sizeof want, "[%lld,%lld]", (long long)d0, (long long)d1);
+        if (ndim == 1)
+            snprintf(want, sizeof want, "[%lld]", (long long)d0);
+        else
+            snprintf(want, sizeof want, "[%lld,%lld]", (long long)d0, (long long)d1);
         return ts_errorf(b->err, b->err_size, TS_ERR_FORMAT,
                          "%s: tensor %s has shape %s, config.json expects %s", t->file, full, got,
                          want);
@@ -110,7 +112,8 @@ static ts_status check_extra_layers(bind_ctx *b, int32_t n_layer)
         if (n[0] != 'h' || n[1] != '.' || n[2] < '0' || n[2] > '9') continue;
         long long idx = 0;
         const char *p = n + 2;
-        while (*p >= '0' && *p <= '9' && idx <= INT32_MAX) idx = idx * 10 + (*p++ - '0');
+        while (*p >= '0' && *p <= '9' && idx <= INT32_MAX)
+            idx = idx * 10 + (*p++ - '0');
         if (*p != '.') continue;
         if (idx >= n_layer)
             return ts_errorf(b->err, b->err_size, TS_ERR_FORMAT,
@@ -120,8 +123,8 @@ static ts_status check_extra_layers(bind_ctx *b, int32_t n_layer)
     return TS_OK;
 }
 
-ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weights *w,
-                          char *err, size_t err_size)
+ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weights *w, char *err,
+                          size_t err_size)
 {
     memset(w, 0, sizeof *w);
     bind_ctx b = {.st = st, .prefix = "", .err = err, .err_size = err_size};
@@ -166,7 +169,8 @@ ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weig
             "ln_1.weight",        "ln_1.bias",        "attn.c_attn.weight", "attn.c_attn.bias",
             "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",        "ln_2.bias",
             "mlp.c_fc.weight",    "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias"};
-        for (int k = 0; k < 12; k++) snprintf(n[k], sizeof n[k], "h.%d.%s", l, k_suffix[k]);
+        for (int k = 0; k < 12; k++)
+            snprintf(n[k], sizeof n[k], "h.%d.%s", l, k_suffix[k]);
         if ((s = bind(&b, n[0], true, C, -1, &lw->ln_1_w)) ||
             (s = bind(&b, n[1], true, C, -1, &lw->ln_1_b)) ||
             (s = bind(&b, n[2], true, C, 3 * C, &lw->attn_w)) ||

@@ -46,14 +46,18 @@ static inline float stw_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, x;
     if (exp == 0) {
-        if (mant == 0) x = sign;
+        if (mant == 0)
+            x = sign;
         else {
             exp = 127 - 15 + 1;
-            while (!(mant & 0x400u)) mant <<= 1, exp--;
+            while (!(mant & 0x400u))
+                mant <<= 1, exp--;
             x = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
         }
-    } else if (exp == 31) x = sign | 0x7f800000u | (mant << 13);
-    else x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
+    } else if (exp == 31)
+        x = sign | 0x7f800000u | (mant << 13);
+    else
+        x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
     float f;
     memcpy(&f, &x, 4);
     return f;
@@ -79,7 +83,8 @@ static inline float stw_bf16_to_f32(uint16_t h)
 static inline float stw_value(const char *name, size_t i)
 {
     uint32_t hsh = 2166136261u;
-    for (const char *p = name; *p; p++) hsh = (hsh ^ (unsigned char)*p) * 16777619u;
+    for (const char *p = name; *p; p++)
+        hsh = (hsh ^ (unsigned char)*p) * 16777619u;
     return (float)((hsh % 97u + i) % 200u) - 100.0f;
 }
 
@@ -112,9 +117,11 @@ static inline int stw_write_raw(const char *path, uint64_t header_len, const cha
     size_t hn = strlen(header), total = 8 + hn + data_len;
     unsigned char *buf = malloc(total ? total : 1);
     if (!buf) return -1;
-    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(header_len >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)(header_len >> (8 * i));
     memcpy(buf + 8, header, hn);
-    for (size_t i = 0; i < data_len; i++) buf[8 + hn + i] = (unsigned char)(i * 7 + 3);
+    for (size_t i = 0; i < data_len; i++)
+        buf[8 + hn + i] = (unsigned char)(i * 7 + 3);
     int r = stw_write_bytes(path, buf, total, NULL, 0);
     free(buf);
     return r;
@@ -174,19 +181,22 @@ static inline void stw_add(stw *w, const char *name, const char *value_name, con
     snprintf(e->dtype, sizeof e->dtype, "%s", dtype);
     e->ndim = ndim;
     size_t numel = 1;
-    for (int i = 0; i < ndim; i++) e->shape[i] = shape[i], numel *= (size_t)shape[i];
+    for (int i = 0; i < ndim; i++)
+        e->shape[i] = shape[i], numel *= (size_t)shape[i];
     e->esize = stw_esize(dtype);
     e->nbytes = numel * e->esize;
     e->bytes = malloc(e->nbytes ? e->nbytes : 1);
     if (!e->bytes) abort();
     for (size_t i = 0; i < numel; i++) {
         float v = stw_value(value_name, i);
-        if (!strcmp(dtype, "F32")) memcpy(e->bytes + 4 * i, &v, 4);
+        if (!strcmp(dtype, "F32"))
+            memcpy(e->bytes + 4 * i, &v, 4);
         else if (!strcmp(dtype, "F16") || !strcmp(dtype, "BF16")) {
             uint16_t h = !strcmp(dtype, "F16") ? stw_f32_to_f16(v) : stw_f32_to_bf16(v);
             memcpy(e->bytes + 2 * i, &h, 2);
         } else
-            for (size_t k = 0; k < e->esize; k++) e->bytes[i * e->esize + k] = (unsigned char)i;
+            for (size_t k = 0; k < e->esize; k++)
+                e->bytes[i * e->esize + k] = (unsigned char)i;
     }
 }
 
@@ -210,14 +220,15 @@ static inline int stw_save(stw *w, const char *path)
         at += (size_t)snprintf(h + at, cap - at, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", e->name,
                                e->dtype);
         for (int d = 0; d < e->ndim; d++)
-            at += (size_t)snprintf(h + at, cap - at, "%s%lld", d ? "," : "",
-                                   (long long)e->shape[d]);
+            at +=
+                (size_t)snprintf(h + at, cap - at, "%s%lld", d ? "," : "", (long long)e->shape[d]);
         at += (size_t)snprintf(h + at, cap - at, "],\"data_offsets\":[%zu,%zu]}", off,
                                off + e->nbytes);
         off += e->nbytes;
     }
     at += (size_t)snprintf(h + at, cap - at, "}");
-    while (at % 8) h[at++] = ' ';
+    while (at % 8)
+        h[at++] = ' ';
     h[at] = '\0';
     FILE *f = fopen(path, "wb");
     if (!f) {
@@ -225,7 +236,8 @@ static inline int stw_save(stw *w, const char *path)
         return -1;
     }
     unsigned char len[8];
-    for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)at >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len[i] = (unsigned char)((uint64_t)at >> (8 * i));
     int bad = fwrite(len, 1, 8, f) != 8 || fwrite(h, 1, at, f) != at;
     for (size_t i = 0; i < w->n; i++)
         if (w->e[i].nbytes && fwrite(w->e[i].bytes, 1, w->e[i].nbytes, f) != w->e[i].nbytes)
@@ -236,7 +248,8 @@ static inline int stw_save(stw *w, const char *path)
 
 static inline void stw_free(stw *w)
 {
-    for (size_t i = 0; i < w->n; i++) free(w->e[i].bytes);
+    for (size_t i = 0; i < w->n; i++)
+        free(w->e[i].bytes);
     free(w->e);
     memset(w, 0, sizeof *w);
 }
@@ -260,8 +273,8 @@ typedef struct stw_gpt2 {
 
 static inline stw_gpt2 stw_gpt2_default(void)
 {
-    stw_gpt2 g = {.n_layer = 2, .n_head = 2, .n_embd = 8, .n_vocab = 11, .n_positions = 5,
-                  .dtype = "F32"};
+    stw_gpt2 g = {
+        .n_layer = 2, .n_head = 2, .n_embd = 8, .n_vocab = 11, .n_positions = 5, .dtype = "F32"};
     return g;
 }
 
@@ -306,10 +319,10 @@ static inline int stw_gpt2_write(const char *dir, const stw_gpt2 *g)
             }
             break;
         }
-#define STW_T(suffix, d0, d1)                                  \
-    do {                                                       \
-        snprintf(n, sizeof n, "h.%d.%s", l, suffix);           \
-        stw_gpt2_add(&w, g, n, true, d0, d1);                  \
+#define STW_T(suffix, d0, d1)                                                                      \
+    do {                                                                                           \
+        snprintf(n, sizeof n, "h.%d.%s", l, suffix);                                               \
+        stw_gpt2_add(&w, g, n, true, d0, d1);                                                      \
     } while (0)
         STW_T("ln_1.weight", C, -1);
         STW_T("ln_1.bias", C, -1);

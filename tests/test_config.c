@@ -51,8 +51,7 @@ static void expect_fail(const char *text, ts_status status, const char *want)
     char err[TS_ERR_SIZE] = "";
     ts_status s = ts_config_load(g_dir, &info, err, sizeof err);
     if (s != status || strstr(err, want) == NULL || strstr(err, "config.json") == NULL)
-        fail_msg("config %s\nexpected %d with \"%s\", got %d: \"%s\"", text, status, want, s,
-                 err);
+        fail_msg("config %s\nexpected %d with \"%s\", got %d: \"%s\"", text, status, want, s, err);
     assert_int_equal(info.n_layer, 0); /* info cleared on failure */
 }
 
@@ -223,7 +222,8 @@ static void test_bad_configs(void **state)
         {"{" SIZES ",\"tie_word_embeddings\":\"yes\"}", TS_ERR_FORMAT,
          "tie_word_embeddings must be true or false, got a string"},
     };
-    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) expect_fail(k[i].text, k[i].status, k[i].want);
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        expect_fail(k[i].text, k[i].status, k[i].want);
 }
 
 static void test_missing_file(void **state)
@@ -251,9 +251,12 @@ static void test_fuzz(void **state)
     for (size_t at = 0; at < n; at++) {
         for (size_t v = 0; v <= sizeof k_vals; v++) {
             memcpy(buf, k_distilgpt2, n + 1);
-            if (v == sizeof k_vals) buf[at] = '\0'; /* truncation */
-            else if (buf[at] == k_vals[v]) continue;
-            else buf[at] = k_vals[v];
+            if (v == sizeof k_vals)
+                buf[at] = '\0'; /* truncation */
+            else if (buf[at] == k_vals[v])
+                continue;
+            else
+                buf[at] = k_vals[v];
             write_config(buf);
             ts_model_info info;
             char err[TS_ERR_SIZE] = "";
@@ -276,10 +279,8 @@ static void test_fuzz(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_real_configs),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_bad_configs),
-        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_real_configs), cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_bad_configs),  cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_fuzz),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

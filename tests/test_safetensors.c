@@ -45,8 +45,8 @@ static void expect_fail(const char *path, ts_status s, const char *want)
     char err[TS_ERR_SIZE] = "";
     ts_status got = ts_safetensors_open_file(path, &st, err, sizeof err);
     if (got == TS_OK || strstr(err, want) == NULL || got != s)
-        fail_msg("%s: expected status %d and a message containing \"%s\", got %d: \"%s\"", path,
-                 s, want, got, err);
+        fail_msg("%s: expected status %d and a message containing \"%s\", got %d: \"%s\"", path, s,
+                 want, got, err);
     assert_null(st);
     assert_non_null(strstr(err, path)); /* the file is named */
 }
@@ -93,7 +93,8 @@ static void test_valid_file(void **state)
     assert_int_equal(t->nbytes, 24);
     assert_string_equal(t->file, path);
     const float *f = t->data;
-    for (size_t i = 0; i < 6; i++) assert_true(f[i] == stw_value("a.f32", i));
+    for (size_t i = 0; i < 6; i++)
+        assert_true(f[i] == stw_value("a.f32", i));
 
     t = ts_safetensors_find(st, "b.f16");
     assert_int_equal(t->dtype, TS_DTYPE_F16);
@@ -191,7 +192,8 @@ typedef struct bad_case {
     const char *want;
 } bad_case;
 
-#define T1(dt, shape, offs) "{\"t\":{\"dtype\":" dt ",\"shape\":" shape ",\"data_offsets\":" offs "}}"
+#define T1(dt, shape, offs)                                                                        \
+    "{\"t\":{\"dtype\":" dt ",\"shape\":" shape ",\"data_offsets\":" offs "}}"
 
 static const bad_case k_bad[] = {
     {"len_beyond", "{}", 1000, 0, TS_ERR_FORMAT, "header length 1000 beyond the end of the file"},
@@ -210,8 +212,8 @@ static const bad_case k_bad[] = {
     {"surrogate_utf8", "{\"\xed\xa0\x80\":1}", LEN_AUTO, 0, TS_ERR_FORMAT, "not valid UTF-8"},
     {"entry_not_obj", "{\"t\":[1]}", LEN_AUTO, 0, TS_ERR_FORMAT,
      "tensor t: expected an object {dtype, shape, data_offsets}, got an array"},
-    {"dtype_missing", "{\"t\":{\"shape\":[1],\"data_offsets\":[0,4]}}", LEN_AUTO, 4,
-     TS_ERR_FORMAT, "tensor t: \"dtype\" must be a string, got nothing"},
+    {"dtype_missing", "{\"t\":{\"shape\":[1],\"data_offsets\":[0,4]}}", LEN_AUTO, 4, TS_ERR_FORMAT,
+     "tensor t: \"dtype\" must be a string, got nothing"},
     {"dtype_number", T1("5", "[1]", "[0,4]"), LEN_AUTO, 4, TS_ERR_FORMAT,
      "\"dtype\" must be a string, got a number"},
     {"dtype_unknown", T1("\"F12\"", "[1]", "[0,4]"), LEN_AUTO, 4, TS_ERR_FORMAT,
@@ -228,8 +230,7 @@ static const bad_case k_bad[] = {
      "shape entry 0 must be a non-negative integer, got a number that is negative, fractional"},
     {"shape_string", T1("\"F32\"", "[\"1\"]", "[0,4]"), LEN_AUTO, 4, TS_ERR_FORMAT,
      "shape entry 0 must be a non-negative integer, got a string"},
-    {"shape_huge", T1("\"F32\"", "[1e300]", "[0,4]"), LEN_AUTO, 4, TS_ERR_FORMAT,
-     "too large"},
+    {"shape_huge", T1("\"F32\"", "[1e300]", "[0,4]"), LEN_AUTO, 4, TS_ERR_FORMAT, "too large"},
     {"shape_overflow", T1("\"F32\"", "[4294967296,4294967296,16]", "[0,4]"), LEN_AUTO, 4,
      TS_ERR_FORMAT, "overflows the size of memory"},
     {"shape_overflow_bits", T1("\"F64\"", "[4611686018427387904]", "[0,4]"), LEN_AUTO, 4,
@@ -246,8 +247,8 @@ static const bad_case k_bad[] = {
      "tensor t: data_offsets [4,0] end before they begin"},
     {"offsets_beyond", T1("\"F32\"", "[2]", "[0,8]"), LEN_AUTO, 4, TS_ERR_FORMAT,
      "tensor t: data_offsets [0,8] beyond the data buffer (size 4)"},
-    {"offsets_far_beyond", T1("\"F32\"", "[1]", "[9007199254740000,9007199254740004]"), LEN_AUTO,
-     4, TS_ERR_FORMAT, "beyond the data buffer (size 4)"},
+    {"offsets_far_beyond", T1("\"F32\"", "[1]", "[9007199254740000,9007199254740004]"), LEN_AUTO, 4,
+     TS_ERR_FORMAT, "beyond the data buffer (size 4)"},
     {"size_mismatch", T1("\"F32\"", "[2,3]", "[0,20]"), LEN_AUTO, 20, TS_ERR_FORMAT,
      "tensor t: shape [2,3] of F32 is 24 bytes but data_offsets [0,20] span 20"},
     {"size_mismatch_f16", T1("\"F16\"", "[3]", "[0,4]"), LEN_AUTO, 4, TS_ERR_FORMAT,
@@ -278,6 +279,12 @@ static const bad_case k_bad[] = {
      "{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
      "\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[4,8]}}",
      LEN_AUTO, 8, TS_ERR_FORMAT, "tensor a appears twice in the header"},
+    {"name_control", "{\"a\\nb\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+     LEN_AUTO, 1, TS_ERR_FORMAT, "tensor #1: the name is empty or has a control character"},
+    {"name_nul",
+     "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+     "\"\\u0000x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
+     LEN_AUTO, 2, TS_ERR_FORMAT, "tensor #2: the name is empty"},
     {"metadata_not_object", "{\"__metadata__\":[1]}", LEN_AUTO, 0, TS_ERR_FORMAT,
      "__metadata__ must be an object of strings, got an array"},
     {"metadata_number", "{\"__metadata__\":{\"format\":1}}", LEN_AUTO, 0, TS_ERR_FORMAT,
@@ -317,7 +324,8 @@ static void test_missing_empty_short(void **state)
     const char *cut = tmp_path("cut.safetensors");
     const char *h = T1("\"F32\"", "[4]", "[0,16]");
     assert_int_equal(stw_write_raw(cut, strlen(h), h, 10), 0);
-    expect_fail(cut, TS_ERR_FORMAT, "tensor t: data_offsets [0,16] beyond the data buffer (size 10)");
+    expect_fail(cut, TS_ERR_FORMAT,
+                "tensor t: data_offsets [0,16] beyond the data buffer (size 10)");
 }
 
 /* ---- never crash ---------------------------------------------------------- */
@@ -378,7 +386,8 @@ static void test_fuzz(void **state)
     size_t n;
     unsigned char *orig = read_all(src, &n);
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | orig[i];
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | orig[i];
     assert_true(8 + hlen < n);
     const char *path = tmp_path("fuzz.safetensors");
 
@@ -391,7 +400,7 @@ static void test_fuzz(void **state)
     assert_int_equal(ok, 1); /* only the whole file opens */
 
     /* byte replacements at every header offset (length field included) */
-    static const unsigned char k_vals[] = {0x00, 0xff, '{', '}', '"', ',', ':', '[', ']',
+    static const unsigned char k_vals[] = {0x00, 0xff, '{', '}', '"', ',', ':',  '[', ']',
                                            '-',  '0',  '9', ' ', 'e', '.', 0x80, 0xc3};
     unsigned char *buf = malloc(n);
     assert_non_null(buf);
@@ -513,7 +522,8 @@ static void test_sharded(void **state)
     write_shard(d, "b.safetensors", "y", "F32");
     write_index(d, "{\"weight_map\":{\"x\":\"b.safetensors\",\"y\":\"b.safetensors\","
                    "\"z\":\"a.safetensors\"}}");
-    expect_dir_fail(d, TS_ERR_FORMAT, "tensor x is mapped to b.safetensors but is in a.safetensors");
+    expect_dir_fail(d, TS_ERR_FORMAT,
+                    "tensor x is mapped to b.safetensors but is in a.safetensors");
 
     /* a tensor the map names that no shard holds */
     make_dir(d, sizeof d, "absent_tensor");
@@ -559,9 +569,9 @@ static void test_sharded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_file),     cmocka_unit_test(test_valid_variants),
-        cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_missing_empty_short),
-        cmocka_unit_test(test_fuzz),           cmocka_unit_test(test_dir_resolution),
+        cmocka_unit_test(test_valid_file), cmocka_unit_test(test_valid_variants),
+        cmocka_unit_test(test_bad_files),  cmocka_unit_test(test_missing_empty_short),
+        cmocka_unit_test(test_fuzz),       cmocka_unit_test(test_dir_resolution),
         cmocka_unit_test(test_sharded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -42,9 +42,12 @@ static void write_model(const stw_gpt2 *g, char *dir, size_t size)
 static float elem(const ts_tensor *t, size_t i)
 {
     switch (t->dtype) {
-    case TS_DTYPE_F32: return ((const float *)t->data)[i];
-    case TS_DTYPE_F16: return stw_f16_to_f32(((const uint16_t *)t->data)[i]);
-    case TS_DTYPE_BF16: return stw_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    case TS_DTYPE_F32:
+        return ((const float *)t->data)[i];
+    case TS_DTYPE_F16:
+        return stw_f16_to_f32(((const uint16_t *)t->data)[i]);
+    case TS_DTYPE_BF16:
+        return stw_bf16_to_f32(((const uint16_t *)t->data)[i]);
     }
     return 0;
 }
@@ -86,8 +89,8 @@ static void check_model(const stw_gpt2 *g)
     for (int l = 0; l < g->n_layer; l++) {
         const ts_layer_weights *lw = &w.layers[l];
         char n[64];
-#define CHK(field, suffix, d0, d1)                        \
-    snprintf(n, sizeof n, "h.%d.%s", l, suffix);          \
+#define CHK(field, suffix, d0, d1)                                                                 \
+    snprintf(n, sizeof n, "h.%d.%s", l, suffix);                                                   \
     check_view(&lw->field, n, d0, d1)
         CHK(ln_1_w, "ln_1.weight", C, -1);
         CHK(ln_1_b, "ln_1.bias", C, -1);
@@ -119,8 +122,9 @@ static void check_model(const stw_gpt2 *g)
     size_t n_params = (size_t)(V * C + P * C + g->n_layer * (12 * C * C + 13 * C) + 2 * C);
     if (g->untied) n_params += (size_t)(V * C);
     assert_int_equal(info.n_params, n_params);
-    ts_dtype want = !strcmp(g->dtype, "F32") ? TS_DTYPE_F32
-                    : !strcmp(g->dtype, "F16") ? TS_DTYPE_F16 : TS_DTYPE_BF16;
+    ts_dtype want = !strcmp(g->dtype, "F32")   ? TS_DTYPE_F32
+                    : !strcmp(g->dtype, "F16") ? TS_DTYPE_F16
+                                               : TS_DTYPE_BF16;
     assert_int_equal(info.dtype, want);
     ts_weights_release(&w);
     assert_null(w.layers);
@@ -210,7 +214,8 @@ static void test_bind_errors(void **state)
     g.bad_shape = "ln_f.bias";
     expect_bind_fail(&g, TS_ERR_FORMAT, "tensor ln_f.bias has shape [9], config.json expects [8]");
     g.bad_shape = "wpe.weight";
-    expect_bind_fail(&g, TS_ERR_FORMAT, "tensor wpe.weight has shape [5,9], config.json expects [5,8]");
+    expect_bind_fail(&g, TS_ERR_FORMAT,
+                     "tensor wpe.weight has shape [5,9], config.json expects [5,8]");
     g.untied = true;
     g.bad_shape = "lm_head.weight";
     expect_bind_fail(&g, TS_ERR_FORMAT,
@@ -225,7 +230,6 @@ static void test_bind_errors(void **state)
     g.extra_layer = true;
     expect_bind_fail(&g, TS_ERR_FORMAT,
                      "tensor h.2.ln_1.weight belongs to layer 2 but config.json has n_layer 2");
-
 }
 
 static void test_no_gpt2_tensors(void **state)
@@ -354,10 +358,13 @@ static void test_unaligned(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bind_variants),  cmocka_unit_test(test_mixed_dtypes),
+        cmocka_unit_test(test_bind_variants),
+        cmocka_unit_test(test_mixed_dtypes),
         cmocka_unit_test(test_distilgpt2_param_formula),
-        cmocka_unit_test(test_bind_errors),    cmocka_unit_test(test_config_mismatch),
-        cmocka_unit_test(test_unaligned),      cmocka_unit_test(test_no_gpt2_tensors),
+        cmocka_unit_test(test_bind_errors),
+        cmocka_unit_test(test_config_mismatch),
+        cmocka_unit_test(test_unaligned),
+        cmocka_unit_test(test_no_gpt2_tensors),
         cmocka_unit_test(test_wte_from_lm_head),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
