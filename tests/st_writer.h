@@ -401,8 +401,8 @@ static inline int stw_mkdtemp(char *buf, size_t size)
     return mkdtemp(buf) ? 0 : -1;
 }
 
-/* Remove a flat directory (plain files only: what the tests create). */
-static inline void stw_rmdir(const char *dir)
+/* Remove a test directory: plain files and subdirectories (depth <= 4). */
+static inline void stw_rmdir_depth(const char *dir, int depth)
 {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -410,11 +410,21 @@ static inline void stw_rmdir(const char *dir)
     char path[1200];
     while ((de = readdir(d)) != NULL) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (unlink(path) != 0) rmdir(path);
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path) continue;
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if (depth > 0) stw_rmdir_depth(path, depth - 1);
+        } else {
+            unlink(path);
+        }
     }
     closedir(d);
     rmdir(dir);
+}
+
+static inline void stw_rmdir(const char *dir)
+{
+    stw_rmdir_depth(dir, 4);
 }
 
 #endif /* TS_ST_WRITER_H */
