@@ -490,7 +490,9 @@ typedef struct ts_hub_pull_params {
     const char *revision;  /* branch, tag or commit; NULL = "main" */
     const char *cache_dir; /* NULL = ts_hub_cache_dir() */
     const char *endpoint;  /* NULL = $HF_ENDPOINT, else https://huggingface.co */
-    const char *token;     /* NULL = $HF_TOKEN (sent as Authorization: Bearer) */
+    const char *token;     /* NULL = $HF_TOKEN, else the token file `huggingface-cli login`
+                              wrote ($HF_TOKEN_PATH, $HF_HOME/token); "" = none.
+                              Sent as Authorization: Bearer. */
     int offline;           /* -1 = from $HF_HUB_OFFLINE / $TRANSFORMERS_OFFLINE, 0 no, 1 yes */
     long timeout_s;        /* connect timeout and stall limit; 0 = 30 s */
 } ts_hub_pull_params;

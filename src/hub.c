@@ -734,6 +734,9 @@ static ts_status head_file(hub_ctx *h, const char *repo_id, const char *revision
     if (r.status >= 400) return http_failure(h, &r, repo_id, revision, url, err, err_size);
     if (!((r.status >= 200 && r.status < 300) || (r.status >= 300 && r.status <= 399)))
         return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: unexpected HTTP %ld", url, r.status);
+    if (r.status >= 300 && !r.location[0])
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: HTTP %ld without a Location header",
+                         url, r.status);
     if (!r.commit[0])
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
                          "%s: no X-Repo-Commit header (is HF_ENDPOINT a Hugging Face hub?)", url);
@@ -1221,6 +1224,40 @@ static ts_status pull_online(hub_ctx *h, const char *repo_id, const char *revisi
     return st;
 }
 
+/*
+ * The token `huggingface-cli login` stored: $HF_TOKEN_PATH, else $HF_HOME/token,
+ * else $XDG_CACHE_HOME/huggingface/token, else ~/.cache/huggingface/token
+ * (constants.HF_TOKEN_PATH). Whitespace trimmed. False when there is none.
+ */
+static bool read_stored_token(char *out, size_t out_size)
+{
+    char raw[TS_HUB_PATH_MAX], path[TS_HUB_PATH_MAX];
+    const char *v;
+    if ((v = env_nonempty("HF_TOKEN_PATH")))
+        pathf(raw, sizeof raw, "%s", v);
+    else if ((v = env_nonempty("HF_HOME")))
+        pathf(raw, sizeof raw, "%s/token", v);
+    else if ((v = env_nonempty("XDG_CACHE_HOME")))
+        pathf(raw, sizeof raw, "%s/huggingface/token", v);
+    else
+        pathf(raw, sizeof raw, "~/.cache/huggingface/token");
+    if (expand_home(raw, path, sizeof path, NULL, 0) != TS_OK) return false;
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    size_t n = fread(out, 1, out_size - 1, f);
+    fclose(f);
+    out[n] = '\0';
+    char *b = out;
+    while (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r')
+        b++;
+    memmove(out, b, strlen(b) + 1);
+    n = strlen(out);
+    while (n > 0 &&
+           (out[n - 1] == ' ' || out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == '\t'))
+        out[--n] = '\0';
+    return n > 0 && !strpbrk(out, "\r\n");
+}
+
 ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progress, void *user,
                       ts_hub_pull_result *out, char *err, size_t err_size)
 {
@@ -1281,7 +1318,10 @@ ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progr
     }
     h.endpoint = ep;
     h.cache = cache;
+    char stored_token[512];
     h.token = params->token ? params->token : env_nonempty("HF_TOKEN");
+    if (!params->token && !h.token && read_stored_token(stored_token, sizeof stored_token))
+        h.token = stored_token;
     if (h.token && !h.token[0]) h.token = NULL;
     h.timeout_s = params->timeout_s > 0 ? params->timeout_s : 30;
     h.progress = progress;

@@ -350,8 +350,9 @@ static int run_cli(const char *env, const char *args, char *out, size_t out_size
     char outp[600], cmd[4096];
     snprintf(outp, sizeof outp, "%s/cli.out", g_tmp);
     snprintf(cmd, sizeof cmd,
-             "env -u HF_TOKEN HF_HUB_CACHE=%s HF_ENDPOINT=%s %s %s %s >%s 2>&1 </dev/null", g_cache,
-             g_endpoint, env ? env : "", cli, args, outp);
+             "env -u HF_TOKEN HF_TOKEN_PATH=%s/no-token HF_HUB_CACHE=%s HF_ENDPOINT=%s %s %s %s "
+             ">%s 2>&1 </dev/null",
+             g_tmp, g_cache, g_endpoint, env ? env : "", cli, args, outp);
     int rc = system(cmd);
     char *o = slurp(outp, NULL);
     snprintf(out, out_size, "%s", o ? o : "");
@@ -599,7 +600,22 @@ static void test_gated_needs_token(void **state)
     char out[4096];
     assert_int_equal(run_cli(NULL, "pull tsorg/gated", out, sizeof out), 2);
     assert_non_null(strstr(out, "HF_TOKEN"));
+    /* The token file `huggingface-cli login` writes is used when HF_TOKEN is unset. */
+    char tokfile[700], envs[800];
+    snprintf(tokfile, sizeof tokfile, "%s/token", g_tmp);
+    FILE *tf = fopen(tokfile, "w");
+    assert_non_null(tf);
+    fputs("hf_good\n", tf);
+    fclose(tf);
+    snprintf(envs, sizeof envs, "HF_TOKEN_PATH=%s", tokfile);
     int auth0 = stat_int("auth_on_resolve");
+    assert_int_equal(run_cli(envs, "pull tsorg/gated --json", out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"downloaded\":\t4"));
+    assert_true(stat_int("auth_on_resolve") - auth0 >= 4);
+    char rm[800];
+    snprintf(rm, sizeof rm, "rm -rf '%s/models--tsorg--gated'", g_cache);
+    assert_int_equal(system(rm), 0);
+    auth0 = stat_int("auth_on_resolve");
     /* With the token (from the environment, as users set it), through the CLI. */
     assert_int_equal(run_cli("HF_TOKEN=hf_good", "pull tsorg/gated --json", out, sizeof out), 0);
     assert_non_null(strstr(out, "\"downloaded\":\t4"));
@@ -716,7 +732,8 @@ static void test_disk_full(void **state)
     mkdir(mnt, 0700);
     snprintf(cmd, sizeof cmd,
              "unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs -o size=128k tmpfs %s "
-             "&& env -u HF_TOKEN HF_HUB_CACHE=%s/cache HF_ENDPOINT=%s %s pull tsorg/tiny; "
+             "&& env -u HF_TOKEN HF_TOKEN_PATH=/nonexistent HF_HUB_CACHE=%s/cache HF_ENDPOINT=%s "
+             "%s pull tsorg/tiny; "
              "echo rc=$?' >%s 2>&1",
              mnt, mnt, g_endpoint, cli, outp);
     assert_int_equal(system(cmd), 0);
