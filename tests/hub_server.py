@@ -23,7 +23,8 @@ It mimics what huggingface_hub talks to (file_download.py, hf_api.py):
 Repositories: tsorg/tiny (revisions main, v1), distilgpt2, tsorg/tiny-sharded,
 tsorg/pickle (only pytorch_model.bin), tsorg/gated, tsorg/corrupt (serves
 bytes that do not match the etag), tsorg/flaky (drops the first download of
-model.safetensors after FLAKY_CUT bytes), tsorg/old-name (renamed: relative
+model.safetensors after FLAKY_CUT bytes), tsorg/norange (the same, and then
+ignores Range: answers 200 with the whole file), tsorg/old-name (renamed: relative
 307 redirects to tsorg/tiny).
 """
 import argparse
@@ -150,7 +151,7 @@ def build_repos():
     for repo, files in [("tsorg/tiny", single), ("distilgpt2", single),
                         ("tsorg/tiny-sharded", sharded), ("tsorg/pickle", pickle),
                         ("tsorg/gated", single), ("tsorg/corrupt", single),
-                        ("tsorg/flaky", single)]:
+                        ("tsorg/flaky", single), ("tsorg/norange", single)]:
         commit = commit_of(repo)
         revs = {"main": commit, commit: commit}
         if repo == "tsorg/tiny":
@@ -315,6 +316,8 @@ class Handler(BaseHTTPRequestHandler):
             start = int(rng[6:-1])
             if start >= len(data):
                 return self.send(416, {"Content-Range": f"bytes */{len(data)}"}, b"")
+        if repo == "tsorg/norange":  # a server that ignores Range: always 200, whole file
+            start, rng = 0, None
         body = data[start:]
         headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes",
                    "Content-Length": str(len(body))}
@@ -322,10 +325,10 @@ class Handler(BaseHTTPRequestHandler):
         if rng:
             code = 206
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-        if repo == "tsorg/flaky":
+        if repo in ("tsorg/flaky", "tsorg/norange"):
             with self.server.lock:
-                first = not self.server.flaky_cut_done
-                self.server.flaky_cut_done = True
+                first = repo not in self.server.cut_done
+                self.server.cut_done.add(repo)
             if first:  # promise everything, send FLAKY_CUT bytes, hang up
                 self.send_response(code)
                 for k, v in headers.items():
@@ -364,7 +367,7 @@ def main():
     srv.stats = {"api": 0, "heads": 0, "resolve_gets": 0, "data_gets": 0, "bytes_sent": 0,
                  "auth_on_resolve": 0, "auth_on_cdn": 0, "ranges": []}
     srv.cdn_map = {}
-    srv.flaky_cut_done = False
+    srv.cut_done = set()
     print(f"PORT {srv.server_address[1]}", flush=True)
     try:
         srv.serve_forever()

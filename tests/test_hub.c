@@ -546,6 +546,23 @@ static void test_interrupted_then_resumed(void **state)
     check_contents(repo, r.snapshot_dir);
 }
 
+/* A server that ignores Range (200 instead of 206): the file restarts from zero. */
+static void test_resume_without_range_support(void **state)
+{
+    (void)state;
+    const char *repo = "tsorg/norange";
+    long size =
+        (long)cJSON_GetObjectItemCaseSensitive(manifest_file(repo, "model.safetensors"), "size")
+            ->valuedouble;
+    ts_hub_pull_params p = params_for(repo);
+    ts_hub_pull_result r;
+    char err[TS_ERR_SIZE] = "";
+    assert_int_equal(ts_hub_pull(&p, NULL, NULL, &r, err, sizeof err), TS_ERR_NETWORK);
+    assert_int_equal(ts_hub_pull(&p, NULL, NULL, &r, err, sizeof err), TS_OK);
+    assert_int_equal(r.bytes_downloaded, (uint64_t)size); /* the whole file, once */
+    check_contents(repo, r.snapshot_dir);
+}
+
 static void test_corrupted_bytes(void **state)
 {
     (void)state;
@@ -917,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_fresh_pull),
         cmocka_unit_test(test_second_pull_is_noop),
         cmocka_unit_test(test_interrupted_then_resumed),
+        cmocka_unit_test(test_resume_without_range_support),
         cmocka_unit_test(test_corrupted_bytes),
         cmocka_unit_test(test_not_found),
         cmocka_unit_test(test_gated_needs_token),
