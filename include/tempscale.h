@@ -166,8 +166,11 @@ const char *ts_sampler_order_name(ts_sampler_order order);
 typedef struct ts_sampler ts_sampler;
 
 /*
- * Allocates all scratch for vocabularies of n_vocab tokens, so that
- * apply/sample never allocate. Validates params (message in err).
+ * Allocates all scratch for vocabularies of n_vocab tokens (one array of
+ * n_vocab candidates), so that apply/sample never allocate. Validates params
+ * (message in err): temperature >= 0, top_k >= 0, top_p in (0, 1], min_p in
+ * [0, 1), a known order. The RNG is seeded with ts_rng_seed(params->seed).
+ * The exact semantics of each step and order are in docs/sampling.md.
  */
 ts_status ts_sampler_new(const ts_sampler_params *params, size_t n_vocab, ts_sampler **out,
                          char *err, size_t err_size);
@@ -176,17 +179,30 @@ void ts_sampler_free(ts_sampler *s);
 void ts_sampler_reseed(ts_sampler *s, uint64_t seed);
 
 /*
- * Run the chain on logits[n_vocab] and expose the final candidates, sorted by
- * probability descending (ties: lower id first). *cands is borrowed from the
- * sampler and valid until the next apply/sample/free. Always >= 1 candidate.
+ * Run the chain on logits[n_vocab] and expose the final candidates ranked by
+ * logit descending, ties by lower id first (so p is non-increasing; at
+ * T = inf all p are equal and the ranking still follows the logits).
+ * Masked (-inf) tokens are never candidates; with a tiny T a kept candidate's
+ * p may underflow to 0. *cands is borrowed from the sampler and valid until
+ * the next apply/sample/free. Always >= 1 candidate. Errors as ts_softmax
+ * (TS_ERR_INVALID for NaN / +inf logits or all -inf). Never allocates.
  */
 ts_status ts_sampler_apply(ts_sampler *s, const float *logits, const ts_candidate **cands,
                            size_t *n_cands);
 
-/* Deterministic draw from candidates given u in [0,1): inverse CDF. */
+/*
+ * Deterministic draw from candidates given u in [0,1): inverse CDF in the
+ * given order — the first i with u < p_0 + ... + p_i. If rounding leaves u at
+ * or past the total, the last candidate with p > 0. -1 when n_cands == 0.
+ */
 int32_t ts_sampler_pick(const ts_candidate *cands, size_t n_cands, double u);
 
-/* apply + pick with the sampler's own RNG. Returns the token id, or -1 on error. */
+/*
+ * apply + pick with the sampler's own RNG (one ts_rng_uniform per call):
+ * exactly the token ts_sampler_pick(apply(...), u) would give, but it sorts
+ * only as much of the ranking as u reaches. Returns the token id, or -1 on
+ * error. Never allocates.
+ */
 int32_t ts_sampler_sample(ts_sampler *s, const float *logits);
 
 /* ======================================================================== */

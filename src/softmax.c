@@ -21,19 +21,33 @@ ts_status ts_logits_scan(const float *logits, size_t n, double temperature, ts_l
 {
     if (n == 0 || !logits) return TS_ERR_INVALID;
     if (isnan(temperature) || temperature < 0.0) return TS_ERR_INVALID;
-    size_t n_finite = 0, imax = 0;
-    float zmax = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        float z = logits[i];
-        if (isnan(z) || z == INFINITY) return TS_ERR_INVALID;
-        if (z == -INFINITY) continue;
-        if (n_finite == 0 || z > zmax) {
-            zmax = z;
-            imax = i;
+    /* Runs once per token over 50,257 logits. Without -ffast-math the compiler
+     * may not reorder a max reduction, so keep 8 independent maxima by hand:
+     * 8 dependency chains instead of one. NaN never wins a `>`. */
+    float m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                  -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t n_finite = 0;
+    unsigned bad = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int k = 0; k < 8; k++) {
+            float z = logits[i + (size_t)k];
+            bad |= (unsigned)(z != z) | (unsigned)(z == INFINITY);
+            n_finite += (z != -INFINITY);
+            m[k] = z > m[k] ? z : m[k];
         }
-        n_finite++;
     }
-    if (n_finite == 0) return TS_ERR_INVALID;
+    for (; i < n; i++) {
+        float z = logits[i];
+        bad |= (unsigned)(z != z) | (unsigned)(z == INFINITY);
+        n_finite += (z != -INFINITY);
+        m[0] = z > m[0] ? z : m[0];
+    }
+    float zmax = m[0];
+    for (int k = 1; k < 8; k++) zmax = m[k] > zmax ? m[k] : zmax;
+    if (bad || n_finite == 0) return TS_ERR_INVALID;
+    size_t imax = 0;
+    while (logits[imax] != zmax) imax++; /* the first maximum */
     info->zmax = zmax;
     info->imax = imax;
     info->n_finite = n_finite;

@@ -8,3 +8,7 @@ ts_add_test(test_plot_core unit)
 ts_add_test(test_table unit)
 target_sources(test_table PRIVATE ${CMAKE_SOURCE_DIR}/cli/table.c ${CMAKE_SOURCE_DIR}/cli/util.c)
 target_include_directories(test_table PRIVATE ${CMAKE_SOURCE_DIR}/cli)
+
+# The sampler test counts allocations in apply / sample by wrapping malloc.
+ts_add_test(test_sampler unit)
+target_link_options(test_sampler PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc)

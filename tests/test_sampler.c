@@ -1,0 +1,552 @@
+/*
+ * test_sampler.c — the sampler chain.
+ *
+ * Reference: ref_chain() below, an independent, deliberately naive
+ * implementation written the way Hugging Face's logits warpers are (a full
+ * vocabulary of scores, masked tokens set to -inf, a full qsort for each
+ * step, probabilities recomputed by softmax after every mask). It shares no
+ * code with src/sampler.c (which selects / sorts partially and works on
+ * unnormalised weights).
+ *   - exact candidate sets and probabilities (1e-12) on 50,257 random logits;
+ *   - chi-square goodness of fit, >= 200,000 draws per chain setting, fixed
+ *     seeds, critical value at p = 0.001 (deterministic: seeds are fixed);
+ *   - hand-computed cases: pick() with chosen u, the top-k tie rule, T = 0 in
+ *     both orders, a case where HF and llama orders keep different sets;
+ *   - no allocation in apply / sample (malloc is wrapped at link time).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "tempscale.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- allocation counter (tests/foundation.cmake links with --wrap) ------- */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+static int n_allocs;
+void *__wrap_malloc(size_t n)
+{
+    n_allocs++;
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t m)
+{
+    n_allocs++;
+    return __real_calloc(n, m);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    n_allocs++;
+    return __real_realloc(p, n);
+}
+
+#define N_VOCAB 50257
+
+/* ---- the independent reference ------------------------------------------ */
+
+static const float *g_logits; /* for the qsort comparator */
+
+static int cmp_rank(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    if (g_logits[i] != g_logits[j]) return g_logits[i] > g_logits[j] ? -1 : 1;
+    return i < j ? -1 : 1;
+}
+
+/* softmax of scores[n] (-inf = masked) into p[n]. */
+static void ref_softmax(const double *scores, size_t n, double *p)
+{
+    double mx = -INFINITY, z = 0;
+    for (size_t i = 0; i < n; i++)
+        if (scores[i] > mx) mx = scores[i];
+    for (size_t i = 0; i < n; i++) z += p[i] = scores[i] == -INFINITY ? 0.0 : exp(scores[i] - mx);
+    for (size_t i = 0; i < n; i++) p[i] /= z;
+}
+
+/*
+ * HF:    scores = z / T; top-k, top-p, min-p on softmax(scores); draw softmax(scores).
+ * llama: scores = z;     top-k, top-p, min-p on softmax(scores); then / T; draw.
+ * T = 0: greedy. T = inf: scores / T = 0 for every unmasked token.
+ */
+static void ref_chain(const float *z, size_t n, const ts_sampler_params *par, double *out)
+{
+    double *s = malloc(n * sizeof *s), *p = malloc(n * sizeof *p);
+    int *order = malloc(n * sizeof *order);
+    double t = par->temperature;
+    if (t == 0.0) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (z[i] > z[best]) best = i;
+        for (size_t i = 0; i < n; i++) out[i] = i == best ? 1.0 : 0.0;
+        free(s), free(p), free(order);
+        return;
+    }
+    bool hf = par->order == TS_ORDER_HF;
+    for (size_t i = 0; i < n; i++) {
+        if (z[i] == -INFINITY)
+            s[i] = -INFINITY;
+        else if (hf)
+            s[i] = isinf(t) ? 0.0 : (double)z[i] / t;
+        else
+            s[i] = z[i];
+    }
+    for (size_t i = 0; i < n; i++) order[i] = (int)i;
+    g_logits = z;
+    qsort(order, n, sizeof *order, cmp_rank); /* ranking: logit desc, id asc */
+    if (par->top_k > 0)
+        for (size_t r = (size_t)par->top_k; r < n; r++) s[order[r]] = -INFINITY;
+    if (par->top_p < 1.0) {
+        ref_softmax(s, n, p);
+        double cum = 0;
+        size_t r = 0;
+        for (; r < n; r++) {
+            cum += p[order[r]];
+            if (cum >= par->top_p) break;
+        }
+        for (size_t q = r + 1; q < n; q++) s[order[q]] = -INFINITY;
+    }
+    if (par->min_p > 0.0) {
+        ref_softmax(s, n, p);
+        double pmax = 0;
+        for (size_t i = 0; i < n; i++)
+            if (p[i] > pmax) pmax = p[i];
+        for (size_t i = 0; i < n; i++)
+            if (p[i] < par->min_p * pmax) s[i] = -INFINITY;
+    }
+    if (!hf)
+        for (size_t i = 0; i < n; i++)
+            if (s[i] != -INFINITY) s[i] = isinf(t) ? 0.0 : s[i] / t;
+    ref_softmax(s, n, out);
+    free(s), free(p), free(order);
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static ts_sampler_params params(ts_sampler_order order, double t, int k, double top_p,
+                                double min_p)
+{
+    ts_sampler_params p = ts_sampler_default_params();
+    p.order = order;
+    p.temperature = t;
+    p.top_k = k;
+    p.top_p = top_p;
+    p.min_p = min_p;
+    p.seed = 12345;
+    return p;
+}
+
+static ts_sampler *new_sampler(const ts_sampler_params *p, size_t n)
+{
+    ts_sampler *s = NULL;
+    char err[TS_ERR_SIZE];
+    assert_int_equal(ts_sampler_new(p, n, &s, err, sizeof err), TS_OK);
+    return s;
+}
+
+/* apply() must give exactly the reference's support and probabilities. */
+static void check_against_reference(const float *z, size_t n, const ts_sampler_params *par)
+{
+    double *ref = malloc(n * sizeof *ref);
+    ref_chain(z, n, par, ref);
+    ts_sampler *s = new_sampler(par, n);
+    const ts_candidate *c;
+    size_t nc;
+    assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+    assert_true(nc >= 1);
+    size_t n_ref = 0;
+    for (size_t i = 0; i < n; i++) n_ref += ref[i] > 0.0;
+    double sum = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (i > 0) { /* ranked: logit descending, id ascending */
+            assert_true(c[i - 1].logit > c[i].logit ||
+                        (c[i - 1].logit == c[i].logit && c[i - 1].id < c[i].id));
+            assert_true(c[i - 1].p >= c[i].p);
+        }
+        assert_true(c[i].id >= 0 && (size_t)c[i].id < n);
+        assert_true(c[i].logit == z[c[i].id]);
+        if (!(fabs(c[i].p - ref[c[i].id]) <= 1e-12)) {
+            print_error("T=%g k=%d p=%g minp=%g %s: id %d p %.17g ref %.17g\n",
+                        par->temperature, par->top_k, par->top_p, par->min_p,
+                        ts_sampler_order_name(par->order), c[i].id, c[i].p, ref[c[i].id]);
+            fail();
+        }
+        sum += c[i].p;
+    }
+    /* candidates with p underflowed to 0 may be kept; the reference counts p > 0 */
+    size_t n_pos = 0;
+    for (size_t i = 0; i < nc; i++) n_pos += c[i].p > 0.0;
+    assert_int_equal(n_pos, n_ref);
+    assert_true(fabs(sum - 1.0) < 1e-12);
+    ts_sampler_free(s);
+    free(ref);
+}
+
+static void fill_logits(float *z, size_t n, uint64_t seed, double scale)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 7;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double u = (double)(x >> 11) / 9007199254740992.0;
+        /* heavy upper tail like real logits: a few large, most small */
+        z[i] = (float)(scale * (u * u * u * u) + (double)(int)(u * 4) * 0.25);
+    }
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static void test_params(void **state)
+{
+    (void)state;
+    ts_sampler_params d = ts_sampler_default_params();
+    assert_true(d.temperature == 1.0 && d.top_k == 50 && d.top_p == 1.0 && d.min_p == 0.0);
+    assert_int_equal(d.order, TS_ORDER_HF);
+    ts_sampler_order o;
+    assert_int_equal(ts_sampler_order_parse("llama", &o), TS_OK);
+    assert_int_equal(o, TS_ORDER_LLAMA);
+    assert_int_equal(ts_sampler_order_parse("hf", &o), TS_OK);
+    assert_int_equal(o, TS_ORDER_HF);
+    assert_int_equal(ts_sampler_order_parse("HF", &o), TS_ERR_INVALID);
+    assert_string_equal(ts_sampler_order_name(TS_ORDER_LLAMA), "llama");
+
+    char err[TS_ERR_SIZE];
+    ts_sampler *s = (ts_sampler *)0x1;
+    ts_sampler_params bad = d;
+    bad.temperature = -1;
+    assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
+    assert_null(s);
+    assert_non_null(strstr(err, "temperature"));
+    bad = d, bad.temperature = NAN;
+    assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
+    bad = d, bad.top_k = -1;
+    assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
+    assert_non_null(strstr(err, "top-k"));
+    bad = d, bad.top_p = 0.0;
+    assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
+    bad = d, bad.top_p = 1.5;
+    assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
+    bad = d, bad.min_p = 1.0;
+    assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
+    bad = d, bad.min_p = -0.1;
+    assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
+    bad = d, bad.order = (ts_sampler_order)7;
+    assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
+    assert_int_equal(ts_sampler_new(&d, 0, &s, err, sizeof err), TS_ERR_INVALID);
+    ts_sampler_free(NULL);
+
+    /* bad logits: NaN, +inf, all masked */
+    s = new_sampler(&d, 3);
+    const float nanz[3] = {1, NAN, 0}, infz[3] = {1, INFINITY, 0},
+                allm[3] = {-INFINITY, -INFINITY, -INFINITY};
+    const ts_candidate *c;
+    size_t nc;
+    assert_int_equal(ts_sampler_apply(s, nanz, &c, &nc), TS_ERR_INVALID);
+    assert_int_equal(ts_sampler_apply(s, infz, &c, &nc), TS_ERR_INVALID);
+    assert_int_equal(ts_sampler_apply(s, allm, &c, &nc), TS_ERR_INVALID);
+    assert_int_equal(ts_sampler_sample(s, nanz), -1);
+    ts_sampler_free(s);
+}
+
+static void test_pick(void **state)
+{
+    (void)state;
+    const ts_candidate c[4] = {{5, 0, 0.5}, {2, 0, 0.3}, {9, 0, 0.2}, {7, 0, 0.0}};
+    assert_int_equal(ts_sampler_pick(c, 4, 0.0), 5);
+    assert_int_equal(ts_sampler_pick(c, 4, 0.49), 5);
+    assert_int_equal(ts_sampler_pick(c, 4, 0.5), 2);
+    assert_int_equal(ts_sampler_pick(c, 4, 0.79), 2);
+    assert_int_equal(ts_sampler_pick(c, 4, 0.81), 9);
+    assert_int_equal(ts_sampler_pick(c, 4, 0.9999999), 9);
+    /* u at or past the (rounded) total: the last candidate with p > 0, never p = 0 */
+    assert_int_equal(ts_sampler_pick(c, 4, 1.0), 9);
+    assert_int_equal(ts_sampler_pick(c, 1, 0.7), 5);
+}
+
+static void test_top_k_ties(void **state)
+{
+    (void)state;
+    /* Ranking: logit descending, ties by lower id; keep exactly k. */
+    const float z[6] = {1, 3, 3, 2, 3, 0};
+    ts_sampler_params p = params(TS_ORDER_HF, 1.0, 2, 1.0, 0.0);
+    ts_sampler *s = new_sampler(&p, 6);
+    const ts_candidate *c;
+    size_t nc;
+    assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+    assert_int_equal(nc, 2);
+    assert_int_equal(c[0].id, 1);
+    assert_int_equal(c[1].id, 2);
+    assert_true(c[0].p == 0.5 && c[1].p == 0.5);
+    ts_sampler_free(s);
+    /* k larger than the finite tokens: all finite kept, -inf never */
+    const float m[4] = {-INFINITY, 1, -INFINITY, 1 + (float)M_LN2};
+    p = params(TS_ORDER_LLAMA, 1.0, 3, 1.0, 0.0);
+    s = new_sampler(&p, 4);
+    assert_int_equal(ts_sampler_apply(s, m, &c, &nc), TS_OK);
+    assert_int_equal(nc, 2);
+    assert_int_equal(c[0].id, 3);
+    assert_true(fabs(c[0].p - 2.0 / 3.0) < 1e-7);
+    ts_sampler_free(s);
+}
+
+static void test_greedy_both_orders(void **state)
+{
+    (void)state;
+    const float z[5] = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f}; /* tie: ids 1 and 3 */
+    for (int o = 0; o < 2; o++) {
+        ts_sampler_params p = params((ts_sampler_order)o, 0.0, 2, 0.5, 0.3);
+        ts_sampler *s = new_sampler(&p, 5);
+        const ts_candidate *c;
+        size_t nc;
+        assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+        assert_int_equal(nc, 1);
+        assert_int_equal(c[0].id, 1);
+        assert_true(c[0].p == 1.0);
+        for (int i = 0; i < 100; i++) assert_int_equal(ts_sampler_sample(s, z), 1);
+        ts_sampler_free(s);
+    }
+}
+
+/* Hand-computed: z = [2, 1, 0]. */
+static void test_order_matters(void **state)
+{
+    (void)state;
+    const float z[3] = {2, 1, 0};
+    const ts_candidate *c;
+    size_t nc;
+    /* top-p 0.6 at T = 2.
+     * llama: softmax(z)   = [.665, .245, .090] -> .665 >= .6, keeps {0}.
+     * HF:    softmax(z/2) = [.506, .307, .186] -> .506 < .6, .813 >= .6, keeps {0, 1},
+     *        drawn with p = [1, e^-.5] / (1 + e^-.5) = [.6225, .3775]. */
+    ts_sampler_params p = params(TS_ORDER_LLAMA, 2.0, 0, 0.6, 0.0);
+    ts_sampler *s = new_sampler(&p, 3);
+    assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+    assert_int_equal(nc, 1);
+    assert_int_equal(c[0].id, 0);
+    ts_sampler_free(s);
+    p.order = TS_ORDER_HF;
+    s = new_sampler(&p, 3);
+    assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+    assert_int_equal(nc, 2);
+    assert_true(fabs(c[0].p - 1.0 / (1.0 + exp(-0.5))) < 1e-15);
+    assert_true(fabs(c[1].p - exp(-0.5) / (1.0 + exp(-0.5))) < 1e-15);
+    ts_sampler_free(s);
+    /* min-p 0.3 at T = 2: llama keeps weights e^0, e^-1 (>= .3), drops e^-2 = .135;
+     * HF sees e^0, e^-.5, e^-1 = .368 >= .3 and keeps all three. */
+    p = params(TS_ORDER_LLAMA, 2.0, 0, 1.0, 0.3);
+    s = new_sampler(&p, 3);
+    assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+    assert_int_equal(nc, 2);
+    ts_sampler_free(s);
+    p.order = TS_ORDER_HF;
+    s = new_sampler(&p, 3);
+    assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+    assert_int_equal(nc, 3);
+    ts_sampler_free(s);
+    /* T = inf: HF top-p sees a uniform distribution (keeps ceil(.5 * 3) = 2),
+     * llama sees softmax(z) (keeps {0}), then flattens. */
+    p = params(TS_ORDER_HF, INFINITY, 0, 0.5, 0.0);
+    s = new_sampler(&p, 3);
+    assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+    assert_int_equal(nc, 2);
+    assert_true(c[0].p == 0.5 && c[1].p == 0.5);
+    ts_sampler_free(s);
+    p.order = TS_ORDER_LLAMA;
+    s = new_sampler(&p, 3);
+    assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+    assert_int_equal(nc, 1);
+    ts_sampler_free(s);
+}
+
+static const ts_sampler_params *settings(size_t *n)
+{
+    static ts_sampler_params p[12];
+    size_t k = 0;
+    p[k++] = params(TS_ORDER_HF, 1.0, 0, 1.0, 0.0);
+    p[k++] = params(TS_ORDER_HF, 0.7, 10, 1.0, 0.0);
+    p[k++] = params(TS_ORDER_HF, 1.5, 0, 0.9, 0.0);
+    p[k++] = params(TS_ORDER_HF, 1.0, 20, 1.0, 0.05);
+    p[k++] = params(TS_ORDER_LLAMA, 1.5, 12, 0.8, 0.0);
+    p[k++] = params(TS_ORDER_LLAMA, 0.5, 0, 1.0, 0.1);
+    p[k++] = params(TS_ORDER_HF, INFINITY, 7, 1.0, 0.0);
+    p[k++] = params(TS_ORDER_LLAMA, 2.0, 0, 0.95, 0.02);
+    p[k++] = params(TS_ORDER_HF, 0.8, 50, 0.92, 0.01);
+    p[k++] = params(TS_ORDER_LLAMA, 0.3, 3, 1.0, 0.0);
+    *n = k;
+    return p;
+}
+
+static void test_large_vocab_exact(void **state)
+{
+    (void)state;
+    float *z = malloc(N_VOCAB * sizeof *z);
+    size_t ns;
+    const ts_sampler_params *ps = settings(&ns);
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        fill_logits(z, N_VOCAB, seed, 25.0);
+        z[100] = z[200] = -INFINITY;
+        for (size_t k = 0; k < ns; k++) check_against_reference(z, N_VOCAB, &ps[k]);
+        ts_sampler_params big = params(TS_ORDER_HF, 1.0, 40000, 0.999, 0.0);
+        check_against_reference(z, N_VOCAB, &big);
+        big = params(TS_ORDER_LLAMA, 3.0, 0, 0.9999, 0.0);
+        check_against_reference(z, N_VOCAB, &big);
+        big = params(TS_ORDER_HF, 5.0, 0, 1.0, 1e-3);
+        check_against_reference(z, N_VOCAB, &big);
+    }
+    /* all equal logits: the ranking is by id */
+    for (size_t i = 0; i < N_VOCAB; i++) z[i] = 0.5f;
+    ts_sampler_params eq = params(TS_ORDER_HF, 1.0, 5, 1.0, 0.0);
+    check_against_reference(z, N_VOCAB, &eq);
+    free(z);
+}
+
+/* Wilson-Hilferty approximation of the chi-square quantile at 1 - 0.001. */
+static double chi2_critical_001(int df)
+{
+    const double zq = 3.090232306167813; /* standard normal 0.999 quantile */
+    double a = 2.0 / (9.0 * df);
+    double c = 1.0 - a + zq * sqrt(a);
+    return df * c * c * c;
+}
+
+static void test_chi_square(void **state)
+{
+    (void)state;
+    enum { V = 40, DRAWS = 200000 };
+    float z[V];
+    for (int i = 0; i < V; i++) z[i] = 3.0f - 0.22f * (float)i + 0.3f * (float)((i * 7) % 5) / 5;
+    z[3] = z[4];        /* a tie */
+    z[17] = -INFINITY;  /* masked */
+    z[33] = -INFINITY;
+    size_t ns;
+    const ts_sampler_params *ps = settings(&ns);
+    for (size_t k = 0; k < ns; k++) {
+        double ref[V];
+        ref_chain(z, V, &ps[k], ref);
+        ts_sampler *s = new_sampler(&ps[k], V);
+        long counts[V] = {0};
+        for (int d = 0; d < DRAWS; d++) {
+            int32_t id = ts_sampler_sample(s, z);
+            assert_true(id >= 0 && id < V);
+            counts[id]++;
+        }
+        ts_sampler_free(s);
+        /* chi-square over bins with expected >= 5; the rest pooled */
+        double chi2 = 0, pool_e = 0, pool_o = 0;
+        int bins = 0;
+        for (int i = 0; i < V; i++) {
+            double e = ref[i] * DRAWS;
+            if (ref[i] == 0.0) {
+                if (counts[i] != 0) {
+                    print_error("setting %zu: token %d has p = 0 but was drawn %ld times\n", k,
+                                i, counts[i]);
+                    fail();
+                }
+                continue;
+            }
+            if (e < 5) {
+                pool_e += e;
+                pool_o += (double)counts[i];
+                continue;
+            }
+            chi2 += ((double)counts[i] - e) * ((double)counts[i] - e) / e;
+            bins++;
+        }
+        if (pool_e > 0) {
+            chi2 += (pool_o - pool_e) * (pool_o - pool_e) / (pool_e > 1e-9 ? pool_e : 1e-9);
+            bins++;
+        }
+        if (bins >= 2) {
+            double crit = chi2_critical_001(bins - 1);
+            if (!(chi2 < crit)) {
+                print_error("setting %zu (%s T=%g k=%d p=%g minp=%g): chi2 %.2f >= %.2f, df %d\n",
+                            k, ts_sampler_order_name(ps[k].order), ps[k].temperature,
+                            ps[k].top_k, ps[k].top_p, ps[k].min_p, chi2, crit, bins - 1);
+                fail();
+            }
+        }
+    }
+}
+
+/* sample() == pick(apply(), u) with the same uniform stream. */
+static void test_sample_is_apply_plus_pick(void **state)
+{
+    (void)state;
+    float *z = malloc(N_VOCAB * sizeof *z);
+    fill_logits(z, N_VOCAB, 9, 12.0);
+    size_t ns;
+    const ts_sampler_params *ps = settings(&ns);
+    for (size_t k = 0; k < ns; k++) {
+        ts_sampler *a = new_sampler(&ps[k], N_VOCAB), *b = new_sampler(&ps[k], N_VOCAB);
+        ts_rng r;
+        ts_rng_seed(&r, ps[k].seed);
+        for (int i = 0; i < 8; i++) {
+            const ts_candidate *c;
+            size_t nc;
+            assert_int_equal(ts_sampler_apply(b, z, &c, &nc), TS_OK);
+            int32_t want = ts_sampler_pick(c, nc, ts_rng_uniform(&r));
+            assert_int_equal(ts_sampler_sample(a, z), want);
+        }
+        /* reseeding replays the stream */
+        ts_sampler_reseed(a, 777);
+        int32_t x = ts_sampler_sample(a, z);
+        ts_sampler_reseed(a, 777);
+        assert_int_equal(ts_sampler_sample(a, z), x);
+        ts_sampler_free(a);
+        ts_sampler_free(b);
+    }
+    free(z);
+}
+
+static void test_no_allocation(void **state)
+{
+    (void)state;
+    float *z = malloc(N_VOCAB * sizeof *z);
+    fill_logits(z, N_VOCAB, 4, 20.0);
+    size_t ns;
+    const ts_sampler_params *ps = settings(&ns);
+    for (size_t k = 0; k < ns; k++) {
+        ts_sampler *s = new_sampler(&ps[k], N_VOCAB);
+        const ts_candidate *c;
+        size_t nc;
+        n_allocs = 0;
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+            assert_true(ts_sampler_sample(s, z) >= 0);
+        }
+        int seen = n_allocs;
+        ts_sampler_free(s);
+        assert_int_equal(seen, 0);
+    }
+    /* the counter works */
+    n_allocs = 0;
+    ts_sampler *s = new_sampler(&ps[0], 10);
+    assert_true(n_allocs > 0);
+    ts_sampler_free(s);
+    free(z);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_top_k_ties),
+        cmocka_unit_test(test_greedy_both_orders),
+        cmocka_unit_test(test_order_matters),
+        cmocka_unit_test(test_large_vocab_exact),
+        cmocka_unit_test(test_chi_square),
+        cmocka_unit_test(test_sample_is_apply_plus_pick),
+        cmocka_unit_test(test_no_allocation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
