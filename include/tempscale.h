@@ -433,7 +433,37 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
 /* Calibration of language models on text (src/calibrate_lm.c)              */
 /* ======================================================================== */
 
-/* (section owned by the calibration work) */
+/*
+ * A compact store of next-token distributions for fitting T on text: per token
+ * the target's logit and the 64 largest logits exactly, the rest as a 256-bin
+ * histogram (count + mean per bin): 2.3 KB per token whatever the vocabulary.
+ * The NLL it gives is low by at most the reported nll_error_bound (Hoeffding;
+ * see src/calibrate_lm.c). Allocates everything in ts_lm_calib_new.
+ */
+typedef struct ts_lm_calib ts_lm_calib;
+
+ts_status ts_lm_calib_new(size_t n_vocab, size_t max_tokens, ts_lm_calib **out, char *err,
+                          size_t err_size);
+void ts_lm_calib_free(ts_lm_calib *c);
+/*
+ * Record one scored position: logits[n_vocab] (not kept) and the token that
+ * followed. TS_ERR_RANGE when max_tokens are stored, TS_ERR_INVALID for a bad
+ * target or a non-finite logit. No allocation.
+ */
+ts_status ts_lm_calib_add(ts_lm_calib *c, const float *logits, int32_t target);
+size_t ts_lm_calib_count(const ts_lm_calib *c);
+/* Fit T* in [t_min, t_max] by mean NLL over the stored tokens (as ts_calib_fit_temperature). */
+ts_status ts_lm_calib_fit(const ts_lm_calib *c, double t_min, double t_max, ts_calib_fit *out);
+/* Mean NLL (nats / token) at T; NaN when empty or T <= 0. */
+double ts_lm_calib_nll(const ts_lm_calib *c, double temperature);
+/*
+ * Top-1 next-token metrics at T: nll, accuracy, ece, mce, ace (brier is NaN).
+ * bins (may be NULL) gets n_bins reliability bins; nll_error_bound (may be
+ * NULL) the mean upper bound of the store's NLL underestimate at T.
+ */
+ts_status ts_lm_calib_metrics(const ts_lm_calib *c, double temperature, int32_t n_bins,
+                              ts_calib_metrics *out, ts_calib_bin *bins,
+                              double *nll_error_bound, char *err, size_t err_size);
 
 /* ======================================================================== */
 /* Plots (src/plot*.c): cairo, format from the extension .png/.svg/.pdf,    */
