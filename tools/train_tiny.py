@@ -412,7 +412,7 @@ def eval_loss(model, ids, block, batch=8):
         x = torch.stack([t[k * block:(k + 1) * block] for k in ks])
         y = torch.stack([t[k * block + 1:(k + 1) * block + 1] for k in ks])
         logits = model(x)
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), reduction="sum")
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.view(-1), reduction="sum")
         total += loss.item()
         count += y.numel()
     if was_training:
@@ -452,6 +452,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action="store_true",
                     help="bfloat16 autocast for matmuls (weights, optimizer and loss stay fp32)")
+    ap.add_argument("--init-from", help="start from the weights of this HF-layout model dir "
+                    "(fresh optimizer; used to continue a run that was interrupted)")
     ap.add_argument("--bench", type=int, default=0, help="only time this many steps, write nothing")
     args = ap.parse_args()
 
@@ -467,6 +469,13 @@ def main():
 
     cfg = make_config(args.n_layer, args.n_embd, args.n_head, args.n_ctx, args.dropout)
     model = GPT2(cfg)
+    if args.init_from:
+        init = load_model_dir(args.init_from)
+        if {k: init.cfg[k] for k in ("n_layer", "n_embd", "n_head", "n_positions")} != \
+                {k: cfg[k] for k in ("n_layer", "n_embd", "n_head", "n_positions")}:
+            sys.exit("--init-from %s: config does not match the requested size" % args.init_from)
+        model.load_state_dict(init.state_dict())
+        print("init: weights from %s" % args.init_from, flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print("model: %s params=%d (%.2f MB as F16)" % (
         {k: cfg[k] for k in ("n_layer", "n_embd", "n_head", "n_positions")}, n_params, n_params * 2 / 1e6),
@@ -513,7 +522,10 @@ def main():
         last = step == steps - 1 or (args.time_budget and elapsed >= args.time_budget)
         if (step + 1) % args.eval_every == 0 or last:
             te = time.time()
-            vl, _ = eval_loss(model, val_ids, T)
+            # bf16 autocast here too when training with it (selection only; the card's
+            # numbers come from tools/eval_tiny.py in float32 on the saved F16 weights).
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                vl, _ = eval_loss(model, val_ids, T)
             rec = {"step": step + 1, "val_loss": vl, "train_loss_batch": loss.item(),
                    "elapsed_s": round(time.time() - tstart, 1)}
             history.append(rec)
