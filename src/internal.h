@@ -150,6 +150,62 @@ void ts_weights_release(ts_weights *w);
 
 /* ---- model internals (src/model.c, src/kernels.c, src/threadpool.c) ------ */
 
+/*
+ * Thread pool (src/threadpool.c): n_threads - 1 persistent workers plus the
+ * calling thread. ts_threadpool_run(pool, fn, arg) calls fn(arg, ith, nth) on
+ * every thread (the caller is ith 0) and returns when all have finished. It
+ * never allocates. Workers spin briefly after a job (decode dispatches ~30 jobs
+ * per token) and then sleep on a condition variable. One caller at a time.
+ */
+typedef struct ts_threadpool ts_threadpool;
+typedef void (*ts_task_fn)(void *arg, int ith, int nth);
+ts_status ts_threadpool_new(int n_threads, ts_threadpool **out);
+void ts_threadpool_free(ts_threadpool *pool);
+int ts_threadpool_size(const ts_threadpool *pool);
+void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg);
+/* Online cores (>= 1). */
+int ts_threadpool_n_cores(void);
+
+/*
+ * Kernels (src/kernels.c). Legend: T tokens, C channels, K inner size, N
+ * outputs, V vocabulary. Weight matrices stay in their stored dtype (F32, F16
+ * or BF16) and are converted to F32 in registers; every accumulation is F32.
+ * Activations are F32. No kernel allocates, prints or fails.
+ */
+typedef struct ts_mat {
+    const void *data; /* row-major [rows][cols], little-endian, dtype */
+    ts_dtype dtype;
+    size_t rows, cols;
+} ts_mat;
+
+/* Which SIMD code path the kernels take (the best one compiled in and supported). */
+typedef enum ts_isa { TS_ISA_SCALAR = 0, TS_ISA_AVX2 = 1, TS_ISA_AVX512 = 2 } ts_isa;
+ts_isa ts_kernels_isa(void);
+const char *ts_isa_name(ts_isa isa);
+/* Force a code path (tests and bench); returns false if it is not available. */
+bool ts_kernels_force_isa(ts_isa isa);
+
+float ts_f16_to_f32(uint16_t h);
+float ts_bf16_to_f32(uint16_t h);
+/* out[0:n] = W[row, col0 : col0 + n] as F32. */
+void ts_mat_row_f32(const ts_mat *W, size_t row, size_t col0, size_t n, float *out);
+
+/* y[n0:n1] = x[0:K] . W[:, n0:n1] for W (K, N) stored [in, out] (Conv1D). Overwrites. */
+void ts_gemv_xw(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1);
+/* y[r] = W[r, :] . x for r in [r0, r1), W (rows, K) (the tied vocabulary projection). */
+void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1);
+
+float ts_dot_f32(const float *a, const float *b, size_t n);
+/* y[0:n] += a * x[0:n] */
+void ts_axpy_f32(float *y, float a, const float *x, size_t n);
+/* x[0:n] = gelu_new(x[0:n]) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+void ts_gelu_new_f32(float *x, size_t n);
+/* In-place softmax of x[0:n] (max-subtracted, F32). */
+void ts_softmax_f32(float *x, size_t n);
+/* out[t] = (inp[t] - mean) / sqrt(var + eps) * w + b for each of T rows of C. */
+void ts_layernorm_f32(float *out, const float *inp, const float *w, const float *b, size_t T,
+                      size_t C, float eps);
+
 /* ---- tokenizer internals (src/tokenizer.c, src/utf8.c) ------------------- */
 
 /* Result of looking at the UTF-8 sequence that starts a byte string. */

@@ -1,0 +1,3 @@
+# Engine (issue 3, forward pass): model.c, kernels.c, threadpool.c against the
+# PyTorch oracle tools/gen_model_ref.py (fixtures tests/data/model_*).
+ts_add_test(test_model model)

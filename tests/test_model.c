@@ -1,0 +1,632 @@
+/*
+ * test_model.c — the forward pass against PyTorch (tools/gen_model_ref.py).
+ *
+ * Fixtures (tests/data): model_f32 (F32, no prefix, tied, one file),
+ * model_f16 (F16, "transformer." prefix, tied, 2 shards + index), model_bf16
+ * (BF16, untied lm_head). Each is 2 layers, n_embd 16, 2 heads, 64 positions,
+ * the real 50,257-token vocabulary. The reference ran in float64 on the stored
+ * (rounded) weights, so the tolerance measures our F32 arithmetic only:
+ *     max |Δlogit| <= 1e-4 for every dtype (logits reach |10|).
+ * model_ref.json/.bin hold, for 4 prompts (1, 7, 33 and 64 = n_positions
+ * tokens), 256 vocabulary ids' logits at every position and all 50,257 logits
+ * at one position per model.
+ *
+ * Checked for every model, every kernel ISA compiled in (scalar, AVX2,
+ * AVX-512) and 1 and 2 threads:
+ *   - the batched prefill path (all_logits: every position of one eval);
+ *   - the KV-cache path: prefill k tokens, then decode the rest one by one;
+ *   - truncate + re-decode gives bit-identical logits;
+ *   - errors: context overflow (TS_ERR_RANGE), ids outside the vocabulary
+ *     (TS_ERR_INVALID), neither changes the context;
+ *   - ts_model_eval does not allocate (malloc / calloc / realloc /
+ *     posix_memalign counted; skipped under ASan, which owns malloc);
+ * plus the kernels alone on odd sizes against float64 loops, and the F16
+ * converter against the F16C instruction on all 65,536 values.
+ *
+ * The tokenizer files are not duplicated per fixture: each model is
+ * assembled in a temp dir from symlinks to the fixture and to
+ * $TS_SHARED/gpt2-tokenizer/{vocab.json,merges.txt}.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#define TOL 1e-4
+
+/* ------------------------------------------------------------------------ */
+/* allocation counting (not under ASan, which interposes malloc itself)     */
+/* ------------------------------------------------------------------------ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TS_COUNT_ALLOCS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TS_COUNT_ALLOCS 0
+#endif
+#endif
+#ifndef TS_COUNT_ALLOCS
+#define TS_COUNT_ALLOCS 1
+#endif
+
+#if TS_COUNT_ALLOCS
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t align, size_t n);
+static atomic_long g_allocs;
+static atomic_bool g_counting;
+
+void *malloc(size_t n)
+{
+    if (atomic_load(&g_counting)) atomic_fetch_add(&g_allocs, 1);
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size)
+{
+    if (atomic_load(&g_counting)) atomic_fetch_add(&g_allocs, 1);
+    return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n)
+{
+    if (atomic_load(&g_counting)) atomic_fetch_add(&g_allocs, 1);
+    return __libc_realloc(p, n);
+}
+int posix_memalign(void **p, size_t align, size_t n)
+{
+    if (atomic_load(&g_counting)) atomic_fetch_add(&g_allocs, 1);
+    *p = __libc_memalign(align, n);
+    return *p ? 0 : 12 /* ENOMEM */;
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* fixtures                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct prompt_ref {
+    int32_t *ids;
+    size_t n;
+    const float *sub; /* [n][n_sub] */
+} prompt_ref;
+
+typedef struct model_ref {
+    char dir[512]; /* assembled temp dir */
+    char name[64];
+    prompt_ref prompts[8];
+    size_t n_prompts;
+    size_t full_prompt, full_pos;
+    const float *full; /* [V] */
+} model_ref;
+
+static struct {
+    size_t V;
+    int32_t *subset;
+    size_t n_sub;
+    float *bin;
+    model_ref models[3];
+    size_t n_models;
+    char tmp_root[256];
+} R;
+
+static char *path_join(char *buf, size_t size, const char *a, const char *b)
+{
+    snprintf(buf, size, "%s/%s", a, b);
+    return buf;
+}
+
+static void link_or_die(const char *target, const char *dir, const char *name)
+{
+    char p[1024];
+    path_join(p, sizeof p, dir, name);
+    if (symlink(target, p) != 0) {
+        fprintf(stderr, "symlink %s -> %s failed\n", p, target);
+        exit(1);
+    }
+}
+
+/* A temp dir holding the fixture's config + safetensors and the real GPT-2 tokenizer files. */
+static void assemble(model_ref *m, const char *data, const char *shared)
+{
+    char src[768], p[1024];
+    path_join(src, sizeof src, data, m->name);
+    snprintf(m->dir, sizeof m->dir, "%s/%s", R.tmp_root, m->name);
+    if (mkdir(m->dir, 0700) != 0) {
+        fprintf(stderr, "mkdir %s failed\n", m->dir);
+        exit(1);
+    }
+    DIR *d = opendir(src);
+    if (!d) {
+        fprintf(stderr, "fixture %s missing\n", src);
+        exit(1);
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        link_or_die(path_join(p, sizeof p, src, e->d_name), m->dir, e->d_name);
+    }
+    closedir(d);
+    char tokdir[768];
+    snprintf(tokdir, sizeof tokdir, "%s/gpt2-tokenizer", shared);
+    link_or_die(path_join(p, sizeof p, tokdir, "vocab.json"), m->dir, "vocab.json");
+    link_or_die(path_join(p, sizeof p, tokdir, "merges.txt"), m->dir, "merges.txt");
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    const char *data = getenv("TS_TEST_DATA");
+    const char *shared = getenv("TS_SHARED");
+    if (!data || !shared) {
+        fprintf(stderr, "TS_TEST_DATA and TS_SHARED must be set (run through ctest)\n");
+        return -1;
+    }
+    char p[1024];
+    char *json = NULL, *bin = NULL;
+    size_t json_len, bin_len;
+    char err[TS_ERR_SIZE];
+    if (ts_read_file(path_join(p, sizeof p, data, "model_ref.json"), &json, &json_len, err,
+                     sizeof err) != TS_OK ||
+        ts_read_file(path_join(p, sizeof p, data, "model_ref.bin"), &bin, &bin_len, err,
+                     sizeof err) != TS_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    R.bin = (float *)bin; /* malloc'd: aligned for floats */
+    cJSON *root = cJSON_Parse(json);
+    free(json);
+    if (!root) return -1;
+    R.V = (size_t)cJSON_GetObjectItem(root, "n_vocab")->valuedouble;
+    if ((size_t)cJSON_GetObjectItem(root, "n_floats")->valuedouble * 4 != bin_len) {
+        fprintf(stderr, "model_ref.bin: size does not match model_ref.json\n");
+        return -1;
+    }
+    cJSON *sub = cJSON_GetObjectItem(root, "vocab_subset");
+    R.n_sub = (size_t)cJSON_GetArraySize(sub);
+    R.subset = malloc(R.n_sub * sizeof *R.subset);
+    for (size_t i = 0; i < R.n_sub; i++)
+        R.subset[i] = (int32_t)cJSON_GetArrayItem(sub, (int)i)->valuedouble;
+
+    snprintf(R.tmp_root, sizeof R.tmp_root, "/tmp/ts_test_model.XXXXXX");
+    if (!mkdtemp(R.tmp_root)) return -1;
+    cJSON *models = cJSON_GetObjectItem(root, "models");
+    R.n_models = (size_t)cJSON_GetArraySize(models);
+    assert_true(R.n_models == 3);
+    for (size_t i = 0; i < R.n_models; i++) {
+        cJSON *mj = cJSON_GetArrayItem(models, (int)i);
+        model_ref *m = &R.models[i];
+        snprintf(m->name, sizeof m->name, "%s", cJSON_GetObjectItem(mj, "dir")->valuestring);
+        cJSON *prompts = cJSON_GetObjectItem(mj, "prompts");
+        m->n_prompts = (size_t)cJSON_GetArraySize(prompts);
+        for (size_t j = 0; j < m->n_prompts; j++) {
+            cJSON *pj = cJSON_GetArrayItem(prompts, (int)j);
+            cJSON *ids = cJSON_GetObjectItem(pj, "ids");
+            prompt_ref *pr = &m->prompts[j];
+            pr->n = (size_t)cJSON_GetArraySize(ids);
+            pr->ids = malloc(pr->n * sizeof *pr->ids);
+            for (size_t k = 0; k < pr->n; k++)
+                pr->ids[k] = (int32_t)cJSON_GetArrayItem(ids, (int)k)->valuedouble;
+            pr->sub = R.bin + (size_t)cJSON_GetObjectItem(pj, "offset")->valuedouble;
+        }
+        cJSON *full = cJSON_GetObjectItem(mj, "full");
+        m->full_prompt = (size_t)cJSON_GetObjectItem(full, "prompt")->valuedouble;
+        m->full_pos = (size_t)cJSON_GetObjectItem(full, "pos")->valuedouble;
+        m->full = R.bin + (size_t)cJSON_GetObjectItem(full, "offset")->valuedouble;
+        assemble(m, data, shared);
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", R.tmp_root);
+    if (R.tmp_root[0] && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", R.tmp_root);
+    for (size_t i = 0; i < R.n_models; i++)
+        for (size_t j = 0; j < R.models[i].n_prompts; j++) free(R.models[i].prompts[j].ids);
+    free(R.subset);
+    free(R.bin);
+    return 0;
+}
+
+static ts_model *load(const model_ref *m, int n_threads)
+{
+    char err[TS_ERR_SIZE] = "";
+    ts_model_params mp = ts_model_default_params();
+    mp.n_threads = n_threads;
+    ts_model *model = NULL;
+    ts_status st = ts_model_load(m->dir, &mp, &model, err, sizeof err);
+    if (st != TS_OK) fprintf(stderr, "load %s: %s\n", m->dir, err);
+    assert_int_equal(st, TS_OK);
+    return model;
+}
+
+static ts_context *new_ctx(const ts_model *model, bool all_logits, int n_ctx)
+{
+    char err[TS_ERR_SIZE] = "";
+    ts_context_params cp = ts_context_default_params();
+    cp.all_logits = all_logits;
+    cp.n_ctx = n_ctx;
+    ts_context *ctx = NULL;
+    ts_status st = ts_context_new(model, &cp, &ctx, err, sizeof err);
+    if (st != TS_OK) fprintf(stderr, "context: %s\n", err);
+    assert_int_equal(st, TS_OK);
+    return ctx;
+}
+
+static void eval_ok(ts_context *ctx, const int32_t *ids, size_t n)
+{
+    char err[TS_ERR_SIZE] = "";
+    ts_status st = ts_model_eval(ctx, ids, n, err, sizeof err);
+    if (st != TS_OK) fprintf(stderr, "eval: %s\n", err);
+    assert_int_equal(st, TS_OK);
+}
+
+/* max |logits[subset] - ref| over the subset. */
+static double diff_sub(const float *logits, const float *ref)
+{
+    double d = 0.0;
+    for (size_t i = 0; i < R.n_sub; i++) {
+        double e = fabs((double)logits[R.subset[i]] - (double)ref[i]);
+        if (!(e <= d)) d = e; /* NaN propagates as a failure */
+    }
+    return d;
+}
+
+static double diff_full(const float *logits, const float *ref)
+{
+    double d = 0.0;
+    for (size_t i = 0; i < R.V; i++) {
+        double e = fabs((double)logits[i] - (double)ref[i]);
+        if (!(e <= d)) d = e;
+    }
+    return d;
+}
+
+static double g_worst[3]; /* worst |Δ| seen per model, printed at the end */
+
+static void check(size_t mi, const char *what, double d, size_t pos)
+{
+    if (d > g_worst[mi]) g_worst[mi] = d;
+    if (!(d <= TOL)) {
+        fprintf(stderr, "%s %s: position %zu: max |dlogit| = %.3g > %.0e (isa %s)\n",
+                R.models[mi].name, what, pos, d, TOL, ts_isa_name(ts_kernels_isa()));
+        fail();
+    }
+}
+
+/* Every prompt through both paths, for one model, thread count and ISA. */
+static void run_model(size_t mi, int n_threads)
+{
+    const model_ref *m = &R.models[mi];
+    ts_model *model = load(m, n_threads);
+    const ts_model_info *info = ts_model_get_info(model);
+    assert_int_equal(info->n_vocab, (int)R.V);
+    assert_int_equal(info->n_layer, 2);
+    assert_int_equal(ts_tokenizer_vocab_size(ts_model_tokenizer(model)), 50257);
+
+    ts_context *all = new_ctx(model, true, 0);
+    ts_context *one = new_ctx(model, false, 0);
+    for (size_t j = 0; j < m->n_prompts; j++) {
+        const prompt_ref *p = &m->prompts[j];
+        /* batched prefill of the whole prompt, logits at every position */
+        ts_context_truncate(all, 0);
+        eval_ok(all, p->ids, p->n);
+        size_t rows = 0;
+        const float *L = ts_context_all_logits(all, &rows);
+        assert_non_null(L);
+        assert_int_equal(rows, p->n);
+        assert_int_equal(ts_context_n_past(all), p->n);
+        for (size_t t = 0; t < p->n; t++) check(mi, "prefill", diff_sub(L + t * R.V, p->sub + t * R.n_sub), t);
+        assert_ptr_equal(ts_context_logits(all), L + (p->n - 1) * R.V);
+        if (j == m->full_prompt)
+            check(mi, "prefill (full vocab)", diff_full(L + m->full_pos * R.V, m->full), m->full_pos);
+
+        /* prefill k tokens (last-row logits only), then decode one by one */
+        size_t k = p->n / 2 ? p->n / 2 : 1;
+        ts_context_truncate(one, 0);
+        eval_ok(one, p->ids, k);
+        check(mi, "prefill last row", diff_sub(ts_context_logits(one), p->sub + (k - 1) * R.n_sub), k - 1);
+        assert_null(ts_context_all_logits(one, &rows));
+        for (size_t t = k; t < p->n; t++) {
+            eval_ok(one, p->ids + t, 1);
+            check(mi, "decode", diff_sub(ts_context_logits(one), p->sub + t * R.n_sub), t);
+            if (j == m->full_prompt && t == m->full_pos)
+                check(mi, "decode (full vocab)", diff_full(ts_context_logits(one), m->full), t);
+        }
+        assert_int_equal(ts_context_n_past(one), p->n);
+    }
+    ts_context_free(all);
+    ts_context_free(one);
+    ts_model_free(model);
+}
+
+static void for_each_isa(void (*fn)(size_t mi, int n_threads))
+{
+    ts_isa best = ts_kernels_isa();
+    for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+        if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+        for (size_t mi = 0; mi < R.n_models; mi++)
+            for (int nt = 1; nt <= 2; nt++) fn(mi, nt);
+    }
+    assert_true(ts_kernels_force_isa(best));
+}
+
+static void test_reference_logits(void **state)
+{
+    (void)state;
+    for_each_isa(run_model);
+    for (size_t mi = 0; mi < R.n_models; mi++)
+        printf("# %s: worst max |dlogit| vs PyTorch float64 = %.2e (tolerance %.0e)\n",
+               R.models[mi].name, g_worst[mi], TOL);
+}
+
+/* Several samples from one prompt: truncate back and decode again, bit for bit. */
+static void test_truncate(void **state)
+{
+    (void)state;
+    const model_ref *m = &R.models[0];
+    const prompt_ref *p = &m->prompts[2]; /* 33 tokens */
+    ts_model *model = load(m, 2);
+    ts_context *ctx = new_ctx(model, false, 0);
+    const size_t V = R.V, k = 20;
+    float *first = malloc((p->n - k) * V * sizeof *first);
+    eval_ok(ctx, p->ids, k);
+    for (size_t t = k; t < p->n; t++) {
+        eval_ok(ctx, p->ids + t, 1);
+        memcpy(first + (t - k) * V, ts_context_logits(ctx), V * sizeof *first);
+    }
+    ts_context_truncate(ctx, k);
+    assert_int_equal(ts_context_n_past(ctx), k);
+    ts_context_truncate(ctx, 1000); /* beyond n_past: no-op */
+    assert_int_equal(ts_context_n_past(ctx), k);
+    for (size_t t = k; t < p->n; t++) {
+        eval_ok(ctx, p->ids + t, 1);
+        assert_memory_equal(first + (t - k) * V, ts_context_logits(ctx), V * sizeof *first);
+    }
+    /* truncate into the prompt and prefill the rest as one batch: matches PyTorch */
+    ts_context_truncate(ctx, 5);
+    eval_ok(ctx, p->ids + 5, p->n - 5);
+    check(0, "truncate + prefill", diff_sub(ts_context_logits(ctx), p->sub + (p->n - 1) * R.n_sub), p->n - 1);
+    free(first);
+    ts_context_free(ctx);
+    ts_model_free(model);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    const model_ref *m = &R.models[0];
+    const prompt_ref *full = &m->prompts[3]; /* 64 tokens = n_positions */
+    ts_model *model = load(m, 1);
+    ts_context *ctx = new_ctx(model, false, 0);
+    char err[TS_ERR_SIZE] = "";
+    int32_t ids[70];
+    for (size_t i = 0; i < 70; i++) ids[i] = (int32_t)(i * 7);
+
+    /* a prompt longer than the context */
+    assert_int_equal(ts_model_eval(ctx, ids, 65, err, sizeof err), TS_ERR_RANGE);
+    assert_non_null(strstr(err, "prompt of 65 tokens exceeds the context of 64 positions"));
+    assert_int_equal(ts_context_n_past(ctx), 0);
+    /* the context full, then one more token */
+    eval_ok(ctx, full->ids, full->n);
+    err[0] = '\0';
+    assert_int_equal(ts_model_eval(ctx, ids, 1, err, sizeof err), TS_ERR_RANGE);
+    assert_non_null(strstr(err, "64 tokens in the context + 1 new exceed"));
+    assert_int_equal(ts_context_n_past(ctx), 64);
+    /* ids outside the vocabulary; nothing evaluated */
+    ts_context_truncate(ctx, 3);
+    int32_t bad[3] = {5, 50257, 7};
+    err[0] = '\0';
+    assert_int_equal(ts_model_eval(ctx, bad, 3, err, sizeof err), TS_ERR_INVALID);
+    assert_non_null(strstr(err, "token id 50257 at index 1"));
+    bad[1] = -1;
+    assert_int_equal(ts_model_eval(ctx, bad, 3, err, sizeof err), TS_ERR_INVALID);
+    assert_int_equal(ts_model_eval(ctx, bad, 0, err, sizeof err), TS_ERR_INVALID);
+    assert_int_equal(ts_context_n_past(ctx), 3);
+    ts_context_free(ctx);
+
+    /* a smaller context than the model's */
+    ctx = new_ctx(model, true, 16);
+    assert_int_equal(ts_model_eval(ctx, ids, 17, err, sizeof err), TS_ERR_RANGE);
+    eval_ok(ctx, ids, 16);
+    ts_context_free(ctx);
+    ts_context_params cp = ts_context_default_params();
+    cp.n_ctx = 65;
+    assert_int_equal(ts_context_new(model, &cp, &ctx, err, sizeof err), TS_ERR_INVALID);
+    assert_null(ctx);
+    ts_model_free(model);
+
+    /* a directory with no model */
+    ts_model *none = NULL;
+    ts_model_params mp = ts_model_default_params();
+    assert_true(ts_model_load(R.tmp_root, &mp, &none, err, sizeof err) != TS_OK);
+    assert_null(none);
+    assert_true(strlen(err) > 0);
+    ts_model_free(NULL);
+    ts_context_free(NULL);
+}
+
+static void test_no_alloc_in_eval(void **state)
+{
+    (void)state;
+#if TS_COUNT_ALLOCS
+    for (size_t mi = 0; mi < R.n_models; mi++) {
+        const model_ref *m = &R.models[mi];
+        const prompt_ref *p = &m->prompts[2];
+        ts_model *model = load(m, 2);
+        for (int all = 0; all <= 1; all++) {
+            ts_context *ctx = new_ctx(model, all, 0);
+            eval_ok(ctx, p->ids, p->n); /* warm up (OpenBLAS sets up its buffers once) */
+            ts_context_truncate(ctx, 0);
+            atomic_store(&g_allocs, 0);
+            atomic_store(&g_counting, true);
+            eval_ok(ctx, p->ids, 10);
+            for (size_t t = 10; t < p->n; t++) eval_ok(ctx, p->ids + t, 1);
+            atomic_store(&g_counting, false);
+            if (atomic_load(&g_allocs) != 0)
+                fprintf(stderr, "%s: %ld allocations in ts_model_eval\n", m->name,
+                        atomic_load(&g_allocs));
+            assert_int_equal(atomic_load(&g_allocs), 0);
+            ts_context_free(ctx);
+        }
+        ts_model_free(model);
+    }
+    /* the counter works: */
+    atomic_store(&g_allocs, 0);
+    atomic_store(&g_counting, true);
+    void *volatile p = malloc(16);
+    atomic_store(&g_counting, false);
+    free(p);
+    assert_int_equal(atomic_load(&g_allocs), 1);
+#else
+    skip();
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
+/* kernels alone                                                            */
+/* ------------------------------------------------------------------------ */
+
+static uint16_t to_bf16(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
+static void test_kernels(void **state)
+{
+    (void)state;
+    ts_isa best = ts_kernels_isa();
+    const size_t K = 37, N = 53;
+    float wf[37 * 53], x[53], y[53], yr[53];
+    uint16_t wh[37 * 53], wb[37 * 53];
+    double ref_xw[53], ref_wx[37];
+    uint32_t s = 12345;
+    for (size_t i = 0; i < K * N; i++) {
+        s = s * 1664525u + 1013904223u;
+        float v = ((float)(s >> 8) / 16777216.0f - 0.5f) * 4.0f;
+        wb[i] = to_bf16(v);
+#if defined(__F16C__)
+        wh[i] = _cvtss_sh(v, 0);
+#else
+        wh[i] = wb[i] = to_bf16(v); /* no F16 encoder without F16C: reuse bf16 */
+#endif
+        wf[i] = v;
+    }
+    for (size_t i = 0; i < N; i++) x[i] = (float)sin((double)i * 0.7) * 1.5f;
+    const void *datas[3] = {wf, wh, wb};
+    for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+        if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+        for (int dt = 0; dt < 3; dt++) {
+            ts_mat W = {datas[dt], (ts_dtype)dt, K, N};
+            float row[53];
+            /* float64 references from the stored values */
+            for (size_t j = 0; j < N; j++) {
+                double a = 0;
+                for (size_t k = 0; k < K; k++) {
+                    ts_mat_row_f32(&W, k, j, 1, row);
+                    a += (double)x[k] * row[0];
+                }
+                ref_xw[j] = a;
+            }
+            /* [3, 50) exercises vector bodies and scalar tails on both sides */
+            for (size_t j = 0; j < N; j++) y[j] = -7.0f;
+            ts_gemv_xw(y, x, &W, 3, 50);
+            for (size_t j = 0; j < N; j++) {
+                if (j < 3 || j >= 50)
+                    assert_true(y[j] == -7.0f);
+                else
+                    assert_true(fabs(y[j] - ref_xw[j]) <= 1e-5 * (1 + fabs(ref_xw[j])));
+            }
+            ts_mat Wt = {datas[dt], (ts_dtype)dt, K, N}; /* (rows K, cols N) . x[N] */
+            for (size_t r = 0; r < K; r++) {
+                ts_mat_row_f32(&Wt, r, 0, N, row);
+                double a = 0;
+                for (size_t c = 0; c < N; c++) a += (double)row[c] * x[c];
+                ref_wx[r] = a;
+            }
+            ts_gemv_wx(yr, &Wt, x, 1, 36);
+            for (size_t r = 1; r < 36; r++)
+                assert_true(fabs(yr[r] - ref_wx[r]) <= 1e-5 * (1 + fabs(ref_wx[r])));
+        }
+        /* gelu_new, softmax, dot, axpy vs float64 */
+        float g[45], sm[45];
+        for (size_t i = 0; i < 45; i++) g[i] = sm[i] = (float)i * 0.4f - 9.0f;
+        ts_gelu_new_f32(g, 45);
+        for (size_t i = 0; i < 45; i++) {
+            double v = (double)i * 0.4 - 9.0;
+            double r = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+            assert_true(fabs(g[i] - r) <= 2e-6 * (1 + fabs(r)));
+        }
+        ts_softmax_f32(sm, 45);
+        double z = 0;
+        for (size_t i = 0; i < 45; i++) z += exp((double)i * 0.4 - 9.0 - 8.6);
+        for (size_t i = 0; i < 45; i++) {
+            double r = exp((double)i * 0.4 - 9.0 - 8.6) / z;
+            assert_true(fabs(sm[i] - r) <= 1e-6 * r + 1e-9);
+        }
+        double d = 0;
+        for (size_t i = 0; i < 45; i++) d += (double)g[i] * sm[i];
+        assert_true(fabs(ts_dot_f32(g, sm, 45) - d) <= 1e-6);
+        float ax[45];
+        memcpy(ax, g, sizeof ax);
+        ts_axpy_f32(ax, 0.5f, sm, 45);
+        for (size_t i = 0; i < 45; i++) assert_true(fabs(ax[i] - (g[i] + 0.5 * sm[i])) <= 1e-6);
+    }
+    assert_true(ts_kernels_force_isa(best));
+}
+
+static void test_f16_exhaustive(void **state)
+{
+    (void)state;
+#if defined(__F16C__)
+    for (uint32_t h = 0; h < 65536; h++) {
+        float a = ts_f16_to_f32((uint16_t)h), b = _cvtsh_ss((uint16_t)h);
+        uint32_t ba, bb;
+        memcpy(&ba, &a, 4);
+        memcpy(&bb, &b, 4);
+        if (isnan(b))
+            assert_true(isnan(a));
+        else
+            assert_int_equal(ba, bb);
+    }
+#else
+    assert_true(ts_f16_to_f32(0x3c00) == 1.0f);
+    assert_true(ts_f16_to_f32(0x0001) == ldexpf(1.0f, -24));
+    assert_true(ts_f16_to_f32(0xfbff) == -65504.0f);
+#endif
+    assert_true(ts_bf16_to_f32(0x3f80) == 1.0f);
+    assert_true(ts_bf16_to_f32(0xc000) == -2.0f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_f16_exhaustive),
+        cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_reference_logits),
+        cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_no_alloc_in_eval),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
