@@ -12,3 +12,6 @@ target_include_directories(test_table PRIVATE ${CMAKE_SOURCE_DIR}/cli)
 # The sampler test counts allocations in apply / sample by wrapping malloc.
 ts_add_test(test_sampler unit)
 target_link_options(test_sampler PRIVATE -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc)
+
+# `tempscale softmax` end to end (runs $TS_CLI).
+ts_add_test(test_cli_softmax e2e)
