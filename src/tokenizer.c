@@ -426,12 +426,18 @@ static ts_status load_merges(ts_tokenizer *tok, const char *path, const int16_t 
             goto out;
         }
         tok->merges[i] = (merge_slot){key, rank, ids[2]};
-        if (made_by[ids[2]] >= 0 || made_by[ids[0]] >= rank || made_by[ids[1]] >= rank)
-            tok->ranks_consistent = false;
-        if (made_by[ids[2]] < 0) made_by[ids[2]] = rank;
+        if (made_by[ids[2]] >= 0) tok->ranks_consistent = false; /* made twice */
+        else made_by[ids[2]] = rank;
         rank++;
     }
     tok->n_merges = (size_t)rank;
+    /* A merge whose part is only made by a later merge breaks rank consistency. */
+    for (size_t i = 0; i < mcap && tok->ranks_consistent; i++) {
+        const merge_slot *m = &tok->merges[i];
+        if (m->key == EMPTY_KEY) continue;
+        if (made_by[m->key >> 32] > m->rank || made_by[m->key & 0xFFFFFFFFu] > m->rank)
+            tok->ranks_consistent = false;
+    }
     st = TS_OK;
 out:
     free(made_by);

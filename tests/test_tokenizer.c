@@ -399,6 +399,36 @@ static void test_tiny_vocab_bpe(void **state)
     ts_tokenizer_free(tok);
 }
 
+/*
+ * Merges that are not rank-consistent ("ab a" ranks before "a b" makes "ab"):
+ * encoder.py's loop merges every (a, b) first, so "abab" + 25 z (one piece,
+ * long enough for the heap path) is ab ab z..., never aba b z....
+ */
+static void test_inconsistent_ranks_follow_encoder_py(void **state)
+{
+    (void)state;
+    write_vocab("\"ab\": 256, \"aba\": 257", -1);
+    write_file("merges.txt", "#version: 0.2\nab a\na b\n");
+    ts_tokenizer *tok;
+    char err[TS_ERR_SIZE];
+    assert_int_equal(load_tmp(&tok, err, sizeof err), TS_OK);
+    const char *s = "ababzzzzzzzzzzzzzzzzzzzzzzzzz";
+    size_t n;
+    int32_t *ids = encode(tok, s, strlen(s), 0, &n);
+    assert_int_equal(n, 27);
+    assert_int_equal(ids[0], 256);
+    assert_int_equal(ids[1], 256);
+    for (size_t i = 2; i < n; i++) assert_int_equal(ids[i], 'z');
+    free(ids);
+    /* the short path agrees */
+    ids = encode(tok, "abab", 4, 0, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], 256);
+    assert_int_equal(ids[1], 256);
+    free(ids);
+    ts_tokenizer_free(tok);
+}
+
 typedef struct load_case {
     const char *vocab_extra; /* NULL: write vocab_raw instead */
     const char *vocab_raw;
@@ -504,6 +534,7 @@ int main(void)
     };
     const struct CMUnitTest file_tests[] = {
         cmocka_unit_test(test_tiny_vocab_bpe),
+        cmocka_unit_test(test_inconsistent_ranks_follow_encoder_py),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_real_mismatch),
     };
