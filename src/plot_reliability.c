@@ -173,7 +173,7 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
     }
     double x = MARGIN_L;
     if (curve) {
-        ts_axes ax = {.x = x, .y = TOP, .w = PANEL_W, .h = MAIN_H + 14 + HIST_H};
+        ts_axes ax = {.x = x, .y = TOP, .w = PANEL_W, .h = MAIN_H + 14 + HIST_H, .xlog = true};
         ax.xmin = curve->t[0];
         ax.xmax = curve->t[curve->n - 1];
         ax.ymin = INFINITY;

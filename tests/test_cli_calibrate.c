@@ -254,6 +254,36 @@ static void test_plot(void **state)
     assert_non_null(strstr(out_text, "Example"));
 }
 
+/* The LM path on the 2-layer random test model (tests/data/model_f16 + the shared GPT-2 BPE). */
+static void test_lm_path(void **state)
+{
+    (void)state;
+    const char *shared = getenv("TS_SHARED");
+    char cmd[8192], args[4096], text[1200];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/m' && ln -sf '%s'/model_f16/* '%s/m/' && ln -sf '%s'/gpt2-tokenizer/vocab.json "
+             "'%s'/gpt2-tokenizer/merges.txt '%s/m/'",
+             tmp, dir, tmp, shared ? shared : "../shared", shared ? shared : "../shared", tmp);
+    assert_int_equal(system(cmd), 0);
+    snprintf(text, sizeof text, "%s/t.txt", tmp);
+    FILE *f = fopen(text, "w");
+    for (int i = 0; i < 40; i++) fprintf(f, "To be, or not to be, that is the question %d.\n", i);
+    fclose(f);
+    snprintf(args, sizeof args, "--model '%s/m' --text '%s' --max-tokens 150 --stride 16 --json",
+             tmp, text);
+    assert_int_equal(run(args), 0);
+    cJSON *root = cJSON_Parse(out_text);
+    if (!root) fail_msg("not JSON: %s / %s", out_text, err_text);
+    assert_int_equal((int)jget(root, NULL, "tokens"), 150);
+    assert_true(jget(root, NULL, "nll_after") <= jget(root, NULL, "nll_before"));
+    same(jget(root, NULL, "ppl_after"), exp(jget(root, NULL, "nll_after")), "ppl");
+    cJSON_Delete(root);
+    snprintf(args, sizeof args, "--model '%s/m' --text '%s' --stride 1000", tmp, text);
+    expect_usage(args, "--stride", NULL);
+    snprintf(args, sizeof args, "--model '%s/m' --text '%s/none.txt'", tmp, tmp);
+    expect_usage(args, "none.txt", NULL);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -281,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_csv_and_npy_same_output),
         cmocka_unit_test(test_bad_inputs_exit_2),
         cmocka_unit_test(test_plot),
+        cmocka_unit_test(test_lm_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
