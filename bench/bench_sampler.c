@@ -42,7 +42,8 @@ static int cmp_desc(const void *a, const void *b)
 static int naive_sample(const float *z, double t, double *p, int *idx, ts_rng *r)
 {
     ts_softmax(z, V, t, p);
-    for (int i = 0; i < V; i++) idx[i] = i;
+    for (int i = 0; i < V; i++)
+        idx[i] = i;
     g_z = z;
     qsort(idx, V, sizeof *idx, cmp_desc);
     double u = ts_rng_uniform(r), cum = 0;
@@ -62,9 +63,13 @@ int main(int argc, char **argv)
         double u1 = ts_rng_uniform(&r) + 1e-300, u2 = ts_rng_uniform(&r);
         z[i] = (float)(2.5 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2) - 3.0);
     }
-    for (int i = 0; i < 20; i++) z[(i * 2503) % V] = (float)(10.0 + i * 0.4);
+    for (int i = 0; i < 20; i++)
+        z[(i * 2503) % V] = (float)(10.0 + i * 0.4);
 
-    struct { const char *name; ts_sampler_params p; } cases[8];
+    struct {
+        const char *name;
+        ts_sampler_params p;
+    } cases[8];
     int nc = 0;
     ts_sampler_params d = ts_sampler_default_params();
     cases[nc].name = "HF defaults (T=1, top-k 50)", cases[nc++].p = d;

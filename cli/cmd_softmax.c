@@ -69,7 +69,8 @@ static char *display_label(const char *s)
 {
     size_t len = strlen(s);
     bool quote = len == 0 || s[0] == ' ' || s[len - 1] == ' ';
-    for (size_t i = 0; i < len; i++) quote |= (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+    for (size_t i = 0; i < len; i++)
+        quote |= (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
     if (!quote) return strdup(s);
     size_t cap = 4 * len + 3;
     char *out = malloc(cap);
@@ -80,7 +81,8 @@ static char *display_label(const char *s)
 static char **split_labels(const char *s, size_t *n)
 {
     size_t count = 1;
-    for (const char *p = s; *p; p++) count += (*p == ',');
+    for (const char *p = s; *p; p++)
+        count += (*p == ',');
     char **out = calloc(count, sizeof *out);
     if (!out) return NULL;
     const char *start = s;
@@ -91,7 +93,8 @@ static char **split_labels(const char *s, size_t *n)
         out[i] = raw ? display_label(raw) : NULL;
         free(raw);
         if (!out[i]) {
-            for (size_t j = 0; j < i; j++) free(out[j]);
+            for (size_t j = 0; j < i; j++)
+                free(out[j]);
             free(out);
             return NULL;
         }
@@ -131,13 +134,15 @@ static int print_json(const double *z_typed, size_t n, const double *temps, size
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *jl = cJSON_AddArrayToObject(root, "logits");
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(jl, json_number_or_inf(z_typed[i]));
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(jl, json_number_or_inf(z_typed[i]));
     cJSON *jr = cJSON_AddArrayToObject(root, "results");
     for (size_t k = 0; k < nt; k++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "temperature", json_number_or_inf(temps[k]));
         cJSON *jp = cJSON_AddArrayToObject(o, "probs");
-        for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(jp, cJSON_CreateNumber(probs[k * n + i]));
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(jp, cJSON_CreateNumber(probs[k * n + i]));
         cJSON_AddNumberToObject(o, "entropy_nats", ent[k]);
         cJSON_AddNumberToObject(o, "entropy_bits", ent[k] / M_LN2);
         cJSON_AddItemToArray(jr, o);
@@ -198,14 +203,10 @@ static int print_table(const float *z, size_t n, char **labels, const double *te
 int ts_cmd_softmax(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"logits", required_argument, NULL, 'l'},
-        {"temperatures", required_argument, NULL, 't'},
-        {"labels", required_argument, NULL, 'L'},
-        {"json", no_argument, NULL, 'j'},
-        {"plot", required_argument, NULL, 'p'},
-        {"title", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"logits", required_argument, NULL, 'l'}, {"temperatures", required_argument, NULL, 't'},
+        {"labels", required_argument, NULL, 'L'}, {"json", no_argument, NULL, 'j'},
+        {"plot", required_argument, NULL, 'p'},   {"title", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *logits_arg = default_logits, *temps_arg = default_temps;
     const char *labels_arg = NULL, *plot_path = NULL, *title = NULL;
@@ -214,15 +215,30 @@ int ts_cmd_softmax(int argc, char **argv)
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1;) {
         switch (c) {
-        case 'l': logits_arg = optarg; break;
-        case 't': temps_arg = optarg; break;
-        case 'L': labels_arg = optarg; break;
-        case 'j': json = true; break;
-        case 'p': plot_path = optarg; break;
-        case 'T': title = optarg; break;
-        case 'h': usage(stdout); return TS_EXIT_OK;
-        case ':': return ts_cli_error("option %s needs a value (see 'tempscale help softmax')",
-                                      argv[optind - 1]);
+        case 'l':
+            logits_arg = optarg;
+            break;
+        case 't':
+            temps_arg = optarg;
+            break;
+        case 'L':
+            labels_arg = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'p':
+            plot_path = optarg;
+            break;
+        case 'T':
+            title = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return TS_EXIT_OK;
+        case ':':
+            return ts_cli_error("option %s needs a value (see 'tempscale help softmax')",
+                                argv[optind - 1]);
         default:
             return ts_cli_error("unknown option '%s' (see 'tempscale help softmax')",
                                 argv[optind - 1]);
@@ -250,7 +266,8 @@ int ts_cmd_softmax(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (zd[i] == INFINITY) {
             ts_cli_error("option --logits: item %zu is +inf; logits must be finite "
-                         "(-inf masks a token)", i + 1);
+                         "(-inf masks a token)",
+                         i + 1);
             goto done;
         }
         if (isfinite(zd[i]) && fabs(zd[i]) > FLT_MAX) {
@@ -267,7 +284,8 @@ int ts_cmd_softmax(int argc, char **argv)
     for (size_t k = 0; k < nt; k++) {
         if (temps[k] < 0) {
             ts_cli_error("option --temperatures: %g is negative; a temperature must be >= 0 "
-                         "(0 = argmax, inf = uniform)", temps[k]);
+                         "(0 = argmax, inf = uniform)",
+                         temps[k]);
             goto done;
         }
     }
@@ -278,8 +296,8 @@ int ts_cmd_softmax(int argc, char **argv)
             goto done;
         }
         if (n_labels != n) {
-            ts_cli_error("option --labels: %zu labels for %zu logits; give one per logit",
-                         n_labels, n);
+            ts_cli_error("option --labels: %zu labels for %zu logits; give one per logit", n_labels,
+                         n);
             goto done;
         }
     }
@@ -293,8 +311,8 @@ int ts_cmd_softmax(int argc, char **argv)
     }
     if (plot_path) {
         char err[TS_ERR_SIZE];
-        if (ts_plot_softmax_panels(plot_path, z, n, (const char *const *)labels, temps, nt,
-                                   title, err, sizeof err) != TS_OK) {
+        if (ts_plot_softmax_panels(plot_path, z, n, (const char *const *)labels, temps, nt, title,
+                                   err, sizeof err) != TS_OK) {
             ts_cli_error("--plot: %s", err);
             goto done;
         }
@@ -304,7 +322,8 @@ int ts_cmd_softmax(int argc, char **argv)
     if (rc == TS_EXIT_OK && plot_path) fprintf(stderr, "tempscale: wrote %s\n", plot_path);
 done:
     if (labels)
-        for (size_t i = 0; i < n_labels; i++) free(labels[i]);
+        for (size_t i = 0; i < n_labels; i++)
+            free(labels[i]);
     free(labels);
     free(zd);
     free(z);

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#define ANSI_BOLD "\x1b[1m"
-#define ANSI_EMPH "\x1b[1;33m"
-#define ANSI_DIM "\x1b[2m"
+#define ANSI_BOLD  "\x1b[1m"
+#define ANSI_EMPH  "\x1b[1;33m"
+#define ANSI_DIM   "\x1b[2m"
 #define ANSI_RESET "\x1b[0m"
 
 typedef struct table_row {
@@ -59,10 +59,12 @@ void ts_table_free(ts_table *t)
 {
     if (!t) return;
     for (size_t r = 0; r < t->n_rows; r++) {
-        for (int c = 0; c < t->n_cols; c++) free(t->rows[r].cells[c]);
+        for (int c = 0; c < t->n_cols; c++)
+            free(t->rows[r].cells[c]);
         free(t->rows[r].cells);
     }
-    for (int c = 0; c < t->n_cols; c++) free(t->cols[c].header);
+    for (int c = 0; c < t->n_cols; c++)
+        free(t->cols[c].header);
     free(t->rows);
     free(t->cols);
     free(t->title);
@@ -158,7 +160,8 @@ size_t ts_cli_display_width(const char *utf8)
     while (len > 0) {
         if (p[0] == 0x1b && len > 1 && p[1] == '[') { /* ANSI CSI: zero width */
             size_t k = 2;
-            while (k < len && !(p[k] >= 0x40 && p[k] <= 0x7e)) k++;
+            while (k < len && !(p[k] >= 0x40 && p[k] <= 0x7e))
+                k++;
             k = k < len ? k + 1 : len;
             p += k;
             len -= k;
@@ -181,7 +184,8 @@ size_t ts_cli_display_width(const char *utf8)
 
 static void pad(FILE *f, size_t n)
 {
-    for (size_t i = 0; i < n; i++) fputc(' ', f);
+    for (size_t i = 0; i < n; i++)
+        fputc(' ', f);
 }
 
 static void put_aligned(FILE *f, const char *s, size_t width, ts_align align, bool last_plain)
@@ -194,13 +198,13 @@ static void put_aligned(FILE *f, const char *s, size_t width, ts_align align, bo
     if (!last_plain) pad(f, extra - before);
 }
 
-static void rule_line(FILE *f, const size_t *w, int n, const char *l, const char *m,
-                      const char *r)
+static void rule_line(FILE *f, const size_t *w, int n, const char *l, const char *m, const char *r)
 {
     fputs(ANSI_DIM, f);
     fputs(l, f);
     for (int c = 0; c < n; c++) {
-        for (size_t i = 0; i < w[c] + 2; i++) fputs("─", f);
+        for (size_t i = 0; i < w[c] + 2; i++)
+            fputs("─", f);
         fputs(c + 1 < n ? m : r, f);
     }
     fputs(ANSI_RESET "\n", f);
@@ -252,20 +256,21 @@ bool ts_table_print(const ts_table *t, FILE *f)
         if (t->title) fprintf(f, "%s\n", t->title);
         size_t total = 0;
         for (int c = 0; c < t->n_cols; c++) {
-            put_aligned(f, t->cols[c].header, w[c], t->cols[c].align,
-                        c + 1 == t->n_cols);
+            put_aligned(f, t->cols[c].header, w[c], t->cols[c].align, c + 1 == t->n_cols);
             if (c + 1 < t->n_cols) fputs("  ", f);
             total += w[c] + (c + 1 < t->n_cols ? 2 : 0);
         }
         fputc('\n', f);
         for (int c = 0; c < t->n_cols; c++) {
-            for (size_t i = 0; i < w[c]; i++) fputc('-', f);
+            for (size_t i = 0; i < w[c]; i++)
+                fputc('-', f);
             fputs(c + 1 < t->n_cols ? "  " : "\n", f);
         }
         for (size_t r = 0; r < t->n_rows; r++) {
             const table_row *row = &t->rows[r];
             if (row->rule_before && r > 0) {
-                for (size_t i = 0; i < total; i++) fputc('-', f);
+                for (size_t i = 0; i < total; i++)
+                    fputc('-', f);
                 fputc('\n', f);
             }
             for (int c = 0; c < t->n_cols; c++) {
@@ -311,12 +316,18 @@ char *ts_cli_token_printable(const char *bytes, size_t len, ts_token_style style
     while (i < len && !o.full) {
         unsigned char b = p[i];
         const char *rep = NULL;
-        if (b == '\n') rep = quote ? "\\n" : "↵";
-        else if (b == '\t') rep = quote ? "\\t" : "→";
-        else if (b == '\r') rep = "\\r";
-        else if (b == ' ' && !quote) rep = "␣";
-        else if (b == '\\' && quote) rep = "\\\\";
-        else if (b == '\'' && quote) rep = "\\'";
+        if (b == '\n')
+            rep = quote ? "\\n" : "↵";
+        else if (b == '\t')
+            rep = quote ? "\\t" : "→";
+        else if (b == '\r')
+            rep = "\\r";
+        else if (b == ' ' && !quote)
+            rep = "␣";
+        else if (b == '\\' && quote)
+            rep = "\\\\";
+        else if (b == '\'' && quote)
+            rep = "\\'";
         if (rep) {
             out_put(&o, rep, strlen(rep));
             i++;

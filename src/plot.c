@@ -17,7 +17,7 @@
 #include <strings.h>
 
 #define TS_PLOT_FONT "DejaVu Sans"
-#define PNG_SCALE 2.0
+#define PNG_SCALE    2.0
 
 typedef enum { FMT_PNG, FMT_SVG, FMT_PDF } plot_format;
 
@@ -25,9 +25,9 @@ struct ts_plot {
     plot_format fmt;
     cairo_surface_t *surface;
     cairo_t *cr;
-    FILE *f;         /* the temp file */
-    char *path;      /* target (owned copy) */
-    char tmp[4096];  /* temp path beside it */
+    FILE *f;        /* the temp file */
+    char *path;     /* target (owned copy) */
+    char tmp[4096]; /* temp path beside it */
 };
 
 static cairo_status_t write_stream(void *closure, const unsigned char *data, unsigned int len)
@@ -57,8 +57,8 @@ ts_status ts_plot_begin(const char *path, double width, double height, ts_plot *
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "%s: unknown plot format (expected a .png, .svg or .pdf file name)", path);
     if (!(width >= 16 && width <= 20000 && height >= 16 && height <= 20000))
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: figure size %gx%g out of range",
-                         path, width, height);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: figure size %gx%g out of range", path,
+                         width, height);
 
     ts_plot *p = calloc(1, sizeof *p);
     if (!p || !(p->path = strdup(path))) {
@@ -74,8 +74,7 @@ ts_status ts_plot_begin(const char *path, double width, double height, ts_plot *
     }
     switch (fmt) {
     case FMT_PNG:
-        p->surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32,
-                                                (int)ceil(width * PNG_SCALE),
+        p->surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, (int)ceil(width * PNG_SCALE),
                                                 (int)ceil(height * PNG_SCALE));
         break;
     case FMT_SVG:
@@ -130,8 +129,8 @@ ts_status ts_plot_end(ts_plot *p, char *err, size_t err_size)
     }
     if (cs == CAIRO_STATUS_SUCCESS) cs = cairo_surface_status(p->surface);
     if (cs != CAIRO_STATUS_SUCCESS) {
-        ts_status e = ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot draw the figure: %s",
-                                p->path, cairo_status_to_string(cs));
+        ts_status e = ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot draw the figure: %s", p->path,
+                                cairo_status_to_string(cs));
         ts_plot_abort(p);
         return e;
     }
@@ -317,8 +316,8 @@ void ts_axes_frame(cairo_t *cr, const ts_axes *a, const char *title, const char 
     /* labels */
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
     if (xlabel)
-        ts_plot_text(cr, a->x + a->w / 2, a->y + a->h + (a->hide_xticks ? 8 : 20), label_size,
-                     0.5, 0.0, xlabel);
+        ts_plot_text(cr, a->x + a->w / 2, a->y + a->h + (a->hide_xticks ? 8 : 20), label_size, 0.5,
+                     0.0, xlabel);
     if (ylabel) {
         double widest = 0;
         for (int i = 0; i < ny; i++) {

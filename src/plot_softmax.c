@@ -10,8 +10,8 @@
 #include <string.h>
 
 #define MAX_TOKENS 64
-#define MAX_TEMPS 20
-#define MAX_COLS 5
+#define MAX_TEMPS  20
+#define MAX_COLS   5
 
 static void format_temperature(char *buf, size_t n, double t)
 {

@@ -52,7 +52,8 @@ static void insertion_sort(ts_candidate *c, size_t n)
     for (size_t i = 1; i < n; i++) {
         ts_candidate x = c[i];
         size_t j = i;
-        for (; j > 0 && ranks_before(&x, &c[j - 1]); j--) c[j] = c[j - 1];
+        for (; j > 0 && ranks_before(&x, &c[j - 1]); j--)
+            c[j] = c[j - 1];
         c[j] = x;
     }
 }
@@ -72,7 +73,8 @@ static void sift_down(ts_candidate *c, size_t root, size_t n)
 
 static void heap_sort(ts_candidate *c, size_t n)
 {
-    for (size_t i = n / 2; i-- > 0;) sift_down(c, i, n);
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(c, i, n);
     for (size_t end = n; end > 1; end--) {
         swap_cand(&c[0], &c[end - 1]);
         sift_down(c, 0, end - 1);
@@ -92,8 +94,10 @@ static size_t partition(ts_candidate *c, size_t n)
     ts_candidate pivot = c[mid];
     size_t i = 0, j = n - 1;
     for (;;) {
-        while (ranks_before(&c[i], &pivot)) i++;
-        while (ranks_before(&pivot, &c[j])) j--;
+        while (ranks_before(&c[i], &pivot))
+            i++;
+        while (ranks_before(&pivot, &c[j]))
+            j--;
         if (i >= j) return j + 1;
         swap_cand(&c[i], &c[j]);
         i++;
@@ -140,7 +144,8 @@ static int depth_limit(size_t n)
  */
 static void select_top_heap(ts_candidate *c, size_t n, size_t k)
 {
-    for (size_t i = k / 2; i-- > 0;) sift_down(c, i, k);
+    for (size_t i = k / 2; i-- > 0;)
+        sift_down(c, i, k);
     for (size_t i = k; i < n; i++) {
         if (ranks_before(&c[i], &c[0])) {
             swap_cand(&c[0], &c[i]);
@@ -208,7 +213,8 @@ static void step_top_p(ts_sampler *s, double p, double t)
 {
     if (p >= 1.0 || s->n_keep <= 1) return;
     double z = 0.0;
-    for (size_t i = 0; i < s->n_keep; i++) z += weight(s->cands[i].logit, s->zmax, t);
+    for (size_t i = 0; i < s->n_keep; i++)
+        z += weight(s->cands[i].logit, s->zmax, t);
     double cum = 0.0;
     size_t i = 0, chunk = 64;
     for (;;) {
@@ -238,7 +244,8 @@ static void step_min_p(ts_sampler *s, double min_p, double t)
     }
     size_t dst = s->n_sorted;
     for (size_t i = s->n_sorted; i < s->n_keep; i++)
-        if (weight(s->cands[i].logit, s->zmax, t) >= min_p) swap_cand(&s->cands[dst++], &s->cands[i]);
+        if (weight(s->cands[i].logit, s->zmax, t) >= min_p)
+            swap_cand(&s->cands[dst++], &s->cands[i]);
     s->n_keep = dst;
 }
 
@@ -252,7 +259,8 @@ static void step_temperature(ts_sampler *s, double t)
         z += w;
     }
     double inv = 1.0 / z; /* z >= 1: the max is kept and has weight 1 */
-    for (size_t i = 0; i < s->n_keep; i++) s->cands[i].p *= inv;
+    for (size_t i = 0; i < s->n_keep; i++)
+        s->cands[i].p *= inv;
 }
 
 /* Run the chain; leaves the kept set in cands[0, n_keep), p normalised. */
@@ -292,7 +300,11 @@ static ts_status run_chain(ts_sampler *s, const float *logits)
 ts_sampler_params ts_sampler_default_params(void)
 {
     ts_sampler_params p = {
-        .temperature = 1.0, .top_k = 50, .top_p = 1.0, .min_p = 0.0, .order = TS_ORDER_HF,
+        .temperature = 1.0,
+        .top_k = 50,
+        .top_p = 1.0,
+        .min_p = 0.0,
+        .order = TS_ORDER_HF,
         .seed = 0,
     };
     return p;
@@ -326,8 +338,8 @@ ts_status ts_sampler_new(const ts_sampler_params *params, size_t n_vocab, ts_sam
                          "sampler: temperature %g must be >= 0 (0 = greedy, inf = uniform)",
                          p->temperature);
     if (p->top_k < 0)
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "sampler: top-k %d must be >= 0 (0 = off)", (int)p->top_k);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "sampler: top-k %d must be >= 0 (0 = off)",
+                         (int)p->top_k);
     if (!(p->top_p > 0.0 && p->top_p <= 1.0))
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "sampler: top-p %g must be in (0, 1] (1 = off)", p->top_p);
@@ -335,8 +347,7 @@ ts_status ts_sampler_new(const ts_sampler_params *params, size_t n_vocab, ts_sam
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "sampler: min-p %g must be in [0, 1) (0 = off)", p->min_p);
     if (p->order != TS_ORDER_HF && p->order != TS_ORDER_LLAMA)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "sampler: unknown order %d",
-                         (int)p->order);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "sampler: unknown order %d", (int)p->order);
     if (n_vocab == 0 || n_vocab > (size_t)INT32_MAX)
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "sampler: vocabulary size %zu must be in [1, 2^31)", n_vocab);

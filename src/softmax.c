@@ -44,10 +44,12 @@ ts_status ts_logits_scan(const float *logits, size_t n, double temperature, ts_l
         m[0] = z > m[0] ? z : m[0];
     }
     float zmax = m[0];
-    for (int k = 1; k < 8; k++) zmax = m[k] > zmax ? m[k] : zmax;
+    for (int k = 1; k < 8; k++)
+        zmax = m[k] > zmax ? m[k] : zmax;
     if (bad || n_finite == 0) return TS_ERR_INVALID;
     size_t imax = 0;
-    while (logits[imax] != zmax) imax++; /* the first maximum */
+    while (logits[imax] != zmax)
+        imax++; /* the first maximum */
     info->zmax = zmax;
     info->imax = imax;
     info->n_finite = n_finite;
@@ -70,13 +72,15 @@ ts_status ts_softmax(const float *logits, size_t n, double temperature, double *
     if (st != TS_OK) return st;
 
     if (temperature == 0.0) {
-        for (size_t i = 0; i < n; i++) probs[i] = 0.0;
+        for (size_t i = 0; i < n; i++)
+            probs[i] = 0.0;
         probs[info.imax] = 1.0;
         return TS_OK;
     }
     if (isinf(temperature)) {
         double u = 1.0 / (double)info.n_finite;
-        for (size_t i = 0; i < n; i++) probs[i] = logits[i] == -INFINITY ? 0.0 : u;
+        for (size_t i = 0; i < n; i++)
+            probs[i] = logits[i] == -INFINITY ? 0.0 : u;
         return TS_OK;
     }
     /* (z - zmax) / T <= 0, so every term is in [0, 1] and the max term is 1. */
@@ -87,7 +91,8 @@ ts_status ts_softmax(const float *logits, size_t n, double temperature, double *
         sum += e;
     }
     double inv = 1.0 / sum;
-    for (size_t i = 0; i < n; i++) probs[i] *= inv;
+    for (size_t i = 0; i < n; i++)
+        probs[i] *= inv;
     return TS_OK;
 }
 
@@ -98,13 +103,15 @@ ts_status ts_log_softmax(const float *logits, size_t n, double temperature, doub
     if (st != TS_OK) return st;
 
     if (temperature == 0.0) {
-        for (size_t i = 0; i < n; i++) logp[i] = -INFINITY;
+        for (size_t i = 0; i < n; i++)
+            logp[i] = -INFINITY;
         logp[info.imax] = 0.0;
         return TS_OK;
     }
     if (isinf(temperature)) {
         double l = -log((double)info.n_finite);
-        for (size_t i = 0; i < n; i++) logp[i] = logits[i] == -INFINITY ? -INFINITY : l;
+        for (size_t i = 0; i < n; i++)
+            logp[i] = logits[i] == -INFINITY ? -INFINITY : l;
         return TS_OK;
     }
     double zmax = info.zmax, sum = 0.0;
@@ -114,7 +121,8 @@ ts_status ts_log_softmax(const float *logits, size_t n, double temperature, doub
         sum += exp(s);
     }
     double lz = log(sum); /* sum >= 1, so lz >= 0 and finite */
-    for (size_t i = 0; i < n; i++) logp[i] -= lz;
+    for (size_t i = 0; i < n; i++)
+        logp[i] -= lz;
     return TS_OK;
 }
 
@@ -124,6 +132,7 @@ double ts_logsumexp(const float *logits, size_t n, double temperature)
     if (ts_logits_scan(logits, n, temperature, &info) != TS_OK) return NAN;
     if (!(temperature > 0.0) || isinf(temperature)) return NAN;
     double zmax = info.zmax, sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += exp(((double)logits[i] - zmax) / temperature);
+    for (size_t i = 0; i < n; i++)
+        sum += exp(((double)logits[i] - zmax) / temperature);
     return zmax / temperature + log(sum);
 }

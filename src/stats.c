@@ -91,7 +91,8 @@ ts_status ts_temperature_for_entropy(const float *logits, size_t n, double targe
     /* As T -> 0+ the entropy tends to log(#tokens tied at the max); as T -> inf
      * to log(#finite). Between, H is strictly increasing, so the root is unique. */
     size_t n_ties = 0;
-    for (size_t i = 0; i < n; i++) n_ties += (logits[i] == info.zmax);
+    for (size_t i = 0; i < n; i++)
+        n_ties += (logits[i] == info.zmax);
     double h_hi = log((double)info.n_finite), h_lo = log((double)n_ties);
     if (target_nats == 0.0 && n_ties == 1) {
         *temperature = 0.0;

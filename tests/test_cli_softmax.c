@@ -105,12 +105,14 @@ static void ref_softmax(const double *z, size_t n, double t, double *p)
         size_t best = 0;
         for (size_t i = 1; i < n; i++)
             if ((float)z[i] > (float)z[best]) best = i;
-        for (size_t i = 0; i < n; i++) p[i] = i == best;
+        for (size_t i = 0; i < n; i++)
+            p[i] = i == best;
         return;
     }
     long double e[64], s = 0;
     size_t nf = 0;
-    for (size_t i = 0; i < n; i++) nf += isfinite(z[i]) != 0;
+    for (size_t i = 0; i < n; i++)
+        nf += isfinite(z[i]) != 0;
     for (size_t i = 0; i < n; i++) {
         if (isinf(t))
             e[i] = isfinite(z[i]) ? 1.0L / nf : 0.0L;
@@ -118,7 +120,8 @@ static void ref_softmax(const double *z, size_t n, double t, double *p)
             e[i] = isfinite(z[i]) ? expl((long double)(float)z[i] / t) : 0.0L;
         s += e[i];
     }
-    for (size_t i = 0; i < n; i++) p[i] = (double)(e[i] / s);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (double)(e[i] / s);
 }
 
 static double json_num(const cJSON *v)
@@ -185,8 +188,8 @@ static void test_json_defaults(void **state)
     const cJSON *results = cJSON_GetObjectItemCaseSensitive(root, "results");
     double prev = -1;
     for (int k = 0; k < cJSON_GetArraySize(results); k++) {
-        double h = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(results, k),
-                                                    "entropy_nats")->valuedouble;
+        double h = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(results, k), "entropy_nats")
+                       ->valuedouble;
         assert_true(h >= prev);
         prev = h;
     }
@@ -215,8 +218,8 @@ static void test_table(void **state)
     (void)state;
     run_result r = run("");
     assert_int_equal(r.status, 0);
-    const char *want[] = {"token 0", "token 4", "T = 0.1", "T = 5", "entropy (nats)",
-                          "entropy (bits)", "0.5247", "1.3188", "1.9026"};
+    const char *want[] = {"token 0",        "token 4", "T = 0.1", "T = 5", "entropy (nats)",
+                          "entropy (bits)", "0.5247",  "1.3188",  "1.9026"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!strstr(r.out, want[i])) {
             print_error("table lacks '%s':\n%s\n", want[i], r.out);

@@ -65,8 +65,15 @@ static size_t read_head(const char *path, unsigned char *buf, size_t n)
 static void draw_something(ts_plot *pl)
 {
     cairo_t *cr = ts_plot_cairo(pl);
-    ts_axes ax = {.x = 50, .y = 30, .w = 200, .h = 120, .xmin = 1e-3, .xmax = 10,
-                  .ymin = 0, .ymax = 1, .xlog = true};
+    ts_axes ax = {.x = 50,
+                  .y = 30,
+                  .w = 200,
+                  .h = 120,
+                  .xmin = 1e-3,
+                  .xmax = 10,
+                  .ymin = 0,
+                  .ymax = 1,
+                  .xlog = true};
     ts_axes_frame(cr, &ax, "title", "x", "y");
     ts_plot_color(cr, 0, 1.0);
     cairo_move_to(cr, ts_axes_px(&ax, 1e-3), ts_axes_py(&ax, 0));
@@ -169,9 +176,9 @@ static void test_softmax_figure(void **state)
                      TS_ERR_INVALID);
     assert_int_equal(ts_plot_softmax_panels(path, z, 0, NULL, t, 1, NULL, err, sizeof err),
                      TS_ERR_RANGE);
-    assert_int_equal(ts_plot_softmax_panels("/nonexistent/s.svg", z, 5, NULL, t, 5, NULL, err,
-                                            sizeof err),
-                     TS_ERR_IO);
+    assert_int_equal(
+        ts_plot_softmax_panels("/nonexistent/s.svg", z, 5, NULL, t, 5, NULL, err, sizeof err),
+        TS_ERR_IO);
     assert_int_equal(count_files(), before);
 }
 

@@ -23,9 +23,12 @@ static void test_reference_sequence(void **state)
                                        0x1d9a70f7u, 0x241a37cfu, 0x9a3857b7u};
     ts_rng r;
     ts_rng_seed_stream(&r, 42u, 54u);
-    for (int i = 0; i < 6; i++) assert_int_equal(ts_rng_u32(&r), round1[i]);
-    for (int i = 0; i < 614; i++) (void)ts_rng_u32(&r);
-    for (int i = 0; i < 6; i++) assert_int_equal(ts_rng_u32(&r), round5[i]);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(ts_rng_u32(&r), round1[i]);
+    for (int i = 0; i < 614; i++)
+        (void)ts_rng_u32(&r);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(ts_rng_u32(&r), round5[i]);
     /* ts_rng_seed uses stream 54: the same sequence. */
     ts_rng_seed(&r, 42u);
     assert_int_equal(ts_rng_u32(&r), round1[0]);

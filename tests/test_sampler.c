@@ -70,8 +70,10 @@ static void ref_softmax(const double *scores, size_t n, double *p)
     double mx = -INFINITY, z = 0;
     for (size_t i = 0; i < n; i++)
         if (scores[i] > mx) mx = scores[i];
-    for (size_t i = 0; i < n; i++) z += p[i] = scores[i] == -INFINITY ? 0.0 : exp(scores[i] - mx);
-    for (size_t i = 0; i < n; i++) p[i] /= z;
+    for (size_t i = 0; i < n; i++)
+        z += p[i] = scores[i] == -INFINITY ? 0.0 : exp(scores[i] - mx);
+    for (size_t i = 0; i < n; i++)
+        p[i] /= z;
 }
 
 /*
@@ -88,7 +90,8 @@ static void ref_chain(const float *z, size_t n, const ts_sampler_params *par, do
         size_t best = 0;
         for (size_t i = 1; i < n; i++)
             if (z[i] > z[best]) best = i;
-        for (size_t i = 0; i < n; i++) out[i] = i == best ? 1.0 : 0.0;
+        for (size_t i = 0; i < n; i++)
+            out[i] = i == best ? 1.0 : 0.0;
         free(s), free(p), free(order);
         return;
     }
@@ -101,11 +104,13 @@ static void ref_chain(const float *z, size_t n, const ts_sampler_params *par, do
         else
             s[i] = z[i];
     }
-    for (size_t i = 0; i < n; i++) order[i] = (int)i;
+    for (size_t i = 0; i < n; i++)
+        order[i] = (int)i;
     g_logits = z;
     qsort(order, n, sizeof *order, cmp_rank); /* ranking: logit desc, id asc */
     if (par->top_k > 0)
-        for (size_t r = (size_t)par->top_k; r < n; r++) s[order[r]] = -INFINITY;
+        for (size_t r = (size_t)par->top_k; r < n; r++)
+            s[order[r]] = -INFINITY;
     if (par->top_p < 1.0) {
         ref_softmax(s, n, p);
         double cum = 0;
@@ -114,7 +119,8 @@ static void ref_chain(const float *z, size_t n, const ts_sampler_params *par, do
             cum += p[order[r]];
             if (cum >= par->top_p) break;
         }
-        for (size_t q = r + 1; q < n; q++) s[order[q]] = -INFINITY;
+        for (size_t q = r + 1; q < n; q++)
+            s[order[q]] = -INFINITY;
     }
     if (par->min_p > 0.0) {
         ref_softmax(s, n, p);
@@ -133,8 +139,7 @@ static void ref_chain(const float *z, size_t n, const ts_sampler_params *par, do
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static ts_sampler_params params(ts_sampler_order order, double t, int k, double top_p,
-                                double min_p)
+static ts_sampler_params params(ts_sampler_order order, double t, int k, double top_p, double min_p)
 {
     ts_sampler_params p = ts_sampler_default_params();
     p.order = order;
@@ -165,7 +170,8 @@ static void check_against_reference(const float *z, size_t n, const ts_sampler_p
     assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
     assert_true(nc >= 1);
     size_t n_ref = 0;
-    for (size_t i = 0; i < n; i++) n_ref += ref[i] > 0.0;
+    for (size_t i = 0; i < n; i++)
+        n_ref += ref[i] > 0.0;
     double sum = 0;
     for (size_t i = 0; i < nc; i++) {
         if (i > 0) { /* ranked: logit descending, id ascending */
@@ -176,16 +182,17 @@ static void check_against_reference(const float *z, size_t n, const ts_sampler_p
         assert_true(c[i].id >= 0 && (size_t)c[i].id < n);
         assert_true(c[i].logit == z[c[i].id]);
         if (!(fabs(c[i].p - ref[c[i].id]) <= 1e-12)) {
-            print_error("T=%g k=%d p=%g minp=%g %s: id %d p %.17g ref %.17g\n",
-                        par->temperature, par->top_k, par->top_p, par->min_p,
-                        ts_sampler_order_name(par->order), c[i].id, c[i].p, ref[c[i].id]);
+            print_error("T=%g k=%d p=%g minp=%g %s: id %d p %.17g ref %.17g\n", par->temperature,
+                        par->top_k, par->top_p, par->min_p, ts_sampler_order_name(par->order),
+                        c[i].id, c[i].p, ref[c[i].id]);
             fail();
         }
         sum += c[i].p;
     }
     /* candidates with p underflowed to 0 may be kept; the reference counts p > 0 */
     size_t n_pos = 0;
-    for (size_t i = 0; i < nc; i++) n_pos += c[i].p > 0.0;
+    for (size_t i = 0; i < nc; i++)
+        n_pos += c[i].p > 0.0;
     assert_int_equal(n_pos, n_ref);
     assert_true(fabs(sum - 1.0) < 1e-12);
     ts_sampler_free(s);
@@ -311,7 +318,8 @@ static void test_greedy_both_orders(void **state)
         assert_int_equal(nc, 1);
         assert_int_equal(c[0].id, 1);
         assert_true(c[0].p == 1.0);
-        for (int i = 0; i < 100; i++) assert_int_equal(ts_sampler_sample(s, z), 1);
+        for (int i = 0; i < 100; i++)
+            assert_int_equal(ts_sampler_sample(s, z), 1);
         ts_sampler_free(s);
     }
 }
@@ -394,7 +402,8 @@ static void test_large_vocab_exact(void **state)
     for (uint64_t seed = 1; seed <= 2; seed++) {
         fill_logits(z, N_VOCAB, seed, 25.0);
         z[100] = z[200] = -INFINITY;
-        for (size_t k = 0; k < ns; k++) check_against_reference(z, N_VOCAB, &ps[k]);
+        for (size_t k = 0; k < ns; k++)
+            check_against_reference(z, N_VOCAB, &ps[k]);
         ts_sampler_params big = params(TS_ORDER_HF, 1.0, 40000, 0.999, 0.0);
         check_against_reference(z, N_VOCAB, &big);
         big = params(TS_ORDER_LLAMA, 3.0, 0, 0.9999, 0.0);
@@ -403,7 +412,8 @@ static void test_large_vocab_exact(void **state)
         check_against_reference(z, N_VOCAB, &big);
     }
     /* all equal logits: the ranking is by id */
-    for (size_t i = 0; i < N_VOCAB; i++) z[i] = 0.5f;
+    for (size_t i = 0; i < N_VOCAB; i++)
+        z[i] = 0.5f;
     ts_sampler_params eq = params(TS_ORDER_HF, 1.0, 5, 1.0, 0.0);
     check_against_reference(z, N_VOCAB, &eq);
     free(z);
@@ -423,9 +433,10 @@ static void test_chi_square(void **state)
     (void)state;
     enum { V = 40, DRAWS = 200000 };
     float z[V];
-    for (int i = 0; i < V; i++) z[i] = 3.0f - 0.22f * (float)i + 0.3f * (float)((i * 7) % 5) / 5;
-    z[3] = z[4];        /* a tie */
-    z[17] = -INFINITY;  /* masked */
+    for (int i = 0; i < V; i++)
+        z[i] = 3.0f - 0.22f * (float)i + 0.3f * (float)((i * 7) % 5) / 5;
+    z[3] = z[4];       /* a tie */
+    z[17] = -INFINITY; /* masked */
     z[33] = -INFINITY;
     size_t ns;
     const ts_sampler_params *ps = settings(&ns);
@@ -447,8 +458,8 @@ static void test_chi_square(void **state)
             double e = ref[i] * DRAWS;
             if (ref[i] == 0.0) {
                 if (counts[i] != 0) {
-                    print_error("setting %zu: token %d has p = 0 but was drawn %ld times\n", k,
-                                i, counts[i]);
+                    print_error("setting %zu: token %d has p = 0 but was drawn %ld times\n", k, i,
+                                counts[i]);
                     fail();
                 }
                 continue;
@@ -469,8 +480,8 @@ static void test_chi_square(void **state)
             double crit = chi2_critical_001(bins - 1);
             if (!(chi2 < crit)) {
                 print_error("setting %zu (%s T=%g k=%d p=%g minp=%g): chi2 %.2f >= %.2f, df %d\n",
-                            k, ts_sampler_order_name(ps[k].order), ps[k].temperature,
-                            ps[k].top_k, ps[k].top_p, ps[k].min_p, chi2, crit, bins - 1);
+                            k, ts_sampler_order_name(ps[k].order), ps[k].temperature, ps[k].top_k,
+                            ps[k].top_p, ps[k].min_p, chi2, crit, bins - 1);
                 fail();
             }
         }
@@ -538,14 +549,10 @@ static void test_no_allocation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params),
-        cmocka_unit_test(test_pick),
-        cmocka_unit_test(test_top_k_ties),
-        cmocka_unit_test(test_greedy_both_orders),
-        cmocka_unit_test(test_order_matters),
-        cmocka_unit_test(test_large_vocab_exact),
-        cmocka_unit_test(test_chi_square),
-        cmocka_unit_test(test_sample_is_apply_plus_pick),
+        cmocka_unit_test(test_params),        cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_top_k_ties),    cmocka_unit_test(test_greedy_both_orders),
+        cmocka_unit_test(test_order_matters), cmocka_unit_test(test_large_vocab_exact),
+        cmocka_unit_test(test_chi_square),    cmocka_unit_test(test_sample_is_apply_plus_pick),
         cmocka_unit_test(test_no_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,7 +35,8 @@ static void assert_close(double got, double want, double tol, const char *what, 
 static double sum(const double *p, size_t n)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += p[i];
+    for (size_t i = 0; i < n; i++)
+        s += p[i];
     return s;
 }
 
@@ -69,7 +70,8 @@ static void test_hand_computed(void **state)
     float z3[4] = {3, 3, 3, 3};
     double p4[4];
     assert_int_equal(ts_softmax(z3, 4, 0.37, p4), TS_OK);
-    for (size_t i = 0; i < 4; i++) assert_close(p4[i], 0.25, 1e-16, "uniform", i);
+    for (size_t i = 0; i < 4; i++)
+        assert_close(p4[i], 0.25, 1e-16, "uniform", i);
     /* One logit: probability 1 at every T. */
     double one;
     assert_int_equal(ts_softmax(toy, 1, 0.01, &one), TS_OK);
@@ -136,7 +138,8 @@ static void test_pytorch_reference(void **state)
             p = end;
         }
         if (strcmp(key, "logits") == 0) {
-            for (size_t i = 0; i < n; i++) z[i] = (float)vals[i];
+            for (size_t i = 0; i < n; i++)
+                z[i] = (float)vals[i];
         } else if (strcmp(key, "probs") == 0) {
             assert_int_equal(ts_softmax(z, n, t, got), TS_OK);
             for (size_t i = 0; i < n; i++)
@@ -144,8 +147,8 @@ static void test_pytorch_reference(void **state)
         } else if (strcmp(key, "logp") == 0) {
             assert_int_equal(ts_log_softmax(z, n, t, got), TS_OK);
             for (size_t i = 0; i < n; i++)
-                assert_close(got[i], ref[i], 1e-12 * (fabs(ref[i]) > 1 ? fabs(ref[i]) : 1),
-                             "logp", i);
+                assert_close(got[i], ref[i], 1e-12 * (fabs(ref[i]) > 1 ? fabs(ref[i]) : 1), "logp",
+                             i);
         }
     }
     fclose(f);
@@ -166,7 +169,8 @@ static void test_sums_to_one(void **state)
         for (size_t k = 0; k < sizeof temps / sizeof temps[0]; k++) {
             assert_int_equal(ts_softmax(z, N_VOCAB, temps[k], p), TS_OK);
             assert_close(sum(p, N_VOCAB), 1.0, 1e-12, "sum", k);
-            for (size_t i = 0; i < N_VOCAB; i++) assert_true(p[i] >= 0.0 && p[i] <= 1.0);
+            for (size_t i = 0; i < N_VOCAB; i++)
+                assert_true(p[i] >= 0.0 && p[i] <= 1.0);
         }
     }
     assert_int_equal(ts_softmax(toy, 5, 1.0, p), TS_OK);
@@ -181,20 +185,25 @@ static void test_limits(void **state)
     double p0[5], p[5];
     /* T = 0: one-hot on the argmax. */
     assert_int_equal(ts_softmax(toy, 5, 0.0, p0), TS_OK);
-    for (size_t i = 0; i < 5; i++) assert_true(p0[i] == (i == 0 ? 1.0 : 0.0));
+    for (size_t i = 0; i < 5; i++)
+        assert_true(p0[i] == (i == 0 ? 1.0 : 0.0));
     /* T = 1e-6 equals it exactly. */
     assert_int_equal(ts_softmax(toy, 5, 1e-6, p), TS_OK);
-    for (size_t i = 0; i < 5; i++) assert_true(p[i] == p0[i]);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(p[i] == p0[i]);
     /* T = 1e9 within 1e-6 of uniform; T = inf exactly uniform. */
     assert_int_equal(ts_softmax(toy, 5, 1e9, p), TS_OK);
-    for (size_t i = 0; i < 5; i++) assert_close(p[i], 0.2, 1e-6, "T=1e9", i);
+    for (size_t i = 0; i < 5; i++)
+        assert_close(p[i], 0.2, 1e-6, "T=1e9", i);
     assert_int_equal(ts_softmax(toy, 5, INFINITY, p), TS_OK);
-    for (size_t i = 0; i < 5; i++) assert_true(p[i] == 0.2);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(p[i] == 0.2);
     /* log-softmax limits. */
     assert_int_equal(ts_log_softmax(toy, 5, 0.0, p), TS_OK);
     assert_true(p[0] == 0.0 && isinf(p[1]) && p[1] < 0);
     assert_int_equal(ts_log_softmax(toy, 5, INFINITY, p), TS_OK);
-    for (size_t i = 0; i < 5; i++) assert_close(p[i], -log(5.0), 1e-15, "logp inf", i);
+    for (size_t i = 0; i < 5; i++)
+        assert_close(p[i], -log(5.0), 1e-15, "logp inf", i);
     /* Ties at T = 0: the first maximum. */
     const float tie[4] = {1.0f, 3.0f, 2.0f, 3.0f};
     assert_int_equal(ts_softmax(tie, 4, 0.0, p), TS_OK);
@@ -210,7 +219,8 @@ static void test_limits(void **state)
     assert_int_equal(ts_softmax(z, N_VOCAB, 1e-6, b), TS_OK);
     size_t am = ts_argmax(z, N_VOCAB);
     assert_true(a[am] == 1.0);
-    for (size_t i = 0; i < N_VOCAB; i++) assert_true(a[i] == b[i]);
+    for (size_t i = 0; i < N_VOCAB; i++)
+        assert_true(a[i] == b[i]);
     assert_int_equal(ts_softmax(z, N_VOCAB, 1e9, b), TS_OK);
     for (size_t i = 0; i < N_VOCAB; i++)
         assert_close(b[i], 1.0 / N_VOCAB, 1e-6 / N_VOCAB, "T=1e9 50257", i);

@@ -66,10 +66,10 @@ static void test_display_width(void **state)
     (void)state;
     assert_int_equal(ts_cli_display_width(""), 0);
     assert_int_equal(ts_cli_display_width("abc"), 3);
-    assert_int_equal(ts_cli_display_width("␣the"), 4);  /* 3-byte code point */
-    assert_int_equal(ts_cli_display_width("日本"), 4);  /* wide */
+    assert_int_equal(ts_cli_display_width("␣the"), 4); /* 3-byte code point */
+    assert_int_equal(ts_cli_display_width("日本"), 4); /* wide */
     assert_int_equal(ts_cli_display_width("\x1b[1;33mab\x1b[0m"), 2);
-    assert_int_equal(ts_cli_display_width("\xff\xfe"), 2); /* invalid bytes: 1 each */
+    assert_int_equal(ts_cli_display_width("\xff\xfe"), 2);  /* invalid bytes: 1 each */
     assert_int_equal(ts_cli_display_width("e\xcc\x81"), 1); /* combining accent: 0 */
 }
 
