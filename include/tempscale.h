@@ -473,8 +473,8 @@ ts_status ts_lm_calib_metrics(const ts_lm_calib *c, double temperature, int32_t 
 /* (section owned by the plotting work) */
 
 /*
- * The temperature softmax figure: one bar panel per temperature (a row of up
- * to 5 panels, then further rows), softmax(z/T) of the n logits as bars with
+ * The temperature softmax figure: one bar panel per temperature (balanced
+ * rows of at most 5 panels, at most ~1500 points wide), softmax(z/T) of the n logits as bars with
  * the probability written above each bar, y from 0 to 1.1, the entropy under
  * each panel, the T = 1 panel emphasised, and a common title (NULL for the
  * default). labels may be NULL ("0", "1", ...). Temperatures follow

@@ -97,8 +97,6 @@ ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n
     }
 
     /* Layout (points). Long labels are drawn at 45 degrees and need room. */
-    size_t cols = n_temps < MAX_COLS ? n_temps : MAX_COLS;
-    size_t rows = (n_temps + cols - 1) / cols;
     double longest = 0;
     {
         /* measure on a scratch surface: text width needs a cairo_t */
@@ -118,9 +116,18 @@ ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n
         cairo_destroy(m);
         cairo_surface_destroy(s);
     }
-    double panel_w = 24.0 + 34.0 * (double)n;
+    /* Bars get narrower as tokens get more numerous; rows keep the figure
+     * within ~1500 points wide, and are balanced (7 panels: 4 + 3, not 5 + 2). */
+    double per_token = n <= 8 ? 34.0 : n <= 16 ? 28.0 : 22.0;
+    double panel_w = 24.0 + per_token * (double)n;
     if (panel_w < 150) panel_w = 150;
-    double slot = (panel_w) / (double)n;
+    size_t cols = (size_t)floor((1500.0 + 34.0) / (panel_w + 34.0));
+    if (cols < 1) cols = 1;
+    if (cols > MAX_COLS) cols = MAX_COLS;
+    if (cols > n_temps) cols = n_temps;
+    size_t rows = (n_temps + cols - 1) / cols;
+    cols = (n_temps + rows - 1) / rows;
+    double slot = panel_w / (double)n;
     double angle = longest > slot * 0.92 ? -M_PI / 4 : 0.0;
     double label_h = angle != 0.0 ? longest * 0.72 + 10 : 16;
     if (label_h > 90) label_h = 90;
