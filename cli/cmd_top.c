@@ -1,11 +1,182 @@
 /*
- * cmd_top.c — `tempscale top`. Not written yet: its issue owns this file.
+ * cmd_top.c — `tempscale top`: the model's top-k next-token predictions for
+ * a prompt (the notebook's "Top 10 Token Predictions" table), with the
+ * probability over the full vocabulary and renormalised within the k shown,
+ * the entropy of the whole distribution, and the raw logits on request.
  */
-#include "cli.h"
+#include "walk.h"
+#include "internal.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: tempscale top [--model DIR] [--prompt TEXT | --ids 1,2,3] [--k 10] [--json]\n"
+        "                     [--temperature T] [--dump-logits FILE.npy]\n"
+        "\n"
+        "Run the prompt through the model once and show the k most likely next tokens.\n"
+        "'prob' is softmax(logits / T) over the whole vocabulary; 'prob in top-k' is the\n"
+        "same renormalised within the k tokens shown (the notebook's column). The entropy\n"
+        "line is the full-vocabulary entropy H and exp(H), the 'effective number of choices'.\n"
+        "\n"
+        "Options:\n"
+        "  --model DIR        Hugging Face layout checkpoint (default: bundled tiny-shakespeare)\n"
+        "  --prompt TEXT      text to condition on (default: \"" WALK_DEFAULT_PROMPT "\")\n"
+        "  --ids LIST         comma-separated token ids instead of --prompt\n"
+        "  --k N              how many tokens to show (default 10; at most the vocabulary)\n"
+        "  --temperature T    divide the logits by T first (default 1; 0 = argmax)\n"
+        "  --dump-logits F    write the last position's raw logits as a float32 .npy\n"
+        "  --json             {\"ids\",\"entropy_nats\",\"top\":[{\"rank\",\"id\",\"token\",\"logit\",\n"
+        "                     \"prob\",\"prob_topk\"}]}\n"
+        "\n"
+        "Example:\n"
+        "  tempscale top --prompt \"In the future, AI will\" --k 10\n");
+}
+
+int walk_top(walk_model *m, const int32_t *ids, size_t n_ids, const walk_top_opts *o,
+             walk_out *out)
+{
+    char err[TS_ERR_SIZE] = "";
+    if (o->k == 0 || o->k > m->n_vocab)
+        return ts_cli_error("option --k: %zu is outside [1, %zu] (the vocabulary size)", o->k,
+                            m->n_vocab);
+    ts_status st = ts_generator_set_prompt(m->gen, ids, n_ids, err, sizeof err);
+    if (st != TS_OK) return ts_cli_error("%s", err);
+    const float *logits = ts_generator_prompt_logits(m->gen);
+    size_t V = m->n_vocab, k = o->k;
+    int32_t *top = malloc(k * sizeof *top);
+    double *prob = malloc(k * sizeof *prob), *prob_topk = malloc(k * sizeof *prob_topk);
+    double *scratch = malloc(V * sizeof *scratch);
+    double entropy = 0.0;
+    int rc = TS_EXIT_OK;
+    if (!top || !prob || !prob_topk || !scratch) {
+        rc = ts_cli_error("out of memory");
+        goto done;
+    }
+    st = ts_sweep(logits, V, &o->temperature, 1, k, top, prob, prob_topk, &entropy, scratch);
+    if (st != TS_OK) {
+        rc = ts_cli_error("the model's logits are not usable (%s)", ts_status_str(st));
+        goto done;
+    }
+    if (o->dump_logits) {
+        size_t shape[1] = {V};
+        st = ts_npy_write_f32(o->dump_logits, logits, 1, shape, err, sizeof err);
+        if (st != TS_OK) {
+            rc = ts_cli_error("%s", err);
+            goto done;
+        }
+    }
+    if (o->json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddItemToObject(root, "ids", walk_json_ids(ids, n_ids));
+        cJSON_AddNumberToObject(root, "temperature", isinf(o->temperature) ? 1e308 : o->temperature);
+        cJSON_AddNumberToObject(root, "entropy_nats", entropy);
+        cJSON_AddNumberToObject(root, "vocab_size", (double)V);
+        cJSON *arr = cJSON_AddArrayToObject(root, "top");
+        char tbuf[256];
+        for (size_t r = 0; r < k; r++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "rank", (double)(r + 1));
+            cJSON_AddNumberToObject(e, "id", top[r]);
+            cJSON_AddStringToObject(e, "token", walk_token_utf8(m->tok, top[r], tbuf, sizeof tbuf));
+            cJSON_AddNumberToObject(e, "logit", logits[top[r]]);
+            cJSON_AddNumberToObject(e, "prob", prob[r]);
+            cJSON_AddNumberToObject(e, "prob_topk", prob_topk[r]);
+            cJSON_AddItemToArray(arr, e);
+        }
+        walk_json_print(root);
+        goto done;
+    }
+    {
+        static const char *const headers[] = {"rank", "token", "id", "logit", "prob",
+                                              "prob in top-k"};
+        walk_table *t = walk_table_new(6, headers);
+        if (!t) {
+            rc = ts_cli_error("out of memory");
+            goto done;
+        }
+        char title[128];
+        snprintf(title, sizeof title, "Top %zu Token Predictions (T = %g)", k, o->temperature);
+        walk_table_title(t, title);
+        walk_table_right(t, 0);
+        walk_table_right(t, 2);
+        walk_table_right(t, 3);
+        walk_table_right(t, 4);
+        walk_table_right(t, 5);
+        double mass = 0.0;
+        char tbuf[256];
+        for (size_t r = 0; r < k; r++) {
+            size_t row = walk_table_row(t, r == 0 ? WALK_BOLD : WALK_PLAIN);
+            walk_table_set(t, row, 0, "%zu", r + 1);
+            walk_table_set(t, row, 1, "%s", walk_token_display(m->tok, top[r], tbuf, sizeof tbuf));
+            walk_table_set(t, row, 2, "%d", (int)top[r]);
+            walk_table_set(t, row, 3, "%.3f", logits[top[r]]);
+            walk_table_set(t, row, 4, "%.4f", prob[r]);
+            walk_table_set(t, row, 5, "%.4f", prob_topk[r]);
+            mass += prob[r];
+        }
+        walk_table_emit(out, t);
+        walk_table_free(t);
+        walk_printf(out, WALK_PLAIN,
+                    "The top %zu hold %.1f%% of the probability; the full distribution over %zu "
+                    "tokens has entropy %.3f nats (%.3f bits), i.e. about %.1f equally likely "
+                    "choices.\n",
+                    k, 100.0 * mass, V, entropy, entropy / log(2.0), exp(entropy));
+    }
+done:
+    free(top);
+    free(prob);
+    free(prob_topk);
+    free(scratch);
+    return rc;
+}
 
 int ts_cmd_top(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return ts_cli_error("'top' is not implemented yet");
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},
+        {"ids", required_argument, NULL, 'i'},   {"k", required_argument, NULL, 'k'},
+        {"temperature", required_argument, NULL, 't'},
+        {"dump-logits", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    const char *model = NULL, *prompt = NULL, *ids_arg = NULL;
+    walk_top_opts o = {.k = 10, .temperature = 1.0};
+    long v;
+    optind = 0;
+    for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'p': prompt = optarg; break;
+        case 'i': ids_arg = optarg; break;
+        case 'k':
+            if (!ts_cli_parse_long("k", optarg, 1, 1L << 30, &v)) return TS_EXIT_USAGE;
+            o.k = (size_t)v;
+            break;
+        case 't':
+            if (!ts_cli_parse_double("temperature", optarg, &o.temperature)) return TS_EXIT_USAGE;
+            if (o.temperature < 0) return ts_cli_error("option --temperature: must be >= 0");
+            break;
+        case 'd': o.dump_logits = optarg; break;
+        case 'j': o.json = true; break;
+        case 'h': usage(stdout); return TS_EXIT_OK;
+        default: ts_cli_usage_hint("top"); return TS_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) return ts_cli_error("top: unexpected argument '%s'", argv[optind]);
+    walk_model m;
+    if (!walk_model_open(&m, model)) return TS_EXIT_USAGE;
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    int rc = walk_prompt_ids(&m, prompt, ids_arg, 0, &ids, &n_ids);
+    if (rc == TS_EXIT_OK) {
+        walk_out out = {stdout, ts_cli_use_color(stdout), NULL};
+        rc = walk_top(&m, ids, n_ids, &o, &out);
+    }
+    free(ids);
+    walk_model_close(&m);
+    return rc;
 }

@@ -343,6 +343,127 @@ const float *ts_context_logits(const ts_context *ctx);
 const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows);
 
 /* ======================================================================== */
+/* Generation, temperature sweeps, sampling statistics                      */
+/* (src/generate.c, src/sweep.c, src/chi2.c)                                */
+/* ======================================================================== */
+
+/* How a draw turns the candidates into a token. */
+typedef enum ts_gen_draw {
+    /* One uniform u per step from PCG32 stream (seed, stream); ts_sampler_pick. */
+    TS_DRAW_INVERSE_CDF = 0,
+    /*
+     * Gumbel-max: argmax_i log p_i + g(seed, stream, step, id). The noise of a
+     * token at a step is the same at every temperature, so runs at several T
+     * share one random stream ("coupled"); as T -> 0 it is exactly greedy.
+     */
+    TS_DRAW_GUMBEL = 1,
+} ts_gen_draw;
+
+typedef struct ts_gen_params {
+    size_t max_new_tokens; /* default 50 */
+    bool stop_at_eot;      /* default true: stop after drawing <|endoftext|> */
+    ts_gen_draw draw;      /* default TS_DRAW_INVERSE_CDF */
+    uint64_t seed;
+    uint64_t stream;       /* independent streams from one seed: sample index */
+} ts_gen_params;
+ts_gen_params ts_gen_default_params(void);
+
+/* What the callback learns about each new token. */
+typedef struct ts_gen_step {
+    size_t index;         /* 0-based among the new tokens */
+    int32_t id;
+    double prob;          /* p of id in the distribution it was drawn from (after the chain) */
+    double entropy_nats;  /* entropy of that distribution */
+    size_t n_candidates;  /* tokens left after truncation */
+    bool is_eot;          /* id is <|endoftext|> (its text is not emitted when stopping) */
+    const char *text;     /* complete UTF-8 this step releases (may be empty); borrowed, */
+    size_t text_len;      /* valid during the callback only; not NUL-terminated */
+} ts_gen_step;
+
+/* Return non-zero to stop generating. */
+typedef int (*ts_gen_callback)(const ts_gen_step *step, void *user);
+
+typedef enum ts_stop_reason { TS_STOP_LENGTH = 0, TS_STOP_EOT = 1, TS_STOP_CALLBACK = 2 } ts_stop_reason;
+typedef struct ts_gen_result {
+    size_t n_generated;
+    ts_stop_reason stop;
+} ts_gen_result;
+
+typedef struct ts_generator ts_generator;
+
+/*
+ * A generation loop over ctx (borrowed; the generator owns the context's KV
+ * cache while in use). Allocates a copy of one logit row and a text buffer
+ * once; runs never allocate.
+ */
+ts_status ts_generator_new(ts_context *ctx, const ts_tokenizer *tok, size_t n_vocab,
+                           ts_generator **out, char *err, size_t err_size);
+void ts_generator_free(ts_generator *g);
+
+/*
+ * Reset the context and evaluate the prompt (n >= 1) once; its last logits are
+ * kept so every following run starts from them without recomputing.
+ */
+ts_status ts_generator_set_prompt(ts_generator *g, const int32_t *ids, size_t n, char *err,
+                                  size_t err_size);
+/* The prompt's last-position logits (n_vocab), or NULL before set_prompt. */
+const float *ts_generator_prompt_logits(const ts_generator *g);
+/* How many ts_model_eval calls this generator made (one per prefill or decode step). */
+size_t ts_generator_n_evals(const ts_generator *g);
+
+/*
+ * Generate up to params->max_new_tokens after the prompt: roll the KV cache
+ * back to the prompt, then per step apply the sampler chain, draw, call cb,
+ * and evaluate the token (the last token is not evaluated). Text given to cb
+ * is always complete UTF-8 (ts_utf8_stream). The caller checks that
+ * prompt + max_new_tokens fits the context; otherwise eval's TS_ERR_RANGE.
+ */
+ts_status ts_generator_run(ts_generator *g, ts_sampler *sampler, const ts_gen_params *params,
+                           ts_gen_callback cb, void *user, ts_gen_result *result, char *err,
+                           size_t err_size);
+
+/* Standard Gumbel noise for (seed, stream, step, id): a counter-based hash, no state. */
+double ts_gumbel_noise(uint64_t seed, uint64_t stream, uint64_t step, int32_t id);
+/* Gumbel-max draw from candidates (p > 0 only); -1 if none has p > 0. */
+int32_t ts_gumbel_pick(const ts_candidate *cands, size_t n, uint64_t seed, uint64_t stream,
+                       uint64_t step);
+
+/*
+ * ids[k] = the k largest logits' indices, by logit descending (lower id on
+ * ties); O(n log k), no allocation. TS_ERR_INVALID unless 0 < k <= n.
+ */
+ts_status ts_top_k_ids(const float *logits, size_t n, size_t k, int32_t *ids);
+
+/*
+ * One logit vector at n_temps temperatures: top_ids[k] (by logit, the same at
+ * every T > 0), prob[t*k + r] over the full vocabulary, prob_topk[t*k + r]
+ * renormalised within the k, entropy_nats[t] of the full softmax. scratch
+ * holds n_vocab doubles. Errors as ts_softmax / ts_top_k_ids.
+ */
+ts_status ts_sweep(const float *logits, size_t n_vocab, const double *temperatures, size_t n_temps,
+                   size_t k, int32_t *top_ids, double *prob, double *prob_topk,
+                   double *entropy_nats, double *scratch);
+
+/* Upper tail P(X > x) of the chi-square distribution with dof degrees of freedom. */
+double ts_chi2_sf(double x, double dof);
+
+typedef struct ts_chi2_result {
+    double statistic;
+    double dof;      /* n_bins - 1 */
+    size_t n_bins;   /* after pooling categories with expected count < 5 */
+    double p_value;
+} ts_chi2_result;
+
+/*
+ * Pearson goodness of fit of counts[n_cat] against expected_p[n_cat] (sums to
+ * 1; pass categories by decreasing p). Categories with expected count < 5 are
+ * pooled with the following ones. TS_ERR_INVALID for n_cat < 2, no counts,
+ * or probabilities that do not sum to 1 within 1e-6.
+ */
+ts_status ts_chi2_test(const size_t *counts, const double *expected_p, size_t n_cat,
+                       ts_chi2_result *out);
+
+/* ======================================================================== */
 /* Calibration (src/calibrate.c)                                            */
 /* ======================================================================== */
 typedef struct ts_calib_metrics {
@@ -485,6 +606,21 @@ ts_status ts_lm_calib_metrics(const ts_lm_calib *c, double temperature, int32_t 
 ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n,
                                  const char *const *labels, const double *temperatures,
                                  size_t n_temps, const char *title, char *err, size_t err_size);
+
+/* ---- walkthrough figures (src/plot_sweep.c) ---- */
+
+/*
+ * The sweep figure (2 panels): left, probability vs rank of the top k tokens,
+ * one line per temperature (prob[t*k + r] as from ts_sweep); right, entropy
+ * (nats) vs temperature on a log axis: the curve (curve_t, curve_h)[n_curve]
+ * plus a marker per swept temperature (entropy_nats[t]), T = 1 marked.
+ * Temperatures <= 0 or infinite are drawn in the left panel only.
+ * title may be NULL. Format from the extension; written atomically.
+ */
+ts_status ts_plot_sweep(const char *path, const double *temperatures, size_t n_temps, size_t k,
+                        const double *prob, const double *entropy_nats, const double *curve_t,
+                        const double *curve_h, size_t n_curve, const char *title, char *err,
+                        size_t err_size);
 
 /* ======================================================================== */
 /* Hugging Face hub cache and downloads (src/hub.c)                         */
