@@ -329,6 +329,7 @@ int ts_cmd_compare(int argc, char **argv)
     walk_model m = {0};
     if (!prompts) return ts_cli_error("out of memory");
     optind = 0;
+    opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (c != 't' && walk_parse_sampling(c, optarg, &o.sp, &ok) == 0) {
             if (!ok) goto out;
@@ -354,7 +355,7 @@ int ts_cmd_compare(int argc, char **argv)
             break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); rc = TS_EXIT_OK; goto out;
-        default: ts_cli_usage_hint("compare"); goto out;
+        default: walk_bad_option("compare", argv); goto out;
         }
     }
     if (optind < argc) {
@@ -390,6 +391,14 @@ int ts_cmd_compare(int argc, char **argv)
         ts_cli_error("option --top-k: %d is larger than the vocabulary (%zu)", (int)o.sp.top_k,
                      m.n_vocab);
         goto out;
+    }
+    /* Check every prompt before anything is printed (the seed line included). */
+    for (size_t i = 0; i < o.n_prompts; i++) {
+        int32_t *ids = NULL;
+        size_t n_ids = 0;
+        if (walk_prompt_ids(&m, o.prompts[i], NULL, o.max_new_tokens, &ids, &n_ids) != TS_EXIT_OK)
+            goto out;
+        free(ids);
     }
     o.sp.seed = walk_seed(have_seed, seed);
     walk_out wo = {stdout, ts_cli_use_color(stdout), NULL};

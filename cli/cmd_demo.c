@@ -383,6 +383,7 @@ int ts_cmd_demo(int argc, char **argv)
     bool have_seed = false;
     uint64_t seed = 0;
     optind = 0;
+    opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
         case 'm': d.model_arg = optarg; break;
@@ -393,7 +394,7 @@ int ts_cmd_demo(int argc, char **argv)
         case 'H': html = optarg; break;
         case 'o': out_dir = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: ts_cli_usage_hint("demo"); return TS_EXIT_USAGE;
+        default: return walk_bad_option("demo", argv);
         }
     }
     if (optind < argc) return ts_cli_error("demo: unexpected argument '%s'", argv[optind]);

@@ -263,6 +263,7 @@ int ts_cmd_generate(int argc, char **argv)
     uint64_t seed = 0;
     long v;
     optind = 0;
+    opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         if (walk_parse_sampling(c, optarg, &o.sp, &ok) == 0) {
             if (!ok) return TS_EXIT_USAGE;
@@ -287,7 +288,7 @@ int ts_cmd_generate(int argc, char **argv)
         case 'v': o.verbose = true; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: ts_cli_usage_hint("generate"); return TS_EXIT_USAGE;
+        default: return walk_bad_option("generate", argv);
         }
     }
     if (optind < argc) return ts_cli_error("generate: unexpected argument '%s'", argv[optind]);

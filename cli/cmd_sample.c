@@ -182,6 +182,7 @@ int ts_cmd_sample(int argc, char **argv)
     uint64_t seed = 0;
     long v;
     optind = 0;
+    opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -209,7 +210,7 @@ int ts_cmd_sample(int argc, char **argv)
             break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: ts_cli_usage_hint("sample"); return TS_EXIT_USAGE;
+        default: return walk_bad_option("sample", argv);
         }
     }
     if (optind < argc) return ts_cli_error("sample: unexpected argument '%s'", argv[optind]);
@@ -218,6 +219,8 @@ int ts_cmd_sample(int argc, char **argv)
     int32_t *ids = NULL;
     size_t n_ids = 0;
     int rc = walk_prompt_ids(&m, prompt, ids_arg, 0, &ids, &n_ids);
+    if (rc == TS_EXIT_OK && o.k > m.n_vocab)
+        rc = ts_cli_error("option --k: %zu is larger than the vocabulary (%zu)", o.k, m.n_vocab);
     if (rc == TS_EXIT_OK) {
         o.seed = walk_seed(have_seed, seed);
         walk_out out = {stdout, ts_cli_use_color(stdout), NULL};

@@ -267,6 +267,7 @@ int ts_cmd_sweep(int argc, char **argv)
     walk_sweep_opts o = {.k = 10};
     long v;
     optind = 0;
+    opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -285,7 +286,7 @@ int ts_cmd_sweep(int argc, char **argv)
         case 'f': o.full_prob = true; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: ts_cli_usage_hint("sweep"); return TS_EXIT_USAGE;
+        default: return walk_bad_option("sweep", argv);
         }
     }
     if (optind < argc) return ts_cli_error("sweep: unexpected argument '%s'", argv[optind]);

@@ -147,6 +147,7 @@ int ts_cmd_top(int argc, char **argv)
     walk_top_opts o = {.k = 10, .temperature = 1.0};
     long v;
     optind = 0;
+    opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -163,7 +164,7 @@ int ts_cmd_top(int argc, char **argv)
         case 'd': o.dump_logits = optarg; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: ts_cli_usage_hint("top"); return TS_EXIT_USAGE;
+        default: return walk_bad_option("top", argv);
         }
     }
     if (optind < argc) return ts_cli_error("top: unexpected argument '%s'", argv[optind]);
