@@ -94,7 +94,7 @@ int walk_sweep(walk_model *m, const int32_t *ids, size_t n_ids, const walk_sweep
         }
         temps[o->n_temps] = target_t;
     }
-    st = ts_sweep(logits, V, temps, nT, k, top, prob, prob_topk, entropy, scratch);
+    st = ts_sweep(logits, V, temps, nT, k, top, prob, prob_topk, entropy);
     if (st != TS_OK) {
         rc = ts_cli_error("sweep: %s", ts_status_str(st));
         goto done;

@@ -57,7 +57,7 @@ int walk_top(walk_model *m, const int32_t *ids, size_t n_ids, const walk_top_opt
         rc = ts_cli_error("out of memory");
         goto done;
     }
-    st = ts_sweep(logits, V, &o->temperature, 1, k, top, prob, prob_topk, &entropy, scratch);
+    st = ts_sweep(logits, V, &o->temperature, 1, k, top, prob, prob_topk, &entropy);
     if (st != TS_OK) {
         rc = ts_cli_error("the model's logits are not usable (%s)", ts_status_str(st));
         goto done;

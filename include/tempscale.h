@@ -437,12 +437,14 @@ ts_status ts_top_k_ids(const float *logits, size_t n, size_t k, int32_t *ids);
 /*
  * One logit vector at n_temps temperatures: top_ids[k] (by logit, the same at
  * every T > 0), prob[t*k + r] over the full vocabulary, prob_topk[t*k + r]
- * renormalised within the k, entropy_nats[t] of the full softmax. scratch
- * holds n_vocab doubles. Errors as ts_softmax / ts_top_k_ids.
+ * renormalised within the k, entropy_nats[t] of the full softmax. One pass
+ * and one exp per token per temperature; no allocation, logits never written.
+ * T = 0 is one-hot on the argmax, T = inf uniform over the finite logits.
+ * Errors as ts_softmax / ts_top_k_ids.
  */
 ts_status ts_sweep(const float *logits, size_t n_vocab, const double *temperatures, size_t n_temps,
                    size_t k, int32_t *top_ids, double *prob, double *prob_topk,
-                   double *entropy_nats, double *scratch);
+                   double *entropy_nats);
 
 /* Upper tail P(X > x) of the chi-square distribution with dof degrees of freedom. */
 double ts_chi2_sf(double x, double dof);

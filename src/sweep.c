@@ -55,23 +55,50 @@ ts_status ts_top_k_ids(const float *logits, size_t n, size_t k, int32_t *ids)
 
 ts_status ts_sweep(const float *logits, size_t n_vocab, const double *temperatures, size_t n_temps,
                    size_t k, int32_t *top_ids, double *prob, double *prob_topk,
-                   double *entropy_nats, double *scratch)
+                   double *entropy_nats)
 {
-    ts_status st = ts_top_k_ids(logits, n_vocab, k, top_ids);
+    ts_logits_info info;
+    ts_status st = ts_logits_scan(logits, n_vocab, 1.0, &info);
     if (st != TS_OK) return st;
+    st = ts_top_k_ids(logits, n_vocab, k, top_ids);
+    if (st != TS_OK) return st;
+    const double zmax = info.zmax;
     for (size_t t = 0; t < n_temps; t++) {
-        st = ts_softmax(logits, n_vocab, temperatures[t], scratch);
-        if (st != TS_OK) return st;
-        entropy_nats[t] = ts_entropy_nats(scratch, n_vocab);
+        const double T = temperatures[t];
+        if (!(T >= 0.0)) return TS_ERR_INVALID; /* negative or NaN */
+        double *pr = prob + t * k, *pk = prob_topk + t * k;
+        if (T == 0.0) {
+            /* One-hot on the first maximum, which ranks first. */
+            for (size_t r = 0; r < k; r++) pr[r] = r == 0 ? 1.0 : 0.0;
+            entropy_nats[t] = 0.0;
+        } else if (isinf(T)) {
+            double u = 1.0 / (double)info.n_finite;
+            for (size_t r = 0; r < k; r++) pr[r] = isinf(logits[top_ids[r]]) ? 0.0 : u;
+            entropy_nats[t] = log((double)info.n_finite);
+        } else {
+            /*
+             * One pass, one exp per token, nothing written: with a_i = (z_i - zmax)/T,
+             * S = sum e^a_i and A = sum a_i e^a_i, p_i = e^a_i / S and
+             * H = -sum p_i log p_i = log S - A / S.
+             */
+            double S = 0.0, A = 0.0, inv_t = 1.0 / T;
+            for (size_t i = 0; i < n_vocab; i++) {
+                double a = ((double)logits[i] - zmax) * inv_t;
+                /* e^a underflows to 0 below -745 (and -inf logits land here):
+                 * skip it, as libm's underflow path is slow and a*e would be NaN. */
+                if (!(a > -745.0)) continue;
+                double e = exp(a);
+                S += e;
+                A += a * e;
+            }
+            for (size_t r = 0; r < k; r++) pr[r] = exp(((double)logits[top_ids[r]] - zmax) / T) / S;
+            double h = log(S) - A / S;
+            entropy_nats[t] = h > 0.0 ? h : 0.0; /* rounding can give -1e-17 */
+        }
         double mass = 0.0;
-        for (size_t r = 0; r < k; r++) {
-            prob[t * k + r] = scratch[top_ids[r]];
-            mass += scratch[top_ids[r]];
-        }
-        for (size_t r = 0; r < k; r++) {
-            /* mass == 0 only if every top-k logit is -inf: then none is possible. */
-            prob_topk[t * k + r] = mass > 0.0 ? prob[t * k + r] / mass : 0.0;
-        }
+        for (size_t r = 0; r < k; r++) mass += pr[r];
+        /* mass == 0 only if every top-k logit is -inf: then none of them is possible. */
+        for (size_t r = 0; r < k; r++) pk[r] = mass > 0.0 ? pr[r] / mass : 0.0;
     }
     return TS_OK;
 }
