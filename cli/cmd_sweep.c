@@ -295,8 +295,9 @@ int ts_cmd_sweep(int argc, char **argv)
     if (!ts_cli_parse_double_list("temperatures", temps_arg, &temps, &n_temps)) return TS_EXIT_USAGE;
     for (size_t i = 0; i < n_temps; i++)
         if (temps[i] < 0) {
+            ts_cli_error("option --temperatures: %g is negative", temps[i]);
             free(temps);
-            return ts_cli_error("option --temperatures: %g is negative", temps[i]);
+            return TS_EXIT_USAGE;
         }
     o.temperatures = temps;
     o.n_temps = n_temps;
