@@ -91,15 +91,13 @@ static void figure(demo *d, const char *file, const char *caption)
 
 static int section_math(demo *d)
 {
-    static const float logits[] = {2.0f, 1.0f, 0.5f, 0.1f};
-    static const char *const labels[] = {"cat", "dog", "bird", "fish"};
-    static const double temps[] = {0.1, 0.5, 1.0, 2.0, 10.0};
-    const size_t n = 4, nT = 5;
+    /* The notebook's toy logits and temperatures: `tempscale softmax`'s defaults. */
+    static const float logits[] = {2.0f, 1.0f, 0.5f, 0.2f, 0.1f};
+    static const double temps[] = {0.1, 0.5, 1.0, 2.0, 5.0};
+    const size_t n = 5, nT = 5;
     char cmd[8400], file[4200];
     snprintf(file, sizeof file, "%s/softmax%s", d->dir, d->ext);
-    snprintf(cmd, sizeof cmd,
-             "tempscale softmax --logits 2,1,0.5,0.1 --labels cat,dog,bird,fish "
-             "--temperatures 0.1,0.5,1,2,10 --plot softmax%s", d->ext);
+    snprintf(cmd, sizeof cmd, "tempscale softmax --plot softmax%s", d->ext);
     walk_section(&d->out, "1. The math: temperature divides the logits", cmd);
     walk_note(&d->out,
               "A language model outputs one logit z_i per token of its vocabulary. Sampling "
@@ -109,13 +107,13 @@ static int section_math(demo *d)
               "it (T -> infinity is uniform). Temperature never changes the ranking of tokens, "
               "only how far apart their probabilities are. The entropy H = -sum p_i log p_i "
               "measures the spread: 0 for a certain choice, log V for uniform over V tokens.");
-    static const char *const headers[] = {"token", "logit", "T=0.1", "T=0.5", "T=1", "T=2", "T=10"};
+    static const char *const headers[] = {"token", "logit", "T=0.1", "T=0.5", "T=1", "T=2", "T=5"};
     walk_table *t = walk_table_new(7, headers);
     if (!t) return ts_cli_error("out of memory");
-    walk_table_title(t, "softmax(z / T) of four toy logits");
+    walk_table_title(t, "softmax(z / T) of five toy logits");
     for (size_t c = 1; c < 7; c++) walk_table_right(t, c);
     walk_table_emphasise_col(t, 4);
-    double p[5][4], h[5];
+    double p[5][5], h[5];
     for (size_t j = 0; j < nT; j++) {
         if (ts_softmax(logits, n, temps[j], p[j]) != TS_OK) {
             walk_table_free(t);
@@ -125,7 +123,7 @@ static int section_math(demo *d)
     }
     for (size_t i = 0; i < n; i++) {
         size_t r = walk_table_row(t, WALK_PLAIN);
-        walk_table_set(t, r, 0, "%s", labels[i]);
+        walk_table_set(t, r, 0, "token %zu", i);
         walk_table_set(t, r, 1, "%.1f", logits[i]);
         for (size_t j = 0; j < nT; j++) walk_table_set(t, r, j + 2, "%.4f", p[j][i]);
     }
@@ -135,11 +133,9 @@ static int section_math(demo *d)
     walk_table_emit(&d->out, t);
     walk_table_free(t);
     char err[TS_ERR_SIZE] = "";
-    if (ts_plot_softmax_panels(file, logits, n, labels, temps, nT,
-                               "softmax(z / T) of the logits [2, 1, 0.5, 0.1]", err,
-                               sizeof err) != TS_OK)
+    if (ts_plot_softmax_panels(file, logits, n, NULL, temps, nT, NULL, err, sizeof err) != TS_OK)
         return ts_cli_error("%s", err);
-    figure(d, file, "The same four logits at five temperatures: low T concentrates, high T flattens.");
+    figure(d, file, "The same five logits at five temperatures: low T concentrates, high T flattens.");
     return TS_EXIT_OK;
 }
 
