@@ -432,11 +432,15 @@ int ts_cmd_demo(int argc, char **argv)
                  (unsigned long long)d.seed, d.model_flag, (unsigned long long)d.seed);
         ts_report_paragraph(d.out.report, intro);
     }
+    /* The banner is for the terminal; the report has its own title and intro. */
+    ts_report *report = d.out.report;
+    d.out.report = NULL;
     walk_printf(&d.out, WALK_BOLD, "tempscale demo: the temperature walkthrough\n");
     walk_printf(&d.out, WALK_DIM, "model: %s (%d layers, %d wide, %zu tokens, %d context); seed %llu\n",
                 d.model_arg ? d.model_arg : "bundled tiny-shakespeare", (int)d.m.info->n_layer,
                 (int)d.m.info->n_embd, d.m.n_vocab, (int)d.m.info->n_positions,
                 (unsigned long long)d.seed);
+    d.out.report = report;
     if ((rc = section_math(&d)) != TS_EXIT_OK) goto out;
     if ((rc = section_tokenize(&d, ids, n_ids)) != TS_EXIT_OK) goto out;
     if ((rc = section_generate(&d, ids, n_ids)) != TS_EXIT_OK) goto out;
