@@ -195,6 +195,19 @@ void ts_gemv_xw(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)
 /* y[r] = W[r, :] . x for r in [r0, r1), W (rows, K) (the tied vocabulary projection). */
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1);
 
+/*
+ * Prefill GEMMs with the dtype widened in registers (no conversion panel).
+ * ts_gemm_available() is true when they have a fast path (AVX-512); otherwise
+ * model.c uses OpenBLAS sgemm (these still work, as slow reference loops).
+ *   ts_gemm_xw: Y[T][n0:n1] += X[T][K] . W[K][n0:n1]   (W (K, N) [in, out]; ldY = N)
+ *   ts_gemm_wx: Y[t][r] = X[t][0:K] . W[r][0:K], r in [r0, r1)   (W (V, K); ldY = ldy)
+ */
+bool ts_gemm_available(void);
+void ts_gemm_xw(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0, size_t n1,
+                float *panel); /* panel: 64-byte aligned scratch of K * 32 floats */
+void ts_gemm_wx(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W, size_t r0,
+                size_t r1);
+
 float ts_dot_f32(const float *a, const float *b, size_t n);
 /* y[0:n] += a * x[0:n] */
 void ts_axpy_f32(float *y, float a, const float *x, size_t n);

@@ -527,6 +527,144 @@ static float exp_sub_avx512(float *x, size_t n, float m)
     }
     return _mm512_reduce_add_ps(s) + exp_sub_scalar(x + i, n - i, m);
 }
+
+/*
+ * Prefill GEMMs (AVX-512 only; other ISAs use OpenBLAS from model.c). The
+ * weights are widened to F32 as they are loaded, so F16/BF16 need no panel.
+ *
+ * gemm_xw: Y[T][n0:n1] += X[T][K] . W[K][n0:n1]. Micro-tile MR rows x 32
+ *   columns in 2*MR zmm accumulators; per k: two (converted) loads of W,
+ *   MR broadcasts of X, 2*MR FMAs. Column panels of 32 are the outer loop:
+ *   each K x 32 panel of W is read from DRAM once, packed (see below), and
+ *   served from L2 (<= 384 KB) to every row block. Column tails are masked.
+ * gemm_wx: Y[T][r] = X[t] . W[r] for W (V, K) (the vocabulary projection):
+ *   4 x 4 tiles of dot products, vectorised along K, reduced at the end;
+ *   blocks of 64 rows of W (<= 192 KB) stay in L2 across all of X.
+ */
+static inline __m512 load16m(const void *p, size_t i, ts_dtype dt, __mmask16 m)
+{
+    switch (dt) {
+    case TS_DTYPE_F16:
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i));
+    case TS_DTYPE_BF16:
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i)), 16));
+    default: return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+    }
+}
+
+static inline __mmask16 tail_mask(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+}
+
+static inline __attribute__((always_inline)) void
+xw_tile(float *Y, size_t ldy, const float *X, size_t ldx, const float *panel, size_t K,
+        __mmask16 m0, __mmask16 m1, const int MR)
+{
+    __m512 acc[8][2];
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (size_t k = 0; k < K; k++) {
+        __m512 b0 = _mm512_load_ps(panel + 32 * k);
+        __m512 b1 = _mm512_load_ps(panel + 32 * k + 16);
+        for (int i = 0; i < MR; i++) {
+            __m512 a = _mm512_set1_ps(X[(size_t)i * ldx + k]);
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        float *y = Y + (size_t)i * ldy;
+        _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc[i][0]));
+        _mm512_mask_storeu_ps(y + 16, m1,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc[i][1]));
+    }
+}
+
+/*
+ * W's columns are N apart (9-12 KB for GPT-2: a multiple of 4 KB, so a
+ * K x 32 column panel would fall into a few cache sets and thrash). Each
+ * panel is therefore first packed, widened to F32, into [K][32] scratch.
+ */
+static inline __attribute__((always_inline)) void
+gemm_xw_body(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0, size_t n1,
+             float *panel, const ts_dtype dt)
+{
+    const size_t N = W->cols, K = W->rows;
+    for (size_t j = n0; j < n1; j += 32) {
+        size_t left = n1 - j;
+        __mmask16 m0 = tail_mask(left), m1 = left > 16 ? tail_mask(left - 16) : 0;
+        for (size_t k = 0; k < K; k++) {
+            _mm512_store_ps(panel + 32 * k, load16m(W->data, k * N + j, dt, m0));
+            _mm512_store_ps(panel + 32 * k + 16, load16m(W->data, k * N + j + 16, dt, m1));
+        }
+        size_t t = 0;
+        for (; t + 8 <= T; t += 8) xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 8);
+        for (; t + 4 <= T; t += 4) xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 4);
+        for (; t < T; t++) xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 1);
+    }
+}
+
+/* One copy per dtype, so the conversion is decided outside the inner loops. */
+static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
+                           size_t n1, float *panel)
+{
+    switch (W->dtype) {
+    case TS_DTYPE_F32: gemm_xw_body(Y, X, T, W, n0, n1, panel, TS_DTYPE_F32); break;
+    case TS_DTYPE_F16: gemm_xw_body(Y, X, T, W, n0, n1, panel, TS_DTYPE_F16); break;
+    case TS_DTYPE_BF16: gemm_xw_body(Y, X, T, W, n0, n1, panel, TS_DTYPE_BF16); break;
+    }
+}
+
+static inline __attribute__((always_inline)) void
+wx_tile(float *Y, size_t ldy, const float *X, size_t K, const void *w, ts_dtype dt, size_t r,
+        const int MR, const int NR)
+{
+    __m512 acc[4][4];
+    for (int i = 0; i < MR; i++)
+        for (int q = 0; q < NR; q++) acc[i][q] = _mm512_setzero_ps();
+    for (size_t c = 0; c < K; c += 16) {
+        __mmask16 m = tail_mask(K - c);
+        __m512 b[4];
+        for (int q = 0; q < NR; q++) b[q] = load16m(w, (r + (size_t)q) * K + c, dt, m);
+        for (int i = 0; i < MR; i++) {
+            __m512 a = _mm512_maskz_loadu_ps(m, X + (size_t)i * K + c);
+            for (int q = 0; q < NR; q++) acc[i][q] = _mm512_fmadd_ps(a, b[q], acc[i][q]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int q = 0; q < NR; q++) Y[(size_t)i * ldy + r + (size_t)q] = _mm512_reduce_add_ps(acc[i][q]);
+}
+
+static inline __attribute__((always_inline)) void
+gemm_wx_body(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W, size_t r0,
+             size_t r1, const ts_dtype dt)
+{
+    const size_t K = W->cols;
+    for (size_t rb = r0; rb < r1; rb += 64) {
+        size_t re = r1 - rb < 64 ? r1 : rb + 64;
+        size_t t = 0;
+        for (; t + 4 <= T; t += 4) {
+            size_t r = rb;
+            for (; r + 4 <= re; r += 4) wx_tile(Y + t * ldy, ldy, X + t * K, K, W->data, dt, r, 4, 4);
+            for (; r < re; r++) wx_tile(Y + t * ldy, ldy, X + t * K, K, W->data, dt, r, 4, 1);
+        }
+        for (; t < T; t++) {
+            size_t r = rb;
+            for (; r + 4 <= re; r += 4) wx_tile(Y + t * ldy, ldy, X + t * K, K, W->data, dt, r, 1, 4);
+            for (; r < re; r++) wx_tile(Y + t * ldy, ldy, X + t * K, K, W->data, dt, r, 1, 1);
+        }
+    }
+}
+static void gemm_wx_avx512(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
+                           size_t r0, size_t r1)
+{
+    switch (W->dtype) {
+    case TS_DTYPE_F32: gemm_wx_body(Y, ldy, X, T, W, r0, r1, TS_DTYPE_F32); break;
+    case TS_DTYPE_F16: gemm_wx_body(Y, ldy, X, T, W, r0, r1, TS_DTYPE_F16); break;
+    case TS_DTYPE_BF16: gemm_wx_body(Y, ldy, X, T, W, r0, r1, TS_DTYPE_BF16); break;
+    }
+}
 #endif /* TS_HAVE_AVX512 */
 
 /* ======================================================================== */
@@ -610,6 +748,43 @@ void ts_mat_row_f32(const ts_mat *W, size_t row, size_t col0, size_t n, float *o
     default: break;
     }
     for (; i < n; i++) out[i] = weight_at(W->data, W->dtype, base + i);
+}
+
+bool ts_gemm_available(void)
+{
+#ifdef TS_HAVE_AVX512
+    return ts_kernels_isa() == TS_ISA_AVX512;
+#else
+    return false;
+#endif
+}
+
+void ts_gemm_xw(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0, size_t n1,
+                float *panel)
+{
+#ifdef TS_HAVE_AVX512
+    if (ts_kernels_isa() == TS_ISA_AVX512) {
+        gemm_xw_avx512(Y, X, T, W, n0, n1, panel);
+        return;
+    }
+#endif
+    /* Reference loop (the callers use OpenBLAS when !ts_gemm_available()). */
+    for (size_t t = 0; t < T; t++)
+        for (size_t k = 0; k < W->rows; k++)
+            for (size_t j = n0; j < n1; j++)
+                Y[t * W->cols + j] += X[t * W->rows + k] * weight_at(W->data, W->dtype, k * W->cols + j);
+}
+
+void ts_gemm_wx(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W, size_t r0,
+                size_t r1)
+{
+#ifdef TS_HAVE_AVX512
+    if (ts_kernels_isa() == TS_ISA_AVX512) {
+        gemm_wx_avx512(Y, ldy, X, T, W, r0, r1);
+        return;
+    }
+#endif
+    for (size_t t = 0; t < T; t++) ts_gemv_wx(Y + t * ldy, W, X + t * W->cols, r0, r1);
 }
 
 void ts_gemv_xw(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)

@@ -62,7 +62,6 @@ struct ts_model {
     model_layer *layers;
     float *ln_f_w, *ln_f_b; /* (C) */
     float *vecs;            /* one block holding every F32 vector above */
-    bool all_f32;           /* every matrix is F32 (no conversion panels needed) */
 };
 
 ts_model_params ts_model_default_params(void)
@@ -128,7 +127,6 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
         ts_model_free(m);
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", dir);
     }
-    m->all_f32 = m->wte.dtype == TS_DTYPE_F32 && m->lm_head.dtype == TS_DTYPE_F32;
     for (size_t l = 0; ok && l < L; l++) {
         const ts_layer_weights *lw = &m->w.layers[l];
         model_layer *ml = &m->layers[l];
@@ -152,9 +150,6 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
              vec_f32(&lw->attn_proj_b, C, ml->attn_proj_b) &&
              vec_f32(&lw->ln_2_w, C, ml->ln_2_w) && vec_f32(&lw->ln_2_b, C, ml->ln_2_b) &&
              vec_f32(&lw->fc_b, 4 * C, ml->fc_b) && vec_f32(&lw->fc_proj_b, C, ml->fc_proj_b);
-        m->all_f32 = m->all_f32 && ml->attn_w.dtype == TS_DTYPE_F32 &&
-                     ml->attn_proj_w.dtype == TS_DTYPE_F32 && ml->fc_w.dtype == TS_DTYPE_F32 &&
-                     ml->fc_proj_w.dtype == TS_DTYPE_F32;
     }
     m->ln_f_w = m->vecs + L * per_layer;
     m->ln_f_b = m->ln_f_w + C;
@@ -231,7 +226,7 @@ struct ts_context {
     float *fc;                /* MLP hidden [n_batch][4C] */
     float *tmp;               /* one row [4C] for the residual GEMVs */
     float *scores;            /* [nth][n_ctx] */
-    float *panel;             /* [nth][panel_floats]: F16/BF16 -> F32 GEMM panels */
+    float *panel;             /* [nth][panel_floats]: packed F32 GEMM panels of W */
     size_t panel_floats;
     float *logits;            /* all_logits ? [n_ctx][V] : [V] */
     size_t n_logit_rows;      /* rows of the last eval (all_logits) */
@@ -294,7 +289,7 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     c->tmp = alloc_floats(4, C, &ok);
     c->scores = alloc_floats(nth, c->n_ctx, &ok);
     c->panel_floats = 512 * C;
-    if (!model->all_f32) c->panel = alloc_floats(nth, c->panel_floats, &ok);
+    c->panel = alloc_floats(nth, c->panel_floats, &ok); /* >= 4C * 32, a multiple of 16 */
     c->logits = alloc_floats(c->all_logits ? c->n_ctx : 1, V, &ok);
     if (ok && ts_threadpool_new(c->nth, &c->pool) != TS_OK) ok = false;
     if (!ok) {
@@ -413,7 +408,9 @@ static void mm_task(void *arg, int ith, int nth)
         else
             memcpy(row + n0, b + n0, w * sizeof *row);
     }
-    if (W->dtype == TS_DTYPE_F32) {
+    if (ts_gemm_available()) {
+        ts_gemm_xw(Y, j->X, T, W, n0, n1, j->ctx->panel + (size_t)ith * j->ctx->panel_floats);
+    } else if (W->dtype == TS_DTYPE_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)w, (int)K, 1.0f, j->X,
                     (int)K, (const float *)W->data + n0, (int)N, 1.0f, Y + n0, (int)N);
     } else {
@@ -449,6 +446,10 @@ static void head_task(void *arg, int ith, int nth)
     if (r0 >= r1) return;
     if (T == 1) {
         ts_gemv_wx(j->logits, W, j->X, r0, r1);
+        return;
+    }
+    if (ts_gemm_available()) {
+        ts_gemm_wx(j->logits, V, j->X, T, W, r0, r1);
         return;
     }
     if (W->dtype == TS_DTYPE_F32) {

@@ -567,6 +567,37 @@ static void test_kernels(void **state)
             ts_gemv_wx(yr, &Wt, x, 1, 36);
             for (size_t r = 1; r < 36; r++)
                 assert_true(fabs(yr[r] - ref_wx[r]) <= 1e-5 * (1 + fabs(ref_wx[r])));
+
+            /* GEMMs: 11 rows (8 + 2 + 1 row tiles), odd column ranges */
+            enum { TT = 11 };
+            float X[TT * 53], Y[TT * 53];
+            for (size_t i = 0; i < TT * 53; i++) X[i] = (float)cos((double)i * 0.37);
+            for (size_t i = 0; i < TT * 53; i++) Y[i] = 0.25f;
+            static float panel[37 * 32] __attribute__((aligned(64)));
+            ts_gemm_xw(Y, X, TT, &W, 3, 50, panel); /* X (TT, K=37) */
+            for (size_t t = 0; t < TT; t++)
+                for (size_t j = 0; j < N; j++) {
+                    double r = 0.25;
+                    if (j >= 3 && j < 50)
+                        for (size_t k = 0; k < K; k++) {
+                            ts_mat_row_f32(&W, k, j, 1, row);
+                            r += (double)X[t * K + k] * row[0];
+                        }
+                    assert_true(fabs(Y[t * N + j] - r) <= 1e-5 * (1 + fabs(r)));
+                }
+            for (size_t i = 0; i < TT * 53; i++) Y[i] = -3.0f;
+            ts_gemm_wx(Y, 40, X, TT, &Wt, 2, 37); /* X (TT, N=53), ldy 40 */
+            for (size_t t = 0; t < TT; t++)
+                for (size_t r = 0; r < 40; r++) {
+                    if (r < 2 || r >= 37) {
+                        assert_true(Y[t * 40 + r] == -3.0f);
+                        continue;
+                    }
+                    ts_mat_row_f32(&Wt, r, 0, N, row);
+                    double a = 0;
+                    for (size_t c = 0; c < N; c++) a += (double)row[c] * X[t * N + c];
+                    assert_true(fabs(Y[t * 40 + r] - a) <= 1e-5 * (1 + fabs(a)));
+                }
         }
         /* gelu_new, softmax, dot, axpy vs float64 */
         float g[45], sm[45];
