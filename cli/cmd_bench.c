@@ -154,9 +154,9 @@ int ts_cmd_bench(int argc, char **argv)
             return TS_EXIT_USAGE;
         for (size_t i = 0; i < n_threads; i++)
             if (threads[i] < 1 || threads[i] > 256) {
+                int bad = (int)threads[i];
                 free(threads);
-                return ts_cli_error("option --threads: %d is out of range [1, 256]",
-                                    (int)threads[i]);
+                return ts_cli_error("option --threads: %d is out of range [1, 256]", bad);
             }
     } else {
         threads = malloc(2 * sizeof *threads);
@@ -189,11 +189,12 @@ int ts_cmd_bench(int argc, char **argv)
     }
     const ts_model_info *info = ts_model_get_info(model);
     if (P + G > info->n_positions) {
+        int n_pos = (int)info->n_positions;
         ts_model_free(model);
         free(threads);
         return ts_cli_error("--prompt-tokens %ld + --gen-tokens %ld exceed the model's context of "
                             "%d positions",
-                            P, G, (int)info->n_positions);
+                            P, G, n_pos);
     }
     int32_t *prompt = malloc((size_t)P * sizeof *prompt);
     bench_result *res = calloc(n_threads, sizeof *res);

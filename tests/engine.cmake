@@ -1,3 +1,4 @@
 # Engine (issue 3, forward pass): model.c, kernels.c, threadpool.c against the
 # PyTorch oracle tools/gen_model_ref.py (fixtures tests/data/model_*).
 ts_add_test(test_model model)
+ts_add_script_test(test_cli_bench e2e test_cli_bench.sh bash)
