@@ -1,13 +1,15 @@
 /*
  * bench_sweep.c — what a temperature sweep costs compared with a forward pass.
  *
- *   bench_sweep [MODEL_DIR] [RUNS]   (default: models/tiny-shakespeare from the
+ *   bench_sweep [MODEL_DIR] [RUNS] [THREADS]   (default: models/tiny-shakespeare from the
  *                                     source tree, 21 runs)
  *
  * Times, on the seed prompt "In the future, AI will" (median of RUNS):
  *   forward   one prefill of the prompt (ts_generator_set_prompt);
  *   sweep     the same prefill + ts_sweep over 7 temperatures, k = 10 (what
  *             `tempscale sweep` does);
+ *   ts_sweep  the post-processing alone (top-k, 7 full-vocabulary softmax
+ *             normalisers and entropies);
  *   naive     7 prefills, one per temperature (what a loop calling the model
  *             per temperature would do).
  * and prints sweep / forward (about 1 is the claim) and naive / sweep, from
@@ -46,6 +48,7 @@ int main(int argc, char **argv)
     if (runs < 1) runs = 1;
     char err[TS_ERR_SIZE] = "";
     ts_model_params mp = ts_model_default_params();
+    if (argc > 3) mp.n_threads = atoi(argv[3]); /* 0 = every core */
     ts_model *model = NULL;
     ts_context *ctx = NULL;
     ts_generator *gen = NULL;
@@ -70,10 +73,10 @@ int main(int argc, char **argv)
     const size_t k = 10;
     int32_t top[10];
     double prob[70], prob_topk[70], ent[7];
-    double *scratch = malloc(V * sizeof *scratch);
     double *t_fwd = malloc((size_t)runs * sizeof(double)), *t_sweep = malloc((size_t)runs * sizeof(double));
     double *t_naive = malloc((size_t)runs * sizeof(double));
-    if (!scratch || !t_fwd || !t_sweep || !t_naive) return 1;
+    double *t_post = malloc((size_t)runs * sizeof(double));
+    if (!t_fwd || !t_sweep || !t_naive || !t_post) return 1;
     /* Warm-up: page in the weights. */
     ts_generator_set_prompt(gen, ids, n_ids, err, sizeof err);
     for (int r = 0; r < runs; r++) {
@@ -91,23 +94,29 @@ int main(int argc, char **argv)
                      ent);
         }
         double t3 = now();
+        ts_sweep(ts_generator_prompt_logits(gen), V, temps, 7, k, top, prob, prob_topk, ent);
+        double t4 = now();
         t_fwd[r] = t1 - t0;
+        t_post[r] = t4 - t3;
         t_sweep[r] = t2 - t1;
         t_naive[r] = t3 - t2;
     }
     /* median() sorts, so [0] is then the minimum: the least disturbed run on a busy machine. */
     double f = median(t_fwd, (size_t)runs), s = median(t_sweep, (size_t)runs),
            nv = median(t_naive, (size_t)runs);
-    double fmin = t_fwd[0], smin = t_sweep[0], nmin = t_naive[0];
+    double p = median(t_post, (size_t)runs);
+    double fmin = t_fwd[0], smin = t_sweep[0], nmin = t_naive[0], pmin = t_post[0];
     printf("model %s: %d layers, %d wide, vocab %zu; prompt %zu tokens; median of %d runs\n", dir,
            (int)info->n_layer, (int)info->n_embd, V, n_ids, runs);
     printf("                                  median       min\n");
     printf("  one forward pass              %8.3f ms %8.3f ms\n", 1e3 * f, 1e3 * fmin);
     printf("  sweep, 7 temperatures         %8.3f ms %8.3f ms   = %.2f x (min %.2f x) one forward pass\n",
            1e3 * s, 1e3 * smin, s / f, smin / fmin);
+    printf("  of which ts_sweep (7 T)       %8.3f ms %8.3f ms   = %.2f x (min %.2f x) one forward pass\n",
+           1e3 * p, 1e3 * pmin, p / f, pmin / fmin);
     printf("  naive, 7 forward passes       %8.3f ms %8.3f ms   = %.2f x (min %.2f x) the sweep\n",
            1e3 * nv, 1e3 * nmin, nv / s, nmin / smin);
-    free(scratch);
+    free(t_post);
     free(t_fwd);
     free(t_sweep);
     free(t_naive);
