@@ -98,6 +98,25 @@ static inline float weight_at(const void *data, ts_dtype dt, size_t i)
 }
 
 
+/*
+ * The vocabulary projection reads 4 rows at a time; on the development VM the
+ * hardware prefetchers alone left it at ~1/2 of the read bandwidth, so it
+ * asks for the rows two steps ahead (measured 1.5-2x on that GEMV). Prefetches
+ * past the end of the matrix are harmless (they never fault). `i` is an
+ * element index; the byte address depends on the dtype, decided by W->dtype.
+ */
+#if defined(TS_HAVE_AVX2) || defined(TS_HAVE_AVX512)
+#define PREFETCH_ROWS(w, i, K)                                                             \
+    do {                                                                                   \
+        const char *pf_ = (const char *)(w) + (i) * (W->dtype == TS_DTYPE_F32 ? 4 : 2);    \
+        size_t rs_ = (K) * (W->dtype == TS_DTYPE_F32 ? 4 : 2);                             \
+        _mm_prefetch(pf_, _MM_HINT_T0);                                                    \
+        _mm_prefetch(pf_ + rs_, _MM_HINT_T0);                                              \
+        _mm_prefetch(pf_ + 2 * rs_, _MM_HINT_T0);                                          \
+        _mm_prefetch(pf_ + 3 * rs_, _MM_HINT_T0);                                          \
+    } while (0)
+#endif
+
 /* ======================================================================== */
 /* scalar path                                                              */
 /* ======================================================================== */
@@ -247,6 +266,7 @@ static inline __m256 exp8(__m256 x)
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                    \
             size_t b0 = r * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;                      \
             for (size_t c = 0; c < cv; c += 8) {                                           \
+                PREFETCH_ROWS(w, b0 + 8 * K + c, K);                                       \
                 __m256 xv = _mm256_loadu_ps(x + c);                                        \
                 a0 = _mm256_fmadd_ps(LOAD(w, b0 + c), xv, a0);                             \
                 a1 = _mm256_fmadd_ps(LOAD(w, b1 + c), xv, a1);                             \
@@ -393,6 +413,28 @@ static inline __m512 exp16(__m512 x)
         size_t jv = n0 + ((n1 - n0) & ~(size_t)15);                                        \
         memset(y + n0, 0, (n1 - n0) * sizeof *y);                                          \
         size_t k = 0;                                                                      \
+        for (; k + 8 <= K; k += 8) { /* 8 rows of W stream at once; y is touched K/8 times */ \
+            __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]);               \
+            __m512 x2 = _mm512_set1_ps(x[k + 2]), x3 = _mm512_set1_ps(x[k + 3]);           \
+            __m512 x4 = _mm512_set1_ps(x[k + 4]), x5 = _mm512_set1_ps(x[k + 5]);           \
+            __m512 x6 = _mm512_set1_ps(x[k + 6]), x7 = _mm512_set1_ps(x[k + 7]);           \
+            size_t r0 = k * N;                                                             \
+            for (size_t j = n0; j < jv; j += 16) {                                         \
+                __m512 a = _mm512_loadu_ps(y + j), b = _mm512_setzero_ps();                \
+                a = _mm512_fmadd_ps(LOAD(w, r0 + j), x0, a);                               \
+                b = _mm512_fmadd_ps(LOAD(w, r0 + N + j), x1, b);                           \
+                a = _mm512_fmadd_ps(LOAD(w, r0 + 2 * N + j), x2, a);                       \
+                b = _mm512_fmadd_ps(LOAD(w, r0 + 3 * N + j), x3, b);                       \
+                a = _mm512_fmadd_ps(LOAD(w, r0 + 4 * N + j), x4, a);                       \
+                b = _mm512_fmadd_ps(LOAD(w, r0 + 5 * N + j), x5, b);                       \
+                a = _mm512_fmadd_ps(LOAD(w, r0 + 6 * N + j), x6, a);                       \
+                b = _mm512_fmadd_ps(LOAD(w, r0 + 7 * N + j), x7, b);                       \
+                _mm512_storeu_ps(y + j, _mm512_add_ps(a, b));                              \
+            }                                                                              \
+            for (size_t j = jv; j < n1; j++)                                               \
+                for (size_t q = 0; q < 8; q++)                                             \
+                    y[j] += x[k + q] * weight_at(w, W->dtype, r0 + q * N + j);             \
+        }                                                                                  \
         for (; k + 4 <= K; k += 4) {                                                       \
             __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]);               \
             __m512 x2 = _mm512_set1_ps(x[k + 2]), x3 = _mm512_set1_ps(x[k + 3]);           \
@@ -431,6 +473,7 @@ static inline __m512 exp16(__m512 x)
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                    \
             size_t b0 = r * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;                      \
             for (size_t c = 0; c < cv; c += 16) {                                          \
+                PREFETCH_ROWS(w, b0 + 8 * K + c, K);                                       \
                 __m512 xv = _mm512_loadu_ps(x + c);                                        \
                 a0 = _mm512_fmadd_ps(LOAD(w, b0 + c), xv, a0);                             \
                 a1 = _mm512_fmadd_ps(LOAD(w, b1 + c), xv, a1);                             \

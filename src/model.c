@@ -12,12 +12,13 @@
  *
  * Two paths, the same numbers (both are checked against PyTorch at every
  * position by tests/test_model.c):
- *   prefill (n > 1 tokens): each matrix product is a GEMM (OpenBLAS sgemm).
- *     The threads of our pool split the output columns and each calls a
- *     single-threaded sgemm (OpenBLAS's own threads are set to 1 so the two
- *     pools never fight over the 2 cores). F16/BF16 weights are converted
- *     panel by panel (about 512*C floats per thread) into the context's
- *     scratch and multiplied from there; the model is never expanded.
+ *   prefill (n > 1 tokens): each matrix product is a GEMM over the chunk's
+ *     rows, the threads of our pool splitting the output columns. With
+ *     AVX-512, kernels.c's own GEMM (W packed 32 columns at a time into the
+ *     thread's panel, F16/BF16 widened on the way). Otherwise OpenBLAS sgemm,
+ *     single-threaded per call (openblas_set_num_threads(1), so two pools
+ *     never fight over the cores), F16/BF16 converted panel by panel (512*C
+ *     floats per thread) into the scratch first. The model is never expanded.
  *   decode (n == 1): hand-written SIMD GEMVs (kernels.c) reading the weights in
  *     their stored dtype, threads splitting the output columns; the vocabulary
  *     projection (the largest matrix) splits its rows.
