@@ -167,6 +167,12 @@ void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg);
 int ts_threadpool_n_cores(void);
 
 /*
+ * Evaluate prompts in chunks of at most n_batch rows (1 <= n_batch <= the
+ * size set by ts_context_new, min(n_ctx, 512)). For tests of the chunked path.
+ */
+void ts_context_set_batch(ts_context *ctx, size_t n_batch);
+
+/*
  * Kernels (src/kernels.c). Legend: T tokens, C channels, K inner size, N
  * outputs, V vocabulary. Weight matrices stay in their stored dtype (F32, F16
  * or BF16) and are converted to F32 in registers; every accumulation is F32.

@@ -215,7 +215,7 @@ const ts_tokenizer *ts_model_tokenizer(const ts_model *model)
 
 struct ts_context {
     const ts_model *model;
-    size_t n_ctx, n_batch, n_past;
+    size_t n_ctx, n_batch, n_batch_max, n_past;
     bool all_logits;
     int nth;
     ts_threadpool *pool;
@@ -272,7 +272,7 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     if (!c) return ts_errorf(err, err_size, TS_ERR_NOMEM, "context: out of memory");
     c->model = model;
     c->n_ctx = p.n_ctx > 0 ? (size_t)p.n_ctx : P;
-    c->n_batch = c->n_ctx < TS_MAX_BATCH ? c->n_ctx : TS_MAX_BATCH;
+    c->n_batch = c->n_batch_max = c->n_ctx < TS_MAX_BATCH ? c->n_ctx : TS_MAX_BATCH;
     c->all_logits = p.all_logits;
     c->nth = p.n_threads > 0 ? p.n_threads : model->n_threads;
     if (c->nth < 1) c->nth = 1;
@@ -323,6 +323,12 @@ void ts_context_free(ts_context *ctx)
     free(ctx);
 }
 
+
+void ts_context_set_batch(ts_context *ctx, size_t n_batch)
+{
+    TS_ASSERT(n_batch >= 1 && n_batch <= ctx->n_batch_max);
+    ctx->n_batch = n_batch;
+}
 
 size_t ts_context_n_past(const ts_context *ctx)
 {

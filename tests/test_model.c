@@ -16,6 +16,7 @@
  *   - the batched prefill path (all_logits: every position of one eval);
  *   - the KV-cache path: prefill k tokens, then decode the rest one by one;
  *   - truncate + re-decode gives bit-identical logits;
+ *   - prompts longer than the activation buffers (evaluated in chunks);
  *   - errors: context overflow (TS_ERR_RANGE), ids outside the vocabulary
  *     (TS_ERR_INVALID), neither changes the context;
  *   - ts_model_eval does not allocate (malloc / calloc / realloc /
@@ -410,6 +411,33 @@ static void test_truncate(void **state)
     ts_model_free(model);
 }
 
+/* Prompts longer than the activation buffers go in chunks (512 rows in real use; 7 here). */
+static void test_chunked_prefill(void **state)
+{
+    (void)state;
+    for (size_t mi = 0; mi < R.n_models; mi++) {
+        const model_ref *m = &R.models[mi];
+        const prompt_ref *p = &m->prompts[3]; /* 64 tokens: 9 chunks of 7 + 1 */
+        ts_model *model = load(m, 2);
+        for (int all = 0; all <= 1; all++) {
+            ts_context *ctx = new_ctx(model, all, 0);
+            ts_context_set_batch(ctx, 7);
+            eval_ok(ctx, p->ids, p->n);
+            assert_int_equal(ts_context_n_past(ctx), p->n);
+            if (all) {
+                size_t rows = 0;
+                const float *L = ts_context_all_logits(ctx, &rows);
+                assert_int_equal(rows, p->n);
+                for (size_t t = 0; t < p->n; t++)
+                    check(mi, "chunked prefill", diff_sub(L + t * R.V, p->sub + t * R.n_sub), t);
+            }
+            check(mi, "chunked prefill, last", diff_sub(ts_context_logits(ctx), p->sub + (p->n - 1) * R.n_sub), p->n - 1);
+            ts_context_free(ctx);
+        }
+        ts_model_free(model);
+    }
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -656,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_reference_logits),
         cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_chunked_prefill),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_alloc_in_eval),
     };
