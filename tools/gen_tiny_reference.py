@@ -15,7 +15,7 @@ Outputs:
      "greedy": {"prompt_index", "prompt_ids", "n_new", "ids"}}
     top ids sorted by logit descending (ties by lower id); logsumexp is over the
     full 50257-entry vocabulary, computed in float64 from the float32 logits.
-    "greedy": for one prompt (--greedy-prompt, default 2), 20 new tokens, argmax at every step with a full recompute of the
+    "greedy": for one prompt (--greedy-prompt, default 0), 20 new tokens, argmax at every step with a full recompute of the
     whole sequence (no KV cache), to check the C engine's cached decode.
   tests/data/tiny_shakespeare_last_logits.f32
     raw little-endian float32, 50257 values: logits at the last position of the
@@ -55,7 +55,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=os.path.join(REPO, "models", "tiny-shakespeare"))
     ap.add_argument("--out-dir", default=os.path.join(REPO, "tests", "data"))
-    ap.add_argument("--greedy-prompt", type=int, default=2, help="index into PROMPTS for the greedy run")
+    ap.add_argument("--greedy-prompt", type=int, default=0, help="index into PROMPTS for the greedy run")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -440,6 +440,8 @@ def main():
     ap.add_argument("--steps", type=int, default=2000, help="optimizer steps (sets the LR schedule)")
     ap.add_argument("--time-budget", type=float, default=0,
                     help="stop after this many seconds even if --steps not reached (0 = none)")
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop after this many steps without changing the --steps LR schedule (0 = off)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--min-lr", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=100)
@@ -519,7 +521,8 @@ def main():
             tlast, ntok = now, 0
         if args.bench:
             continue
-        last = step == steps - 1 or (args.time_budget and elapsed >= args.time_budget)
+        last = (step == steps - 1 or (args.time_budget and elapsed >= args.time_budget)
+                or (args.stop_after and step + 1 >= args.stop_after))
         if (step + 1) % args.eval_every == 0 or last:
             te = time.time()
             # bf16 autocast here too when training with it (selection only; the card's
