@@ -163,7 +163,11 @@ static void assemble(model_ref *m, const char *data, const char *shared)
     }
     closedir(d);
     char tokdir[768];
-    snprintf(tokdir, sizeof tokdir, "%s/gpt2-tokenizer", shared);
+    const char *tok_env = getenv("TS_GPT2_TOKENIZER");
+    if (tok_env && tok_env[0])
+        snprintf(tokdir, sizeof tokdir, "%s", tok_env);
+    else
+        snprintf(tokdir, sizeof tokdir, "%s/gpt2-tokenizer", shared);
     link_or_die(path_join(p, sizeof p, tokdir, "vocab.json"), m->dir, "vocab.json");
     link_or_die(path_join(p, sizeof p, tokdir, "merges.txt"), m->dir, "merges.txt");
 }

@@ -26,13 +26,13 @@ static char *out_text, *err_text;
 static int setup(void **state)
 {
     (void)state;
-    const char *c = getenv("TS_CLI"), *sh = getenv("TS_SHARED");
-    if (!c || !sh) {
-        fprintf(stderr, "TS_CLI and TS_SHARED must be set (ctest sets them)\n");
+    const char *c = getenv("TS_CLI"), *tok = getenv("TS_GPT2_TOKENIZER");
+    if (!c || !tok) {
+        fprintf(stderr, "TS_CLI and TS_GPT2_TOKENIZER must be set (ctest sets them)\n");
         return -1;
     }
     snprintf(cli, sizeof cli, "%s", c);
-    snprintf(model, sizeof model, "%s/gpt2-tokenizer", sh);
+    snprintf(model, sizeof model, "%s", tok);
     strcpy(tmpdir, "/tmp/ts_tokcli_XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
 }

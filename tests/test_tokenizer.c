@@ -37,9 +37,9 @@ static int load_gpt2(void **state)
 {
     (void)state;
     char v[4096], m[4096], err[TS_ERR_SIZE];
-    const char *shared = env_or("TS_SHARED", "../shared");
-    snprintf(v, sizeof v, "%s/gpt2-tokenizer/vocab.json", shared);
-    snprintf(m, sizeof m, "%s/gpt2-tokenizer/merges.txt", shared);
+    const char *dir = env_or("TS_GPT2_TOKENIZER", "../shared/gpt2-tokenizer");
+    snprintf(v, sizeof v, "%s/vocab.json", dir);
+    snprintf(m, sizeof m, "%s/merges.txt", dir);
     if (ts_tokenizer_load(v, m, &gpt2, err, sizeof err) != TS_OK) {
         fprintf(stderr, "cannot load the GPT-2 tokenizer: %s\n", err);
         return -1;
@@ -516,7 +516,7 @@ static void test_real_mismatch(void **state)
     write_vocab("\"ab\": 256", -1);
     char v[128], m[4096], err[TS_ERR_SIZE];
     snprintf(v, sizeof v, "%s/vocab.json", tmpdir);
-    snprintf(m, sizeof m, "%s/gpt2-tokenizer/merges.txt", env_or("TS_SHARED", "../shared"));
+    snprintf(m, sizeof m, "%s/merges.txt", env_or("TS_GPT2_TOKENIZER", "../shared/gpt2-tokenizer"));
     ts_tokenizer *tok;
     assert_int_equal(ts_tokenizer_load(v, m, &tok, err, sizeof err), TS_ERR_FORMAT);
     assert_non_null(strstr(err, "merges.txt:2: merged token \"Ġt\" is not in the vocabulary"));
