@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_cli_bench.sh — `tempscale bench` end to end on the F16 engine fixture
-# (tests/data/model_f16 + the real GPT-2 tokenizer from $TS_SHARED):
+# (tests/data/model_f16 + the real GPT-2 tokenizer from $TS_GPT2_TOKENIZER):
 #   --json parses and has the documented fields with positive speeds per thread
 #   count; the text table lists each thread count; bad input exits 2 with a
 #   one-line message (unknown option, prompt + generation beyond the context,
@@ -8,7 +8,7 @@
 set -u
 CLI=${TS_CLI:?run through ctest}
 DATA=${TS_TEST_DATA:?}
-SHARED=${TS_SHARED:?}
+TOKDIR=${TS_GPT2_TOKENIZER:?}
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
@@ -16,8 +16,8 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 dir=$(mktemp -d /tmp/ts_test_cli_bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 for f in "$DATA"/model_f16/*; do ln -s "$f" "$dir/"; done
-ln -s "$SHARED/gpt2-tokenizer/vocab.json" "$dir/vocab.json"
-ln -s "$SHARED/gpt2-tokenizer/merges.txt" "$dir/merges.txt"
+ln -s "$TOKDIR/vocab.json" "$dir/vocab.json"
+ln -s "$TOKDIR/merges.txt" "$dir/merges.txt"
 
 out=$("$CLI" bench --model "$dir" --threads 1,2 --prompt-tokens 20 --gen-tokens 8 --runs 3 --json) \
     || fail "bench --json exited $?"
