@@ -30,8 +30,8 @@ static void usage(FILE *f)
         "  --k N              how many tokens to show (default 10; at most the vocabulary)\n"
         "  --temperature T    divide the logits by T first (default 1; 0 = argmax)\n"
         "  --dump-logits F    write the last position's raw logits as a float32 .npy\n"
-        "  --json             {\"ids\",\"entropy_nats\",\"top\":[{\"rank\",\"id\",\"token\",\"logit\",\n"
-        "                     \"prob\",\"prob_topk\"}]}\n"
+        "  --json             {\"model\",\"ids\",\"entropy_nats\",\"top\":[{\"rank\",\"id\",\"token\",\n"
+        "                     \"logit\",\"prob\",\"prob_topk\"}]} (model: the checkpoint directory)\n"
         "\n"
         "Example:\n"
         "  tempscale top --prompt \"In the future, AI will\" --k 10\n");
@@ -72,6 +72,7 @@ int walk_top(walk_model *m, const int32_t *ids, size_t n_ids, const walk_top_opt
     }
     if (o->json) {
         cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "model", m->dir);
         cJSON_AddItemToObject(root, "ids", walk_json_ids(ids, n_ids));
         cJSON_AddNumberToObject(root, "temperature", isinf(o->temperature) ? 1e308 : o->temperature);
         cJSON_AddNumberToObject(root, "entropy_nats", entropy);

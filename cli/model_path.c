@@ -3,8 +3,11 @@
  *
  * Resolution order for --model ARG:
  *   1. ARG omitted: the bundled model "tiny-shakespeare", looked up in
- *      $TEMPSCALE_MODELS, the source tree (TS_SOURCE_DIR/models) and the
- *      install tree (TS_DATA_DIR/models, i.e. <prefix>/share/tempscale/models).
+ *      $TEMPSCALE_MODELS, then beside the executable (<exe dir>/../share/
+ *      tempscale/models, so an installed tree can be moved), then the
+ *      configured install tree (TS_DATA_DIR/models, i.e.
+ *      <prefix>/share/tempscale/models), and last the source tree the binary
+ *      was built from (TS_SOURCE_DIR/models).
  *   2. ARG is an existing directory: used as is.
  *   3. Otherwise ARG names a bundled model, then a Hugging Face repo id
  *      ("distilgpt2", "openai-community/gpt2", "org/name@revision") looked up
@@ -14,9 +17,11 @@
  */
 #include "cli.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define TS_DEFAULT_MODEL "tiny-shakespeare"
 
@@ -26,12 +31,31 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Look for models/<name> in the places a bundled model can live. */
+/*
+ * The canonical path of <exe dir>/../share/tempscale/models (from
+ * /proc/self/exe) into out, which holds PATH_MAX bytes; false when the
+ * executable's path is unknown (not Linux) or that directory does not exist.
+ */
+static bool exe_models_dir(char *out)
+{
+    char exe[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", exe, PATH_MAX);
+    if (n <= 0) return false;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return false;
+    strcpy(slash, "/../share/tempscale/models");
+    return realpath(exe, out) != NULL;
+}
+
+/* Look for models/<name> in the places a bundled model can live (order above). */
 static bool find_bundled(const char *name, char *dir, size_t dir_size)
 {
-    const char *roots[3] = {getenv("TEMPSCALE_MODELS"), TS_SOURCE_DIR "/models",
-                            TS_DATA_DIR "/models"};
-    for (int i = 0; i < 3; i++) {
+    char exe_models[PATH_MAX];
+    const char *roots[4] = {getenv("TEMPSCALE_MODELS"),
+                            exe_models_dir(exe_models) ? exe_models : NULL,
+                            TS_DATA_DIR "/models", TS_SOURCE_DIR "/models"};
+    for (int i = 0; i < 4; i++) {
         if (!roots[i] || !roots[i][0]) continue;
         if (snprintf(dir, dir_size, "%s/%s", roots[i], name) >= (int)dir_size) continue;
         if (is_dir(dir)) return true;
@@ -43,9 +67,10 @@ bool ts_cli_resolve_model(const char *arg, char *dir, size_t dir_size)
 {
     if (!arg) {
         if (find_bundled(TS_DEFAULT_MODEL, dir, dir_size)) return true;
-        ts_cli_error("the bundled model '%s' was not found (looked in $TEMPSCALE_MODELS, %s/models "
-                     "and %s/models); pass --model DIR",
-                     TS_DEFAULT_MODEL, TS_SOURCE_DIR, TS_DATA_DIR);
+        ts_cli_error("the bundled model '%s' was not found (looked in $TEMPSCALE_MODELS, "
+                     "<exe dir>/../share/tempscale/models, %s/models and %s/models); "
+                     "pass --model DIR",
+                     TS_DEFAULT_MODEL, TS_DATA_DIR, TS_SOURCE_DIR);
         return false;
     }
     if (is_dir(arg)) {

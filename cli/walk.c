@@ -245,7 +245,8 @@ void walk_table_emit(walk_out *o, const walk_table *t)
 bool walk_model_open(walk_model *m, const char *model_arg)
 {
     memset(m, 0, sizeof *m);
-    m->model = ts_cli_load_model(model_arg);
+    if (!ts_cli_resolve_model(model_arg, m->dir, sizeof m->dir)) return false;
+    m->model = ts_cli_load_model(m->dir);
     if (!m->model) return false;
     m->info = ts_model_get_info(m->model);
     m->tok = ts_model_tokenizer(m->model);

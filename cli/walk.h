@@ -93,6 +93,7 @@ typedef struct walk_model {
     ts_context *ctx;
     ts_generator *gen;
     size_t n_vocab;
+    char dir[4096]; /* the checkpoint directory --model resolved to */
 } walk_model;
 
 /* Load the model (NULL = bundled), a context and a generator. Prints errors. */
