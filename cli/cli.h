@@ -5,7 +5,8 @@
  *     int ts_cmd_<name>(int argc, char **argv);   argv[0] is the command name
  * returning the process exit code: 0 ok, TS_EXIT_USAGE (2) for bad input or
  * options, TS_EXIT_FAIL (1) for a failure that is not the user's input.
- * Options are parsed with getopt_long (reset with optind = 0 first); every
+ * Options are parsed with getopt_long (reset with optind = 0 first, opterr = 0,
+ * and ts_cli_bad_option for what it returns as unknown); every
  * command answers --help with text that teaches (what it does, options with
  * defaults, an example).
  * Only the CLI prints or exits; the library returns statuses.
@@ -51,6 +52,14 @@ bool ts_cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 bool ts_cli_parse_double_list(const char *opt, const char *s, double **out, size_t *n);
 bool ts_cli_parse_float_list(const char *opt, const char *s, float **out, size_t *n);
 bool ts_cli_parse_id_list(const char *opt, const char *s, int32_t **out, size_t *n);
+
+/*
+ * Before any work: can an output file go to path? Its directory must exist and
+ * be writable and path must not be a directory; figure = true also requires a
+ * .png, .svg or .pdf name. Prints "option --<opt>: ..." and returns false.
+ * (The write itself stays atomic: ts_atomic_open / commit in src/status.c.)
+ */
+bool ts_cli_check_output(const char *opt, const char *path, bool figure);
 
 /* Colour and box drawing only on a terminal, and never when NO_COLOR is set. */
 bool ts_cli_use_color(FILE *f);
@@ -115,7 +124,12 @@ ts_model *ts_cli_load_model(const char *arg);
 /* A random seed from the OS (for when --seed is omitted). */
 uint64_t ts_cli_random_seed(void);
 
-/* Print a usage line "Run 'tempscale help <cmd>' for options." to stderr. */
-void ts_cli_usage_hint(const char *cmd);
+/*
+ * After getopt_long returned '?' or ':' (parse with opterr = 0 so getopt prints
+ * nothing): one line "<cmd>: unrecognized option '--x'" / "option '--k' needs a
+ * value" / "option '--json' takes no value", with "(see 'tempscale help
+ * <cmd>')". Returns TS_EXIT_USAGE.
+ */
+int ts_cli_bad_option(const char *cmd, char **argv);
 
 #endif /* TS_CLI_H */

@@ -122,6 +122,7 @@ int ts_cmd_bench(int argc, char **argv)
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
     };
     optind = 0;
+    opterr = 0; /* ts_cli_bad_option's one line instead */
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -138,14 +139,12 @@ int ts_cmd_bench(int argc, char **argv)
             break;
         case 'j': json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: ts_cli_usage_hint("bench"); return TS_EXIT_USAGE;
+        default: return ts_cli_bad_option("bench", argv);
         }
     }
-    if (optind < argc) {
-        ts_cli_error("unexpected argument '%s'", argv[optind]);
-        ts_cli_usage_hint("bench");
-        return TS_EXIT_USAGE;
-    }
+    if (optind < argc)
+        return ts_cli_error("bench: unexpected argument '%s' (see 'tempscale help bench')",
+                            argv[optind]);
 
     int32_t *threads = NULL;
     size_t n_threads = 0;

@@ -507,21 +507,13 @@ int ts_cmd_calibrate(int argc, char **argv)
             if (!(from >= 0 && from < 1)) return ts_cli_error("option --from: %g is not in [0, 1)", from);
             break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        case ':':
-            ts_cli_error("option %s needs a value", argv[optind - 1]);
-            ts_cli_usage_hint("calibrate");
-            return TS_EXIT_USAGE;
-        default:
-            ts_cli_error("unknown option %s", argv[optind - 1]);
-            ts_cli_usage_hint("calibrate");
-            return TS_EXIT_USAGE;
+        default: return ts_cli_bad_option("calibrate", argv);
         }
     }
-    if (optind < argc) {
-        ts_cli_error("unexpected argument '%s'", argv[optind]);
-        ts_cli_usage_hint("calibrate");
-        return TS_EXIT_USAGE;
-    }
+    if (optind < argc)
+        return ts_cli_error("calibrate: unexpected argument '%s' (see 'tempscale help calibrate')",
+                            argv[optind]);
+    if (plot && !ts_cli_check_output("plot", plot, true)) return TS_EXIT_USAGE;
     if (text || model) {
         if (val || test)
             return ts_cli_error("--text/--model (language model) and --val/--test (classifier "
@@ -530,12 +522,9 @@ int ts_cmd_calibrate(int argc, char **argv)
         return calibrate_lm(model, text, from, stride, max_tokens, (int32_t)bins, json,
                                    plot);
     }
-    if (!val) {
-        ts_cli_error("nothing to calibrate: pass --val FILE (classifier logits) or --text FILE "
-                     "(language model)");
-        ts_cli_usage_hint("calibrate");
-        return TS_EXIT_USAGE;
-    }
+    if (!val)
+        return ts_cli_error("nothing to calibrate: pass --val FILE (classifier logits) or --text "
+                            "FILE (language model); see 'tempscale help calibrate'");
     if (test_labels && !test) return ts_cli_error("--test-labels needs --test");
 
     cal_set v, t = {0};

@@ -355,7 +355,7 @@ int ts_cmd_compare(int argc, char **argv)
             break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); rc = TS_EXIT_OK; goto out;
-        default: walk_bad_option("compare", argv); goto out;
+        default: ts_cli_bad_option("compare", argv); goto out;
         }
     }
     if (optind < argc) {

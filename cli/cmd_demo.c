@@ -390,10 +390,11 @@ int ts_cmd_demo(int argc, char **argv)
         case 'H': html = optarg; break;
         case 'o': out_dir = optarg; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: return walk_bad_option("demo", argv);
+        default: return ts_cli_bad_option("demo", argv);
         }
     }
     if (optind < argc) return ts_cli_error("demo: unexpected argument '%s'", argv[optind]);
+    if (html && !ts_cli_check_output("html", html, false)) return TS_EXIT_USAGE;
     if (out_dir) {
         if (!make_dir(out_dir)) return TS_EXIT_USAGE;
         snprintf(d.dir, sizeof d.dir, "%s", out_dir);

@@ -288,7 +288,7 @@ int ts_cmd_generate(int argc, char **argv)
         case 'v': o.verbose = true; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: return walk_bad_option("generate", argv);
+        default: return ts_cli_bad_option("generate", argv);
         }
     }
     if (optind < argc) return ts_cli_error("generate: unexpected argument '%s'", argv[optind]);

@@ -165,6 +165,7 @@ int ts_cmd_pull(int argc, char **argv)
     const char *revision_opt = NULL;
     bool json = false, quiet = false;
     optind = 0;
+    opterr = 0; /* ts_cli_bad_option's one line instead */
     int c;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         switch (c) {
@@ -181,15 +182,12 @@ int ts_cmd_pull(int argc, char **argv)
             usage(stdout);
             return TS_EXIT_OK;
         default:
-            ts_cli_usage_hint("pull");
-            return TS_EXIT_USAGE;
+            return ts_cli_bad_option("pull", argv);
         }
     }
-    if (optind != argc - 1) {
-        ts_cli_error("pull: expected one REPO_ID (e.g. distilgpt2 or openai-community/gpt2)");
-        ts_cli_usage_hint("pull");
-        return TS_EXIT_USAGE;
-    }
+    if (optind != argc - 1)
+        return ts_cli_error("pull: expected one REPO_ID (e.g. distilgpt2 or openai-community/gpt2; "
+                            "see 'tempscale help pull')");
     char repo_id[128], revision[256], err[TS_ERR_SIZE] = "";
     ts_status st = ts_hub_parse_spec(argv[optind], repo_id, sizeof repo_id, revision,
                                      sizeof revision, err, sizeof err);

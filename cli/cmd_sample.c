@@ -210,7 +210,7 @@ int ts_cmd_sample(int argc, char **argv)
             break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: return walk_bad_option("sample", argv);
+        default: return ts_cli_bad_option("sample", argv);
         }
     }
     if (optind < argc) return ts_cli_error("sample: unexpected argument '%s'", argv[optind]);

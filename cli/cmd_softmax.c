@@ -236,12 +236,8 @@ int ts_cmd_softmax(int argc, char **argv)
         case 'h':
             usage(stdout);
             return TS_EXIT_OK;
-        case ':':
-            return ts_cli_error("option %s needs a value (see 'tempscale help softmax')",
-                                argv[optind - 1]);
         default:
-            return ts_cli_error("unknown option '%s' (see 'tempscale help softmax')",
-                                argv[optind - 1]);
+            return ts_cli_bad_option("softmax", argv);
         }
     }
     if (optind < argc)

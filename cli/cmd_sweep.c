@@ -286,7 +286,7 @@ int ts_cmd_sweep(int argc, char **argv)
         case 'f': o.full_prob = true; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: return walk_bad_option("sweep", argv);
+        default: return ts_cli_bad_option("sweep", argv);
         }
     }
     if (optind < argc) return ts_cli_error("sweep: unexpected argument '%s'", argv[optind]);

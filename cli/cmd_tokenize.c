@@ -229,6 +229,7 @@ int ts_cmd_tokenize(int argc, char **argv)
     const char *model = NULL, *file = NULL;
     bool json = false, special = false;
     optind = 0;
+    opterr = 0; /* ts_cli_bad_option's one line instead */
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -237,7 +238,7 @@ int ts_cmd_tokenize(int argc, char **argv)
         case 'j': json = true; break;
         case 's': special = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: ts_cli_usage_hint("tokenize"); return TS_EXIT_USAGE;
+        default: return ts_cli_bad_option("tokenize", argv);
         }
     }
     if (file && optind < argc)
@@ -254,11 +255,9 @@ int ts_cmd_tokenize(int argc, char **argv)
         fclose(f);
         if (!ok) return ts_cli_error("tokenize: --file %s: cannot read: %s", file, strerror(e));
     } else if (file || optind == argc) {
-        if (!file && isatty(STDIN_FILENO)) {
-            ts_cli_error("tokenize: no text (give TEXT, --file PATH, or pipe text on stdin)");
-            ts_cli_usage_hint("tokenize");
-            return TS_EXIT_USAGE;
-        }
+        if (!file && isatty(STDIN_FILENO))
+            return ts_cli_error("tokenize: no text (give TEXT, --file PATH, or pipe text on "
+                                "stdin; see 'tempscale help tokenize')");
         if (!read_all(stdin, &text, &len))
             return ts_cli_error("tokenize: cannot read standard input: %s", strerror(errno));
     } else {

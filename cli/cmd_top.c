@@ -165,7 +165,7 @@ int ts_cmd_top(int argc, char **argv)
         case 'd': o.dump_logits = optarg; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return TS_EXIT_OK;
-        default: return walk_bad_option("top", argv);
+        default: return ts_cli_bad_option("top", argv);
         }
     }
     if (optind < argc) return ts_cli_error("top: unexpected argument '%s'", argv[optind]);

@@ -49,6 +49,17 @@ static const command *find(const char *name)
     return NULL;
 }
 
+/* One line naming the commands there are. */
+static int unknown_command(const char *name)
+{
+    char list[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < N_COMMANDS && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                 commands[i].name);
+    return ts_cli_error("unknown command '%s' (commands: %s; see 'tempscale --help')", name, list);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -67,15 +78,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(name, "help") == 0) {
         const command *c = find(argv[2]);
-        if (!c) return ts_cli_error("unknown command '%s' (run 'tempscale --help')", argv[2]);
+        if (!c) return unknown_command(argv[2]);
         char *hargv[] = {(char *)c->name, "--help", NULL};
         return c->run(2, hargv);
     }
     const command *c = find(name);
-    if (!c) {
-        ts_cli_error("unknown command '%s'", name);
-        print_help(stderr);
-        return TS_EXIT_USAGE;
-    }
+    if (!c) return unknown_command(name);
     return c->run(argc - 1, argv + 1);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,9 +36,22 @@ void ts_cli_warn(const char *fmt, ...)
     va_end(ap);
 }
 
-void ts_cli_usage_hint(const char *cmd)
+int ts_cli_bad_option(const char *cmd, char **argv)
 {
-    fprintf(stderr, "Run 'tempscale help %s' for the options.\n", cmd);
+    extern int optind, optopt;
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    int name_len = (int)strcspn(arg, "="); /* "--name=value" -> "--name" */
+    if (strncmp(arg, "--", 2) != 0)
+        return ts_cli_error("%s: unrecognized option '-%c' (see 'tempscale help %s')", cmd,
+                            optopt ? optopt : '?', cmd);
+    if (optopt && arg[name_len] == '=')
+        return ts_cli_error("%s: option '%.*s' takes no value (see 'tempscale help %s')", cmd,
+                            name_len, arg, cmd);
+    if (optopt)
+        return ts_cli_error("%s: option '%s' needs a value (see 'tempscale help %s')", cmd, arg,
+                            cmd);
+    return ts_cli_error("%s: unrecognized option '%.*s' (see 'tempscale help %s')", cmd,
+                        name_len, arg, cmd);
 }
 
 bool ts_cli_parse_double(const char *opt, const char *s, double *out)
@@ -69,12 +83,12 @@ bool ts_cli_parse_long(const char *opt, const char *s, long min, long max, long 
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno == ERANGE) {
+    if (end == s || *end != '\0') {
         ts_cli_error("option --%s: '%s' is not an integer", opt, s);
         return false;
     }
-    if (v < min || v > max) {
-        ts_cli_error("option --%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
+    if (errno == ERANGE || v < min || v > max) {
+        ts_cli_error("option --%s: %s is out of range [%ld, %ld]", opt, s, min, max);
         return false;
     }
     *out = v;
@@ -171,6 +185,38 @@ bool ts_cli_parse_float_list(const char *opt, const char *s, float **out, size_t
 bool ts_cli_parse_id_list(const char *opt, const char *s, int32_t **out, size_t *n)
 {
     return parse_list(opt, s, (void **)out, n, sizeof **out, parse_id_item);
+}
+
+bool ts_cli_check_output(const char *opt, const char *path, bool figure)
+{
+    size_t n = strlen(path);
+    if (figure && !(n > 4 && (strcasecmp(path + n - 4, ".png") == 0 ||
+                              strcasecmp(path + n - 4, ".svg") == 0 ||
+                              strcasecmp(path + n - 4, ".pdf") == 0))) {
+        ts_cli_error("option --%s: %s: unknown figure format (expected a .png, .svg or .pdf file "
+                     "name)", opt, path);
+        return false;
+    }
+    struct stat st;
+    if (n == 0 || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        ts_cli_error("option --%s: '%s' is a directory, not a file name", opt, path);
+        return false;
+    }
+    /* The directory it goes in: everything up to the last '/', "/" or ".". */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t dn = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 1;
+    if (dn >= sizeof dir) {
+        ts_cli_error("option --%s: path too long", opt);
+        return false;
+    }
+    memcpy(dir, slash ? path : ".", dn);
+    dir[dn] = '\0';
+    if (access(dir, W_OK) != 0) {
+        ts_cli_error("option --%s: cannot write %s: %s", opt, path, strerror(errno));
+        return false;
+    }
+    return true;
 }
 
 bool ts_cli_use_color(FILE *f)

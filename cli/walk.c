@@ -385,20 +385,6 @@ uint64_t walk_seed(bool have_seed, uint64_t seed)
     return seed;
 }
 
-int walk_bad_option(const char *cmd, char **argv)
-{
-    extern int optind, optopt;
-    const char *arg = optind > 0 ? argv[optind - 1] : "?";
-    if (optopt && strncmp(arg, "--", 2) != 0)
-        ts_cli_error("%s: unknown option '-%c'", cmd, optopt);
-    else if (strchr(arg, '=') == NULL && strncmp(arg, "--", 2) == 0 && optopt)
-        ts_cli_error("%s: option '%s' needs a value", cmd, arg);
-    else
-        ts_cli_error("%s: unknown option '%s'", cmd, arg);
-    ts_cli_usage_hint(cmd);
-    return TS_EXIT_USAGE;
-}
-
 void walk_json_print(cJSON *root)
 {
     char *s = cJSON_Print(root);

@@ -119,9 +119,6 @@ char *walk_bytes_utf8(const char *s, size_t len);
 /* --seed given -> it; else a random seed, printed to stderr so the run can be repeated. */
 uint64_t walk_seed(bool have_seed, uint64_t seed);
 
-/* After getopt_long returned '?' (with opterr = 0): one-line error + hint; TS_EXIT_USAGE. */
-int walk_bad_option(const char *cmd, char **argv);
-
 /* cJSON helpers: print (pretty) to stdout and free. */
 void walk_json_print(cJSON *root);
 cJSON *walk_json_ids(const int32_t *ids, size_t n);

@@ -2,3 +2,9 @@
 # relative to the executable, header + static library usable), and one-line
 # errors with exit 2 for bad input across every command.
 ts_add_script_test(test_install e2e test_install.sh bash)
+find_program(TS_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(TS_PYTHON3)
+  ts_add_script_test(test_cli_errors e2e test_cli_errors.py ${TS_PYTHON3})
+  # 77: the bundled model is not there (e.g. a source tree without models/).
+  set_tests_properties(test_cli_errors PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+endif()
