@@ -43,7 +43,8 @@ static float read_all(const void *p, size_t bytes)
 #else
     const unsigned char *b = p;
     unsigned s = 0;
-    for (size_t i = 0; i < bytes; i += 64) s += b[i];
+    for (size_t i = 0; i < bytes; i += 64)
+        s += b[i];
     return (float)s;
 #endif
 }
@@ -59,7 +60,8 @@ static void gemv_task(void *arg, int ith, int nth)
 {
     gemv_job *j = arg;
     size_t n = j->rows ? j->W->rows : j->W->cols;
-    size_t a = n * (size_t)ith / (size_t)nth / 16 * 16, b = n * (size_t)(ith + 1) / (size_t)nth / 16 * 16;
+    size_t a = n * (size_t)ith / (size_t)nth / 16 * 16,
+           b = n * (size_t)(ith + 1) / (size_t)nth / 16 * 16;
     if (ith == nth - 1) b = n;
     if (j->rows)
         ts_gemv_wx(j->y, j->W, j->x, a, b);
@@ -85,8 +87,10 @@ int main(int argc, char **argv)
     unsigned char *buf = malloc(bytes_max);
     float *x = malloc(4 * 4096 * sizeof *x), *y = malloc(V * sizeof *y);
     if (!buf || !x || !y) return 1;
-    for (size_t i = 0; i < bytes_max / 2; i++) ((uint16_t *)buf)[i] = (uint16_t)(0x3000 + (i % 977));
-    for (size_t i = 0; i < 4 * 4096; i++) x[i] = 0.001f * (float)(i % 100);
+    for (size_t i = 0; i < bytes_max / 2; i++)
+        ((uint16_t *)buf)[i] = (uint16_t)(0x3000 + (i % 977));
+    for (size_t i = 0; i < 4 * 4096; i++)
+        x[i] = 0.001f * (float)(i % 100);
     ts_isa best = ts_kernels_isa();
     printf("kernels available: best = %s\n", ts_isa_name(best));
     printf("%-8s %-6s %-16s %7s %9s %9s\n", "isa", "dtype", "kernel", "threads", "GB/s", "ms/call");
@@ -98,7 +102,8 @@ int main(int argc, char **argv)
             /* read ceiling over the vocabulary-projection bytes */
             double t0 = now_s();
             volatile float sink = 0;
-            for (int r = 0; r < reps; r++) sink += read_all(buf, V * C * es);
+            for (int r = 0; r < reps; r++)
+                sink += read_all(buf, V * C * es);
             double t = (now_s() - t0) / reps;
             if (nt == 1)
                 printf("%-8s %-6s %-16s %7d %9.1f %9.3f\n", "-", ts_dtype_name((ts_dtype)dt),
@@ -137,7 +142,8 @@ int main(int argc, char **argv)
         if (nt > 1) {
             const int n = quick ? 2000 : 20000;
             double t0 = now_s();
-            for (int i = 0; i < n; i++) ts_threadpool_run(pool, noop_task, NULL);
+            for (int i = 0; i < n; i++)
+                ts_threadpool_run(pool, noop_task, NULL);
             printf("thread pool: %.2f us per dispatch (%d threads, back to back)\n",
                    (now_s() - t0) / n * 1e6, nt);
         }

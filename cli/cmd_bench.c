@@ -21,31 +21,30 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: tempscale bench [--model DIR] [--threads 1,2] [--prompt-tokens 128]\n"
-            "                       [--gen-tokens 128] [--runs 5] [--json]\n"
-            "\n"
-            "Measure how fast the engine loads a model, reads a prompt (prefill: the whole\n"
-            "prompt in one batched pass) and generates (decode: one token at a time with the\n"
-            "KV cache), at each thread count. Each figure is the median of --runs runs.\n"
-            "The prompt is pseudo-random token ids; decode feeds back the argmax (greedy).\n"
-            "Close other work first: decode speed is bound by memory bandwidth and the\n"
-            "numbers are only as quiet as the machine (the load average is printed).\n"
-            "\n"
-            "Options:\n"
-            "  --model DIR          model directory or name (default: the bundled model).\n"
-            "                       A distilgpt2-shaped one: tools/make_bench_checkpoint.py\n"
-            "  --threads LIST       thread counts to measure, comma-separated (default: 1 and\n"
-            "                       every online core, e.g. 1,2)\n"
-            "  --prompt-tokens N    prompt length for prefill (default 128)\n"
-            "  --gen-tokens N       tokens generated for decode (default 128)\n"
-            "  --runs N             runs per figure; the median is reported (default 5)\n"
-            "  --json               one JSON object with every run's numbers\n"
-            "  -h, --help           this help\n"
-            "\n"
-            "Example:\n"
-            "  /usr/bin/python3 tools/make_bench_checkpoint.py /tmp/bench-f16 --dtype F16\n"
-            "  tempscale bench --model /tmp/bench-f16 --threads 1,2 --runs 5\n");
+    fprintf(f, "Usage: tempscale bench [--model DIR] [--threads 1,2] [--prompt-tokens 128]\n"
+               "                       [--gen-tokens 128] [--runs 5] [--json]\n"
+               "\n"
+               "Measure how fast the engine loads a model, reads a prompt (prefill: the whole\n"
+               "prompt in one batched pass) and generates (decode: one token at a time with the\n"
+               "KV cache), at each thread count. Each figure is the median of --runs runs.\n"
+               "The prompt is pseudo-random token ids; decode feeds back the argmax (greedy).\n"
+               "Close other work first: decode speed is bound by memory bandwidth and the\n"
+               "numbers are only as quiet as the machine (the load average is printed).\n"
+               "\n"
+               "Options:\n"
+               "  --model DIR          model directory or name (default: the bundled model).\n"
+               "                       A distilgpt2-shaped one: tools/make_bench_checkpoint.py\n"
+               "  --threads LIST       thread counts to measure, comma-separated (default: 1 and\n"
+               "                       every online core, e.g. 1,2)\n"
+               "  --prompt-tokens N    prompt length for prefill (default 128)\n"
+               "  --gen-tokens N       tokens generated for decode (default 128)\n"
+               "  --runs N             runs per figure; the median is reported (default 5)\n"
+               "  --json               one JSON object with every run's numbers\n"
+               "  -h, --help           this help\n"
+               "\n"
+               "Example:\n"
+               "  /usr/bin/python3 tools/make_bench_checkpoint.py /tmp/bench-f16 --dtype F16\n"
+               "  tempscale bench --model /tmp/bench-f16 --threads 1,2 --runs 5\n");
 }
 
 static double now_s(void)
@@ -116,18 +115,26 @@ int ts_cmd_bench(int argc, char **argv)
     long P = 128, G = 128, runs = 5;
     bool json = false;
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},  {"threads", required_argument, 0, 't'},
-        {"prompt-tokens", required_argument, 0, 'p'}, {"gen-tokens", required_argument, 0, 'g'},
-        {"runs", required_argument, 0, 'r'},   {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"model", required_argument, 0, 'm'},
+        {"threads", required_argument, 0, 't'},
+        {"prompt-tokens", required_argument, 0, 'p'},
+        {"gen-tokens", required_argument, 0, 'g'},
+        {"runs", required_argument, 0, 'r'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     optind = 0;
     opterr = 0; /* ts_cli_bad_option's one line instead */
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model_arg = optarg; break;
-        case 't': threads_arg = optarg; break;
+        case 'm':
+            model_arg = optarg;
+            break;
+        case 't':
+            threads_arg = optarg;
+            break;
         case 'p':
             if (!ts_cli_parse_long("prompt-tokens", optarg, 1, 1 << 20, &P)) return TS_EXIT_USAGE;
             break;
@@ -137,9 +144,14 @@ int ts_cmd_bench(int argc, char **argv)
         case 'r':
             if (!ts_cli_parse_long("runs", optarg, 1, 64, &runs)) return TS_EXIT_USAGE;
             break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return TS_EXIT_OK;
-        default: return ts_cli_bad_option("bench", argv);
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return TS_EXIT_OK;
+        default:
+            return ts_cli_bad_option("bench", argv);
         }
     }
     if (optind < argc)
@@ -206,7 +218,8 @@ int ts_cmd_bench(int argc, char **argv)
     }
     ts_rng rng;
     ts_rng_seed(&rng, 42);
-    for (long i = 0; i < P; i++) prompt[i] = (int32_t)(ts_rng_u32(&rng) % (uint32_t)info->n_vocab);
+    for (long i = 0; i < P; i++)
+        prompt[i] = (int32_t)(ts_rng_u32(&rng) % (uint32_t)info->n_vocab);
 
     double load0[3] = {0, 0, 0};
     if (getloadavg(load0, 3) < 0) load0[0] = -1;
@@ -257,9 +270,8 @@ int ts_cmd_bench(int argc, char **argv)
             printf("model     %s\n", dir);
             printf("shape     %d layers, n_embd %d, %d heads, %d positions, %d vocab, %s, %.1f M "
                    "params\n",
-                   (int)info->n_layer, (int)info->n_embd, (int)info->n_head,
-                   (int)info->n_positions, (int)info->n_vocab, ts_dtype_name(info->dtype),
-                   (double)info->n_params / 1e6);
+                   (int)info->n_layer, (int)info->n_embd, (int)info->n_head, (int)info->n_positions,
+                   (int)info->n_vocab, ts_dtype_name(info->dtype), (double)info->n_params / 1e6);
             printf("kernels   %s\n", ts_isa_name(ts_kernels_isa()));
             printf("load      %.1f ms (mmap + validation + tokenizer; median of %ld)\n", load_ms,
                    runs);

@@ -81,7 +81,8 @@ static ts_mat mat_of(const ts_tensor *t)
 static bool vec_f32(const ts_tensor *t, size_t n, float *dst)
 {
     size_t count = 1;
-    for (int32_t i = 0; i < t->ndim; i++) count *= (size_t)t->shape[i];
+    for (int32_t i = 0; i < t->ndim; i++)
+        count *= (size_t)t->shape[i];
     if (count != n) return false;
     ts_mat m = {t->data, t->dtype, 1, n};
     ts_mat_row_f32(&m, 0, 0, n, dst);
@@ -93,8 +94,8 @@ static bool mat_ok(const ts_tensor *t, size_t rows, size_t cols)
     return t->data && t->ndim == 2 && (size_t)t->shape[0] == rows && (size_t)t->shape[1] == cols;
 }
 
-ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out,
-                        char *err, size_t err_size)
+ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out, char *err,
+                        size_t err_size)
 {
     *out = NULL;
     ts_model *m = calloc(1, sizeof *m);
@@ -148,9 +149,9 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
         ml->fc_proj_b = v, v += C;
         ok = ok && vec_f32(&lw->ln_1_w, C, ml->ln_1_w) && vec_f32(&lw->ln_1_b, C, ml->ln_1_b) &&
              vec_f32(&lw->attn_b, 3 * C, ml->attn_b) &&
-             vec_f32(&lw->attn_proj_b, C, ml->attn_proj_b) &&
-             vec_f32(&lw->ln_2_w, C, ml->ln_2_w) && vec_f32(&lw->ln_2_b, C, ml->ln_2_b) &&
-             vec_f32(&lw->fc_b, 4 * C, ml->fc_b) && vec_f32(&lw->fc_proj_b, C, ml->fc_proj_b);
+             vec_f32(&lw->attn_proj_b, C, ml->attn_proj_b) && vec_f32(&lw->ln_2_w, C, ml->ln_2_w) &&
+             vec_f32(&lw->ln_2_b, C, ml->ln_2_b) && vec_f32(&lw->fc_b, 4 * C, ml->fc_b) &&
+             vec_f32(&lw->fc_proj_b, C, ml->fc_proj_b);
     }
     m->ln_f_w = m->vecs + L * per_layer;
     m->ln_f_b = m->ln_f_w + C;
@@ -229,9 +230,9 @@ struct ts_context {
     float *scores;            /* [nth][n_ctx] */
     float *panel;             /* [nth][panel_floats]: packed F32 GEMM panels of W */
     size_t panel_floats;
-    float *logits;            /* all_logits ? [n_ctx][V] : [V] */
-    size_t n_logit_rows;      /* rows of the last eval (all_logits) */
-    size_t last_row;          /* row of `logits` holding the last position */
+    float *logits;       /* all_logits ? [n_ctx][V] : [V] */
+    size_t n_logit_rows; /* rows of the last eval (all_logits) */
+    size_t last_row;     /* row of `logits` holding the last position */
 };
 
 ts_context_params ts_context_default_params(void)
@@ -257,8 +258,8 @@ static float *alloc_floats(size_t a, size_t b, bool *ok)
     return p;
 }
 
-ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
-                         ts_context **out, char *err, size_t err_size)
+ts_status ts_context_new(const ts_model *model, const ts_context_params *params, ts_context **out,
+                         char *err, size_t err_size)
 {
     *out = NULL;
     ts_context_params p = params ? *params : ts_context_default_params();
@@ -295,8 +296,7 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     if (ok && ts_threadpool_new(c->nth, &c->pool) != TS_OK) ok = false;
     if (!ok) {
         ts_context_free(c);
-        return ts_errorf(err, err_size, TS_ERR_NOMEM, "context of %zu positions: out of memory",
-                         P);
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "context of %zu positions: out of memory", P);
     }
     memset(c->logits, 0, V * sizeof *c->logits);
     /* We split GEMMs across our own pool; OpenBLAS threads would compete with it. */
@@ -322,7 +322,6 @@ void ts_context_free(ts_context *ctx)
     free(ctx->logits);
     free(ctx);
 }
-
 
 void ts_context_set_batch(ts_context *ctx, size_t n_batch)
 {
@@ -398,10 +397,12 @@ static void mm_task(void *arg, int ith, int nth)
         if (j->epi == EPI_RESIDUAL) {
             float *tmp = j->ctx->tmp;
             ts_gemv_xw(tmp, j->X, W, n0, n1);
-            for (size_t i = n0; i < n1; i++) Y[i] += tmp[i] + b[i];
+            for (size_t i = n0; i < n1; i++)
+                Y[i] += tmp[i] + b[i];
         } else {
             ts_gemv_xw(Y, j->X, W, n0, n1);
-            for (size_t i = n0; i < n1; i++) Y[i] += b[i];
+            for (size_t i = n0; i < n1; i++)
+                Y[i] += b[i];
             if (j->epi == EPI_GELU) ts_gelu_new_f32(Y + n0, w);
         }
         return;
@@ -411,7 +412,8 @@ static void mm_task(void *arg, int ith, int nth)
     for (size_t t = 0; t < T; t++) {
         float *row = Y + t * N;
         if (j->epi == EPI_RESIDUAL)
-            for (size_t i = n0; i < n1; i++) row[i] += b[i];
+            for (size_t i = n0; i < n1; i++)
+                row[i] += b[i];
         else
             memcpy(row + n0, b + n0, w * sizeof *row);
     }
@@ -426,13 +428,15 @@ static void mm_task(void *arg, int ith, int nth)
         if (pw < 16) pw = 16;
         for (size_t c0 = n0; c0 < n1; c0 += pw) {
             size_t cw = n1 - c0 < pw ? n1 - c0 : pw;
-            for (size_t k = 0; k < K; k++) ts_mat_row_f32(W, k, c0, cw, panel + k * cw);
+            for (size_t k = 0; k < K; k++)
+                ts_mat_row_f32(W, k, c0, cw, panel + k * cw);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)cw, (int)K, 1.0f,
                         j->X, (int)K, panel, (int)cw, 1.0f, Y + c0, (int)N);
         }
     }
     if (j->epi == EPI_GELU)
-        for (size_t t = 0; t < T; t++) ts_gelu_new_f32(Y + t * N + n0, w);
+        for (size_t t = 0; t < T; t++)
+            ts_gelu_new_f32(Y + t * N + n0, w);
 }
 
 /* logits[T][V] = X[T][C] . Wᵀ for W (V, C): the vocabulary projection. */
@@ -490,12 +494,11 @@ static void ln_task(void *arg, int ith, int nth)
     size_t t0, t1;
     split_range(j->T, ith, nth, 1, &t0, &t1);
     if (t0 < t1)
-        ts_layernorm_f32(j->out + t0 * j->C, j->inp + t0 * j->C, j->w, j->b, t1 - t0, j->C,
-                         j->eps);
+        ts_layernorm_f32(j->out + t0 * j->C, j->inp + t0 * j->C, j->w, j->b, t1 - t0, j->C, j->eps);
 }
 
-static void layernorm(ts_context *ctx, float *out, const float *inp, const float *w,
-                      const float *b, size_t T)
+static void layernorm(ts_context *ctx, float *out, const float *inp, const float *w, const float *b,
+                      size_t T)
 {
     const ts_model_info *in = &ctx->model->info;
     ln_job j = {out, inp, w, b, T, (size_t)in->n_embd, (float)in->layer_norm_epsilon};
@@ -525,11 +528,13 @@ static void att_task(void *arg, int ith, int nth)
     for (size_t pi = (size_t)ith; pi < H * j->T; pi += (size_t)nth) {
         size_t t = pi / H, h = pi % H, n_keys = j->p0 + t + 1;
         const float *q = ctx->qkv + t * 3 * C + h * hd;
-        for (size_t k = 0; k < n_keys; k++) s[k] = ts_dot_f32(q, kc + k * C + h * hd, hd) * scale;
+        for (size_t k = 0; k < n_keys; k++)
+            s[k] = ts_dot_f32(q, kc + k * C + h * hd, hd) * scale;
         ts_softmax_f32(s, n_keys);
         float *o = ctx->att + t * C + h * hd;
         memset(o, 0, hd * sizeof *o);
-        for (size_t k = 0; k < n_keys; k++) ts_axpy_f32(o, s[k], vc + k * C + h * hd, hd);
+        for (size_t k = 0; k < n_keys; k++)
+            ts_axpy_f32(o, s[k], vc + k * C + h * hd, hd);
     }
 }
 
@@ -541,8 +546,8 @@ static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts
 }
 
 /* Run T tokens at positions n_past .. n_past+T-1 (T <= n_batch); logits of the rows asked. */
-static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *logits,
-                    bool every_row, bool want_logits)
+static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *logits, bool every_row,
+                    bool want_logits)
 {
     const ts_model *m = ctx->model;
     const size_t C = (size_t)m->info.n_embd, L = (size_t)m->info.n_layer;
@@ -553,7 +558,8 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
         float *x = ctx->x + t * C, *pe = ctx->tmp;
         ts_mat_row_f32(&m->wte, (size_t)tokens[t], 0, C, x);
         ts_mat_row_f32(&m->wpe, p0 + t, 0, C, pe);
-        for (size_t i = 0; i < C; i++) x[i] += pe[i];
+        for (size_t i = 0; i < C; i++)
+            x[i] += pe[i];
     }
 
     for (size_t l = 0; l < L; l++) {

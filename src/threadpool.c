@@ -137,7 +137,8 @@ void ts_threadpool_free(ts_threadpool *pool)
     atomic_store(&pool->stop, true);
     pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
-    for (int i = 1; i < pool->n; i++) pthread_join(pool->threads[i - 1], NULL);
+    for (int i = 1; i < pool->n; i++)
+        pthread_join(pool->threads[i - 1], NULL);
     pthread_mutex_destroy(&pool->mu);
     pthread_cond_destroy(&pool->cv);
     free(pool->threads);

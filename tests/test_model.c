@@ -245,7 +245,8 @@ static int group_teardown(void **state)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", R.tmp_root);
     if (R.tmp_root[0] && system(cmd) != 0) fprintf(stderr, "could not remove %s\n", R.tmp_root);
     for (size_t i = 0; i < R.n_models; i++)
-        for (size_t j = 0; j < R.models[i].n_prompts; j++) free(R.models[i].prompts[j].ids);
+        for (size_t j = 0; j < R.models[i].n_prompts; j++)
+            free(R.models[i].prompts[j].ids);
     free(R.subset);
     free(R.bin);
     return 0;
@@ -339,16 +340,19 @@ static void run_model(size_t mi, int n_threads)
         assert_non_null(L);
         assert_int_equal(rows, p->n);
         assert_int_equal(ts_context_n_past(all), p->n);
-        for (size_t t = 0; t < p->n; t++) check(mi, "prefill", diff_sub(L + t * R.V, p->sub + t * R.n_sub), t);
+        for (size_t t = 0; t < p->n; t++)
+            check(mi, "prefill", diff_sub(L + t * R.V, p->sub + t * R.n_sub), t);
         assert_ptr_equal(ts_context_logits(all), L + (p->n - 1) * R.V);
         if (j == m->full_prompt)
-            check(mi, "prefill (full vocab)", diff_full(L + m->full_pos * R.V, m->full), m->full_pos);
+            check(mi, "prefill (full vocab)", diff_full(L + m->full_pos * R.V, m->full),
+                  m->full_pos);
 
         /* prefill k tokens (last-row logits only), then decode one by one */
         size_t k = p->n / 2 ? p->n / 2 : 1;
         ts_context_truncate(one, 0);
         eval_ok(one, p->ids, k);
-        check(mi, "prefill last row", diff_sub(ts_context_logits(one), p->sub + (k - 1) * R.n_sub), k - 1);
+        check(mi, "prefill last row", diff_sub(ts_context_logits(one), p->sub + (k - 1) * R.n_sub),
+              k - 1);
         assert_null(ts_context_all_logits(one, &rows));
         for (size_t t = k; t < p->n; t++) {
             eval_ok(one, p->ids + t, 1);
@@ -369,7 +373,8 @@ static void for_each_isa(void (*fn)(size_t mi, int n_threads))
     for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
         if (!ts_kernels_force_isa((ts_isa)isa)) continue;
         for (size_t mi = 0; mi < R.n_models; mi++)
-            for (int nt = 1; nt <= 2; nt++) fn(mi, nt);
+            for (int nt = 1; nt <= 2; nt++)
+                fn(mi, nt);
     }
     assert_true(ts_kernels_force_isa(best));
 }
@@ -409,7 +414,8 @@ static void test_truncate(void **state)
     /* truncate into the prompt and prefill the rest as one batch: matches PyTorch */
     ts_context_truncate(ctx, 5);
     eval_ok(ctx, p->ids + 5, p->n - 5);
-    check(0, "truncate + prefill", diff_sub(ts_context_logits(ctx), p->sub + (p->n - 1) * R.n_sub), p->n - 1);
+    check(0, "truncate + prefill", diff_sub(ts_context_logits(ctx), p->sub + (p->n - 1) * R.n_sub),
+          p->n - 1);
     free(first);
     ts_context_free(ctx);
     ts_model_free(model);
@@ -435,7 +441,8 @@ static void test_chunked_prefill(void **state)
                 for (size_t t = 0; t < p->n; t++)
                     check(mi, "chunked prefill", diff_sub(L + t * R.V, p->sub + t * R.n_sub), t);
             }
-            check(mi, "chunked prefill, last", diff_sub(ts_context_logits(ctx), p->sub + (p->n - 1) * R.n_sub), p->n - 1);
+            check(mi, "chunked prefill, last",
+                  diff_sub(ts_context_logits(ctx), p->sub + (p->n - 1) * R.n_sub), p->n - 1);
             ts_context_free(ctx);
         }
         ts_model_free(model);
@@ -451,7 +458,8 @@ static void test_errors(void **state)
     ts_context *ctx = new_ctx(model, false, 0);
     char err[TS_ERR_SIZE] = "";
     int32_t ids[70];
-    for (size_t i = 0; i < 70; i++) ids[i] = (int32_t)(i * 7);
+    for (size_t i = 0; i < 70; i++)
+        ids[i] = (int32_t)(i * 7);
 
     /* a prompt longer than the context */
     assert_int_equal(ts_model_eval(ctx, ids, 65, err, sizeof err), TS_ERR_RANGE);
@@ -511,7 +519,8 @@ static void test_no_alloc_in_eval(void **state)
             atomic_store(&g_allocs, 0);
             atomic_store(&g_counting, true);
             eval_ok(ctx, p->ids, 10);
-            for (size_t t = 10; t < p->n; t++) eval_ok(ctx, p->ids + t, 1);
+            for (size_t t = 10; t < p->n; t++)
+                eval_ok(ctx, p->ids + t, 1);
             atomic_store(&g_counting, false);
             if (atomic_load(&g_allocs) != 0)
                 fprintf(stderr, "%s: %ld allocations in ts_model_eval\n", m->name,
@@ -564,7 +573,8 @@ static void test_kernels(void **state)
 #endif
         wf[i] = v;
     }
-    for (size_t i = 0; i < N; i++) x[i] = (float)sin((double)i * 0.7) * 1.5f;
+    for (size_t i = 0; i < N; i++)
+        x[i] = (float)sin((double)i * 0.7) * 1.5f;
     const void *datas[3] = {wf, wh, wb};
     for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
         if (!ts_kernels_force_isa((ts_isa)isa)) continue;
@@ -581,7 +591,8 @@ static void test_kernels(void **state)
                 ref_xw[j] = a;
             }
             /* [3, 50) exercises vector bodies and scalar tails on both sides */
-            for (size_t j = 0; j < N; j++) y[j] = -7.0f;
+            for (size_t j = 0; j < N; j++)
+                y[j] = -7.0f;
             ts_gemv_xw(y, x, &W, 3, 50);
             for (size_t j = 0; j < N; j++) {
                 if (j < 3 || j >= 50)
@@ -593,7 +604,8 @@ static void test_kernels(void **state)
             for (size_t r = 0; r < K; r++) {
                 ts_mat_row_f32(&Wt, r, 0, N, row);
                 double a = 0;
-                for (size_t c = 0; c < N; c++) a += (double)row[c] * x[c];
+                for (size_t c = 0; c < N; c++)
+                    a += (double)row[c] * x[c];
                 ref_wx[r] = a;
             }
             ts_gemv_wx(yr, &Wt, x, 1, 36);
@@ -603,8 +615,10 @@ static void test_kernels(void **state)
             /* GEMMs: 11 rows (8 + 2 + 1 row tiles), odd column ranges */
             enum { TT = 11 };
             float X[TT * 53], Y[TT * 53];
-            for (size_t i = 0; i < TT * 53; i++) X[i] = (float)cos((double)i * 0.37);
-            for (size_t i = 0; i < TT * 53; i++) Y[i] = 0.25f;
+            for (size_t i = 0; i < TT * 53; i++)
+                X[i] = (float)cos((double)i * 0.37);
+            for (size_t i = 0; i < TT * 53; i++)
+                Y[i] = 0.25f;
             static float panel[37 * 32] __attribute__((aligned(64)));
             ts_gemm_xw(Y, X, TT, &W, 3, 50, panel); /* X (TT, K=37) */
             for (size_t t = 0; t < TT; t++)
@@ -617,7 +631,8 @@ static void test_kernels(void **state)
                         }
                     assert_true(fabs(Y[t * N + j] - r) <= 1e-5 * (1 + fabs(r)));
                 }
-            for (size_t i = 0; i < TT * 53; i++) Y[i] = -3.0f;
+            for (size_t i = 0; i < TT * 53; i++)
+                Y[i] = -3.0f;
             ts_gemm_wx(Y, 40, X, TT, &Wt, 2, 37); /* X (TT, N=53), ldy 40 */
             for (size_t t = 0; t < TT; t++)
                 for (size_t r = 0; r < 40; r++) {
@@ -627,13 +642,15 @@ static void test_kernels(void **state)
                     }
                     ts_mat_row_f32(&Wt, r, 0, N, row);
                     double a = 0;
-                    for (size_t c = 0; c < N; c++) a += (double)row[c] * X[t * N + c];
+                    for (size_t c = 0; c < N; c++)
+                        a += (double)row[c] * X[t * N + c];
                     assert_true(fabs(Y[t * 40 + r] - a) <= 1e-5 * (1 + fabs(a)));
                 }
         }
         /* gelu_new, softmax, dot, axpy vs float64 */
         float g[45], sm[45];
-        for (size_t i = 0; i < 45; i++) g[i] = sm[i] = (float)i * 0.4f - 9.0f;
+        for (size_t i = 0; i < 45; i++)
+            g[i] = sm[i] = (float)i * 0.4f - 9.0f;
         ts_gelu_new_f32(g, 45);
         for (size_t i = 0; i < 45; i++) {
             double v = (double)i * 0.4 - 9.0;
@@ -642,18 +659,21 @@ static void test_kernels(void **state)
         }
         ts_softmax_f32(sm, 45);
         double z = 0;
-        for (size_t i = 0; i < 45; i++) z += exp((double)i * 0.4 - 9.0 - 8.6);
+        for (size_t i = 0; i < 45; i++)
+            z += exp((double)i * 0.4 - 9.0 - 8.6);
         for (size_t i = 0; i < 45; i++) {
             double r = exp((double)i * 0.4 - 9.0 - 8.6) / z;
             assert_true(fabs(sm[i] - r) <= 1e-6 * r + 1e-9);
         }
         double d = 0;
-        for (size_t i = 0; i < 45; i++) d += (double)g[i] * sm[i];
+        for (size_t i = 0; i < 45; i++)
+            d += (double)g[i] * sm[i];
         assert_true(fabs(ts_dot_f32(g, sm, 45) - d) <= 1e-6);
         float ax[45];
         memcpy(ax, g, sizeof ax);
         ts_axpy_f32(ax, 0.5f, sm, 45);
-        for (size_t i = 0; i < 45; i++) assert_true(fabs(ax[i] - (g[i] + 0.5 * sm[i])) <= 1e-6);
+        for (size_t i = 0; i < 45; i++)
+            assert_true(fabs(ax[i] - (g[i] + 0.5 * sm[i])) <= 1e-6);
     }
     assert_true(ts_kernels_force_isa(best));
 }
@@ -684,12 +704,9 @@ static void test_f16_exhaustive(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_f16_exhaustive),
-        cmocka_unit_test(test_kernels),
-        cmocka_unit_test(test_reference_logits),
-        cmocka_unit_test(test_truncate),
-        cmocka_unit_test(test_chunked_prefill),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_f16_exhaustive),   cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_reference_logits), cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_chunked_prefill),  cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_alloc_in_eval),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
