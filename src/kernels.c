@@ -781,7 +781,8 @@ static void gemm_wx_avx512(float *Y, size_t ldy, const float *X, size_t T, const
 /* dispatch                                                                 */
 /* ======================================================================== */
 
-static int g_isa = -1; /* resolved on first use; written before any thread exists */
+/* Resolved on first use; ts_context_new calls ts_kernels_isa() before it starts threads. */
+static int g_isa = -1;
 
 static bool isa_available(ts_isa isa)
 {

@@ -293,6 +293,7 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     c->panel_floats = 512 * C;
     c->panel = alloc_floats(nth, c->panel_floats, &ok); /* >= 4C * 32, a multiple of 16 */
     c->logits = alloc_floats(c->all_logits ? c->n_ctx : 1, V, &ok);
+    (void)ts_kernels_isa(); /* resolve the ISA once, before any worker reads it */
     if (ok && ts_threadpool_new(c->nth, &c->pool) != TS_OK) ok = false;
     if (!ok) {
         ts_context_free(c);

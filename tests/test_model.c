@@ -54,7 +54,7 @@
 /* ------------------------------------------------------------------------ */
 /* allocation counting (not under ASan, which interposes malloc itself)     */
 /* ------------------------------------------------------------------------ */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define TS_COUNT_ALLOCS 0
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
