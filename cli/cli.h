@@ -61,6 +61,17 @@ bool ts_cli_parse_id_list(const char *opt, const char *s, int32_t **out, size_t 
  */
 bool ts_cli_check_output(const char *opt, const char *path, bool figure);
 
+/*
+ * A growing NUL-terminated byte buffer for building text ({0} is empty; free p
+ * when done). Out of memory is sticky: oom is set and later appends do nothing.
+ */
+typedef struct ts_cli_buf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} ts_cli_buf;
+void ts_cli_buf_put(ts_cli_buf *b, const char *s, size_t n);
+
 /* Colour and box drawing only on a terminal, and never when NO_COLOR is set. */
 bool ts_cli_use_color(FILE *f);
 

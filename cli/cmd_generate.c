@@ -245,15 +245,14 @@ int walk_parse_sampling(int c, const char *arg, ts_sampler_params *sp, bool *ok)
 int ts_cmd_generate(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},      {"prompt", required_argument, NULL, 'p'},
-        {"ids", required_argument, NULL, 'i'},        {"temperature", required_argument, NULL, 't'},
+        WALK_PROMPT_OPTIONS,                          {"temperature", required_argument, NULL, 't'},
         {"top-k", required_argument, NULL, 'K'},      {"top-p", required_argument, NULL, 'P'},
         {"min-p", required_argument, NULL, 'M'},      {"order", required_argument, NULL, 'O'},
         {"max-new-tokens", required_argument, NULL, 'n'},
         {"samples", required_argument, NULL, 'S'},    {"seed", required_argument, NULL, 's'},
         {"verbose", no_argument, NULL, 'v'},          {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
-    const char *model = NULL, *prompt = NULL, *ids_arg = NULL;
+    walk_prompt_args pa = {0};
     walk_gen_opts o;
     memset(&o, 0, sizeof o);
     o.sp = ts_sampler_default_params();
@@ -269,10 +268,8 @@ int ts_cmd_generate(int argc, char **argv)
             if (!ok) return TS_EXIT_USAGE;
             continue;
         }
+        if (walk_prompt_arg(c, optarg, &pa)) continue;
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'i': ids_arg = optarg; break;
         case 'n':
             if (!ts_cli_parse_long("max-new-tokens", optarg, 1, 1L << 20, &v)) return TS_EXIT_USAGE;
             o.max_new_tokens = (size_t)v;
@@ -293,18 +290,16 @@ int ts_cmd_generate(int argc, char **argv)
     }
     if (optind < argc) return ts_cli_error("generate: unexpected argument '%s'", argv[optind]);
     walk_model m;
-    if (!walk_model_open(&m, model)) return TS_EXIT_USAGE;
-    if (o.sp.top_k < 0 || (size_t)o.sp.top_k > m.n_vocab) {
-        walk_model_close(&m);
-        return ts_cli_error("option --top-k: %d is larger than the vocabulary (%zu)",
-                            (int)o.sp.top_k, m.n_vocab);
-    }
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    int rc = walk_prompt_ids(&m, prompt, ids_arg, o.max_new_tokens, &ids, &n_ids);
+    int32_t *ids;
+    size_t n_ids;
+    int rc = walk_session_open(&m, &pa, o.max_new_tokens, &ids, &n_ids);
+    if (rc != TS_EXIT_OK) return rc;
+    if (o.sp.top_k < 0 || (size_t)o.sp.top_k > m.n_vocab)
+        rc = ts_cli_error("option --top-k: %d is larger than the vocabulary (%zu)",
+                          (int)o.sp.top_k, m.n_vocab);
     if (rc == TS_EXIT_OK) {
         o.sp.seed = walk_seed(have_seed, seed);
-        o.prompt_text = ids_arg ? NULL : (prompt ? prompt : WALK_DEFAULT_PROMPT);
+        o.prompt_text = pa.ids ? NULL : (pa.prompt ? pa.prompt : WALK_DEFAULT_PROMPT);
         walk_out out = {stdout, ts_cli_use_color(stdout), NULL};
         rc = walk_generate(&m, ids, n_ids, &o, &out);
     }

@@ -43,9 +43,7 @@ int walk_sample(walk_model *m, const int32_t *ids, size_t n_ids, const walk_samp
                 walk_out *out)
 {
     char err[TS_ERR_SIZE] = "";
-    if (o->k == 0 || o->k > m->n_vocab)
-        return ts_cli_error("option --k: %zu is outside [1, %zu] (the vocabulary size)", o->k,
-                            m->n_vocab);
+    if (walk_check_k(m, o->k) != TS_EXIT_OK) return TS_EXIT_USAGE;
     if (o->n == 0) return ts_cli_error("option --n: must be at least 1");
     ts_sampler_params sp = ts_sampler_default_params();
     sp.temperature = o->temperature;
@@ -104,8 +102,7 @@ int walk_sample(walk_model *m, const int32_t *ids, size_t n_ids, const walk_samp
         cJSON *arr = cJSON_AddArrayToObject(root, "counts");
         for (size_t c = 0; c < n_cands; c++) {
             cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "id", cands[c].id);
-            cJSON_AddStringToObject(e, "token", walk_token_utf8(m->tok, cands[c].id, tbuf, sizeof tbuf));
+            walk_json_add_token(e, m->tok, cands[c].id);
             cJSON_AddNumberToObject(e, "count", (double)counts[c]);
             cJSON_AddNumberToObject(e, "expected", cands[c].p * (double)o->n);
             cJSON_AddNumberToObject(e, "p", cands[c].p);
@@ -143,9 +140,7 @@ int walk_sample(walk_model *m, const int32_t *ids, size_t n_ids, const walk_samp
     for (size_t c = 0; c < 6; c++)
         if (c != 1) walk_table_right(t, c);
     for (size_t c = 0; c < n_cands; c++) {
-        size_t row = walk_table_row(t, WALK_PLAIN);
-        walk_table_set(t, row, 0, "%zu", c + 1);
-        walk_table_set(t, row, 1, "%s", walk_token_display(m->tok, cands[c].id, tbuf, sizeof tbuf));
+        size_t row = walk_table_token_row(t, WALK_PLAIN, c + 1, m->tok, cands[c].id);
         walk_table_set(t, row, 2, "%zu", counts[c]);
         walk_table_set(t, row, 3, "%.1f", 100.0 * (double)counts[c] / (double)o->n);
         walk_table_set(t, row, 4, "%.1f", 100.0 * cands[c].p);
@@ -170,13 +165,12 @@ done:
 int ts_cmd_sample(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},
-        {"ids", required_argument, NULL, 'i'},   {"k", required_argument, NULL, 'k'},
+        WALK_PROMPT_OPTIONS,                     {"k", required_argument, NULL, 'k'},
         {"n", required_argument, NULL, 'n'},     {"temperature", required_argument, NULL, 't'},
         {"seed", required_argument, NULL, 's'},  {"show", required_argument, NULL, 'S'},
         {"json", no_argument, NULL, 'j'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *model = NULL, *prompt = NULL, *ids_arg = NULL;
+    walk_prompt_args pa = {0};
     walk_sample_opts o = {.k = 10, .n = 100, .show = 20, .temperature = 1.0};
     bool have_seed = false;
     uint64_t seed = 0;
@@ -184,13 +178,10 @@ int ts_cmd_sample(int argc, char **argv)
     optind = 0;
     opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        if (walk_prompt_arg(c, optarg, &pa)) continue;
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'i': ids_arg = optarg; break;
         case 'k':
-            if (!ts_cli_parse_long("k", optarg, 1, 1L << 30, &v)) return TS_EXIT_USAGE;
-            o.k = (size_t)v;
+            if (!walk_parse_k(optarg, &o.k)) return TS_EXIT_USAGE;
             break;
         case 'n':
             if (!ts_cli_parse_long("n", optarg, 1, 100000000L, &v)) return TS_EXIT_USAGE;
@@ -215,12 +206,12 @@ int ts_cmd_sample(int argc, char **argv)
     }
     if (optind < argc) return ts_cli_error("sample: unexpected argument '%s'", argv[optind]);
     walk_model m;
-    if (!walk_model_open(&m, model)) return TS_EXIT_USAGE;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    int rc = walk_prompt_ids(&m, prompt, ids_arg, 0, &ids, &n_ids);
-    if (rc == TS_EXIT_OK && o.k > m.n_vocab)
-        rc = ts_cli_error("option --k: %zu is larger than the vocabulary (%zu)", o.k, m.n_vocab);
+    int32_t *ids;
+    size_t n_ids;
+    int rc = walk_session_open(&m, &pa, 0, &ids, &n_ids);
+    if (rc != TS_EXIT_OK) return rc;
+    /* Before the seed line: a bad --k is reported alone. */
+    rc = walk_check_k(&m, o.k);
     if (rc == TS_EXIT_OK) {
         o.seed = walk_seed(have_seed, seed);
         walk_out out = {stdout, ts_cli_use_color(stdout), NULL};

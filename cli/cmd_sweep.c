@@ -61,8 +61,7 @@ int walk_sweep(walk_model *m, const int32_t *ids, size_t n_ids, const walk_sweep
 {
     char err[TS_ERR_SIZE] = "";
     size_t V = m->n_vocab, k = o->k;
-    if (k == 0 || k > V)
-        return ts_cli_error("option --k: %zu is outside [1, %zu] (the vocabulary size)", k, V);
+    if (walk_check_k(m, k) != TS_EXIT_OK) return TS_EXIT_USAGE;
     size_t evals_before = ts_generator_n_evals(m->gen);
     ts_status st = ts_generator_set_prompt(m->gen, ids, n_ids, err, sizeof err);
     if (st != TS_OK) return ts_cli_error("%s", err);
@@ -74,9 +73,9 @@ int walk_sweep(walk_model *m, const int32_t *ids, size_t n_ids, const walk_sweep
     double *temps = malloc(nT * sizeof *temps);
     int32_t *top = malloc(k * sizeof *top);
     double *prob = malloc(nT * k * sizeof *prob), *prob_topk = malloc(nT * k * sizeof *prob_topk);
-    double *entropy = malloc(nT * sizeof *entropy), *scratch = malloc(V * sizeof *scratch);
+    double *entropy = malloc(nT * sizeof *entropy);
     int rc = TS_EXIT_OK;
-    if (!temps || !top || !prob || !prob_topk || !entropy || !scratch) {
+    if (!temps || !top || !prob || !prob_topk || !entropy) {
         rc = ts_cli_error("out of memory");
         goto done;
     }
@@ -128,7 +127,6 @@ int walk_sweep(walk_model *m, const int32_t *ids, size_t n_ids, const walk_sweep
             goto done;
         }
     }
-    char tbuf[256];
     if (o->json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddItemToObject(root, "ids", walk_json_ids(ids, n_ids));
@@ -147,17 +145,8 @@ int walk_sweep(walk_model *m, const int32_t *ids, size_t n_ids, const walk_sweep
             cJSON_AddNumberToObject(r, "entropy_nats", entropy[t]);
             cJSON_AddNumberToObject(r, "perplexity", exp(entropy[t]));
             cJSON_AddNumberToObject(r, "top1_prob", prob[t * k]);
-            cJSON *arr = cJSON_AddArrayToObject(r, "top");
-            for (size_t i = 0; i < k; i++) {
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddNumberToObject(e, "rank", (double)(i + 1));
-                cJSON_AddNumberToObject(e, "id", top[i]);
-                cJSON_AddStringToObject(e, "token", walk_token_utf8(m->tok, top[i], tbuf, sizeof tbuf));
-                cJSON_AddNumberToObject(e, "logit", logits[top[i]]);
-                cJSON_AddNumberToObject(e, "prob", prob[t * k + i]);
-                cJSON_AddNumberToObject(e, "prob_topk", prob_topk[t * k + i]);
-                cJSON_AddItemToArray(arr, e);
-            }
+            cJSON_AddItemToObject(r, "top", walk_json_topk(m->tok, logits, top, prob + t * k,
+                                                           prob_topk + t * k, k));
             cJSON_AddItemToArray(res, r);
         }
         walk_json_print(root);
@@ -200,9 +189,7 @@ int walk_sweep(walk_model *m, const int32_t *ids, size_t n_ids, const walk_sweep
         }
         const double *cells = o->full_prob ? prob : prob_topk;
         for (size_t i = 0; i < k; i++) {
-            size_t row = walk_table_row(tab, WALK_PLAIN);
-            walk_table_set(tab, row, 0, "%zu", i + 1);
-            walk_table_set(tab, row, 1, "%s", walk_token_display(m->tok, top[i], tbuf, sizeof tbuf));
+            size_t row = walk_table_token_row(tab, WALK_PLAIN, i + 1, m->tok, top[i]);
             for (size_t t = 0; t < nT; t++) {
                 double p = cells[t * k + i];
                 if (p != 0.0 && p < 1e-4)
@@ -249,33 +236,28 @@ done:
     free(prob);
     free(prob_topk);
     free(entropy);
-    free(scratch);
     return rc;
 }
 
 int ts_cmd_sweep(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},   {"prompt", required_argument, NULL, 'p'},
-        {"ids", required_argument, NULL, 'i'},     {"k", required_argument, NULL, 'k'},
+        WALK_PROMPT_OPTIONS,                       {"k", required_argument, NULL, 'k'},
         {"temperatures", required_argument, NULL, 'T'},
         {"target-entropy", required_argument, NULL, 'e'},
         {"plot", required_argument, NULL, 'o'},    {"full-prob", no_argument, NULL, 'f'},
         {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *model = NULL, *prompt = NULL, *ids_arg = NULL, *temps_arg = DEFAULT_TEMPS;
+    walk_prompt_args pa = {0};
+    const char *temps_arg = DEFAULT_TEMPS;
     walk_sweep_opts o = {.k = 10};
-    long v;
     optind = 0;
     opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        if (walk_prompt_arg(c, optarg, &pa)) continue;
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'i': ids_arg = optarg; break;
         case 'k':
-            if (!ts_cli_parse_long("k", optarg, 1, 1L << 30, &v)) return TS_EXIT_USAGE;
-            o.k = (size_t)v;
+            if (!walk_parse_k(optarg, &o.k)) return TS_EXIT_USAGE;
             break;
         case 'T': temps_arg = optarg; break;
         case 'e':
@@ -302,20 +284,16 @@ int ts_cmd_sweep(int argc, char **argv)
     o.temperatures = temps;
     o.n_temps = n_temps;
     walk_model m;
-    if (!walk_model_open(&m, model)) {
-        free(temps);
-        return TS_EXIT_USAGE;
-    }
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    int rc = walk_prompt_ids(&m, prompt, ids_arg, 0, &ids, &n_ids);
+    int32_t *ids;
+    size_t n_ids;
+    int rc = walk_session_open(&m, &pa, 0, &ids, &n_ids);
     if (rc == TS_EXIT_OK) {
         walk_out out = {stdout, ts_cli_use_color(stdout), NULL};
         rc = walk_sweep(&m, ids, n_ids, &o, &out);
         if (rc == TS_EXIT_OK && o.plot && !o.json) printf("Figure written to %s\n", o.plot);
+        free(ids);
+        walk_model_close(&m);
     }
-    free(ids);
     free(temps);
-    walk_model_close(&m);
     return rc;
 }

@@ -80,61 +80,36 @@ static bool read_all(FILE *f, char **data, size_t *len)
 }
 
 /* Append s[0..n) (valid UTF-8) to a growing buffer as a JSON string literal. */
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
+static void sb_json_string(ts_cli_buf *b, const char *s, size_t n)
 {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_json_string(sbuf *b, const char *s, size_t n)
-{
-    sb_put(b, "\"", 1);
+    ts_cli_buf_put(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
         if (c == '"' || c == '\\') {
             esc[0] = '\\', esc[1] = (char)c;
-            sb_put(b, esc, 2);
+            ts_cli_buf_put(b, esc, 2);
         } else if (c == '\n') {
-            sb_put(b, "\\n", 2);
+            ts_cli_buf_put(b, "\\n", 2);
         } else if (c == '\t') {
-            sb_put(b, "\\t", 2);
+            ts_cli_buf_put(b, "\\t", 2);
         } else if (c == '\r') {
-            sb_put(b, "\\r", 2);
+            ts_cli_buf_put(b, "\\r", 2);
         } else if (c < 0x20 || c == 0x7f) { /* includes NUL, which cJSON strings cannot hold */
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            sb_put(b, esc, 6);
+            ts_cli_buf_put(b, esc, 6);
         } else {
-            sb_put(b, (const char *)&s[i], 1);
+            ts_cli_buf_put(b, (const char *)&s[i], 1);
         }
     }
-    sb_put(b, "\"", 1);
+    ts_cli_buf_put(b, "\"", 1);
 }
 
 static int print_json(const ts_tokenizer *tok, const int32_t *ids, size_t n)
 {
     cJSON *o = cJSON_CreateObject(), *jids = cJSON_AddArrayToObject(o, "ids"),
           *jtok = cJSON_AddArrayToObject(o, "tokens");
-    sbuf b = {0};
+    ts_cli_buf b = {0};
     char piece[TS_UTF8_STREAM_OUT_MAX(256)];
     bool ok = o && jids && jtok;
     for (size_t i = 0; ok && i < n; i++) {
@@ -144,17 +119,17 @@ static int print_json(const ts_tokenizer *tok, const int32_t *ids, size_t n)
         size_t w = 0;
         /* tokens are short (GPT-2's longest is 128 bytes); decode in slices anyway */
         b.n = 0;
-        sb_put(&b, "", 0);
+        ts_cli_buf_put(&b, "", 0);
         for (size_t off = 0; off < len; off += 256) {
             size_t k = len - off < 256 ? len - off : 256;
             size_t got = ts_utf8_stream_push(&st, bytes + off, k, piece);
-            sb_put(&b, piece, got);
+            ts_cli_buf_put(&b, piece, got);
             w += got;
         }
         w = ts_utf8_stream_flush(&st, piece);
-        sb_put(&b, piece, w);
+        ts_cli_buf_put(&b, piece, w);
         /* the decoded piece is valid UTF-8 now; escape it ourselves so NUL survives */
-        sbuf lit = {0};
+        ts_cli_buf lit = {0};
         sb_json_string(&lit, b.p ? b.p : "", b.n);
         cJSON *raw = lit.oom ? NULL : cJSON_CreateRaw(lit.p);
         free(lit.p);

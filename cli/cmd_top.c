@@ -41,19 +41,16 @@ int walk_top(walk_model *m, const int32_t *ids, size_t n_ids, const walk_top_opt
              walk_out *out)
 {
     char err[TS_ERR_SIZE] = "";
-    if (o->k == 0 || o->k > m->n_vocab)
-        return ts_cli_error("option --k: %zu is outside [1, %zu] (the vocabulary size)", o->k,
-                            m->n_vocab);
+    if (walk_check_k(m, o->k) != TS_EXIT_OK) return TS_EXIT_USAGE;
     ts_status st = ts_generator_set_prompt(m->gen, ids, n_ids, err, sizeof err);
     if (st != TS_OK) return ts_cli_error("%s", err);
     const float *logits = ts_generator_prompt_logits(m->gen);
     size_t V = m->n_vocab, k = o->k;
     int32_t *top = malloc(k * sizeof *top);
     double *prob = malloc(k * sizeof *prob), *prob_topk = malloc(k * sizeof *prob_topk);
-    double *scratch = malloc(V * sizeof *scratch);
     double entropy = 0.0;
     int rc = TS_EXIT_OK;
-    if (!top || !prob || !prob_topk || !scratch) {
+    if (!top || !prob || !prob_topk) {
         rc = ts_cli_error("out of memory");
         goto done;
     }
@@ -77,18 +74,8 @@ int walk_top(walk_model *m, const int32_t *ids, size_t n_ids, const walk_top_opt
         cJSON_AddNumberToObject(root, "temperature", isinf(o->temperature) ? 1e308 : o->temperature);
         cJSON_AddNumberToObject(root, "entropy_nats", entropy);
         cJSON_AddNumberToObject(root, "vocab_size", (double)V);
-        cJSON *arr = cJSON_AddArrayToObject(root, "top");
-        char tbuf[256];
-        for (size_t r = 0; r < k; r++) {
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "rank", (double)(r + 1));
-            cJSON_AddNumberToObject(e, "id", top[r]);
-            cJSON_AddStringToObject(e, "token", walk_token_utf8(m->tok, top[r], tbuf, sizeof tbuf));
-            cJSON_AddNumberToObject(e, "logit", logits[top[r]]);
-            cJSON_AddNumberToObject(e, "prob", prob[r]);
-            cJSON_AddNumberToObject(e, "prob_topk", prob_topk[r]);
-            cJSON_AddItemToArray(arr, e);
-        }
+        cJSON_AddItemToObject(root, "top",
+                              walk_json_topk(m->tok, logits, top, prob, prob_topk, k));
         walk_json_print(root);
         goto done;
     }
@@ -109,11 +96,9 @@ int walk_top(walk_model *m, const int32_t *ids, size_t n_ids, const walk_top_opt
         walk_table_right(t, 4);
         walk_table_right(t, 5);
         double mass = 0.0;
-        char tbuf[256];
         for (size_t r = 0; r < k; r++) {
-            size_t row = walk_table_row(t, r == 0 ? WALK_BOLD : WALK_PLAIN);
-            walk_table_set(t, row, 0, "%zu", r + 1);
-            walk_table_set(t, row, 1, "%s", walk_token_display(m->tok, top[r], tbuf, sizeof tbuf));
+            size_t row = walk_table_token_row(t, r == 0 ? WALK_BOLD : WALK_PLAIN, r + 1, m->tok,
+                                              top[r]);
             walk_table_set(t, row, 2, "%d", (int)top[r]);
             walk_table_set(t, row, 3, "%.3f", logits[top[r]]);
             walk_table_set(t, row, 4, "%.4f", prob[r]);
@@ -132,31 +117,25 @@ done:
     free(top);
     free(prob);
     free(prob_topk);
-    free(scratch);
     return rc;
 }
 
 int ts_cmd_top(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},
-        {"ids", required_argument, NULL, 'i'},   {"k", required_argument, NULL, 'k'},
-        {"temperature", required_argument, NULL, 't'},
+        WALK_PROMPT_OPTIONS,
+        {"k", required_argument, NULL, 'k'},           {"temperature", required_argument, NULL, 't'},
         {"dump-logits", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    const char *model = NULL, *prompt = NULL, *ids_arg = NULL;
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+    walk_prompt_args pa = {0};
     walk_top_opts o = {.k = 10, .temperature = 1.0};
-    long v;
     optind = 0;
     opterr = 0; /* our own one-line message below */
     for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+        if (walk_prompt_arg(c, optarg, &pa)) continue;
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'i': ids_arg = optarg; break;
         case 'k':
-            if (!ts_cli_parse_long("k", optarg, 1, 1L << 30, &v)) return TS_EXIT_USAGE;
-            o.k = (size_t)v;
+            if (!walk_parse_k(optarg, &o.k)) return TS_EXIT_USAGE;
             break;
         case 't':
             if (!ts_cli_parse_double("temperature", optarg, &o.temperature)) return TS_EXIT_USAGE;
@@ -170,14 +149,12 @@ int ts_cmd_top(int argc, char **argv)
     }
     if (optind < argc) return ts_cli_error("top: unexpected argument '%s'", argv[optind]);
     walk_model m;
-    if (!walk_model_open(&m, model)) return TS_EXIT_USAGE;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    int rc = walk_prompt_ids(&m, prompt, ids_arg, 0, &ids, &n_ids);
-    if (rc == TS_EXIT_OK) {
-        walk_out out = {stdout, ts_cli_use_color(stdout), NULL};
-        rc = walk_top(&m, ids, n_ids, &o, &out);
-    }
+    int32_t *ids;
+    size_t n_ids;
+    int rc = walk_session_open(&m, &pa, 0, &ids, &n_ids);
+    if (rc != TS_EXIT_OK) return rc;
+    walk_out out = {stdout, ts_cli_use_color(stdout), NULL};
+    rc = walk_top(&m, ids, n_ids, &o, &out);
     free(ids);
     walk_model_close(&m);
     return rc;

@@ -16,32 +16,13 @@
 #include <strings.h>
 
 struct ts_report {
-    char *buf;
-    size_t len, cap;
-    bool oom;
+    ts_cli_buf doc; /* the HTML so far */
     bool in_pre;
     bool in_section;
     char *title;
 };
 
-static void put(ts_report *r, const char *s, size_t n)
-{
-    if (r->oom) return;
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (r->len + n + 1 > cap) cap *= 2;
-        char *b = realloc(r->buf, cap);
-        if (!b) {
-            r->oom = true;
-            return;
-        }
-        r->buf = b;
-        r->cap = cap;
-    }
-    memcpy(r->buf + r->len, s, n);
-    r->len += n;
-    r->buf[r->len] = '\0';
-}
+static void put(ts_report *r, const char *s, size_t n) { ts_cli_buf_put(&r->doc, s, n); }
 
 static void puts_(ts_report *r, const char *s) { put(r, s, strlen(s)); }
 
@@ -50,7 +31,7 @@ static void put_escaped(ts_report *r, const char *s, size_t len)
 {
     char *clean = walk_bytes_utf8(s, len);
     if (!clean) {
-        r->oom = true;
+        r->doc.oom = true;
         return;
     }
     size_t start = 0, n = strlen(clean);
@@ -125,7 +106,7 @@ ts_report *ts_report_new(const char *title)
 void ts_report_free(ts_report *r)
 {
     if (!r) return;
-    free(r->buf);
+    free(r->doc.p);
     free(r->title);
     free(r);
 }
@@ -275,7 +256,7 @@ ts_status ts_report_write(ts_report *r, const char *path, char *err, size_t err_
     puts_(r, "<footer>Written by tempscale " TS_VERSION
              ". Every section's command reproduces it byte for byte with the same seed.</footer>\n"
              "</body>\n</html>\n");
-    if (r->oom) return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory building the report", path);
+    if (r->doc.oom) return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory building the report", path);
     FILE *f = NULL;
     size_t tmp_size = strlen(path) + 32;
     char *tmp = malloc(tmp_size);
@@ -285,7 +266,7 @@ ts_status ts_report_write(ts_report *r, const char *path, char *err, size_t err_
         free(tmp);
         return st;
     }
-    if (fwrite(r->buf, 1, r->len, f) != r->len) {
+    if (fwrite(r->doc.p, 1, r->doc.n, f) != r->doc.n) {
         ts_atomic_abort(f, tmp);
         free(tmp);
         return ts_errorf(err, err_size, TS_ERR_IO, "%s: write failed", path);

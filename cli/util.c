@@ -15,13 +15,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* "tempscale: <kind>: <message>\n" on stderr. */
+static void report(const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "tempscale: %s: ", kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int ts_cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("tempscale: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    report("error", fmt, ap);
     va_end(ap);
     return TS_EXIT_USAGE;
 }
@@ -30,9 +36,7 @@ void ts_cli_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("tempscale: warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    report("warning", fmt, ap);
     va_end(ap);
 }
 
@@ -217,6 +221,25 @@ bool ts_cli_check_output(const char *opt, const char *path, bool figure)
         return false;
     }
     return true;
+}
+
+void ts_cli_buf_put(ts_cli_buf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
 }
 
 bool ts_cli_use_color(FILE *f)

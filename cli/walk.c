@@ -218,6 +218,16 @@ const char *walk_table_cell(const walk_table *t, size_t row, size_t col)
     return s ? s : "";
 }
 
+size_t walk_table_token_row(walk_table *t, walk_style style, size_t rank, const ts_tokenizer *tok,
+                            int32_t id)
+{
+    char buf[256];
+    size_t row = walk_table_row(t, style);
+    walk_table_set(t, row, 0, "%zu", rank);
+    walk_table_set(t, row, 1, "%s", walk_token_display(tok, id, buf, sizeof buf));
+    return row;
+}
+
 void walk_table_emit(walk_out *o, const walk_table *t)
 {
     if (o->report) ts_report_table(o->report, t);
@@ -321,6 +331,43 @@ int walk_prompt_ids(const walk_model *m, const char *prompt, const char *ids_arg
     return TS_EXIT_OK;
 }
 
+bool walk_prompt_arg(int c, const char *arg, walk_prompt_args *a)
+{
+    switch (c) {
+    case 'm': a->model = arg; return true;
+    case 'p': a->prompt = arg; return true;
+    case 'i': a->ids = arg; return true;
+    default: return false;
+    }
+}
+
+int walk_session_open(walk_model *m, const walk_prompt_args *a, size_t max_new, int32_t **ids,
+                      size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (!walk_model_open(m, a->model)) return TS_EXIT_USAGE;
+    int rc = walk_prompt_ids(m, a->prompt, a->ids, max_new, ids, n);
+    if (rc != TS_EXIT_OK) walk_model_close(m);
+    return rc;
+}
+
+bool walk_parse_k(const char *arg, size_t *k)
+{
+    long v;
+    if (!ts_cli_parse_long("k", arg, 1, 1L << 30, &v)) return false;
+    *k = (size_t)v;
+    return true;
+}
+
+int walk_check_k(const walk_model *m, size_t k)
+{
+    if (k == 0 || k > m->n_vocab)
+        return ts_cli_error("option --k: %zu is outside [1, %zu] (the vocabulary size)", k,
+                            m->n_vocab);
+    return TS_EXIT_OK;
+}
+
 /* Append valid UTF-8 of bytes to out (cap includes the NUL); invalid -> U+FFFD. */
 static size_t utf8_sanitize(const char *s, size_t len, char *out, size_t cap)
 {
@@ -353,27 +400,29 @@ char *walk_bytes_utf8(const char *s, size_t len)
     return out;
 }
 
+/* The token's bytes, or NULL after writing "<id>" into buf (an id the vocabulary lacks). */
+static const char *token_bytes(const ts_tokenizer *tok, int32_t id, size_t *len, char *buf,
+                               size_t size)
+{
+    *len = 0;
+    const char *b = ts_tokenizer_token_bytes(tok, id, len);
+    if (!b) snprintf(buf, size, "<%d>", (int)id);
+    return b;
+}
+
 const char *walk_token_utf8(const ts_tokenizer *tok, int32_t id, char *buf, size_t size)
 {
-    size_t len = 0;
-    const char *b = ts_tokenizer_token_bytes(tok, id, &len);
-    if (!b) {
-        snprintf(buf, size, "<%d>", (int)id);
-        return buf;
-    }
-    utf8_sanitize(b, len, buf, size);
+    size_t len;
+    const char *b = token_bytes(tok, id, &len, buf, size);
+    if (b) utf8_sanitize(b, len, buf, size);
     return buf;
 }
 
 const char *walk_token_display(const ts_tokenizer *tok, int32_t id, char *buf, size_t size)
 {
-    size_t len = 0;
-    const char *b = ts_tokenizer_token_bytes(tok, id, &len);
-    if (!b) {
-        snprintf(buf, size, "<%d>", (int)id);
-        return buf;
-    }
-    return ts_cli_token_printable(b, len, TS_TOKEN_QUOTE, buf, size);
+    size_t len;
+    const char *b = token_bytes(tok, id, &len, buf, size);
+    return b ? ts_cli_token_printable(b, len, TS_TOKEN_QUOTE, buf, size) : buf;
 }
 
 uint64_t walk_seed(bool have_seed, uint64_t seed)
@@ -401,4 +450,27 @@ cJSON *walk_json_ids(const int32_t *ids, size_t n)
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
     return a;
+}
+
+void walk_json_add_token(cJSON *e, const ts_tokenizer *tok, int32_t id)
+{
+    char buf[256];
+    cJSON_AddNumberToObject(e, "id", id);
+    cJSON_AddStringToObject(e, "token", walk_token_utf8(tok, id, buf, sizeof buf));
+}
+
+cJSON *walk_json_topk(const ts_tokenizer *tok, const float *logits, const int32_t *top,
+                      const double *prob, const double *prob_topk, size_t k)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t r = 0; r < k; r++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "rank", (double)(r + 1));
+        walk_json_add_token(e, tok, top[r]);
+        cJSON_AddNumberToObject(e, "logit", logits[top[r]]);
+        cJSON_AddNumberToObject(e, "prob", prob[r]);
+        cJSON_AddNumberToObject(e, "prob_topk", prob_topk[r]);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return arr;
 }

@@ -109,6 +109,34 @@ void walk_model_close(walk_model *m);
 int walk_prompt_ids(const walk_model *m, const char *prompt, const char *ids_arg, size_t max_new,
                     int32_t **ids, size_t *n);
 
+/*
+ * --model, --prompt and --ids, the options top, generate, sample and sweep
+ * share: WALK_PROMPT_OPTIONS goes in the getopt_long table, walk_prompt_arg
+ * stores what getopt returned for them, walk_session_open uses them.
+ */
+typedef struct walk_prompt_args {
+    const char *model;  /* NULL = the bundled model */
+    const char *prompt; /* NULL = WALK_DEFAULT_PROMPT (unless ids) */
+    const char *ids;    /* comma-separated token ids, or NULL */
+} walk_prompt_args;
+#define WALK_PROMPT_OPTIONS                                                                  \
+    {"model", required_argument, NULL, 'm'}, {"prompt", required_argument, NULL, 'p'},      \
+    {"ids", required_argument, NULL, 'i'}
+/* Store getopt code c ('m', 'p', 'i') with its argument; false if c is none of them. */
+bool walk_prompt_arg(int c, const char *arg, walk_prompt_args *a);
+/*
+ * walk_model_open then walk_prompt_ids (max_new as there). TS_EXIT_OK: the
+ * caller frees *ids and calls walk_model_close(m). Otherwise the error is
+ * printed, nothing is left open, and TS_EXIT_USAGE is returned.
+ */
+int walk_session_open(walk_model *m, const walk_prompt_args *a, size_t max_new, int32_t **ids,
+                      size_t *n);
+
+/* Parse --k (an integer >= 1; walk_check_k bounds it by the vocabulary later). */
+bool walk_parse_k(const char *arg, size_t *k);
+/* --k must be in [1, n_vocab]: TS_EXIT_OK, or a one-line error and TS_EXIT_USAGE. */
+int walk_check_k(const walk_model *m, size_t k);
+
 /* The token as a quoted, escaped display string ('·the', '\n'...) in buf. */
 const char *walk_token_display(const ts_tokenizer *tok, int32_t id, char *buf, size_t size);
 /* The token's bytes as valid UTF-8 (invalid bytes -> U+FFFD), for JSON. */
@@ -119,9 +147,22 @@ char *walk_bytes_utf8(const char *s, size_t len);
 /* --seed given -> it; else a random seed, printed to stderr so the run can be repeated. */
 uint64_t walk_seed(bool have_seed, uint64_t seed);
 
+/* Append a row whose first two cells are the 1-based rank and the token's display string. */
+size_t walk_table_token_row(walk_table *t, walk_style style, size_t rank, const ts_tokenizer *tok,
+                            int32_t id);
+
 /* cJSON helpers: print (pretty) to stdout and free. */
 void walk_json_print(cJSON *root);
 cJSON *walk_json_ids(const int32_t *ids, size_t n);
+/* "id" and "token" (valid UTF-8) of a token, added to object e. */
+void walk_json_add_token(cJSON *e, const ts_tokenizer *tok, int32_t id);
+/*
+ * The top-k as [{"rank","id","token","logit","prob","prob_topk"}]: top[k] ids
+ * best first, logits[V] raw, prob[k] over the full vocabulary, prob_topk[k]
+ * renormalised within the k (top and sweep).
+ */
+cJSON *walk_json_topk(const ts_tokenizer *tok, const float *logits, const int32_t *top,
+                      const double *prob, const double *prob_topk, size_t k);
 
 /* ---- the commands' work, shared with demo -------------------------------- */
 
