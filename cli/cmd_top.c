@@ -123,8 +123,8 @@ done:
 int ts_cmd_top(int argc, char **argv)
 {
     static const struct option opts[] = {
-        WALK_PROMPT_OPTIONS,
-        {"k", required_argument, NULL, 'k'},           {"temperature", required_argument, NULL, 't'},
+        WALK_PROMPT_OPTIONS,                           {"k", required_argument, NULL, 'k'},
+        {"temperature", required_argument, NULL, 't'},
         {"dump-logits", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
     walk_prompt_args pa = {0};

@@ -256,7 +256,9 @@ ts_status ts_report_write(ts_report *r, const char *path, char *err, size_t err_
     puts_(r, "<footer>Written by tempscale " TS_VERSION
              ". Every section's command reproduces it byte for byte with the same seed.</footer>\n"
              "</body>\n</html>\n");
-    if (r->doc.oom) return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory building the report", path);
+    if (r->doc.oom)
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory building the report",
+                         path);
     FILE *f = NULL;
     size_t tmp_size = strlen(path) + 32;
     char *tmp = malloc(tmp_size);
