@@ -143,4 +143,12 @@ uint64_t ts_cli_random_seed(void);
  */
 int ts_cli_bad_option(const char *cmd, char **argv);
 
+/*
+ * A JSON number, except that +/-infinity (which JSON cannot hold) becomes the
+ * string "inf" / "-inf" — the one convention for temperatures and logits in
+ * every command's --json. Returns a new cJSON item (NULL when out of memory).
+ */
+struct cJSON;
+struct cJSON *ts_cli_json_number(double v);
+
 #endif /* TS_CLI_H */

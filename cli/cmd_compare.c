@@ -200,10 +200,7 @@ int walk_compare(walk_model *m, const walk_compare_opts *o, walk_out *out)
             cJSON *jsamples = NULL;
             if (o->json) {
                 cJSON *jt = cJSON_CreateObject();
-                if (isinf(o->temperatures[ti]))
-                    cJSON_AddStringToObject(jt, "temperature", "inf");
-                else
-                    cJSON_AddNumberToObject(jt, "temperature", o->temperatures[ti]);
+                cJSON_AddItemToObject(jt, "temperature", ts_cli_json_number(o->temperatures[ti]));
                 jsamples = cJSON_AddArrayToObject(jt, "samples");
                 cJSON_AddItemToArray(jres, jt);
             }

@@ -114,8 +114,7 @@ int walk_generate(walk_model *m, const int32_t *ids, size_t n_ids, const walk_ge
         cJSON_AddStringToObject(root, "prompt", o->prompt_text ? o->prompt_text : "");
         cJSON_AddItemToObject(root, "ids", walk_json_ids(ids, n_ids));
         cJSON_AddNumberToObject(root, "seed", (double)o->sp.seed);
-        cJSON_AddNumberToObject(root, "temperature",
-                                isinf(o->sp.temperature) ? 1e308 : o->sp.temperature);
+        cJSON_AddItemToObject(root, "temperature", ts_cli_json_number(o->sp.temperature));
         if (o->samples > 1) samples = cJSON_AddArrayToObject(root, "samples");
     }
     /* The prompt as the model sees it: decoded from its ids. */

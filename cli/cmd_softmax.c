@@ -123,23 +123,17 @@ static void format_p(char *buf, size_t n, double p)
         snprintf(buf, n, "%.1e", p);
 }
 
-static cJSON *json_number_or_inf(double v)
-{
-    if (isinf(v)) return cJSON_CreateString(v > 0 ? "inf" : "-inf");
-    return cJSON_CreateNumber(v);
-}
-
 static int print_json(const double *z_typed, size_t n, const double *temps, size_t nt,
                       const double *probs, const double *ent)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *jl = cJSON_AddArrayToObject(root, "logits");
     for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(jl, json_number_or_inf(z_typed[i]));
+        cJSON_AddItemToArray(jl, ts_cli_json_number(z_typed[i]));
     cJSON *jr = cJSON_AddArrayToObject(root, "results");
     for (size_t k = 0; k < nt; k++) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "temperature", json_number_or_inf(temps[k]));
+        cJSON_AddItemToObject(o, "temperature", ts_cli_json_number(temps[k]));
         cJSON *jp = cJSON_AddArrayToObject(o, "probs");
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(jp, cJSON_CreateNumber(probs[k * n + i]));

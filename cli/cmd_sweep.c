@@ -50,12 +50,6 @@ static void usage(FILE *f)
         "  tempscale sweep --prompt \"In the future, AI will\" --plot sweep.png --target-entropy 2\n");
 }
 
-static cJSON *json_temperature(double t)
-{
-    /* JSON has no infinity: write the string "inf". */
-    return isinf(t) ? cJSON_CreateString("inf") : cJSON_CreateNumber(t);
-}
-
 int walk_sweep(walk_model *m, const int32_t *ids, size_t n_ids, const walk_sweep_opts *o,
                walk_out *out)
 {
@@ -141,7 +135,7 @@ int walk_sweep(walk_model *m, const int32_t *ids, size_t n_ids, const walk_sweep
         cJSON *res = cJSON_AddArrayToObject(root, "results");
         for (size_t t = 0; t < nT; t++) {
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddItemToObject(r, "temperature", json_temperature(temps[t]));
+            cJSON_AddItemToObject(r, "temperature", ts_cli_json_number(temps[t]));
             cJSON_AddNumberToObject(r, "entropy_nats", entropy[t]);
             cJSON_AddNumberToObject(r, "perplexity", exp(entropy[t]));
             cJSON_AddNumberToObject(r, "top1_prob", prob[t * k]);

@@ -71,7 +71,7 @@ int walk_top(walk_model *m, const int32_t *ids, size_t n_ids, const walk_top_opt
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "model", m->dir);
         cJSON_AddItemToObject(root, "ids", walk_json_ids(ids, n_ids));
-        cJSON_AddNumberToObject(root, "temperature", isinf(o->temperature) ? 1e308 : o->temperature);
+        cJSON_AddItemToObject(root, "temperature", ts_cli_json_number(o->temperature));
         cJSON_AddNumberToObject(root, "entropy_nats", entropy);
         cJSON_AddNumberToObject(root, "vocab_size", (double)V);
         cJSON_AddItemToObject(root, "top",

@@ -63,11 +63,11 @@ ts_status ts_read_file(const char *path, char **data, size_t *len, char *err, si
         n += got;
         if (got == 0) break;
     }
-    int failed = ferror(f);
+    int failed = ferror(f), read_errno = errno;
     fclose(f);
     if (failed) {
         free(buf);
-        return ts_errorf(err, err_size, TS_ERR_IO, "%s: read error", path);
+        return ts_errorf(err, err_size, TS_ERR_IO, "%s: read error: %s", path, strerror(read_errno));
     }
     buf[n] = '\0';
     *data = buf;
