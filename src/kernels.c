@@ -15,8 +15,9 @@
  * Decode is memory-bound: one token reads every weight once, so the GEMVs
  * stream W sequentially and keep the accumulators in L1 / registers.
  *   ts_gemv_xw: W (K, N) stored [in, out] (Conv1D). y[n0:n1] accumulates four
- *     rows of W at a time (four sequential streams; y stays in L1). Threads
- *     split the columns.
+ *     (AVX-512: eight) rows of W at a time (sequential streams; y stays in
+ *     L1). Threads split the columns; AVX-512 prefetches the next 8 rows of
+ *     16-bit weights (see TS_GEMV_XW_AVX512).
  *   ts_gemv_wx: W (V, C) (the vocabulary projection). Dot products, four rows
  *     at a time sharing the loads of x. Threads split the rows.
  */
@@ -435,7 +436,7 @@ static inline __m512 exp16(__m512 x)
  * prefetchers lose track of the 8 short strided streams: on the development VM
  * (distilgpt2 shape, F16, decode) the prefetch cut the time of the c_proj
  * GEMVs (N = C, the narrowest rows) by ~20% (1 thread) to ~30% (2 threads) and
- * of c_attn / c_fc by 0-17%. For F32 (rows twice as long, one prefetch per
+ * of c_attn / c_fc by -17% to +4%. For F32 (rows twice as long, one prefetch per
  * line) it measured neutral to worse, so F32 goes without.
  */
 #define TS_GEMV_XW_AVX512(NAME, LOAD, PF)                                                          \
