@@ -432,12 +432,12 @@ static inline __m512 exp16(__m512 x)
 
 /*
  * PF: 1 to prefetch the next block of 8 rows of W while this one is read (16-bit
- * weights only). With a thread reading a stripe of each row, the hardware
- * prefetchers lose track of the 8 short strided streams: on the development VM
+ * weights only). A thread reads a short stripe of each row (8 strided streams),
+ * which the hardware prefetchers seem to follow poorly: on the development VM
  * (distilgpt2 shape, F16, decode) the prefetch cut the time of the c_proj
- * GEMVs (N = C, the narrowest rows) by ~20% (1 thread) to ~30% (2 threads) and
- * of c_attn / c_fc by -17% to +4%. For F32 (rows twice as long, one prefetch per
- * line) it measured neutral to worse, so F32 goes without.
+ * GEMVs (N = C, the narrowest rows) by ~20% (1 thread) to ~30% (2 threads);
+ * c_attn / c_fc changed by -17% to +4%. For F32 (rows twice as long, one
+ * prefetch per line) it measured neutral to worse, so F32 goes without.
  */
 #define TS_GEMV_XW_AVX512(NAME, LOAD, PF)                                                          \
     static void NAME(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)              \
