@@ -593,7 +593,7 @@ ts_status ts_lm_calib_metrics(const ts_lm_calib *c, double temperature, int32_t 
 /* written atomically (temp file + rename).                                 */
 /* ======================================================================== */
 
-/* (section owned by the plotting work) */
+/* The reliability diagrams (ts_plot_reliability) are declared with calibration above. */
 
 /*
  * The temperature softmax figure: one bar panel per temperature (balanced
