@@ -218,33 +218,9 @@ ts_status ts_config_load(const char *dir, ts_model_info *info, char *err, size_t
     if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: path too long", dir);
     memset(info, 0, sizeof *info);
-    char *text = NULL;
-    size_t len = 0;
-    ts_status s = ts_read_file(path, &text, &len, err, err_size);
+    cJSON *root = NULL;
+    ts_status s = ts_json_load_file(path, &root, err, err_size);
     if (s != TS_OK) return s;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        size_t line = 1, col = 1;
-        for (const char *q = text; end && q < end && q < text + len; q++) {
-            if (*q == '\n')
-                line++, col = 1;
-            else
-                col++;
-        }
-        free(text);
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: invalid JSON at line %zu, column %zu",
-                         path, line, col);
-    }
-    for (const char *q = end; q < text + len; q++) {
-        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
-            free(text);
-            cJSON_Delete(root);
-            return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                             "%s: unexpected text after the JSON object", path);
-        }
-    }
-    free(text);
     s = parse_config(path, root, info, err, err_size);
     cJSON_Delete(root);
     if (s != TS_OK) memset(info, 0, sizeof *info);

@@ -41,6 +41,14 @@ static inline int ts_mul_overflows(size_t a, size_t b, size_t *out)
 ts_status ts_read_file(const char *path, char **data, size_t *len, char *err, size_t err_size);
 
 /*
+ * Read and parse a whole JSON file (config.json, *.index.json) into *root
+ * (caller frees with cJSON_Delete). Errors name the path: unreadable file,
+ * "invalid JSON at line L, column C", "unexpected text after the JSON object".
+ */
+struct cJSON;
+ts_status ts_json_load_file(const char *path, struct cJSON **root, char *err, size_t err_size);
+
+/*
  * Atomic output files: write to "<path>.tmp.XXXXXX" beside the target, then
  * rename over it, so a failed run never leaves a partial file.
  * ts_atomic_open fills *f and tmp (tmp_size >= strlen(path) + 16).

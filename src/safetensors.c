@@ -688,29 +688,9 @@ static int cmp_str(const void *a, const void *b)
 static ts_status open_sharded(ts_safetensors *st, const char *dir, const char *index_path,
                               char *err, size_t err_size)
 {
-    char *text = NULL;
-    size_t len = 0;
-    ts_status s = ts_read_file(index_path, &text, &len, err, err_size);
+    cJSON *root = NULL;
+    ts_status s = ts_json_load_file(index_path, &root, err, err_size);
     if (s != TS_OK) return s;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        size_t line = 1;
-        for (const char *p = text; end && p < end; p++)
-            line += *p == '\n';
-        free(text);
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: invalid JSON near line %zu", index_path,
-                         line);
-    }
-    for (const char *q = end; q < text + len; q++) {
-        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
-            free(text);
-            cJSON_Delete(root);
-            return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                             "%s: unexpected text after the JSON object", index_path);
-        }
-    }
-    free(text);
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     const char **shards = NULL;
     size_t n_entries = 0, n_shards = 0;

@@ -3,6 +3,8 @@
  */
 #include "internal.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -115,4 +117,39 @@ void ts_atomic_abort(FILE *f, const char *tmp)
 {
     if (f) fclose(f);
     if (tmp && tmp[0]) unlink(tmp);
+}
+
+ts_status ts_json_load_file(const char *path, cJSON **root, char *err, size_t err_size)
+{
+    *root = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    ts_status s = ts_read_file(path, &text, &len, err, err_size);
+    if (s != TS_OK) return s;
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!json) {
+        /* cJSON points end at the byte where parsing failed: report it as line, column. */
+        size_t line = 1, col = 1;
+        for (const char *q = text; end && q < end && q < text + len; q++) {
+            if (*q == '\n')
+                line++, col = 1;
+            else
+                col++;
+        }
+        free(text);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: invalid JSON at line %zu, column %zu",
+                         path, line, col);
+    }
+    for (const char *q = end; q < text + len; q++) {
+        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r') {
+            free(text);
+            cJSON_Delete(json);
+            return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                             "%s: unexpected text after the JSON object", path);
+        }
+    }
+    free(text);
+    *root = json;
+    return TS_OK;
 }
