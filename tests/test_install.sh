@@ -6,7 +6,8 @@
 #     a symlink and after the whole prefix is moved (lookup relative to the
 #     executable, not the compile-time prefix or the source tree);
 #   * <prefix>/include/tempscale.h compiles alone as C11 and a program links
-#     against <prefix>/lib/libtempscale.a and runs.
+#     against <prefix>/lib/libtempscale.a, with the flags the installed
+#     tempscale.pc gives (pkg-config --cflags --libs), and runs.
 # The build directory is the one holding $TS_CLI. Exits non-zero on failure.
 set -u
 fail=0
@@ -33,8 +34,10 @@ for f in bin/tempscale include/tempscale.h "$model/config.json" "$model/model.sa
 done
 lib=$(cd "$tmp/a" && find . -name libtempscale.a | head -n 1) # ./lib/libtempscale.a
 check "installed libtempscale.a" test -n "$lib"
+pc=$(cd "$tmp/a" && find . -name tempscale.pc | head -n 1) # ./lib/pkgconfig/tempscale.pc
+check "installed tempscale.pc" test -n "$pc"
 check "nothing else installed (no tests, benchmarks or internal headers)" \
-    test "$(find "$tmp/a" -type f | grep -cv "/$model/")" -eq 3
+    test "$(find "$tmp/a" -type f | grep -cv "/$model/")" -eq 4
 
 # Runs tempscale top --json from an unrelated cwd; prints the "model" field.
 model_dir_of() {
@@ -77,10 +80,11 @@ int main(void)
     return 0;
 }
 EOF
-libs=$(pkg-config --libs cairo libcjson libcurl libutf8proc openblas libcrypto)
+# The prefix was moved: the .pc file finds it relative to itself.
+flags=$(PKG_CONFIG_PATH="$tmp/b/$(dirname "$pc")" pkg-config --cflags --libs tempscale)
+check "pkg-config points into the moved prefix" grep -q -- "-I$tmp/b/" <<<"$flags"
 # shellcheck disable=SC2086
-if cc -std=c11 "${san[@]}" -I"$tmp/b/include" "$tmp/use.c" "$tmp/b/$lib" $libs -lm -lpthread \
-    -o "$tmp/use" 2>"$tmp/cc.log"; then
+if cc -std=c11 "${san[@]}" "$tmp/use.c" $flags -o "$tmp/use" 2>"$tmp/cc.log"; then
     check "a program links against the installed libtempscale.a and runs" "$tmp/use"
 else
     cat "$tmp/cc.log"
