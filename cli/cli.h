@@ -57,7 +57,7 @@ bool ts_cli_parse_id_list(const char *opt, const char *s, int32_t **out, size_t 
  * Before any work: can an output file go to path? Its directory must exist and
  * be writable and path must not be a directory; figure = true also requires a
  * .png, .svg or .pdf name. Prints "option --<opt>: ..." and returns false.
- * (The write itself stays atomic: ts_atomic_open / commit in src/status.c.)
+ * (The write itself stays atomic: ts_atomic_open / commit in src/core/status.c.)
  */
 bool ts_cli_check_output(const char *opt, const char *path, bool figure);
 

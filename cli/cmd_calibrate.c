@@ -7,7 +7,7 @@
  *               logits with --val-labels / --test-labels (--logits/--labels are
  *               the same as --val/--val-labels);
  *   LM on text  --model M --text FILE: next-token logits of a GPT-2 model over
- *               a text (src/calibrate_lm.c).
+ *               a text (src/calib/calibrate_lm.c).
  * Input errors print one line naming the file and line / row and exit 2.
  */
 #include "cli.h"

@@ -1,6 +1,6 @@
 /*
  * cmd_pull.c — `tempscale pull REPO_ID`: download a GPT-2-family model from
- * the Hugging Face hub into the shared Hugging Face cache (src/hub.c does the
+ * the Hugging Face hub into the shared Hugging Face cache (src/hub/hub.c does the
  * work; this file parses options, draws the progress bar and reports).
  */
 #include "cli.h"

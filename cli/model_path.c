@@ -11,7 +11,7 @@
  *   2. ARG is an existing directory: used as is.
  *   3. Otherwise ARG names a bundled model, then a Hugging Face repo id
  *      ("distilgpt2", "openai-community/gpt2", "org/name@revision") looked up
- *      in the local HF cache (src/hub.c: refs/{revision} -> snapshots/{commit}),
+ *      in the local HF cache (src/hub/hub.c: refs/{revision} -> snapshots/{commit}),
  *      used in place. Nothing is ever downloaded here: a repo id that is not
  *      cached is an error telling the user to run `tempscale pull ID`.
  */

@@ -53,7 +53,7 @@ typedef enum ts_status {
 const char *ts_status_str(ts_status s);
 
 /* ======================================================================== */
-/* Temperature math (src/softmax.c, src/stats.c)                            */
+/* Temperature math (src/core/softmax.c, src/core/stats.c)                            */
 /* ======================================================================== */
 /*
  * softmax(z/T) over n logits, max-subtracted, accumulated in double.
@@ -105,7 +105,7 @@ ts_status ts_temperature_for_entropy(const float *logits, size_t n, double targe
 double ts_kl_divergence(const double *p, const double *q, size_t n);
 
 /* ======================================================================== */
-/* Random numbers (src/rng.c): PCG32, identical on every platform.          */
+/* Random numbers (src/core/rng.c): PCG32, identical on every platform.          */
 /* ======================================================================== */
 /*
  * O'Neill's pcg32 (64-bit LCG state, XSH-RR output, period 2^64, 2^63
@@ -127,7 +127,7 @@ uint32_t ts_rng_u32(ts_rng *rng);
 double ts_rng_uniform(ts_rng *rng);
 
 /* ======================================================================== */
-/* Sampler chain (src/sampler.c)                                            */
+/* Sampler chain (src/sampling/sampler.c)                                            */
 /* ======================================================================== */
 /*
  * A candidate token of the distribution the sampler draws from.
@@ -206,7 +206,7 @@ int32_t ts_sampler_pick(const ts_candidate *cands, size_t n_cands, double u);
 int32_t ts_sampler_sample(ts_sampler *s, const float *logits);
 
 /* ======================================================================== */
-/* GPT-2 byte-level BPE tokenizer (src/tokenizer.c)                         */
+/* GPT-2 byte-level BPE tokenizer (src/text/tokenizer.c)                         */
 /* ======================================================================== */
 typedef struct ts_tokenizer ts_tokenizer;
 
@@ -270,7 +270,7 @@ size_t ts_utf8_stream_push(ts_utf8_stream *st, const char *bytes, size_t len, ch
 size_t ts_utf8_stream_flush(ts_utf8_stream *st, char *out);
 
 /* ======================================================================== */
-/* Model and context (src/safetensors.c, src/config.c, src/model.c)         */
+/* Model and context (src/engine/safetensors.c, src/engine/config.c, src/engine/model.c)         */
 /* ======================================================================== */
 typedef enum ts_dtype { TS_DTYPE_F32 = 0, TS_DTYPE_F16 = 1, TS_DTYPE_BF16 = 2 } ts_dtype;
 const char *ts_dtype_name(ts_dtype dt);
@@ -344,7 +344,7 @@ const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows);
 
 /* ======================================================================== */
 /* Generation, temperature sweeps, sampling statistics                      */
-/* (src/generate.c, src/sweep.c, src/chi2.c)                                */
+/* (src/sampling/generate.c, src/sampling/sweep.c, src/core/chi2.c)                                */
 /* ======================================================================== */
 
 /* How a draw turns the candidates into a token. */
@@ -466,7 +466,7 @@ ts_status ts_chi2_test(const size_t *counts, const double *expected_p, size_t n_
                        ts_chi2_result *out);
 
 /* ======================================================================== */
-/* Calibration (src/calibrate.c)                                            */
+/* Calibration (src/calib/calibrate.c)                                            */
 /* ======================================================================== */
 typedef struct ts_calib_metrics {
     double nll;      /* mean negative log-likelihood, nats */
@@ -553,7 +553,7 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
                               char *err, size_t err_size);
 
 /* ======================================================================== */
-/* Calibration of language models on text (src/calibrate_lm.c)              */
+/* Calibration of language models on text (src/calib/calibrate_lm.c)              */
 /* ======================================================================== */
 
 /*
@@ -561,7 +561,7 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
  * the target's logit and the 64 largest logits exactly, the rest as a 256-bin
  * histogram (count + mean per bin): 2.3 KB per token whatever the vocabulary.
  * The NLL it gives is low by at most the reported nll_error_bound (Hoeffding;
- * see src/calibrate_lm.c). Allocates everything in ts_lm_calib_new.
+ * see src/calib/calibrate_lm.c). Allocates everything in ts_lm_calib_new.
  */
 typedef struct ts_lm_calib ts_lm_calib;
 
@@ -609,7 +609,7 @@ ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n
                                  const char *const *labels, const double *temperatures,
                                  size_t n_temps, const char *title, char *err, size_t err_size);
 
-/* ---- walkthrough figures (src/plot_sweep.c) ---- */
+/* ---- walkthrough figures (src/plot/plot_sweep.c) ---- */
 
 /*
  * The sweep figure (2 panels): left, probability vs rank of the top k tokens,
@@ -625,7 +625,7 @@ ts_status ts_plot_sweep(const char *path, const double *temperatures, size_t n_t
                         size_t err_size);
 
 /* ======================================================================== */
-/* Hugging Face hub cache and downloads (src/hub.c)                         */
+/* Hugging Face hub cache and downloads (src/hub/hub.c)                         */
 /* ======================================================================== */
 
 /*

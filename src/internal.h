@@ -61,7 +61,7 @@ ts_status ts_atomic_commit(FILE *f, const char *tmp, const char *path, char *err
                            size_t err_size);
 void ts_atomic_abort(FILE *f, const char *tmp);
 
-/* ---- temperature math internals (src/softmax.c, src/stats.c, src/sampler.c) */
+/* ---- temperature math internals (src/core/softmax.c, src/core/stats.c, src/sampling/sampler.c) */
 
 /* What one validating pass over a logit vector learns. */
 typedef struct ts_logits_info {
@@ -78,9 +78,9 @@ typedef struct ts_logits_info {
 ts_status ts_logits_scan(const float *logits, size_t n, double temperature, ts_logits_info *info);
 
 /* ---- safetensors, config.json and weight binding -------------------------
- * src/safetensors.c: mmap + fully validated header of model.safetensors or a
- * sharded model.safetensors.index.json set. src/config.c: config.json.
- * src/weights.c: maps tensor names (with or without "transformer."), checks
+ * src/engine/safetensors.c: mmap + fully validated header of model.safetensors or a
+ * sharded model.safetensors.index.json set. src/engine/config.c: config.json.
+ * src/engine/weights.c: maps tensor names (with or without "transformer."), checks
  * every shape against the config, ties lm_head to wte when absent.
  */
 
@@ -156,10 +156,10 @@ ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weig
 void ts_weights_release(ts_weights *w);
 
 
-/* ---- model internals (src/model.c, src/kernels.c, src/threadpool.c) ------ */
+/* ---- model internals (src/engine/model.c, src/engine/kernels.c, src/engine/threadpool.c) ------ */
 
 /*
- * Thread pool (src/threadpool.c): n_threads - 1 persistent workers plus the
+ * Thread pool (src/engine/threadpool.c): n_threads - 1 persistent workers plus the
  * calling thread. ts_threadpool_run(pool, fn, arg) calls fn(arg, ith, nth) on
  * every thread (the caller is ith 0) and returns when all have finished. It
  * never allocates. Workers spin briefly after a job (decode dispatches ~30 jobs
@@ -181,7 +181,7 @@ int ts_threadpool_n_cores(void);
 void ts_context_set_batch(ts_context *ctx, size_t n_batch);
 
 /*
- * Kernels (src/kernels.c). Legend: T tokens, C channels, K inner size, N
+ * Kernels (src/engine/kernels.c). Legend: T tokens, C channels, K inner size, N
  * outputs, V vocabulary. Weight matrices stay in their stored dtype (F32, F16
  * or BF16) and are converted to F32 in registers; every accumulation is F32.
  * Activations are F32. No kernel allocates, prints or fails.
@@ -233,7 +233,7 @@ void ts_softmax_f32(float *x, size_t n);
 void ts_layernorm_f32(float *out, const float *inp, const float *w, const float *b, size_t T,
                       size_t C, float eps);
 
-/* ---- tokenizer internals (src/tokenizer.c, src/utf8.c) ------------------- */
+/* ---- tokenizer internals (src/text/tokenizer.c, src/text/utf8.c) ------------------- */
 
 /* Result of looking at the UTF-8 sequence that starts a byte string. */
 typedef enum ts_utf8_scan {
@@ -257,7 +257,7 @@ ts_utf8_scan ts_utf8_classify(const unsigned char *s, size_t n, size_t *seq_len,
  */
 size_t ts_utf8_replace(const char *bytes, size_t len, char *out);
 
-/* ---- plotting internals (src/plot.c) ------------------------------------- */
+/* ---- plotting internals (src/plot/plot.c) ------------------------------------- */
 /*
  * A small cairo toolkit every figure uses. Coordinates are in points (1/72
  * inch) with the origin at the top left; PNGs are rendered at 2x so text is
@@ -345,7 +345,7 @@ void ts_plot_color(cairo_t *cr, int i, double alpha);
 void ts_plot_legend(cairo_t *cr, double x, double y, const char *const *labels,
                     const int *color_idx, size_t n);
 
-/* ---- NumPy .npy files and CSV (src/npy.c, src/csv.c) --------------------- */
+/* ---- NumPy .npy files and CSV (src/calib/npy.c, src/calib/csv.c) --------------------- */
 
 /* Largest number of dimensions the .npy reader accepts. */
 #define TS_NPY_MAX_DIM 8
@@ -386,7 +386,7 @@ ts_status ts_npy_write_f32(const char *path, const float *data, int32_t ndim, co
 ts_status ts_csv_read_logits(const char *path, float **logits, int32_t **labels, size_t *n,
                              size_t *k, char *err, size_t err_size);
 
-/* ---- calibration internals (src/calibrate.c, src/calibrate_lm.c) -------- */
+/* ---- calibration internals (src/calib/calibrate.c, src/calib/calibrate_lm.c) -------- */
 
 /* f(beta), f'(beta), f''(beta) of a mean NLL as a function of beta = 1/T (convex). */
 typedef void (*ts_calib_objective)(void *ctx, double beta, double out[3]);
@@ -412,7 +412,7 @@ ts_status ts_calib_metrics_bins(const float *logits, const int32_t *labels, size
                                 double temperature, int32_t n_bins, ts_calib_metrics *out,
                                 ts_calib_bin *bins, char *err, size_t err_size);
 
-/* ---- hub internals (src/hub.c) ------------------------------------------- */
+/* ---- hub internals (src/hub/hub.c) ------------------------------------------- */
 
 /*
  * Hex digest of a file: sha256 of its bytes, or with git_blob its git object

@@ -1,4 +1,4 @@
-# Checkpoint loading (src/safetensors.c, src/config.c, src/weights.c): unit
+# Checkpoint loading (src/engine/safetensors.c, src/engine/config.c, src/engine/weights.c): unit
 # tests that write their own small files into a mkdtemp directory.
 ts_add_test(test_safetensors unit)
 ts_add_test(test_config unit)

@@ -1,5 +1,5 @@
 /*
- * test_plot_core.c — src/plot.c (canvas, formats, atomic output, axes
+ * test_plot_core.c — src/plot/plot.c (canvas, formats, atomic output, axes
  * mapping) and the softmax figure's argument checks. What the figures look
  * like is checked by eye (docs/sampling.md describes the picture); here we
  * check that files are complete, in the right format and size, and that a

@@ -5,7 +5,7 @@
  * implementation written the way Hugging Face's logits warpers are (a full
  * vocabulary of scores, masked tokens set to -inf, a full qsort for each
  * step, probabilities recomputed by softmax after every mask). It shares no
- * code with src/sampler.c (which selects / sorts partially and works on
+ * code with src/sampling/sampler.c (which selects / sorts partially and works on
  * unnormalised weights).
  *   - exact candidate sets and probabilities (1e-12) on 50,257 random logits;
  *   - chi-square goodness of fit, >= 200,000 draws per chain setting, fixed

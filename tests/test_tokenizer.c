@@ -314,7 +314,7 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
-/* GPT-2's alphabet, written independently of src/tokenizer.c: UTF-8 of byte b's code point. */
+/* GPT-2's alphabet, written independently of src/text/tokenizer.c: UTF-8 of byte b's code point. */
 static void byte_char(int b, char out[3])
 {
     int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;

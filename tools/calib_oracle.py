@@ -12,7 +12,7 @@ Writes into tests/data/ (small files, committed):
                    scipy and every metric computed here with plain numpy (cross-checked
                    with sklearn.metrics), the shape of `tempscale calibrate --json`.
 
-Definitions (the C code in src/calibrate.c must match them exactly):
+Definitions (the C code in src/calib/calibrate.c must match them exactly):
   ECE   equal-width bins with edges numpy.linspace(0, 1, B+1), membership lo < c <= hi
         (gpleiss/temperature_scaling ECELoss), c = max softmax, weighted |acc - conf|
   MCE   max |acc - conf| over non-empty equal-width bins

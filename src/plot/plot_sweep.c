@@ -1,6 +1,6 @@
 /*
  * plot_sweep.c — the walkthrough's temperature-sweep figure, drawn with the
- * plot core (src/plot.c):
+ * plot core (src/plot/plot.c):
  *   left   probability vs rank of the top k tokens, one line per temperature
  *          (the notebook's "Temperature Scaling" panel): low T piles the mass
  *          on rank 1, high T flattens it;
