@@ -47,10 +47,44 @@ typedef enum ts_status {
     TS_ERR_NOT_FOUND = -7,   /* model / revision / file not found */
     TS_ERR_NETWORK = -8,     /* connection failed */
     TS_ERR_AUTH = -9,        /* 401 / 403 */
+    TS_ERR_BUSY = -10,       /* every context is busy and the queue is full */
 } ts_status;
 
 /* Static English name of a status ("invalid argument", ...). Never NULL. */
 const char *ts_status_str(ts_status s);
+
+/* ======================================================================== */
+/* Files (src/core/status.c)                                                */
+/* ======================================================================== */
+/*
+ * Read a whole file into a NUL-terminated malloc'd buffer (caller frees);
+ * *len gets the size without the NUL. The message names the path on failure.
+ */
+ts_status ts_read_file(const char *path, char **data, size_t *len, char *err, size_t err_size);
+
+/*
+ * Write len bytes to path atomically: a temp file beside it, then rename, so
+ * a failed write never leaves a partial file (or any temp file) behind.
+ */
+ts_status ts_write_file_atomic(const char *path, const void *data, size_t len, char *err,
+                               size_t err_size);
+
+/*
+ * Decode bytes as UTF-8 exactly like CPython's bytes.decode("utf-8",
+ * "replace") (one U+FFFD per maximal ill-formed subpart). out must hold
+ * TS_UTF8_STREAM_OUT_MAX(len) bytes; returns the bytes written (no NUL).
+ * The one replacement rule of the project (tokens shown in JSON, HTML).
+ */
+size_t ts_utf8_replace(const char *bytes, size_t len, char *out);
+
+/*
+ * Write data (row-major, prod(shape) floats, ndim <= 8) as a version 1.0
+ * '<f4' .npy file that np.load reads; the header is padded to a 64-byte
+ * boundary as numpy does. Atomic: a failed write leaves no file at path.
+ * (src/calib/npy.c)
+ */
+ts_status ts_npy_write_f32(const char *path, const float *data, int32_t ndim, const size_t *shape,
+                           char *err, size_t err_size);
 
 /* ======================================================================== */
 /* Temperature math (src/core/softmax.c, src/core/stats.c)                            */

@@ -34,11 +34,7 @@ static inline int ts_mul_overflows(size_t a, size_t b, size_t *out)
     return __builtin_mul_overflow(a, b, out);
 }
 
-/*
- * Read a whole file into a NUL-terminated malloc'd buffer (caller frees).
- * *len gets the size without the NUL. Message names the path on failure.
- */
-ts_status ts_read_file(const char *path, char **data, size_t *len, char *err, size_t err_size);
+/* ts_read_file is public (tempscale.h). */
 
 /*
  * Read and parse a whole JSON file (config.json, *.index.json) into *root
@@ -250,12 +246,7 @@ typedef enum ts_utf8_scan {
  */
 ts_utf8_scan ts_utf8_classify(const unsigned char *s, size_t n, size_t *seq_len, int32_t *cp);
 
-/*
- * One-shot decode with replacement, identical to CPython's
- * bytes.decode("utf-8", "replace"). out must hold TS_UTF8_STREAM_OUT_MAX(len)
- * bytes; returns the bytes written (not NUL-terminated).
- */
-size_t ts_utf8_replace(const char *bytes, size_t len, char *out);
+/* ts_utf8_replace is public (tempscale.h). */
 
 /* ---- plotting internals (src/plot/plot.c) ------------------------------------- */
 /*
@@ -367,13 +358,7 @@ ts_status ts_npy_read_f32(const char *path, float **data, int32_t *ndim,
 ts_status ts_npy_read_labels(const char *path, int32_t **labels, size_t *n, char *err,
                              size_t err_size);
 
-/*
- * Write data (row-major, prod(shape) floats) as a version 1.0 '<f4' .npy file
- * that np.load reads; the header is padded to a 64-byte boundary as numpy does.
- * Atomic: a failed write leaves no file at path.
- */
-ts_status ts_npy_write_f32(const char *path, const float *data, int32_t ndim, const size_t *shape,
-                           char *err, size_t err_size);
+/* ts_npy_write_f32 is public (tempscale.h). */
 
 /*
  * Read a logits CSV: a header line "label,logit_0,...,logit_{K-1}" (first

@@ -23,6 +23,7 @@ const char *ts_status_str(ts_status s)
     case TS_ERR_NOT_FOUND: return "not found";
     case TS_ERR_NETWORK: return "network error";
     case TS_ERR_AUTH: return "not authorised";
+    case TS_ERR_BUSY: return "busy";
     }
     return "unknown error";
 }
@@ -117,6 +118,27 @@ void ts_atomic_abort(FILE *f, const char *tmp)
 {
     if (f) fclose(f);
     if (tmp && tmp[0]) unlink(tmp);
+}
+
+ts_status ts_write_file_atomic(const char *path, const void *data, size_t len, char *err,
+                               size_t err_size)
+{
+    size_t tmp_size = strlen(path) + 32;
+    char *tmp = malloc(tmp_size);
+    if (!tmp) return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", path);
+    FILE *f = NULL;
+    ts_status st = ts_atomic_open(path, &f, tmp, tmp_size, err, err_size);
+    if (st == TS_OK) {
+        if (len && fwrite(data, 1, len, f) != len) {
+            int e = errno;
+            ts_atomic_abort(f, tmp);
+            st = ts_errorf(err, err_size, TS_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        } else {
+            st = ts_atomic_commit(f, tmp, path, err, err_size);
+        }
+    }
+    free(tmp);
+    return st;
 }
 
 ts_status ts_json_load_file(const char *path, cJSON **root, char *err, size_t err_size)
