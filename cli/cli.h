@@ -15,6 +15,7 @@
 #define TS_CLI_H
 
 #include "tempscale.h"
+#include "tempscale_request.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,18 +24,25 @@
 #define TS_EXIT_FAIL 1
 #define TS_EXIT_USAGE 2
 
-/* Subcommands (one file each). */
-int ts_cmd_softmax(int argc, char **argv);
-int ts_cmd_tokenize(int argc, char **argv);
-int ts_cmd_top(int argc, char **argv);
-int ts_cmd_generate(int argc, char **argv);
-int ts_cmd_sample(int argc, char **argv);
-int ts_cmd_sweep(int argc, char **argv);
-int ts_cmd_compare(int argc, char **argv);
+/*
+ * The analysis commands (softmax, tokenize, top, generate, sample, sweep,
+ * compare, calibrate) are one generic runner over the request layer
+ * (cli/run.c): options come from the analysis' field table, the work is
+ * ts_request_run, and the output is its document (terminal), its JSON
+ * (--json) or its figure (--plot). The other commands have a file each.
+ */
+int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv);
 int ts_cmd_demo(int argc, char **argv);
-int ts_cmd_calibrate(int argc, char **argv);
+int ts_cmd_batch(int argc, char **argv);
 int ts_cmd_pull(int argc, char **argv);
 int ts_cmd_bench(int argc, char **argv);
+
+/* ---- help (cli/help.c) ---------------------------------------------------- */
+
+/* Usage, explanation, options (from the field table) and examples of an analysis. */
+void ts_cli_analysis_help(const ts_analysis *a, FILE *f);
+/* The examples of a command's help (NULL-terminated), for the test that runs them all. */
+const char *const *ts_cli_examples(const char *command);
 
 /* "tempscale: error: <message>\n" on stderr. Returns TS_EXIT_USAGE for `return ts_cli_error(...)`. */
 int ts_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -112,17 +120,6 @@ bool ts_table_print(const ts_table *t, FILE *f);
 size_t ts_cli_display_width(const char *utf8);
 
 /*
- * Make raw token bytes printable, written NUL-terminated into out (always
- * terminated; truncated to fit). TS_TOKEN_QUOTE gives Python-repr style
- * ' the' with \n \t \r \\ \' escapes; TS_TOKEN_VISIBLE shows a space as ␣,
- * a newline as ↵ and a tab as → without quotes. Both show other control
- * bytes and invalid UTF-8 as \xNN. Returns out.
- */
-typedef enum ts_token_style { TS_TOKEN_QUOTE = 0, TS_TOKEN_VISIBLE = 1 } ts_token_style;
-char *ts_cli_token_printable(const char *bytes, size_t len, ts_token_style style, char *out,
-                             size_t out_size);
-
-/*
  * Resolve --model: NULL means the bundled default model; a directory is used
  * as is; otherwise a Hugging Face repo id looked up in the local cache.
  * Writes the directory into dir. Prints the error and returns false.
@@ -144,11 +141,31 @@ uint64_t ts_cli_random_seed(void);
 int ts_cli_bad_option(const char *cmd, char **argv);
 
 /*
- * A JSON number, except that +/-infinity (which JSON cannot hold) becomes the
- * string "inf" / "-inf" — the one convention for temperatures and logits in
- * every command's --json. Returns a new cJSON item (NULL when out of memory).
+ * Map a request-layer message "field: text" to the CLI's spelling "option
+ * --field: text" (when field is a field of a), into out. Other messages are
+ * copied as they are.
  */
-struct cJSON;
-struct cJSON *ts_cli_json_number(double v);
+void ts_cli_field_message(const ts_analysis *a, const char *msg, char *out, size_t size);
+/* Exit code of a failed ts_status: 1 for out of memory / network / busy, else 2. */
+int ts_cli_exit_code(ts_status st);
+
+/* ---- terminal rendering of documents (cli/term.c) ------------------------- */
+
+typedef struct ts_term {
+    FILE *f;
+    bool color;        /* ANSI colour and box drawing */
+    bool show_figures; /* print "Figure: PATH" lines */
+} ts_term;
+/* A ts_doc_listener: prints each block as it is appended. user is a ts_term. */
+void ts_term_block(const ts_doc_block *b, void *user);
+
+/* ---- the HTML report (cli/report_html.c) ---------------------------------- */
+
+/*
+ * Render a document as one self-contained HTML page (inline CSS, no scripts,
+ * figures embedded as data URIs) and write it atomically to path.
+ */
+ts_status ts_report_write_doc(const ts_doc *doc, const char *title, const char *intro,
+                              const char *path, char *err, size_t err_size);
 
 #endif /* TS_CLI_H */

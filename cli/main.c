@@ -8,24 +8,37 @@
 
 typedef struct command {
     const char *name;
-    int (*run)(int argc, char **argv);
+    int (*run)(int argc, char **argv); /* NULL: an analysis of the request layer */
     const char *summary;
 } command;
 
 static const command commands[] = {
     {"demo", ts_cmd_demo, "the whole temperature walkthrough, step by step (--html report)"},
-    {"softmax", ts_cmd_softmax, "temperature softmax of a few logits: table, JSON, plot"},
-    {"tokenize", ts_cmd_tokenize, "GPT-2 byte-level BPE: text to token ids and pieces"},
-    {"top", ts_cmd_top, "the model's top-k next-token predictions for a prompt"},
-    {"generate", ts_cmd_generate, "generate text with temperature / top-k / top-p / min-p"},
-    {"sample", ts_cmd_sample, "draw many next tokens and compare counts with the distribution"},
-    {"sweep", ts_cmd_sweep, "many temperatures over one forward pass: top-k and entropy"},
-    {"compare", ts_cmd_compare, "prompts x temperatures x samples, side by side"},
-    {"calibrate", ts_cmd_calibrate, "fit a calibration temperature (Guo et al. 2017): ECE, NLL"},
+    {"softmax", NULL, NULL},
+    {"tokenize", NULL, NULL},
+    {"top", NULL, NULL},
+    {"generate", NULL, NULL},
+    {"sample", NULL, NULL},
+    {"sweep", NULL, NULL},
+    {"compare", NULL, NULL},
+    {"calibrate", NULL, NULL},
+    {"batch", ts_cmd_batch, "run a JSONL file of requests (OpenAI Batch format), resumable"},
     {"pull", ts_cmd_pull, "download a model from the Hugging Face hub into the HF cache"},
     {"bench", ts_cmd_bench, "measure load, prefill and decode speed"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const char *summary_of(const command *c)
+{
+    return c->run ? c->summary : ts_analysis_summary(ts_analysis_find(c->name));
+}
+
+/* Run command c with argv[0] = its name. */
+static int run_command(const command *c, int argc, char **argv)
+{
+    if (c->run) return c->run(argc, argv);
+    return ts_cli_run_analysis(ts_analysis_find(c->name), argc, argv);
+}
 
 static void print_help(FILE *f)
 {
@@ -37,7 +50,7 @@ static void print_help(FILE *f)
             "Commands:\n",
             TS_VERSION);
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, summary_of(&commands[i]));
     fprintf(f, "\nWith no --model, model commands use the bundled tiny-shakespeare GPT-2.\n"
                "Start with: tempscale demo\n");
 }
@@ -80,9 +93,9 @@ int main(int argc, char **argv)
         const command *c = find(argv[2]);
         if (!c) return unknown_command(argv[2]);
         char *hargv[] = {(char *)c->name, "--help", NULL};
-        return c->run(2, hargv);
+        return run_command(c, 2, hargv);
     }
     const command *c = find(name);
     if (!c) return unknown_command(name);
-    return c->run(argc - 1, argv + 1);
+    return run_command(c, argc - 1, argv + 1);
 }

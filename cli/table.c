@@ -1,5 +1,5 @@
 /*
- * table.c — terminal tables for the CLI, and printable token pieces.
+ * table.c — terminal tables for the CLI.
  *
  * A table is built cell by cell (copies of printf-formatted strings) and
  * printed in one go, because column widths depend on every cell. Two
@@ -283,68 +283,4 @@ bool ts_table_print(const ts_table *t, FILE *f)
     }
     free(w);
     return !ferror(f);
-}
-
-/* ---- printable token pieces --------------------------------------------- */
-
-typedef struct outbuf {
-    char *p;
-    size_t n, cap; /* cap excludes the NUL */
-    bool full;
-} outbuf;
-
-static void out_put(outbuf *o, const char *s, size_t len)
-{
-    if (o->full || o->n + len > o->cap) {
-        o->full = true;
-        return;
-    }
-    memcpy(o->p + o->n, s, len);
-    o->n += len;
-}
-
-char *ts_cli_token_printable(const char *bytes, size_t len, ts_token_style style, char *out,
-                             size_t out_size)
-{
-    if (out_size == 0) return out;
-    outbuf o = {out, 0, out_size - 1, false};
-    bool quote = style == TS_TOKEN_QUOTE;
-    if (quote) out_put(&o, "'", 1);
-    const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)bytes;
-    size_t i = 0;
-    char esc[8];
-    while (i < len && !o.full) {
-        unsigned char b = p[i];
-        const char *rep = NULL;
-        if (b == '\n')
-            rep = quote ? "\\n" : "↵";
-        else if (b == '\t')
-            rep = quote ? "\\t" : "→";
-        else if (b == '\r')
-            rep = "\\r";
-        else if (b == ' ' && !quote)
-            rep = "␣";
-        else if (b == '\\' && quote)
-            rep = "\\\\";
-        else if (b == '\'' && quote)
-            rep = "\\'";
-        if (rep) {
-            out_put(&o, rep, strlen(rep));
-            i++;
-            continue;
-        }
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (n <= 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
-            snprintf(esc, sizeof esc, "\\x%02x", b);
-            out_put(&o, esc, 4);
-            i++;
-            continue;
-        }
-        out_put(&o, bytes + i, (size_t)n);
-        i += (size_t)n;
-    }
-    if (quote && !o.full) out_put(&o, "'", 1);
-    out[o.n] = '\0';
-    return out;
 }

@@ -4,8 +4,6 @@
  */
 #include "cli.h"
 
-#include <cjson/cJSON.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -268,10 +266,4 @@ uint64_t ts_cli_random_seed(void)
     }
     /* Keep seeds short enough to retype: 0 .. 2^32-1. */
     return seed & 0xffffffffull;
-}
-
-cJSON *ts_cli_json_number(double v)
-{
-    if (isinf(v)) return cJSON_CreateString(v > 0 ? "inf" : "-inf");
-    return cJSON_CreateNumber(v);
 }

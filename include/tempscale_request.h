@@ -72,8 +72,8 @@ int32_t ts_session_n_waiting(const ts_session *s);
 /* Documents: what the terminal and the HTML report render                  */
 /* ======================================================================== */
 /*
- * A document is an append-only list of blocks: section headings (with the
- * command that reproduces the section), explanatory notes, styled text runs
+ * A document is an append-only list of blocks: section headings, explanatory
+ * notes, the command lines that reproduce what follows them, styled text runs
  * (shown as preformatted text), tables and figures. Analyses render their
  * results into one (ts_result_doc); the CLI prints blocks as they are added
  * (ts_doc_set_listener) and the HTML report renders the whole list.
@@ -93,11 +93,12 @@ typedef enum ts_style {
 } ts_style;
 
 typedef enum ts_doc_kind {
-    TS_DOC_SECTION = 0, /* text = title, extra = command line (may be NULL) */
+    TS_DOC_SECTION = 0, /* text = title */
     TS_DOC_NOTE,        /* text = a paragraph to wrap */
     TS_DOC_TEXT,        /* text = a styled run of preformatted text (len bytes, UTF-8) */
     TS_DOC_TABLE,       /* table */
     TS_DOC_FIGURE,      /* text = file path, extra = caption */
+    TS_DOC_COMMAND,     /* text = a command line whose output follows ("$ tempscale ...") */
 } ts_doc_kind;
 
 typedef struct ts_doc_block {
@@ -122,12 +123,13 @@ size_t ts_doc_count(const ts_doc *d);
 const ts_doc_block *ts_doc_get(const ts_doc *d, size_t i);
 bool ts_doc_ok(const ts_doc *d);
 
-void ts_doc_section(ts_doc *d, const char *title, const char *command);
+void ts_doc_section(ts_doc *d, const char *title);
 void ts_doc_note(ts_doc *d, const char *text);
 void ts_doc_text(ts_doc *d, ts_style style, const char *s, size_t len);
 void ts_doc_printf(ts_doc *d, ts_style style, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ts_doc_figure(ts_doc *d, const char *path, const char *caption);
+void ts_doc_command(ts_doc *d, const char *command);
 /* Append a table; the document takes ownership (also on failure). */
 void ts_doc_add_table(ts_doc *d, ts_doc_table *t);
 

@@ -77,28 +77,28 @@ static void test_token_printable(void **state)
 {
     (void)state;
     char out[64];
-    assert_string_equal(ts_cli_token_printable(" the", 4, TS_TOKEN_QUOTE, out, sizeof out),
+    assert_string_equal(ts_token_printable(" the", 4, TS_TOKEN_QUOTE, out, sizeof out),
                         "' the'");
-    assert_string_equal(ts_cli_token_printable(" the", 4, TS_TOKEN_VISIBLE, out, sizeof out),
+    assert_string_equal(ts_token_printable(" the", 4, TS_TOKEN_VISIBLE, out, sizeof out),
                         "␣the");
-    assert_string_equal(ts_cli_token_printable("\n\n", 2, TS_TOKEN_QUOTE, out, sizeof out),
+    assert_string_equal(ts_token_printable("\n\n", 2, TS_TOKEN_QUOTE, out, sizeof out),
                         "'\\n\\n'");
-    assert_string_equal(ts_cli_token_printable("a\nb\t", 4, TS_TOKEN_VISIBLE, out, sizeof out),
+    assert_string_equal(ts_token_printable("a\nb\t", 4, TS_TOKEN_VISIBLE, out, sizeof out),
                         "a↵b→");
-    assert_string_equal(ts_cli_token_printable("it's\\", 5, TS_TOKEN_QUOTE, out, sizeof out),
+    assert_string_equal(ts_token_printable("it's\\", 5, TS_TOKEN_QUOTE, out, sizeof out),
                         "'it\\'s\\\\'");
     /* invalid UTF-8 (a lone byte of a split character) and a control byte */
-    assert_string_equal(ts_cli_token_printable("\xe2\x80", 2, TS_TOKEN_QUOTE, out, sizeof out),
+    assert_string_equal(ts_token_printable("\xe2\x80", 2, TS_TOKEN_QUOTE, out, sizeof out),
                         "'\\xe2\\x80'");
-    assert_string_equal(ts_cli_token_printable("\x01", 1, TS_TOKEN_VISIBLE, out, sizeof out),
+    assert_string_equal(ts_token_printable("\x01", 1, TS_TOKEN_VISIBLE, out, sizeof out),
                         "\\x01");
-    assert_string_equal(ts_cli_token_printable("é", 2, TS_TOKEN_QUOTE, out, sizeof out), "'é'");
+    assert_string_equal(ts_token_printable("é", 2, TS_TOKEN_QUOTE, out, sizeof out), "'é'");
     /* embedded NUL is escaped, not a terminator */
-    assert_string_equal(ts_cli_token_printable("a\0b", 3, TS_TOKEN_QUOTE, out, sizeof out),
+    assert_string_equal(ts_token_printable("a\0b", 3, TS_TOKEN_QUOTE, out, sizeof out),
                         "'a\\x00b'");
     /* truncation: always terminated, never overflows */
     char small[5];
-    ts_cli_token_printable("abcdefgh", 8, TS_TOKEN_QUOTE, small, sizeof small);
+    ts_token_printable("abcdefgh", 8, TS_TOKEN_QUOTE, small, sizeof small);
     assert_true(strlen(small) <= 4);
     assert_string_equal(small, "'abc");
 }

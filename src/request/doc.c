@@ -247,9 +247,9 @@ static void doc_add(ts_doc *d, ts_doc_kind kind, ts_style style, const char *tex
     doc_push(d, &it);
 }
 
-void ts_doc_section(ts_doc *d, const char *title, const char *command)
+void ts_doc_section(ts_doc *d, const char *title)
 {
-    doc_add(d, TS_DOC_SECTION, TS_STYLE_BOLD, title, strlen(title), command);
+    doc_add(d, TS_DOC_SECTION, TS_STYLE_BOLD, title, strlen(title), NULL);
 }
 
 void ts_doc_note(ts_doc *d, const char *text)
@@ -280,6 +280,11 @@ void ts_doc_printf(ts_doc *d, ts_style style, const char *fmt, ...)
 void ts_doc_figure(ts_doc *d, const char *path, const char *caption)
 {
     doc_add(d, TS_DOC_FIGURE, TS_STYLE_PLAIN, path, strlen(path), caption);
+}
+
+void ts_doc_command(ts_doc *d, const char *command)
+{
+    doc_add(d, TS_DOC_COMMAND, TS_STYLE_DIM, command, strlen(command), NULL);
 }
 
 void ts_doc_add_table(ts_doc *d, ts_doc_table *t)

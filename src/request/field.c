@@ -805,6 +805,32 @@ ts_status rq_field_set_json(ts_request *r, int i, const cJSON *v, char *err, siz
     return st;
 }
 
+ts_status rq_request_from_object(const ts_analysis *a, const cJSON *root, ts_request **out,
+                                 char *err, size_t err_size)
+{
+    *out = NULL;
+    ts_request *r;
+    ts_status st = ts_request_new(a, &r, err, err_size);
+    for (const cJSON *e = root->child; st == TS_OK && e; e = e->next) {
+        if (strcmp(e->string, "model") == 0) continue; /* the session's business */
+        int i = rq_field_index(a, e->string);
+        if (i >= 0 && cJSON_IsNull(e)) continue;       /* null = not given, as OpenAI's API */
+        if (i < 0 || strchr(e->string, '-') || (a->fields[i].info.flags & TS_FIELD_NO_JSON)) {
+            const char *s = ts_analysis_suggest_field(a, e->string);
+            st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: unknown field%s%s%s", e->string,
+                           s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
+            break;
+        }
+        st = rq_field_set_json(r, i, e, err, err_size);
+    }
+    if (st != TS_OK) {
+        ts_request_free(r);
+        return st;
+    }
+    *out = r;
+    return TS_OK;
+}
+
 ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t len,
                                ts_request **out, char *err, size_t err_size)
 {
@@ -815,26 +841,9 @@ ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t le
         cJSON_Delete(root);
         return ts_errorf(err, err_size, TS_ERR_FORMAT, "the body must be a JSON object");
     }
-    ts_request *r;
-    ts_status st = ts_request_new(a, &r, err, err_size);
-    for (const cJSON *e = root->child; st == TS_OK && e; e = e->next) {
-        if (strcmp(e->string, "model") == 0) continue; /* the session's business */
-        int i = rq_field_index(a, e->string);
-        if (i < 0 || strchr(e->string, '-') || (a->fields[i].info.flags & TS_FIELD_NO_JSON)) {
-            const char *s = ts_analysis_suggest_field(a, e->string);
-            st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: unknown field%s%s%s", e->string,
-                           s ? " (did you mean " : "", s ? s : "", s ? "?)" : "");
-            break;
-        }
-        st = rq_field_set_json(r, i, e, err, err_size);
-    }
+    ts_status st = rq_request_from_object(a, root, out, err, err_size);
     cJSON_Delete(root);
-    if (st != TS_OK) {
-        ts_request_free(r);
-        return st;
-    }
-    *out = r;
-    return TS_OK;
+    return st;
 }
 
 bool ts_request_ensure_seed(ts_request *r, uint64_t *seed)

@@ -170,11 +170,21 @@ ts_status rq_field_set_json(ts_request *r, int i, const cJSON *v, char *err, siz
 ts_status rq_check_range(const rq_field *f, double v, const char *item, char *err,
                          size_t err_size);
 bool rq_is_set(const ts_request *r, const char *name);
+/* ts_request_from_json on an already parsed object. */
+ts_status rq_request_from_object(const ts_analysis *a, const cJSON *root, ts_request **out,
+                                 char *err, size_t err_size);
 
 /* ---- analyses (one file each: a_<name>.c) --------------------------------- */
 
 extern const ts_analysis rq_softmax, rq_tokenize, rq_top, rq_sample, rq_sweep, rq_generate,
     rq_compare, rq_calibrate;
+/* POST /v1/completions (a_completions.c): not a CLI command. */
+extern const ts_analysis rq_completions;
+/* "cmpl-" + 16 random hex digits. */
+void rq_completion_id(char *out, size_t size);
+/* One Server-Sent-Events chunk of a streamed completion (malloc'd JSON). */
+char *rq_completion_chunk(const char *id, long long created, const char *model, size_t index,
+                          const char *text, size_t len, const char *finish_reason);
 
 /* ---- shared pieces of the model analyses (common.c) ---------------------- */
 
