@@ -210,11 +210,8 @@ static bool set_bytes(ts_request *r, const char *field, const char *opt, const c
  * Prompts from a file: one per line (blank lines skipped), or JSON Lines with
  * "prompt" and an optional "label" when the first line starts with '{'.
  */
-static bool set_prompts_file(ts_request *r, const char *path)
+static bool set_prompts_text(ts_request *r, char *data, const char *path)
 {
-    char *data = NULL;
-    size_t len = 0;
-    if (!read_input("prompts-file", path, &data, &len)) return false;
     const char *pfield = ts_analysis_find_field(ts_request_analysis(r), "prompts") ? "prompts"
                                                                                   : "prompt";
     bool jsonl = false, ok = true;
@@ -260,7 +257,6 @@ static bool set_prompts_file(ts_request *r, const char *path)
         }
         cJSON_Delete(o);
     }
-    free(data);
     if (ok && n == 0) {
         ts_cli_error("option --prompts-file: %s has no prompts", path);
         return false;
@@ -270,6 +266,27 @@ static bool set_prompts_file(ts_request *r, const char *path)
         return false;
     }
     return ok;
+}
+
+/*
+ * Prompts from a file: one per line (blank lines skipped), or JSON Lines with
+ * "prompt" and an optional "label" when the first line starts with '{'.
+ */
+static bool set_prompts_file(ts_request *r, const char *path)
+{
+    char *data = NULL;
+    size_t len = 0;
+    if (!read_input("prompts-file", path, &data, &len)) return false;
+    bool ok = set_prompts_text(r, data, strcmp(path, "-") == 0 ? "standard input" : path);
+    free(data);
+    return ok;
+}
+
+static bool blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') return false;
+    return true;
 }
 
 /* ---- progress (calibrate's scoring pass) ---------------------------------- */
@@ -472,24 +489,24 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
                       ts_request_is_set(req, "text") ||
                       (ts_analysis_find_field(a, "prompts") && ts_request_is_set(req, "prompts"));
     if (!have_input && (prompt_field || prompt_list || text_field) && stdin_has_input()) {
-        if (prompt_list) {
-            if (!set_prompts_file(req, "-")) goto out;
-        } else {
-            char *data = NULL;
-            size_t len = 0;
-            if (!read_stream(stdin, &data, &len)) {
-                ts_cli_error("cannot read standard input: %s", strerror(errno));
-                goto out;
-            }
-            bool ok = true;
-            if (text_field)
-                ok = set_bytes(req, "text", "text", data, len);
-            else if (chomp(data, len) > 0)
-                ok = set_bytes(req, "prompt", "prompt", data, chomp(data, len));
-            free(data);
-            if (!ok) goto out;
+        char *data = NULL;
+        size_t len = 0;
+        if (!read_stream(stdin, &data, &len)) {
+            ts_cli_error("cannot read standard input: %s", strerror(errno));
+            goto out;
         }
-        have_input = true;
+        bool ok = true;
+        /* Empty input (a closed pipe, an empty file) means none: the defaults apply. */
+        if (text_field)
+            ok = set_bytes(req, "text", "text", data, len);
+        else if (blank(data, len))
+            ;
+        else if (prompt_list)
+            ok = set_prompts_text(req, data, "standard input");
+        else
+            ok = set_bytes(req, "prompt", "prompt", data, chomp(data, len));
+        free(data);
+        if (!ok) goto out;
     }
     if (text_field && !ts_request_is_set(req, "text")) {
         ts_cli_error("tokenize: no text (give TEXT, --file PATH, or pipe text on stdin; see "
@@ -523,9 +540,7 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         }
     }
     uint64_t seed;
-    if (ts_request_ensure_seed(req, &seed))
-        fprintf(stderr, "tempscale: seed %llu (pass --seed %llu to repeat this run)\n",
-                (unsigned long long)seed, (unsigned long long)seed);
+    bool drew_seed = ts_request_ensure_seed(req, &seed);
 
     /* ---- run, streaming the document to the terminal -------------------------- */
     ts_term term = {stdout, ts_cli_use_color(stdout), false};
@@ -551,6 +566,10 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         goto out;
     }
     rc = TS_EXIT_OK;
+    /* After the run, so that bad input still gets exactly one line. */
+    if (drew_seed)
+        fprintf(stderr, "tempscale: seed %llu (pass --seed %llu to repeat this run)\n",
+                (unsigned long long)seed, (unsigned long long)seed);
     if (ca.json) {
         char *js = ts_result_json(res);
         if (!js) {

@@ -108,12 +108,12 @@ static void test_json_matches_library(void **state)
     assert_int_equal(run(args), 0);
     cJSON *root = cJSON_Parse(out_text);
     if (!root) fail_msg("not JSON: %s", out_text);
-    /* Exactly the keys of the issue. */
-    const char *top[4] = {"temperature", "iterations", "val", "test"};
+    /* Exactly these keys. */
+    const char *top[6] = {"temperature", "iterations", "converged", "bins", "val", "test"};
     int n_keys = 0;
     for (const cJSON *it = root->child; it; it = it->next) n_keys++;
-    assert_int_equal(n_keys, 4);
-    for (int i = 0; i < 4; i++) assert_non_null(cJSON_GetObjectItemCaseSensitive(root, top[i]));
+    assert_int_equal(n_keys, 6);
+    for (int i = 0; i < 6; i++) assert_non_null(cJSON_GetObjectItemCaseSensitive(root, top[i]));
     float *z;
     int32_t *y;
     size_t n, k;
@@ -270,14 +270,28 @@ static void test_lm_path(void **state)
     FILE *f = fopen(text, "w");
     for (int i = 0; i < 40; i++) fprintf(f, "To be, or not to be, that is the question %d.\n", i);
     fclose(f);
-    snprintf(args, sizeof args, "--model '%s/m' --text '%s' --max-tokens 150 --stride 16 --json",
-             tmp, text);
+    snprintf(args, sizeof args,
+             "--model '%s/m' --text '%s' --max-tokens 150 --stride 16 --fit-until 1 --json", tmp,
+             text);
     assert_int_equal(run(args), 0);
     cJSON *root = cJSON_Parse(out_text);
     if (!root) fail_msg("not JSON: %s / %s", out_text, err_text);
     assert_int_equal((int)jget(root, NULL, "tokens"), 150);
+    assert_int_equal((int)jget(root, NULL, "tokens_fit"), 150);
+    /* Fitted and scored on the same tokens: T* cannot do worse than T = 1 there. */
     assert_true(jget(root, NULL, "nll_after") <= jget(root, NULL, "nll_before"));
     same(jget(root, NULL, "ppl_after"), exp(jget(root, NULL, "nll_after")), "ppl");
+    assert_non_null(strstr(err_text, "same 150 tokens")); /* the not-held-out warning */
+    cJSON_Delete(root);
+    /* The default: fit on the first half, score the held-out second half. */
+    snprintf(args, sizeof args, "--model '%s/m' --text '%s' --max-tokens 150 --stride 16 --json",
+             tmp, text);
+    assert_int_equal(run(args), 0);
+    root = cJSON_Parse(out_text);
+    if (!root) fail_msg("not JSON: %s / %s", out_text, err_text);
+    assert_int_equal((int)jget(root, NULL, "tokens_fit"), 75);
+    assert_int_equal((int)jget(root, NULL, "tokens"), 75);
+    same(jget(root, NULL, "fit_until"), 0.5, "fit_until");
     cJSON_Delete(root);
     snprintf(args, sizeof args, "--model '%s/m' --text '%s' --stride 1000", tmp, text);
     expect_usage(args, "--stride", NULL);

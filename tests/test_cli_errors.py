@@ -140,7 +140,7 @@ def test_options():
                    ("compare", "--samples"), ("demo", "--seed"), ("calibrate", "--val"),
                    ("pull", "--revision"), ("bench", "--runs")):
         expect_error([c, opt], opt)
-    for c in ("top", "generate", "sample", "sweep", "compare", "demo", "bench"):
+    for c in ("demo", "bench", "softmax", "calibrate"):
         expect_error([c, "stray"], "stray")
     expect_error(["top", "--json=yes"], "--json")
 
@@ -182,9 +182,16 @@ def test_prompts():
     long_prompt = "the king " * 200  # 400 tokens > 256 positions
     for c in ("top", "generate", "sample", "sweep", "compare"):
         expect_error([c, "--prompt", long_prompt], "256")
-    # A prompt that fits, but not with the tokens to generate.
-    expect_error(["generate", "--prompt", "the king " * 120, "--max-new-tokens", "50"],
-                 "--max-new-tokens")
+    # A prompt that fits, but not with the tokens to generate: never refused before it is
+    # tried; generation stops at the window with finish_reason "length" and a warning.
+    p = expect_ok(["generate", "--prompt", "the king " * 120, "--max-new-tokens", "50",
+                   "--seed", "1", "--json"], "stops at the context window")
+    if p and p.returncode == 0:
+        g = json.loads(p.stdout)
+        check(g["finish_reason"] == "length" and len(g["steps"]) == 256 - len(g["ids"]),
+              "generate at the window: finish_reason length, fills the window exactly")
+        check(b"warning:" in p.stderr and b"context window" in p.stderr,
+              "generate at the window: a warning on stderr")
     expect_ok(["top", "--prompt", "the king " * 120], "a 240-token prompt fits the context")
     expect_error(["top", "--ids", "1,2,50257"], "--ids")
     expect_error(["top", "--ids", "1,-2"], "--ids")
@@ -206,7 +213,6 @@ def test_numbers():
         (["generate", "--min-p", "1"], "--min-p"), (["generate", "--min-p", "-0.1"], "--min-p"),
         (["generate", "--max-new-tokens", "-1"], "--max-new-tokens"),
         (["generate", "--max-new-tokens", "99999999999999999999"], "--max-new-tokens"),
-        (["generate", "--max-new-tokens", "100000"], "--max-new-tokens"),
         (["generate", "--samples", "0"], "--samples"), (["generate", "--order", "xyz"], "--order"),
         (["generate", "--seed", "-1"], "--seed"), (["generate", "--seed", "x"], "--seed"),
         (["sample", "--k", "-1"], "--k"), (["sample", "--n", "0"], "--n"),
@@ -222,7 +228,13 @@ def test_numbers():
         (["sweep", "--target-entropy", "nan"], "--target-entropy"),
         (["compare", "--temperatures", "-1"], "--temperatures"),
         (["compare", "--samples", "0"], "--samples"),
-        (["compare", "--max-new-tokens", "1000"], "--max-new-tokens"),
+        (["compare", "--max-new-tokens", "2000000"], "--max-new-tokens"),
+        (["generate", "--max-new-tokens", "2000000"], "--max-new-tokens"),
+        (["top", "--k", "5", "--k", "6"], "given twice"),
+        (["generate", "--max_new_tokens", "5"], "--max-new-tokens"),
+        (["generate", "--top_k", "5"], "did you mean --top-k"),
+        (["sweep", "--temperatures", "1,,2"], "item 2 is empty"),
+        (["top", "--model", ""], "--model"),
         (["compare", "--top-p", "0"], "--top-p"), (["compare", "--min-p", "2"], "--min-p"),
         (["compare", "--prompts-file", "/nonexistent/p.txt"], "/nonexistent/p.txt"),
         (["demo", "--seed", "-3"], "--seed"),

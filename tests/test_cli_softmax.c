@@ -276,10 +276,12 @@ static void test_bad_input(void **state)
 {
     (void)state;
     char args[700];
-    expect_usage_error("--temperatures -1", "negative");
-    expect_usage_error("--temperatures 1,-0.5", "negative");
+    expect_usage_error("--temperatures -1", "must be >= 0");
+    expect_usage_error("--temperatures 1,-0.5", "item 2: -0.5 is outside [0, inf]");
     expect_usage_error("--temperatures nan", "NaN");
     expect_usage_error("--logits 1,nan", "NaN");
+    expect_usage_error("--logits 1,,2", "item 2 is empty");
+    expect_usage_error("--logits 1 --logits 2", "given twice");
     expect_usage_error("--logits ''", "empty");
     expect_usage_error("--logits ,", "empty");
     expect_usage_error("--logits 1,two,3", "'two' is not a number");
@@ -293,7 +295,7 @@ static void test_bad_input(void **state)
     snprintf(args, sizeof args, "--plot '%s/fig.jpg'", dir);
     expect_usage_error(args, ".png, .svg or .pdf");
     snprintf(args, sizeof args, "--plot '%s/fig.png' --temperatures 1,-1", dir);
-    expect_usage_error(args, "negative");
+    expect_usage_error(args, "must be >= 0");
     expect_usage_error("--bogus", "--bogus");
     expect_usage_error("--logits", "needs a value");
     expect_usage_error("stray", "stray");

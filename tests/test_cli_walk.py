@@ -22,6 +22,7 @@ import html.parser
 import json
 import math
 import os
+import shlex
 import struct
 import subprocess
 import sys
@@ -42,7 +43,8 @@ def check(cond, what):
 
 
 def run(*args, expect=0):
-    p = subprocess.run([CLI, *args], capture_output=True, env={**os.environ, "NO_COLOR": "1"})
+    p = subprocess.run([CLI, *args], capture_output=True, stdin=subprocess.DEVNULL,
+                       env={**os.environ, "NO_COLOR": "1"})
     if expect is not None and p.returncode != expect:
         check(False, "%s: exit %d (expected %d): %s" % (" ".join(args), p.returncode, expect,
                                                         p.stderr.decode(errors="replace").strip()))
@@ -133,7 +135,7 @@ def test_top_and_sweep(tmp):
         check(abs(r["entropy_nats"] - entropy(pfull)) < 1e-6, "sweep: entropy at T=%g" % t)
     check(worst < 1e-6, "sweep: probabilities = softmax(logits / T) within 1e-6 (worst %.2e)" % worst)
     print("sweep: worst |prob - softmax| = %.2e over %d temperatures" % (worst, len(sw["results"])))
-    tgt = sw["target"]
+    tgt = sw["targets"][0]
     check(abs(entropy(softmax(z, tgt["temperature"])) - 2.0) < 1e-6,
           "sweep --target-entropy: entropy at the solved T is the target")
     plot = os.path.join(tmp, "sweep.png")
@@ -248,8 +250,8 @@ def test_bad_input():
         ("sweep", "--target-entropy", "99"),
         ("top", "--prompt", long_prompt),
         ("generate", "--prompt", long_prompt),
-        ("generate", "--max-new-tokens", "100000"),
-        ("compare", "--max-new-tokens", "100000"),
+        ("generate", "--max-new-tokens", "2000000"),
+        ("compare", "--max-new-tokens", "2000000"),
         ("top", "--ids", "1,2,99999999"),
         ("top", "--prompt", "x", "--ids", "1"),
         ("compare", "--prompts-file", "/nonexistent/prompts.txt"),
@@ -312,7 +314,11 @@ def test_demo(tmp):
     ck.close()
     check(doc.startswith("<!DOCTYPE html>") and not ck.stack and not ck.errors,
           "report: well-formed (%s %s)" % (ck.errors[:2], ck.stack))
-    check(ck.h2 == 9, "report: 9 sections (got %d)" % ck.h2)
+    check(ck.h2 == 10, "report: 9 sections and the references (got %d)" % ck.h2)
+    for ref in ("Guo", "Hinton", "Holtzman", "Fan, Lewis", "Basu", "Meister", "Nguyen"):
+        check(ref in doc, "report: references cite " + ref)
+    check("[science]" in doc and "[math]" in doc, "report: prompt labels in the grid")
+    check("@media (max-width:760px)" in doc, "report: a narrow-screen layout")
     check(ck.tables >= 8, "report: tables as <table> (got %d)" % ck.tables)
     check(len(ck.imgs) == 2, "report: two figures (got %d)" % len(ck.imgs))
     for src in ck.imgs:
@@ -328,6 +334,40 @@ def test_demo(tmp):
         check(os.path.exists(os.path.join(figs, name)), "demo --out-dir keeps " + name)
 
 
+def test_demo_sections(tmp):
+    """Every command the demo shows prints exactly what the demo shows after it."""
+    demo = run("demo", "--seed", "11").stdout.decode()
+    blocks = []
+    lines = demo.split("\n")
+    pos = 0
+    starts = [i for i in range(len(demo)) if demo.startswith("$ tempscale ", i)
+              and (i == 0 or demo[i - 1] == "\n")]
+    for k, st in enumerate(starts):
+        eol = demo.index("\n", st)
+        cmd = demo[st + 2:eol]
+        end = starts[k + 1] if k + 1 < len(starts) else len(demo)
+        sec = demo.find("\n\n== ", eol, end)
+        if sec >= 0:
+            end = sec + 1
+        blocks.append((cmd, demo[eol + 1:end]))
+    check(len(blocks) >= 9, "demo: %d reproducing commands shown" % len(blocks))
+    shown = set(b[0].split()[1] for b in blocks)
+    check(shown >= {"softmax", "tokenize", "generate", "top", "sample", "sweep", "compare"},
+          "demo: every walkthrough command is shown (%s)" % sorted(shown))
+    for cmd, want in blocks:
+        args = shlex.split(cmd)[1:]
+        p = subprocess.run([CLI] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, cwd=tmp, timeout=120)
+        got = p.stdout.decode()
+        same = p.returncode == 0 and got == want
+        if not same:
+            import difflib
+            print("".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True),
+                                               "demo", "command"))[:2000])
+        check(same, "demo section = its command's output: " + cmd[:70])
+    print("demo: %d shown commands reproduce their sections byte for byte" % len(blocks))
+
+
 def main():
     roots = [os.environ.get("TEMPSCALE_MODELS", ""), os.path.join(SRC, "models")]
     if not any(r and os.path.exists(os.path.join(r, "tiny-shakespeare", "config.json"))
@@ -341,6 +381,7 @@ def main():
         test_generate_and_compare()
         test_bad_input()
         test_demo(tmp)
+        test_demo_sections(tmp)
     if failures:
         print("%d failure(s)" % len(failures))
         return 1

@@ -438,7 +438,6 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
 static void json_set(cJSON *root, const char *name, const cal_set *s)
 {
     cJSON *o = cJSON_AddObjectToObject(root, name);
-    cJSON_AddStringToObject(o, "path", s->path);
     cJSON_AddNumberToObject(o, "rows", (double)s->n);
     cJSON_AddNumberToObject(o, "classes", (double)s->k);
     cJSON_AddNumberToObject(o, "nll_before", s->before.nll);

@@ -5,7 +5,6 @@
  */
 #include "rq_internal.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,8 @@ static const double default_temps[] = {0.1, 0.5, 1, 2, 5};
 static const rq_field fields[] = {
     {.info = {.name = "logits", .type = TS_FIELD_FLOATS, .metavar = "LIST",
               .def = "2,1,0.5,0.2,0.1", .help = "comma-separated logits, -inf allowed (masks a token)"},
-     .off = offsetof(req_softmax, logits), .min = -FLT_MAX, .max = FLT_MAX, .allow_neg_inf = true,
-     .max_items = 100000},
+     .off = offsetof(req_softmax, logits), .min = -INFINITY, .max = INFINITY, .allow_neg_inf = true,
+     .max_items = 100000, .hint = "(logits must be finite; -inf masks a token)"},
     {.info = {.name = "temperatures", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
               .def = "0.1,0.5,1,2,5", .help = "comma-separated T >= 0 (0 = argmax, inf = uniform)"},
      .off = offsetof(req_softmax, temperatures), .min = 0, .max = INFINITY, .max_items = 1000,

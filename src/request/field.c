@@ -334,8 +334,9 @@ static ts_status parse_double_text(const rq_field *f, const char *s, const char 
         return TS_OK;
     }
     if (isinf(v) && !(v > 0 && isinf(f->max)))
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s%s is not allowed here",
-                         f->info.name, item ? item : "", v > 0 ? "inf" : "-inf");
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s%s is not allowed%s%s",
+                         f->info.name, item ? item : "", v > 0 ? "+inf" : "-inf",
+                         f->hint ? " " : "", f->hint ? f->hint : "");
     ts_status st = rq_check_range(f, v, item, err, err_size);
     if (st == TS_OK) *out = v;
     return st;
@@ -487,6 +488,9 @@ static ts_status item_from_text(ts_request *r, const rq_field *f, const char *s,
         ts_status st = parse_double_text(f, s, item, &v, err, err_size);
         if (st != TS_OK) return st;
         if (f->info.type == TS_FIELD_DOUBLES) return list_append(r, f, &v, err, err_size);
+        if (v == INFINITY)
+            return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s+inf is not allowed%s%s",
+                             f->info.name, item, f->hint ? " " : "", f->hint ? f->hint : "");
         if (isfinite(v) && fabs(v) > 3.4028234663852886e38)
             return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s%g does not fit a float32",
                              f->info.name, item, v);
@@ -772,8 +776,8 @@ ts_status rq_field_set_json(ts_request *r, int i, const cJSON *v, char *err, siz
                     st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s-inf is not allowed",
                                    f->info.name, item);
                 if (st == TS_OK && isinf(x) && x > 0)
-                    st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %sinf is not allowed",
-                                   f->info.name, item);
+                    st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s+inf is not allowed%s%s",
+                                   f->info.name, item, f->hint ? " " : "", f->hint ? f->hint : "");
                 if (st == TS_OK && isfinite(x) && fabs(x) > 3.4028234663852886e38)
                     st = ts_errorf(err, err_size, TS_ERR_INVALID,
                                    "%s: %s%g does not fit a float32", f->info.name, item, x);
