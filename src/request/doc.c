@@ -227,6 +227,12 @@ static void doc_add(ts_doc *d, ts_doc_kind kind, ts_style style, const char *tex
                     const char *extra)
 {
     if (!d || d->oom) return;
+    if (!d->keep) {
+        /* Streaming only: the listener borrows the caller's text, nothing is allocated. */
+        ts_doc_block b = {kind, style, text, len, extra, NULL};
+        if (d->listener) d->listener(&b, d->user);
+        return;
+    }
     doc_item it;
     memset(&it, 0, sizeof it);
     it.b.kind = kind;
@@ -265,7 +271,15 @@ void ts_doc_text(ts_doc *d, ts_style style, const char *s, size_t len)
 void ts_doc_printf(ts_doc *d, ts_style style, const char *fmt, ...)
 {
     if (!d || d->oom) return;
+    char small[512];
     va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof small) {
+        ts_doc_text(d, style, small, (size_t)n);
+        return;
+    }
     va_start(ap, fmt);
     char *s = rq_vstrdupf(fmt, ap);
     va_end(ap);

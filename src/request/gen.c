@@ -130,12 +130,39 @@ static int on_step(const ts_gen_step *s, void *user)
     return rq_emit(c->run, &ev) ? 0 : 1;
 }
 
+/*
+ * Room for max_new steps and their text up front, so that recording a token
+ * never allocates: a token's text is at most its bytes, each of which can
+ * become a 3-byte U+FFFD, plus up to 3 bytes held back from the step before.
+ */
+static bool seq_reserve(rq_seq *q, const ts_tokenizer *tok, size_t max_new)
+{
+    while (q->cap < max_new)
+        if (!seq_grow(q)) return false;
+    if (!q->cap && !seq_grow(q)) return false;
+    static const size_t max_token_bytes = 256; /* GPT-2's longest token is 128 bytes */
+    size_t need;
+    (void)tok;
+    if (ts_mul_overflows(max_new, 3 * max_token_bytes + 4, &need)) return false;
+    need += 16;
+    if (q->text_cap < need) {
+        char *t = realloc(q->text, need);
+        if (!t) return false;
+        q->text = t;
+        q->text_cap = need;
+    }
+    return true;
+}
+
 ts_status rq_seq_generate(rq_run *run, ts_sampler *sampler, const ts_gen_params *gp, rq_seq *q,
                           const ts_event *tmpl, const rq_seq *ref, char *err, size_t err_size)
 {
     seq_reset(q);
-    if (!q->cap && !seq_grow(q)) return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
+    if (!seq_reserve(q, run->tok, gp->max_new_tokens))
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory for %zu tokens",
+                         gp->max_new_tokens);
     q->off[0] = 0;
+    q->text[0] = '\0';
     ts_event ev = *tmpl;
     ev.kind = TS_EV_SAMPLE_BEGIN;
     if (!rq_emit(run, &ev)) return ts_errorf(err, err_size, TS_ERR_IO, "cancelled");
