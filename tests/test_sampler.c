@@ -237,7 +237,7 @@ static void test_params(void **state)
     assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
     bad = d, bad.top_k = -1;
     assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
-    assert_non_null(strstr(err, "top-k"));
+    assert_non_null(strstr(err, "top_k: "));
     bad = d, bad.top_p = 0.0;
     assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
     bad = d, bad.top_p = 1.5;
@@ -267,7 +267,7 @@ static void test_params(void **state)
 static void test_pick(void **state)
 {
     (void)state;
-    const ts_candidate c[4] = {{5, 0, 0.5}, {2, 0, 0.3}, {9, 0, 0.2}, {7, 0, 0.0}};
+    const ts_candidate c[4] = {{5, 0, 0.5, 0}, {2, 0, 0.3, 0}, {9, 0, 0.2, 0}, {7, 0, 0.0, 0}};
     assert_int_equal(ts_sampler_pick(c, 4, 0.0), 5);
     assert_int_equal(ts_sampler_pick(c, 4, 0.49), 5);
     assert_int_equal(ts_sampler_pick(c, 4, 0.5), 2);
