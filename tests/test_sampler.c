@@ -419,6 +419,157 @@ static void test_large_vocab_exact(void **state)
     free(z);
 }
 
+/* ---- peer references: tests/data/sampler_ref.txt (tools/gen_sampler_ref.py) ---- */
+
+static double parse_num(const char *w)
+{
+    if (strcmp(w, "inf") == 0) return INFINITY;
+    if (strcmp(w, "-inf") == 0) return -INFINITY;
+    return strtod(w, NULL);
+}
+
+static bool set_param(ts_sampler_params *p, const char *k, const char *v)
+{
+    double x = parse_num(v);
+#define D(f) if (strcmp(k, #f) == 0) { p->f = x; return true; }
+#define I(f) if (strcmp(k, #f) == 0) { p->f = (int32_t)x; return true; }
+    D(temperature) I(top_k) D(top_p) D(min_p) D(repetition_penalty) I(penalty_last_n)
+    D(presence_penalty) D(frequency_penalty) I(no_repeat_ngram_size) D(typical_p)
+    D(epsilon_cutoff) D(eta_cutoff) D(top_n_sigma) D(xtc_probability) D(xtc_threshold)
+    D(dynatemp_range) D(dynatemp_exponent) D(target_entropy) I(mirostat) D(mirostat_tau)
+    D(mirostat_eta)
+#undef D
+#undef I
+    if (strcmp(k, "seed") == 0) {
+        p->seed = (uint64_t)x;
+        return true;
+    }
+    if (strcmp(k, "order") == 0) return ts_sampler_order_parse(v, &p->order) == TS_OK;
+    return false;
+}
+
+/* Tolerance: both sides compute in double; 1e-9 absolute on every probability, 1e-6 for
+ * target_entropy, whose solver (ts_temperature_for_entropy) takes the scores as float. */
+#define REF_TOL 1e-9
+#define REF_TOL_TARGET 1e-6
+
+static void test_peer_references(void **state)
+{
+    (void)state;
+    const char *dir = getenv("TS_TEST_DATA");
+    assert_non_null(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/sampler_ref.txt", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char w[256], name[128] = "";
+    int n_cases = 0, n_steps = 0;
+    double worst = 0;
+    ts_sampler_params par = ts_sampler_default_params();
+    ts_logit_bias bias[16];
+    ts_sampler *s = NULL;
+    float *z = NULL;
+    size_t V = 0;
+    int32_t ids[256];
+    while (fscanf(f, "%255s", w) == 1) {
+        if (w[0] == '#') {
+            int c;
+            while ((c = fgetc(f)) != '\n' && c != EOF) {
+            }
+        } else if (strcmp(w, "case") == 0) {
+            assert_int_equal(fscanf(f, "%127s", name), 1);
+            par = ts_sampler_default_params();
+            par.top_k = 0;
+            ts_sampler_free(s);
+            s = NULL;
+            n_cases++;
+        } else if (strcmp(w, "param") == 0) {
+            char k[64], v[64];
+            assert_int_equal(fscanf(f, "%63s %63s", k, v), 2);
+            if (!set_param(&par, k, v)) fail_msg("%s: unknown param %s", name, k);
+        } else if (strcmp(w, "bias") == 0) {
+            size_t n;
+            assert_int_equal(fscanf(f, "%zu", &n), 1);
+            assert_true(n <= 16);
+            for (size_t i = 0; i < n; i++) {
+                char v[64];
+                assert_int_equal(fscanf(f, "%d %63s", &bias[i].token, v), 2);
+                bias[i].bias = parse_num(v);
+            }
+            par.logit_bias = bias;
+            par.n_logit_bias = n;
+        } else if (strcmp(w, "prompt") == 0 || strcmp(w, "generated") == 0) {
+            bool prompt = w[0] == 'p';
+            size_t n;
+            assert_int_equal(fscanf(f, "%zu", &n), 1);
+            assert_true(n <= 256);
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal(fscanf(f, "%d", &ids[i]), 1);
+            if (prompt) {
+                /* the vocabulary size comes with the first logits: keep the ids */
+                memmove(ids + 128, ids, n * sizeof *ids);
+                ids[255] = (int32_t)n;
+            } else {
+                ids[254] = (int32_t)n;
+            }
+        } else if (strcmp(w, "step") == 0) {
+            size_t n;
+            assert_int_equal(fscanf(f, "%63s %zu", w, &n), 2);
+            assert_string_equal(w, "logits");
+            if (n != V) {
+                free(z);
+                z = malloc(n * sizeof *z);
+                V = n;
+            }
+            for (size_t i = 0; i < n; i++) {
+                char v[64];
+                assert_int_equal(fscanf(f, "%63s", v), 1);
+                z[i] = (float)parse_num(v);
+            }
+            if (!s) {
+                char err[TS_ERR_SIZE];
+                if (ts_sampler_new(&par, V, &s, err, sizeof err) != TS_OK)
+                    fail_msg("%s: %s", name, err);
+                assert_int_equal(ts_sampler_accept_prompt(s, ids + 128, (size_t)ids[255]), TS_OK);
+                for (int32_t i = 0; i < ids[254]; i++)
+                    assert_int_equal(ts_sampler_accept(s, ids[i]), TS_OK);
+            }
+            const ts_candidate *c;
+            size_t nc;
+            assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+            double *got = calloc(V, sizeof *got);
+            for (size_t i = 0; i < nc; i++)
+                got[c[i].id] = c[i].p;
+            assert_int_equal(fscanf(f, "%63s", w), 1);
+            assert_string_equal(w, "expect");
+            for (size_t i = 0; i < V; i++) {
+                double e;
+                assert_int_equal(fscanf(f, "%lf", &e), 1);
+                double d = fabs(got[i] - e);
+                double tol = strstr(name, "target_entropy") ? REF_TOL_TARGET : REF_TOL;
+                if (d > worst && tol == REF_TOL) worst = d;
+                if (!(d <= tol) || ((got[i] > 0) != (e > 0) && (got[i] > 1e-300 || e > 1e-300)))
+                    fail_msg("%s step %d token %zu: p %.17g, reference %.17g", name, n_steps, i,
+                             got[i], e);
+            }
+            free(got);
+            int32_t acc;
+            assert_int_equal(fscanf(f, "%63s %d", w, &acc), 2);
+            assert_string_equal(w, "accept");
+            if (acc >= 0) assert_int_equal(ts_sampler_accept(s, acc), TS_OK);
+            n_steps++;
+        } else {
+            fail_msg("sampler_ref.txt: unexpected '%s'", w);
+        }
+    }
+    fclose(f);
+    ts_sampler_free(s);
+    free(z);
+    printf("peer references: %d cases, %d applies, worst |dp| %.2e (tolerance %.0e)\n", n_cases,
+           n_steps, worst, REF_TOL);
+    assert_true(n_cases >= 60);
+}
+
 /* Wilson-Hilferty approximation of the chi-square quantile at 1 - 0.001. */
 static double chi2_critical_001(int df)
 {
@@ -553,7 +704,7 @@ int main(void)
         cmocka_unit_test(test_top_k_ties),    cmocka_unit_test(test_greedy_both_orders),
         cmocka_unit_test(test_order_matters), cmocka_unit_test(test_large_vocab_exact),
         cmocka_unit_test(test_chi_square),    cmocka_unit_test(test_sample_is_apply_plus_pick),
-        cmocka_unit_test(test_no_allocation),
+        cmocka_unit_test(test_no_allocation),   cmocka_unit_test(test_peer_references),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
