@@ -264,6 +264,76 @@ static void test_params(void **state)
     ts_sampler_free(s);
 }
 
+/* Every bad field is refused with a message that starts with "<field>: ". */
+static void test_param_messages(void **state)
+{
+    (void)state;
+    const ts_logit_bias dup[2] = {{3, 1.0}, {3, 2.0}}, oob[1] = {{10, 1.0}}, nanb[1] = {{1, NAN}};
+    struct {
+        const char *field;
+        ts_sampler_params p;
+    } bad[40];
+    size_t n = 0;
+#define BADP(f, ...)                                                                       \
+    do {                                                                                   \
+        bad[n].field = f;                                                                  \
+        bad[n].p = ts_sampler_default_params();                                            \
+        __VA_ARGS__;                                                                       \
+        n++;                                                                               \
+    } while (0)
+    BADP("temperature", bad[n].p.temperature = -0.5);
+    BADP("temperature", bad[n].p.temperature = NAN);
+    BADP("top_k", bad[n].p.top_k = -1);
+    BADP("top_p", bad[n].p.top_p = 1.5);
+    BADP("top_p", bad[n].p.top_p = 0.0);
+    BADP("min_p", bad[n].p.min_p = 1.0);
+    BADP("order", bad[n].p.order = (ts_sampler_order)9);
+    BADP("repetition_penalty", bad[n].p.repetition_penalty = 0.0);
+    BADP("repetition_penalty", bad[n].p.repetition_penalty = INFINITY);
+    BADP("penalty_last_n", bad[n].p.penalty_last_n = -2);
+    BADP("presence_penalty", bad[n].p.presence_penalty = 2.5);
+    BADP("frequency_penalty", bad[n].p.frequency_penalty = -3.0);
+    BADP("no_repeat_ngram_size", bad[n].p.no_repeat_ngram_size = -1);
+    BADP("logit_bias", bad[n].p.logit_bias = dup, bad[n].p.n_logit_bias = 2);
+    BADP("logit_bias", bad[n].p.logit_bias = oob, bad[n].p.n_logit_bias = 1);
+    BADP("logit_bias", bad[n].p.logit_bias = nanb, bad[n].p.n_logit_bias = 1);
+    BADP("logit_bias", bad[n].p.logit_bias = NULL, bad[n].p.n_logit_bias = 1);
+    BADP("typical_p", bad[n].p.typical_p = 0.0);
+    BADP("epsilon_cutoff", bad[n].p.epsilon_cutoff = 1.0);
+    BADP("eta_cutoff", bad[n].p.eta_cutoff = -0.1);
+    BADP("top_n_sigma", bad[n].p.top_n_sigma = INFINITY);
+    BADP("xtc_probability", bad[n].p.xtc_probability = 1.1);
+    BADP("xtc_threshold", bad[n].p.xtc_threshold = -0.1);
+    BADP("dynatemp_range", bad[n].p.dynatemp_range = -1.0);
+    BADP("dynatemp_exponent", bad[n].p.dynatemp_exponent = NAN);
+    BADP("target_entropy", bad[n].p.target_entropy = -0.5);
+    BADP("target_entropy", bad[n].p.target_entropy = 2.0, bad[n].p.temperature = 0.7);
+    BADP("target_entropy", bad[n].p.target_entropy = 2.0, bad[n].p.mirostat = 2);
+    BADP("mirostat", bad[n].p.mirostat = 3);
+    BADP("mirostat_tau", bad[n].p.mirostat_tau = 0.0);
+    BADP("mirostat_eta", bad[n].p.mirostat_eta = -1.0);
+    BADP("dynatemp_range", bad[n].p.dynatemp_range = 0.5, bad[n].p.mirostat = 1);
+    BADP("n_ctx", bad[n].p.n_ctx = -5);
+#undef BADP
+    for (size_t i = 0; i < n; i++) {
+        char err[TS_ERR_SIZE] = "", want[64];
+        ts_sampler *s = (ts_sampler *)0x1;
+        assert_int_equal(ts_sampler_new(&bad[i].p, 10, &s, err, sizeof err), TS_ERR_INVALID);
+        assert_null(s);
+        snprintf(want, sizeof want, "%s: ", bad[i].field);
+        if (strncmp(err, want, strlen(want)) != 0)
+            fail_msg("case %zu: message '%s' does not start with '%s'", i, err, want);
+    }
+    /* the defaults are all off and valid */
+    ts_sampler_params d = ts_sampler_default_params();
+    ts_sampler *s = new_sampler(&d, 10);
+    const char *names[8];
+    assert_int_equal(ts_sampler_chain(s, names, 8), 1); /* top_k 50 only */
+    assert_string_equal(names[0], "top_k");
+    assert_true(isnan(ts_sampler_mirostat_mu(s)));
+    ts_sampler_free(s);
+}
+
 static void test_pick(void **state)
 {
     (void)state;
@@ -579,16 +649,51 @@ static double chi2_critical_001(int df)
     return df * c * c * c;
 }
 
-static void test_chi_square(void **state)
+/* Pearson chi-square of counts against ref (bins with expected < 5 pooled) at p = 0.001;
+ * a token with reference probability 0 must never be drawn. */
+static void chi2_check(const long *counts, const double *ref, int V, long draws, const char *label)
 {
-    (void)state;
-    enum { V = 40, DRAWS = 200000 };
-    float z[V];
+    double chi2 = 0, pool_e = 0, pool_o = 0;
+    int bins = 0;
+    for (int i = 0; i < V; i++) {
+        double e = ref[i] * (double)draws;
+        if (ref[i] == 0.0) {
+            if (counts[i] != 0) fail_msg("%s: token %d has p = 0 but was drawn %ld times", label, i, counts[i]);
+            continue;
+        }
+        if (e < 5) {
+            pool_e += e;
+            pool_o += (double)counts[i];
+            continue;
+        }
+        chi2 += ((double)counts[i] - e) * ((double)counts[i] - e) / e;
+        bins++;
+    }
+    if (pool_e > 0) {
+        chi2 += (pool_o - pool_e) * (pool_o - pool_e) / (pool_e > 1e-9 ? pool_e : 1e-9);
+        bins++;
+    }
+    if (bins >= 2) {
+        double crit = chi2_critical_001(bins - 1);
+        if (!(chi2 < crit)) fail_msg("%s: chi2 %.2f >= %.2f, df %d", label, chi2, crit, bins - 1);
+    }
+}
+
+static void chi_square_logits(float *z, int V)
+{
     for (int i = 0; i < V; i++)
         z[i] = 3.0f - 0.22f * (float)i + 0.3f * (float)((i * 7) % 5) / 5;
     z[3] = z[4];       /* a tie */
     z[17] = -INFINITY; /* masked */
     z[33] = -INFINITY;
+}
+
+static void test_chi_square(void **state)
+{
+    (void)state;
+    enum { V = 40, DRAWS = 200000 };
+    float z[V];
+    chi_square_logits(z, V);
     size_t ns;
     const ts_sampler_params *ps = settings(&ns);
     for (size_t k = 0; k < ns; k++) {
@@ -602,40 +707,89 @@ static void test_chi_square(void **state)
             counts[id]++;
         }
         ts_sampler_free(s);
-        /* chi-square over bins with expected >= 5; the rest pooled */
-        double chi2 = 0, pool_e = 0, pool_o = 0;
-        int bins = 0;
-        for (int i = 0; i < V; i++) {
-            double e = ref[i] * DRAWS;
-            if (ref[i] == 0.0) {
-                if (counts[i] != 0) {
-                    print_error("setting %zu: token %d has p = 0 but was drawn %ld times\n", k, i,
-                                counts[i]);
-                    fail();
-                }
-                continue;
+        char label[128];
+        snprintf(label, sizeof label, "setting %zu (%s T=%g k=%d p=%g minp=%g)", k,
+                 ts_sampler_order_name(ps[k].order), ps[k].temperature, ps[k].top_k, ps[k].top_p,
+                 ps[k].min_p);
+        chi2_check(counts, ref, V, DRAWS, label);
+    }
+}
+
+/*
+ * The new truncation steps: 200,000 draws of ts_sampler_sample per setting with a fixed
+ * seed against the distribution apply() exposes (itself checked against the peers in
+ * test_peer_references). XTC with probability 1/2 is a mixture: half the steps see the
+ * XTC distribution, half the plain one (the counter-based coin must be fair).
+ */
+static void test_chi_square_steps(void **state)
+{
+    (void)state;
+    enum { V = 40, DRAWS = 200000 };
+    float z[V];
+    chi_square_logits(z, V);
+    const int32_t prompt[] = {0, 1, 1, 5, 9}, gen[] = {0, 2, 5, 5};
+    ts_sampler_params b = ts_sampler_default_params();
+    b.top_k = 0;
+    b.seed = 4242;
+    ts_sampler_params set[16];
+    const char *label[16];
+    size_t n = 0;
+#define ADD(lbl, ...)                                                                      \
+    do {                                                                                   \
+        set[n] = b;                                                                        \
+        __VA_ARGS__;                                                                       \
+        label[n++] = lbl;                                                                  \
+    } while (0)
+    ADD("hf typical_p 0.5", set[n].typical_p = 0.5, set[n].temperature = 1.3);
+    ADD("llama typical_p 0.7", set[n].order = TS_ORDER_LLAMA, set[n].typical_p = 0.7);
+    ADD("hf epsilon 0.02", set[n].epsilon_cutoff = 0.02);
+    ADD("hf eta 0.03", set[n].eta_cutoff = 0.03, set[n].temperature = 0.8);
+    ADD("llama top_n_sigma 1", set[n].order = TS_ORDER_LLAMA, set[n].top_n_sigma = 1.0);
+    ADD("llama xtc 1/2", set[n].order = TS_ORDER_LLAMA, set[n].xtc_probability = 0.5,
+        set[n].xtc_threshold = 0.06);
+    ADD("llama dynatemp", set[n].order = TS_ORDER_LLAMA, set[n].dynatemp_range = 0.7,
+        set[n].top_k = 15);
+    ADD("hf target_entropy 1.5", set[n].target_entropy = 1.5);
+    ADD("hf penalties", set[n].repetition_penalty = 1.4, set[n].presence_penalty = 0.5,
+        set[n].frequency_penalty = 0.3, set[n].no_repeat_ngram_size = 2, set[n].top_p = 0.9);
+    ADD("llama penalties", set[n].order = TS_ORDER_LLAMA, set[n].repetition_penalty = 1.4,
+        set[n].frequency_penalty = 0.3, set[n].penalty_last_n = 4, set[n].min_p = 0.05);
+    ADD("llama mirostat 2", set[n].order = TS_ORDER_LLAMA, set[n].mirostat = 2,
+        set[n].mirostat_tau = 2.0);
+    ADD("hf mirostat 1", set[n].mirostat = 1, set[n].mirostat_tau = 3.0);
+#undef ADD
+    for (size_t k = 0; k < n; k++) {
+        ts_sampler *s = new_sampler(&set[k], V);
+        assert_int_equal(ts_sampler_accept_prompt(s, prompt, 5), TS_OK);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(ts_sampler_accept(s, gen[i]), TS_OK);
+        double ref[V] = {0};
+        const ts_candidate *c;
+        size_t nc;
+        if (set[k].xtc_probability > 0.0 && set[k].xtc_probability < 1.0) {
+            /* the mixture: XTC always vs never */
+            for (int fire = 0; fire < 2; fire++) {
+                ts_sampler_params q = set[k];
+                q.xtc_probability = fire ? 1.0 : 0.0;
+                ts_sampler *r = new_sampler(&q, V);
+                assert_int_equal(ts_sampler_apply(r, z, &c, &nc), TS_OK);
+                for (size_t i = 0; i < nc; i++)
+                    ref[c[i].id] += (fire ? set[k].xtc_probability : 1 - set[k].xtc_probability) * c[i].p;
+                ts_sampler_free(r);
             }
-            if (e < 5) {
-                pool_e += e;
-                pool_o += (double)counts[i];
-                continue;
-            }
-            chi2 += ((double)counts[i] - e) * ((double)counts[i] - e) / e;
-            bins++;
+        } else {
+            assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+            for (size_t i = 0; i < nc; i++)
+                ref[c[i].id] = c[i].p;
         }
-        if (pool_e > 0) {
-            chi2 += (pool_o - pool_e) * (pool_o - pool_e) / (pool_e > 1e-9 ? pool_e : 1e-9);
-            bins++;
+        long counts[V] = {0};
+        for (int d = 0; d < DRAWS; d++) {
+            int32_t id = ts_sampler_sample(s, z);
+            assert_true(id >= 0 && id < V);
+            counts[id]++;
         }
-        if (bins >= 2) {
-            double crit = chi2_critical_001(bins - 1);
-            if (!(chi2 < crit)) {
-                print_error("setting %zu (%s T=%g k=%d p=%g minp=%g): chi2 %.2f >= %.2f, df %d\n",
-                            k, ts_sampler_order_name(ps[k].order), ps[k].temperature, ps[k].top_k,
-                            ps[k].top_p, ps[k].min_p, chi2, crit, bins - 1);
-                fail();
-            }
-        }
+        ts_sampler_free(s);
+        chi2_check(counts, ref, V, DRAWS, label[k]);
     }
 }
 
@@ -689,6 +843,48 @@ static void test_no_allocation(void **state)
         ts_sampler_free(s);
         assert_int_equal(seen, 0);
     }
+    /* every step, both orders, Mirostat, target entropy: apply / sample / accept /
+     * accept_prompt / suppress / reset never allocate */
+    const ts_logit_bias bias[2] = {{10, 1.5}, {20, -INFINITY}};
+    const int32_t prompt[6] = {5, 6, 7, 5, 6, 8};
+    for (int v = 0; v < 8; v++) {
+        ts_sampler_params q = ts_sampler_default_params();
+        q.order = v % 2 ? TS_ORDER_LLAMA : TS_ORDER_HF;
+        q.logit_bias = bias;
+        q.n_logit_bias = 2;
+        q.repetition_penalty = 1.2;
+        q.presence_penalty = 0.3;
+        q.frequency_penalty = 0.2;
+        q.no_repeat_ngram_size = 2;
+        if (v < 2) {
+            q.typical_p = 0.95, q.epsilon_cutoff = 1e-4, q.eta_cutoff = 1e-4, q.top_n_sigma = 3.0;
+            q.xtc_probability = 0.5, q.xtc_threshold = 0.01, q.top_p = 0.9, q.min_p = 0.01;
+            q.dynatemp_range = 0.5;
+        } else if (v < 4) {
+            q.target_entropy = 2.0, q.top_k = 0;
+        } else if (v < 6) {
+            q.mirostat = 1;
+        } else {
+            q.mirostat = 2, q.temperature = 0.0;
+        }
+        ts_sampler *s = new_sampler(&q, N_VOCAB);
+        const ts_candidate *c;
+        size_t nc;
+        n_allocs = 0;
+        ts_sampler_reset(s);
+        assert_int_equal(ts_sampler_accept_prompt(s, prompt, 6), TS_OK);
+        for (int i = 0; i < 3; i++) {
+            ts_sampler_suppress(s, i == 1 ? 50256 : -1);
+            assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+            assert_int_equal(ts_sampler_accept(s, c[0].id), TS_OK);
+            int32_t id = ts_sampler_sample(s, z);
+            assert_true(id >= 0);
+            assert_int_equal(ts_sampler_accept(s, id), TS_OK);
+        }
+        int seen = n_allocs;
+        ts_sampler_free(s);
+        if (seen != 0) fail_msg("variant %d allocated %d times", v, seen);
+    }
     /* the counter works */
     n_allocs = 0;
     ts_sampler *s = new_sampler(&ps[0], 10);
@@ -705,6 +901,8 @@ int main(void)
         cmocka_unit_test(test_order_matters), cmocka_unit_test(test_large_vocab_exact),
         cmocka_unit_test(test_chi_square),    cmocka_unit_test(test_sample_is_apply_plus_pick),
         cmocka_unit_test(test_no_allocation),   cmocka_unit_test(test_peer_references),
+        cmocka_unit_test(test_chi_square_steps),
+        cmocka_unit_test(test_param_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
