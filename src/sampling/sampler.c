@@ -623,7 +623,7 @@ static ts_status apply_top_n_sigma(ts_sampler *s)
     return TS_OK;
 }
 
-/* Heap sort of c[0, n) by a key in p (ascending), ties by the ranking. */
+/* Sorting c[0, n) by a key held in p (ascending), ties by the ranking. */
 static inline bool key_before(const ts_candidate *a, const ts_candidate *b)
 {
     return a->p < b->p || (a->p == b->p && ranks_before(a, b));
@@ -639,7 +639,7 @@ static void key_sift(ts_candidate *c, size_t root, size_t n)
         root = child;
     }
 }
-static void key_sort(ts_candidate *c, size_t n)
+static void key_heap_sort(ts_candidate *c, size_t n)
 {
     for (size_t i = n / 2; i-- > 0;)
         key_sift(c, i, n);
@@ -647,6 +647,56 @@ static void key_sort(ts_candidate *c, size_t n)
         swap_cand(&c[0], &c[end - 1]);
         key_sift(c, 0, end - 1);
     }
+}
+
+/* Introsort by key_before (median-of-3 Hoare partition; heap sort when too deep). */
+static void key_sort_depth(ts_candidate *c, size_t n, int depth)
+{
+    while (n > 24) {
+        if (depth-- == 0) {
+            key_heap_sort(c, n);
+            return;
+        }
+        size_t mid = n / 2;
+        if (key_before(&c[mid], &c[0])) swap_cand(&c[mid], &c[0]);
+        if (key_before(&c[n - 1], &c[0])) swap_cand(&c[n - 1], &c[0]);
+        if (key_before(&c[n - 1], &c[mid])) swap_cand(&c[n - 1], &c[mid]);
+        ts_candidate pivot = c[mid];
+        size_t i = 0, j = n - 1, m;
+        for (;;) {
+            while (key_before(&c[i], &pivot))
+                i++;
+            while (key_before(&pivot, &c[j]))
+                j--;
+            if (i >= j) {
+                m = j + 1;
+                break;
+            }
+            swap_cand(&c[i], &c[j]);
+            i++;
+            j--;
+        }
+        if (m < n - m) {
+            key_sort_depth(c, m, depth);
+            c += m;
+            n -= m;
+        } else {
+            key_sort_depth(c + m, n - m, depth);
+            n = m;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        ts_candidate x = c[i];
+        size_t j = i;
+        for (; j > 0 && key_before(&x, &c[j - 1]); j--)
+            c[j] = c[j - 1];
+        c[j] = x;
+    }
+}
+
+static void key_sort(ts_candidate *c, size_t n)
+{
+    key_sort_depth(c, n, depth_limit(n));
 }
 
 /*
