@@ -100,8 +100,7 @@ int main(int argc, char **argv)
     d = ts_sampler_default_params(), d.order = TS_ORDER_LLAMA, d.xtc_probability = 1,
     d.min_p = 0.05, d.top_k = 0;
     cases[nc].name = "llama: min-p .05 + XTC always", cases[nc++].p = d;
-    d = ts_sampler_default_params(), d.order = TS_ORDER_LLAMA, d.top_k = 40,
-    d.dynatemp_range = 0.5;
+    d = ts_sampler_default_params(), d.order = TS_ORDER_LLAMA, d.top_k = 40, d.dynatemp_range = 0.5;
     cases[nc].name = "llama: top-k 40 + dynatemp 0.5", cases[nc++].p = d;
     d = ts_sampler_default_params(), d.top_k = 0, d.target_entropy = 3.0;
     cases[nc].name = "target entropy 3 nats (full vocab)", cases[nc++].p = d;

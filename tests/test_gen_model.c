@@ -279,7 +279,8 @@ static void test_logprobs_recomputed(void **state)
         assert_int_equal(st->n_top, 5);
         /* the raw and processed values differ (penalty, T, top-k) */
         hist[nh++] = st->id;
-        if (k + 1 < R.n) assert_int_equal(ts_model_eval(replay, &st->id, 1, err, sizeof err), TS_OK);
+        if (k + 1 < R.n)
+            assert_int_equal(ts_model_eval(replay, &st->id, 1, err, sizeof err), TS_OK);
     }
     printf("logprobs: %zu steps recomputed, worst |d| %.2e (tolerance 1e-9)\n", R.n, worst);
     free(sc);
@@ -357,15 +358,18 @@ static void test_stop_strings(void **state)
     gp.n_stop = 5;
     ts_sampler *s = NULL;
     assert_int_equal(ts_sampler_new(&sp, V, &s, err, sizeof err), TS_OK);
-    assert_int_equal(ts_generator_run(g, s, &gp, NULL, NULL, &res, err, sizeof err), TS_ERR_INVALID);
+    assert_int_equal(ts_generator_run(g, s, &gp, NULL, NULL, &res, err, sizeof err),
+                     TS_ERR_INVALID);
     assert_int_equal(strncmp(err, "stop: ", 6), 0);
     const char *empty[1] = {""};
     gp.stop = empty;
     gp.n_stop = 1;
-    assert_int_equal(ts_generator_run(g, s, &gp, NULL, NULL, &res, err, sizeof err), TS_ERR_INVALID);
+    assert_int_equal(ts_generator_run(g, s, &gp, NULL, NULL, &res, err, sizeof err),
+                     TS_ERR_INVALID);
     gp.n_stop = 0;
     gp.top_logprobs = 21;
-    assert_int_equal(ts_generator_run(g, s, &gp, NULL, NULL, &res, err, sizeof err), TS_ERR_INVALID);
+    assert_int_equal(ts_generator_run(g, s, &gp, NULL, NULL, &res, err, sizeof err),
+                     TS_ERR_INVALID);
     assert_int_equal(strncmp(err, "top_logprobs: ", 14), 0);
     ts_sampler_free(s);
     ts_generator_free(g);
@@ -428,7 +432,8 @@ static void test_context_window(void **state)
     char err[TS_ERR_SIZE];
     assert_int_equal(ts_generator_new(ctx, tok, V, &g, err, sizeof err), TS_OK);
     int32_t prompt[256];
-    size_t np = encode("JULIET:\nO Romeo, Romeo! wherefore art thou Romeo? Deny thy father and", prompt, 256);
+    size_t np = encode("JULIET:\nO Romeo, Romeo! wherefore art thou Romeo? Deny thy father and",
+                       prompt, 256);
     assert_true(np >= 10 && np < 30);
     assert_int_equal(ts_generator_set_prompt(g, prompt, np, err, sizeof err), TS_OK);
     ts_sampler_params sp = ts_sampler_default_params();
@@ -490,7 +495,8 @@ static void test_context_window(void **state)
     assert_int_equal(ts_generator_set_prompt(g2, prompt, np, err, sizeof err), TS_OK);
     ts_sampler *s = NULL;
     assert_int_equal(ts_sampler_new(&sp, V, &s, err, sizeof err), TS_OK);
-    assert_int_equal(ts_generator_run(g2, s, &gp, NULL, NULL, &res, err, sizeof err), TS_ERR_INVALID);
+    assert_int_equal(ts_generator_run(g2, s, &gp, NULL, NULL, &res, err, sizeof err),
+                     TS_ERR_INVALID);
     assert_int_equal(strncmp(err, "context_shift: ", 15), 0);
     ts_sampler_free(s);
     ts_generator_free(g2);
@@ -637,12 +643,9 @@ static void test_run_does_not_allocate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_logprobs_recomputed),
-        cmocka_unit_test(test_stop_strings),
-        cmocka_unit_test(test_min_new_tokens_ignore_eos),
-        cmocka_unit_test(test_context_window),
-        cmocka_unit_test(test_prefill_once_and_coupled),
-        cmocka_unit_test(test_mirostat_v2_tau),
+        cmocka_unit_test(test_logprobs_recomputed),       cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_min_new_tokens_ignore_eos), cmocka_unit_test(test_context_window),
+        cmocka_unit_test(test_prefill_once_and_coupled),  cmocka_unit_test(test_mirostat_v2_tau),
         cmocka_unit_test(test_run_does_not_allocate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

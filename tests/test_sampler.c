@@ -274,12 +274,12 @@ static void test_param_messages(void **state)
         ts_sampler_params p;
     } bad[40];
     size_t n = 0;
-#define BADP(f, ...)                                                                       \
-    do {                                                                                   \
-        bad[n].field = f;                                                                  \
-        bad[n].p = ts_sampler_default_params();                                            \
-        __VA_ARGS__;                                                                       \
-        n++;                                                                               \
+#define BADP(f, ...)                                                                               \
+    do {                                                                                           \
+        bad[n].field = f;                                                                          \
+        bad[n].p = ts_sampler_default_params();                                                    \
+        __VA_ARGS__;                                                                               \
+        n++;                                                                                       \
     } while (0)
     BADP("temperature", bad[n].p.temperature = -0.5);
     BADP("temperature", bad[n].p.temperature = NAN);
@@ -501,16 +501,25 @@ static double parse_num(const char *w)
 static bool set_param(ts_sampler_params *p, const char *k, const char *v)
 {
     double x = parse_num(v);
-#define D(f) if (strcmp(k, #f) == 0) { p->f = x; return true; }
-#define I(f) if (strcmp(k, #f) == 0) { p->f = (int32_t)x; return true; }
-    D(temperature) I(top_k) D(top_p) D(min_p) D(repetition_penalty) I(penalty_last_n)
-    D(presence_penalty) D(frequency_penalty) I(no_repeat_ngram_size) D(typical_p)
-    D(epsilon_cutoff) D(eta_cutoff) D(top_n_sigma) D(xtc_probability) D(xtc_threshold)
-    D(dynatemp_range) D(dynatemp_exponent) D(target_entropy) I(mirostat) D(mirostat_tau)
-    D(mirostat_eta)
+#define D(f)                                                                                       \
+    if (strcmp(k, #f) == 0) {                                                                      \
+        p->f = x;                                                                                  \
+        return true;                                                                               \
+    }
+#define I(f)                                                                                       \
+    if (strcmp(k, #f) == 0) {                                                                      \
+        p->f = (int32_t)x;                                                                         \
+        return true;                                                                               \
+    }
+    D(temperature)
+    I(top_k) D(top_p) D(min_p) D(repetition_penalty) I(penalty_last_n) D(presence_penalty)
+        D(frequency_penalty) I(no_repeat_ngram_size) D(typical_p) D(epsilon_cutoff) D(eta_cutoff)
+            D(top_n_sigma) D(xtc_probability) D(xtc_threshold) D(dynatemp_range)
+                D(dynatemp_exponent) D(target_entropy) I(mirostat) D(mirostat_tau) D(mirostat_eta)
 #undef D
 #undef I
-    if (strcmp(k, "seed") == 0) {
+                    if (strcmp(k, "seed") == 0)
+    {
         p->seed = (uint64_t)x;
         return true;
     }
@@ -520,7 +529,7 @@ static bool set_param(ts_sampler_params *p, const char *k, const char *v)
 
 /* Tolerance: both sides compute in double; 1e-9 absolute on every probability, 1e-6 for
  * target_entropy, whose solver (ts_temperature_for_entropy) takes the scores as float. */
-#define REF_TOL 1e-9
+#define REF_TOL        1e-9
 #define REF_TOL_TARGET 1e-6
 
 static void test_peer_references(void **state)
@@ -658,7 +667,8 @@ static void chi2_check(const long *counts, const double *ref, int V, long draws,
     for (int i = 0; i < V; i++) {
         double e = ref[i] * (double)draws;
         if (ref[i] == 0.0) {
-            if (counts[i] != 0) fail_msg("%s: token %d has p = 0 but was drawn %ld times", label, i, counts[i]);
+            if (counts[i] != 0)
+                fail_msg("%s: token %d has p = 0 but was drawn %ld times", label, i, counts[i]);
             continue;
         }
         if (e < 5) {
@@ -734,11 +744,11 @@ static void test_chi_square_steps(void **state)
     ts_sampler_params set[16];
     const char *label[16];
     size_t n = 0;
-#define ADD(lbl, ...)                                                                      \
-    do {                                                                                   \
-        set[n] = b;                                                                        \
-        __VA_ARGS__;                                                                       \
-        label[n++] = lbl;                                                                  \
+#define ADD(lbl, ...)                                                                              \
+    do {                                                                                           \
+        set[n] = b;                                                                                \
+        __VA_ARGS__;                                                                               \
+        label[n++] = lbl;                                                                          \
     } while (0)
     ADD("hf typical_p 0.5", set[n].typical_p = 0.5, set[n].temperature = 1.3);
     ADD("llama typical_p 0.7", set[n].order = TS_ORDER_LLAMA, set[n].typical_p = 0.7);
@@ -774,7 +784,8 @@ static void test_chi_square_steps(void **state)
                 ts_sampler *r = new_sampler(&q, V);
                 assert_int_equal(ts_sampler_apply(r, z, &c, &nc), TS_OK);
                 for (size_t i = 0; i < nc; i++)
-                    ref[c[i].id] += (fire ? set[k].xtc_probability : 1 - set[k].xtc_probability) * c[i].p;
+                    ref[c[i].id] +=
+                        (fire ? set[k].xtc_probability : 1 - set[k].xtc_probability) * c[i].p;
                 ts_sampler_free(r);
             }
         } else {
@@ -896,13 +907,12 @@ static void test_no_allocation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params),        cmocka_unit_test(test_pick),
-        cmocka_unit_test(test_top_k_ties),    cmocka_unit_test(test_greedy_both_orders),
-        cmocka_unit_test(test_order_matters), cmocka_unit_test(test_large_vocab_exact),
-        cmocka_unit_test(test_chi_square),    cmocka_unit_test(test_sample_is_apply_plus_pick),
-        cmocka_unit_test(test_no_allocation),   cmocka_unit_test(test_peer_references),
-        cmocka_unit_test(test_chi_square_steps),
-        cmocka_unit_test(test_param_messages),
+        cmocka_unit_test(test_params),           cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_top_k_ties),       cmocka_unit_test(test_greedy_both_orders),
+        cmocka_unit_test(test_order_matters),    cmocka_unit_test(test_large_vocab_exact),
+        cmocka_unit_test(test_chi_square),       cmocka_unit_test(test_sample_is_apply_plus_pick),
+        cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_peer_references),
+        cmocka_unit_test(test_chi_square_steps), cmocka_unit_test(test_param_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,20 +37,20 @@
 #include <string.h>
 
 struct ts_generator {
-    ts_context *ctx;          /* borrowed */
-    const ts_tokenizer *tok;  /* borrowed */
+    ts_context *ctx;         /* borrowed */
+    const ts_tokenizer *tok; /* borrowed */
     size_t n_vocab;
-    float *prompt_logits;     /* (n_vocab) last-position logits of the prompt */
-    int32_t *prompt;          /* (prompt_cap) the prompt ids in the context */
+    float *prompt_logits; /* (n_vocab) last-position logits of the prompt */
+    int32_t *prompt;      /* (prompt_cap) the prompt ids in the context */
     size_t prompt_cap;
-    size_t n_prompt;          /* tokens of the prompt in the KV cache */
+    size_t n_prompt; /* tokens of the prompt in the KV cache */
     bool has_prompt;
-    bool cache_has_prompt;    /* false after a context shift overwrote it */
-    size_t n_ctx;             /* the window; 0 = unknown */
-    int32_t *window;          /* (n_ctx + 1) the tokens in the KV cache, with context_shift */
-    char *text;               /* held stop-string prefix + one step's UTF-8 */
+    bool cache_has_prompt; /* false after a context shift overwrote it */
+    size_t n_ctx;          /* the window; 0 = unknown */
+    int32_t *window;       /* (n_ctx + 1) the tokens in the KV cache, with context_shift */
+    char *text;            /* held stop-string prefix + one step's UTF-8 */
     size_t text_cap;
-    size_t n_evals;           /* ts_model_eval calls made, for tests and benchmarks */
+    size_t n_evals; /* ts_model_eval calls made, for tests and benchmarks */
     int32_t top_ids[TS_GEN_MAX_TOP_LOGPROBS];
     ts_token_logprob top_raw[TS_GEN_MAX_TOP_LOGPROBS];
     ts_token_logprob top[TS_GEN_MAX_TOP_LOGPROBS];
@@ -74,11 +74,16 @@ const char *ts_stop_reason_finish(ts_stop_reason r)
 const char *ts_stop_reason_name(ts_stop_reason r)
 {
     switch (r) {
-    case TS_STOP_EOT: return "eot";
-    case TS_STOP_CALLBACK: return "callback";
-    case TS_STOP_STRING: return "stop_string";
-    case TS_STOP_CONTEXT: return "context";
-    case TS_STOP_LENGTH: break;
+    case TS_STOP_EOT:
+        return "eot";
+    case TS_STOP_CALLBACK:
+        return "callback";
+    case TS_STOP_STRING:
+        return "stop_string";
+    case TS_STOP_CONTEXT:
+        return "context";
+    case TS_STOP_LENGTH:
+        break;
     }
     return "length";
 }
@@ -88,8 +93,9 @@ ts_status ts_generator_new(ts_context *ctx, const ts_tokenizer *tok, size_t n_vo
 {
     *out = NULL;
     if (!ctx || !tok || n_vocab == 0)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "generator: context, tokenizer and "
-                                                        "vocabulary size are required");
+        return ts_errorf(err, err_size, TS_ERR_INVALID,
+                         "generator: context, tokenizer and "
+                         "vocabulary size are required");
     size_t max_bytes = 0;
     size_t n_tok = ts_tokenizer_vocab_size(tok);
     for (size_t i = 0; i < n_tok; i++) {
@@ -308,8 +314,8 @@ static ts_status check_params(const ts_gen_params *p, const ts_generator *g, cha
                               size_t err_size)
 {
     if (p->n_stop > TS_GEN_MAX_STOP)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "stop: %zu strings, at most %d",
-                         p->n_stop, TS_GEN_MAX_STOP);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "stop: %zu strings, at most %d", p->n_stop,
+                         TS_GEN_MAX_STOP);
     if (p->n_stop > 0 && !p->stop)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "stop: %zu strings but no array",
                          p->n_stop);
@@ -350,12 +356,14 @@ static ts_status fill_logprobs(ts_generator *g, const float *logits, const ts_ca
         st = ts_top_k_ids(logits, g->n_vocab, k, g->top_ids);
         if (st != TS_OK) return st;
         for (size_t r = 0; r < k; r++)
-            g->top_raw[r] = (ts_token_logprob){g->top_ids[r], (double)logits[g->top_ids[r]] - log_z};
+            g->top_raw[r] =
+                (ts_token_logprob){g->top_ids[r], (double)logits[g->top_ids[r]] - log_z};
         info->top_raw = g->top_raw;
         info->n_top_raw = k;
         size_t kp = n_top < n_cands ? n_top : n_cands;
         for (size_t r = 0; r < kp; r++) /* cands are ranked, so p is non-increasing */
-            g->top[r] = (ts_token_logprob){cands[r].id, cands[r].p > 0.0 ? log(cands[r].p) : -INFINITY};
+            g->top[r] =
+                (ts_token_logprob){cands[r].id, cands[r].p > 0.0 ? log(cands[r].p) : -INFINITY};
         info->top = g->top;
         info->n_top = kp;
     }
@@ -388,8 +396,7 @@ ts_status ts_generator_run(ts_generator *g, ts_sampler *sampler, const ts_gen_pa
 {
     ts_gen_result res = {0, TS_STOP_LENGTH, -1, 0};
     if (result) *result = res;
-    if (!g->has_prompt)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "generator: no prompt set");
+    if (!g->has_prompt) return ts_errorf(err, err_size, TS_ERR_INVALID, "generator: no prompt set");
     ts_status st = check_params(params, g, err, err_size);
     if (st != TS_OK) return st;
     if (g->cache_has_prompt) {

@@ -35,9 +35,9 @@
 #include <string.h>
 
 #define DEFAULT_N_CTX 1024
-#define MIROSTAT_M 100 /* llama.cpp common_sampler_init: m = 100 */
-#define MAX_STEPS 24
-#define XTC_TAG 0x58544321ull /* "XTC!": keeps the XTC coin apart from the Gumbel noise */
+#define MIROSTAT_M    100 /* llama.cpp common_sampler_init: m = 100 */
+#define MAX_STEPS     24
+#define XTC_TAG       0x58544321ull /* "XTC!": keeps the XTC coin apart from the Gumbel noise */
 
 typedef struct step_def step_def;
 
@@ -62,17 +62,17 @@ struct ts_sampler {
     ts_logit_bias *bias; /* copy of params.logit_bias */
     int32_t suppressed;  /* -1 = none */
 
-    double mu;           /* Mirostat */
-    uint64_t key;        /* XTC coin key (the seed) */
-    uint64_t n_applies;  /* applies since reset / reseed: the XTC coin's counter */
+    double mu;          /* Mirostat */
+    uint64_t key;       /* XTC coin key (the seed) */
+    uint64_t n_applies; /* applies since reset / reseed: the XTC coin's counter */
     ts_rng rng;
-    float *fscratch;     /* [n_vocab] kept scores for ts_temperature_for_entropy */
+    float *fscratch; /* [n_vocab] kept scores for ts_temperature_for_entropy */
 
     const step_def *steps[MAX_STEPS]; /* active steps, in order */
     size_t n_steps;
     const step_def *const *list; /* the whole list of the order (for reset / accept) */
     size_t n_list;
-    bool score_phase;    /* some active step is a score-phase step */
+    bool score_phase; /* some active step is a score-phase step */
     bool greedy_shortcut;
 };
 
@@ -289,8 +289,8 @@ typedef bool (*keep_fn)(const ts_sampler *s, const ts_candidate *c, double arg);
 static void keep_where(ts_sampler *s, keep_fn pass, double arg)
 {
     size_t n_sorted = 0;
-    while (n_sorted < s->n_sorted && (pass(s, &s->cands[n_sorted], arg) ||
-                                      s->cands[n_sorted].score == s->smax))
+    while (n_sorted < s->n_sorted &&
+           (pass(s, &s->cands[n_sorted], arg) || s->cands[n_sorted].score == s->smax))
         n_sorted++;
     size_t dst = n_sorted;
     if (n_sorted == s->n_sorted) /* nothing after a failure in the sorted prefix can pass */
@@ -344,7 +344,10 @@ static void hist_push(ts_sampler *s, int32_t token, bool generated)
 
 /* ---- score-phase steps -------------------------------------------------------- */
 
-static bool on_logit_bias(const ts_sampler_params *p) { return p->n_logit_bias > 0; }
+static bool on_logit_bias(const ts_sampler_params *p)
+{
+    return p->n_logit_bias > 0;
+}
 static ts_status apply_logit_bias(ts_sampler *s)
 {
     for (size_t i = 0; i < s->params.n_logit_bias; i++)
@@ -364,7 +367,10 @@ static ts_status apply_suppress(ts_sampler *s)
 }
 
 /* HF RepetitionPenaltyLogitsProcessor: once per distinct token of the history. */
-static bool on_rep_hf(const ts_sampler_params *p) { return p->repetition_penalty != 1.0; }
+static bool on_rep_hf(const ts_sampler_params *p)
+{
+    return p->repetition_penalty != 1.0;
+}
 static ts_status apply_rep_hf(ts_sampler *s)
 {
     const double r = s->params.repetition_penalty;
@@ -433,7 +439,10 @@ static ts_status apply_penalties_llama(ts_sampler *s)
 }
 
 /* HF NoRepeatNGramLogitsProcessor over prompt + generated. */
-static bool on_ngram(const ts_sampler_params *p) { return p->no_repeat_ngram_size > 0; }
+static bool on_ngram(const ts_sampler_params *p)
+{
+    return p->no_repeat_ngram_size > 0;
+}
 static ts_status apply_ngram(ts_sampler *s)
 {
     const size_t n = (size_t)s->params.no_repeat_ngram_size, len = s->hist_len;
@@ -483,7 +492,10 @@ static ts_status apply_temperature(ts_sampler *s)
 }
 
 /* llama.cpp llama_sampler_temp_ext with delta > 0. */
-static bool on_dynatemp(const ts_sampler_params *p) { return p->dynatemp_range > 0.0; }
+static bool on_dynatemp(const ts_sampler_params *p)
+{
+    return p->dynatemp_range > 0.0;
+}
 static ts_status apply_dynatemp(ts_sampler *s)
 {
     const double T = s->params.temperature, r = s->params.dynatemp_range;
@@ -503,7 +515,10 @@ static ts_status apply_dynatemp(ts_sampler *s)
 }
 
 /* Solve T so that softmax(score / T) over the kept set has entropy target_entropy. */
-static bool on_target_entropy(const ts_sampler_params *p) { return p->target_entropy >= 0.0; }
+static bool on_target_entropy(const ts_sampler_params *p)
+{
+    return p->target_entropy >= 0.0;
+}
 static ts_status apply_target_entropy(ts_sampler *s)
 {
     const double target = s->params.target_entropy;
@@ -531,7 +546,10 @@ static ts_status apply_target_entropy(ts_sampler *s)
     return TS_OK;
 }
 
-static bool on_top_k(const ts_sampler_params *p) { return p->top_k > 0 && p->mirostat == 0; }
+static bool on_top_k(const ts_sampler_params *p)
+{
+    return p->top_k > 0 && p->mirostat == 0;
+}
 static ts_status apply_top_k(ts_sampler *s)
 {
     size_t k = (size_t)s->params.top_k;
@@ -546,7 +564,10 @@ static ts_status apply_top_k(ts_sampler *s)
 }
 
 /* Keep the smallest ranked prefix whose probability reaches top_p; at least one token. */
-static bool on_top_p(const ts_sampler_params *p) { return p->top_p < 1.0 && p->mirostat == 0; }
+static bool on_top_p(const ts_sampler_params *p)
+{
+    return p->top_p < 1.0 && p->mirostat == 0;
+}
 static ts_status apply_top_p(ts_sampler *s)
 {
     const double p = s->params.top_p;
@@ -568,7 +589,10 @@ static ts_status apply_top_p(ts_sampler *s)
 }
 
 /* p_i >= min_p * p_max, i.e. weight >= min_p. */
-static bool on_min_p(const ts_sampler_params *p) { return p->min_p > 0.0 && p->mirostat == 0; }
+static bool on_min_p(const ts_sampler_params *p)
+{
+    return p->min_p > 0.0 && p->mirostat == 0;
+}
 static ts_status apply_min_p(ts_sampler *s)
 {
     if (s->n_keep > 1) keep_where(s, weight_at_least, s->params.min_p);
@@ -587,7 +611,10 @@ static ts_status apply_epsilon(ts_sampler *s)
 }
 
 /* HF EtaLogitsWarper: drop p < min(eta, sqrt(eta) exp(-H)). */
-static bool on_eta(const ts_sampler_params *p) { return p->eta_cutoff > 0.0 && p->mirostat == 0; }
+static bool on_eta(const ts_sampler_params *p)
+{
+    return p->eta_cutoff > 0.0 && p->mirostat == 0;
+}
 static ts_status apply_eta(ts_sampler *s)
 {
     if (s->n_keep <= 1) return TS_OK;
@@ -736,9 +763,18 @@ static ts_status typical_common(ts_sampler *s, bool hf)
     recompute_smax(s);
     return TS_OK;
 }
-static bool on_typical(const ts_sampler_params *p) { return p->typical_p < 1.0 && p->mirostat == 0; }
-static ts_status apply_typical_hf(ts_sampler *s) { return typical_common(s, true); }
-static ts_status apply_typical_llama(ts_sampler *s) { return typical_common(s, false); }
+static bool on_typical(const ts_sampler_params *p)
+{
+    return p->typical_p < 1.0 && p->mirostat == 0;
+}
+static ts_status apply_typical_hf(ts_sampler *s)
+{
+    return typical_common(s, true);
+}
+static ts_status apply_typical_llama(ts_sampler *s)
+{
+    return typical_common(s, false);
+}
 
 /* llama.cpp XTC: with probability xtc_probability drop all tokens with p >= threshold
  * except the least likely of them. The coin is u(key, apply count). */
@@ -778,7 +814,10 @@ static ts_status apply_xtc(ts_sampler *s)
 }
 
 /* Mirostat v2: keep the ranked prefix with surprise -log2 q <= mu (at least one). */
-static bool on_mirostat2(const ts_sampler_params *p) { return p->mirostat == 2; }
+static bool on_mirostat2(const ts_sampler_params *p)
+{
+    return p->mirostat == 2;
+}
 static ts_status apply_mirostat2(ts_sampler *s)
 {
     if (s->n_keep <= 1) return TS_OK;
@@ -800,7 +839,10 @@ static ts_status apply_mirostat2(ts_sampler *s)
 
 /* Mirostat v1: estimate the Zipf exponent s_hat from the top m tokens, then top-k
  * with k = (eps_hat 2^mu / (1 - V^-eps_hat))^(1 / s_hat). */
-static bool on_mirostat1(const ts_sampler_params *p) { return p->mirostat == 1; }
+static bool on_mirostat1(const ts_sampler_params *p)
+{
+    return p->mirostat == 1;
+}
 static ts_status apply_mirostat1(ts_sampler *s)
 {
     if (s->n_keep <= 1) return TS_OK;
@@ -815,15 +857,21 @@ static ts_status apply_mirostat1(ts_sampler *s)
     double s_hat = sum_tb / sum_tt, eps = s_hat - 1.0;
     double k = pow(eps * pow(2.0, s->mu) / (1.0 - pow((double)s->n_vocab, -eps)), 1.0 / s_hat);
     size_t kk;
-    if (isnan(k) || k < 1.0) kk = 1;
-    else if (k >= (double)s->n_keep) kk = s->n_keep;
-    else kk = (size_t)k;
+    if (isnan(k) || k < 1.0)
+        kk = 1;
+    else if (k >= (double)s->n_keep)
+        kk = s->n_keep;
+    else
+        kk = (size_t)k;
     ensure_sorted(s, kk);
     s->n_keep = s->n_sorted = kk;
     return TS_OK;
 }
 
-static void reset_mirostat(ts_sampler *s) { s->mu = 2.0 * s->params.mirostat_tau; }
+static void reset_mirostat(ts_sampler *s)
+{
+    s->mu = 2.0 * s->params.mirostat_tau;
+}
 static void accept_mirostat(ts_sampler *s, int32_t token)
 {
     if (!s->have_dist) return;
@@ -840,7 +888,10 @@ static void accept_mirostat(ts_sampler *s, int32_t token)
 
 /* ---- the step table and the four lists ------------------------------------ */
 
-#define STEP(nm, ph, on, ap) {nm, ph, on, ap, NULL, NULL}
+#define STEP(nm, ph, on, ap)                                                                       \
+    {                                                                                              \
+        nm, ph, on, ap, NULL, NULL                                                                 \
+    }
 static const step_def S_LOGIT_BIAS = STEP("logit_bias", true, on_logit_bias, apply_logit_bias);
 static const step_def S_SUPPRESS = STEP("suppress", true, on_suppress, apply_suppress);
 static const step_def S_REP_HF = STEP("repetition_penalty", true, on_rep_hf, apply_rep_hf);
@@ -860,38 +911,49 @@ static const step_def S_TYPICAL_HF = STEP("typical_p", false, on_typical, apply_
 static const step_def S_TYPICAL_LLAMA = STEP("typical_p", false, on_typical, apply_typical_llama);
 static const step_def S_EPSILON = STEP("epsilon_cutoff", false, on_epsilon, apply_epsilon);
 static const step_def S_ETA = STEP("eta_cutoff", false, on_eta, apply_eta);
-static const step_def S_TOP_N_SIGMA =
-    STEP("top_n_sigma", false, on_top_n_sigma, apply_top_n_sigma);
+static const step_def S_TOP_N_SIGMA = STEP("top_n_sigma", false, on_top_n_sigma, apply_top_n_sigma);
 static const step_def S_XTC = STEP("xtc", false, on_xtc, apply_xtc);
-static const step_def S_MIROSTAT1 = {"mirostat", false, on_mirostat1, apply_mirostat1,
-                                     reset_mirostat, accept_mirostat};
-static const step_def S_MIROSTAT2 = {"mirostat", false, on_mirostat2, apply_mirostat2,
-                                     reset_mirostat, accept_mirostat};
+static const step_def S_MIROSTAT1 = {"mirostat",      false,          on_mirostat1,
+                                     apply_mirostat1, reset_mirostat, accept_mirostat};
+static const step_def S_MIROSTAT2 = {"mirostat",      false,          on_mirostat2,
+                                     apply_mirostat2, reset_mirostat, accept_mirostat};
 
-/* HF generate(): _get_logits_processor's order, then the warpers; the
- * llama.cpp-only steps (top-n-sigma, XTC) where they act on the same distribution
- * as in llama.cpp (after temperature, XTC last). */
+/* clang-format off */
+/* HF generate(): _get_logits_processor's order, then the warpers; the llama.cpp-only
+ * steps (top-n-sigma, XTC) where they see the same distribution as in llama.cpp. */
 static const step_def *const LIST_HF[] = {
-    &S_LOGIT_BIAS, &S_REP_HF, &S_PRESFREQ, &S_NGRAM,   &S_SUPPRESS, &S_TEMP,
-    &S_DYNATEMP,   &S_TARGET, &S_TOP_N_SIGMA, &S_TOP_K, &S_TOP_P,   &S_MIN_P,
-    &S_TYPICAL_HF, &S_EPSILON, &S_ETA,       &S_XTC,
+    &S_LOGIT_BIAS,   /* SequenceBiasLogitsProcessor (length-1 biases) */
+    &S_REP_HF,       /* RepetitionPenaltyLogitsProcessor */
+    &S_PRESFREQ,     /* OpenAI / vLLM presence and frequency */
+    &S_NGRAM,        /* NoRepeatNGramLogitsProcessor */
+    &S_SUPPRESS,     /* MinNewTokensLengthLogitsProcessor, ignore_eos */
+    &S_TEMP, &S_DYNATEMP, &S_TARGET, /* TemperatureLogitsWarper or a variant */
+    &S_TOP_N_SIGMA,  /* llama.cpp */
+    &S_TOP_K, &S_TOP_P, &S_MIN_P, &S_TYPICAL_HF, &S_EPSILON, &S_ETA,
+    &S_XTC,          /* llama.cpp */
 };
-/* llama.cpp common_sampler_init's default order; the HF-only steps (no-repeat-n-gram
- * with the penalties, epsilon / eta after min-p). */
+/* llama.cpp common_sampler_init's default order, logit_bias first; the HF-only steps
+ * (no-repeat-n-gram with the penalties, epsilon / eta after min-p). */
 static const step_def *const LIST_LLAMA[] = {
-    &S_LOGIT_BIAS, &S_SUPPRESS, &S_PENALTIES, &S_NGRAM,   &S_TOP_N_SIGMA,
-    &S_TOP_K,      &S_TYPICAL_LLAMA, &S_TOP_P, &S_MIN_P, &S_EPSILON,
-    &S_ETA,        &S_XTC,       &S_TEMP,      &S_DYNATEMP, &S_TARGET,
+    &S_LOGIT_BIAS, &S_SUPPRESS,
+    &S_PENALTIES,
+    &S_NGRAM,        /* HF */
+    &S_TOP_N_SIGMA, &S_TOP_K, &S_TYPICAL_LLAMA, &S_TOP_P, &S_MIN_P,
+    &S_EPSILON, &S_ETA, /* HF */
+    &S_XTC,
+    &S_TEMP, &S_DYNATEMP, &S_TARGET, /* temp_ext */
 };
 /* Mirostat (llama.cpp: logit_bias -> temp -> mirostat; no penalties, no truncation).
  * The HF list keeps its logits processors before the temperature. */
 static const step_def *const LIST_HF_MIROSTAT[] = {
-    &S_LOGIT_BIAS, &S_REP_HF, &S_PRESFREQ, &S_NGRAM, &S_SUPPRESS, &S_TEMP, &S_MIROSTAT1,
-    &S_MIROSTAT2,
+    &S_LOGIT_BIAS, &S_REP_HF, &S_PRESFREQ, &S_NGRAM, &S_SUPPRESS,
+    &S_TEMP, &S_MIROSTAT1, &S_MIROSTAT2,
 };
 static const step_def *const LIST_LLAMA_MIROSTAT[] = {
-    &S_LOGIT_BIAS, &S_SUPPRESS, &S_TEMP, &S_MIROSTAT1, &S_MIROSTAT2,
+    &S_LOGIT_BIAS, &S_SUPPRESS,
+    &S_TEMP, &S_MIROSTAT1, &S_MIROSTAT2,
 };
+/* clang-format on */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- the chain ------------------------------------------------------------------- */
@@ -1018,8 +1080,10 @@ static ts_status validate(const ts_sampler_params *p, size_t n_vocab, char *err,
     if (isnan(p->temperature) || p->temperature < 0.0)
         BAD("temperature: %g must be >= 0 (0 = greedy, inf = uniform)", p->temperature);
     if (p->top_k < 0) BAD("top_k: %d must be >= 0 (0 = off)", (int)p->top_k);
-    if (!(p->top_p > 0.0 && p->top_p <= 1.0)) BAD("top_p: %g is outside (0, 1] (1 = off)", p->top_p);
-    if (!(p->min_p >= 0.0 && p->min_p < 1.0)) BAD("min_p: %g is outside [0, 1) (0 = off)", p->min_p);
+    if (!(p->top_p > 0.0 && p->top_p <= 1.0))
+        BAD("top_p: %g is outside (0, 1] (1 = off)", p->top_p);
+    if (!(p->min_p >= 0.0 && p->min_p < 1.0))
+        BAD("min_p: %g is outside [0, 1) (0 = off)", p->min_p);
     if (p->order != TS_ORDER_HF && p->order != TS_ORDER_LLAMA)
         BAD("order: unknown order %d (expected hf or llama)", (int)p->order);
     if (!(p->repetition_penalty > 0.0 && isfinite(p->repetition_penalty)))
