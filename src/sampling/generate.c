@@ -333,6 +333,11 @@ static ts_status check_params(const ts_gen_params *p, const ts_generator *g, cha
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "context_shift: the generator does not know the context window "
                          "(ts_generator_set_n_ctx)");
+    if (g->n_ctx > 0 && g->n_prompt > g->n_ctx)
+        return ts_errorf(err, err_size, TS_ERR_INVALID,
+                         "n_ctx: the prompt (%zu tokens) is longer than the window of %zu "
+                         "tokens given to ts_generator_set_n_ctx",
+                         g->n_prompt, g->n_ctx);
     if (p->draw != TS_DRAW_INVERSE_CDF && p->draw != TS_DRAW_GUMBEL)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "draw: unknown draw %d", (int)p->draw);
     return TS_OK;
