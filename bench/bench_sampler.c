@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     struct {
         const char *name;
         ts_sampler_params p;
-    } cases[8];
+    } cases[20];
     int nc = 0;
     ts_sampler_params d = ts_sampler_default_params();
     cases[nc].name = "HF defaults (T=1, top-k 50)", cases[nc++].p = d;
@@ -83,9 +83,37 @@ int main(int argc, char **argv)
     cases[nc].name = "llama: top-k 40, top-p .95, T=1.5", cases[nc++].p = d;
     d = ts_sampler_default_params(), d.temperature = 0;
     cases[nc].name = "greedy (T=0)", cases[nc++].p = d;
+    /* the issue-12 steps (penalties see a history of 256 tokens) */
+    d = ts_sampler_default_params(), d.repetition_penalty = 1.2, d.presence_penalty = 0.3,
+    d.frequency_penalty = 0.2;
+    cases[nc].name = "HF defaults + rep/presence/frequency", cases[nc++].p = d;
+    d.order = TS_ORDER_LLAMA;
+    cases[nc].name = "llama penalties (last 64) + top-k 50", cases[nc++].p = d;
+    d = ts_sampler_default_params(), d.no_repeat_ngram_size = 3;
+    cases[nc].name = "no-repeat-ngram 3 + top-k 50", cases[nc++].p = d;
+    d = ts_sampler_default_params(), d.top_k = 0, d.typical_p = 0.9;
+    cases[nc].name = "typical-p 0.9 (full sort)", cases[nc++].p = d;
+    d = ts_sampler_default_params(), d.top_k = 0, d.eta_cutoff = 3e-4;
+    cases[nc].name = "eta 3e-4", cases[nc++].p = d;
+    d = ts_sampler_default_params(), d.top_k = 0, d.order = TS_ORDER_LLAMA, d.top_n_sigma = 1;
+    cases[nc].name = "llama: top-n-sigma 1", cases[nc++].p = d;
+    d = ts_sampler_default_params(), d.order = TS_ORDER_LLAMA, d.xtc_probability = 1,
+    d.min_p = 0.05, d.top_k = 0;
+    cases[nc].name = "llama: min-p .05 + XTC always", cases[nc++].p = d;
+    d = ts_sampler_default_params(), d.order = TS_ORDER_LLAMA, d.top_k = 40, d.dynatemp_range = 0.5;
+    cases[nc].name = "llama: top-k 40 + dynatemp 0.5", cases[nc++].p = d;
+    d = ts_sampler_default_params(), d.top_k = 0, d.target_entropy = 3.0;
+    cases[nc].name = "target entropy 3 nats (full vocab)", cases[nc++].p = d;
+    d = ts_sampler_default_params(), d.mirostat = 2;
+    cases[nc].name = "mirostat v2", cases[nc++].p = d;
+    d.mirostat = 1;
+    cases[nc].name = "mirostat v1", cases[nc++].p = d;
+    int32_t hist[256];
+    for (int i = 0; i < 256; i++)
+        hist[i] = (int32_t)((i * 7919) % V);
 
     double *times = malloc((size_t)iters * sizeof *times);
-    printf("%-36s %12s\n", "setting (50,257 logits)", "median us");
+    printf("%-40s %12s\n", "setting (50,257 logits)", "median us");
     volatile int sink = 0;
     for (int c = 0; c < nc; c++) {
         ts_sampler *s;
@@ -94,13 +122,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             return 1;
         }
+        ts_sampler_accept_prompt(s, hist, 256);
         for (int i = 0; i < iters; i++) {
             double t0 = now_us();
             sink += ts_sampler_sample(s, z);
             times[i] = now_us() - t0;
         }
         qsort(times, (size_t)iters, sizeof *times, cmp_double);
-        printf("%-36s %12.1f\n", cases[c].name, times[iters / 2]);
+        printf("%-40s %12.1f\n", cases[c].name, times[iters / 2]);
         ts_sampler_free(s);
     }
     double *p = malloc(V * sizeof *p);
@@ -112,7 +141,7 @@ int main(int argc, char **argv)
         times[i] = now_us() - t0;
     }
     qsort(times, (size_t)n_naive, sizeof *times, cmp_double);
-    printf("%-36s %12.1f\n", "baseline: softmax + qsort + walk", times[n_naive / 2]);
+    printf("%-40s %12.1f\n", "baseline: softmax + qsort + walk", times[n_naive / 2]);
     free(p), free(idx), free(times), free(z);
     return sink == 42 ? 1 : 0;
 }

@@ -161,36 +161,117 @@ uint32_t ts_rng_u32(ts_rng *rng);
 double ts_rng_uniform(ts_rng *rng);
 
 /* ======================================================================== */
-/* Sampler chain (src/sampling/sampler.c)                                            */
+/* Sampler chain (src/sampling/sampler.c, docs/sampling.md)                 */
 /* ======================================================================== */
 /*
  * A candidate token of the distribution the sampler draws from.
- * `logit` is the raw model logit; `p` the final probability after every step
- * of the chain (the kept candidates' p sum to 1).
+ *   logit  the raw model logit (never modified);
+ *   p      the final probability after every step of the chain (the kept
+ *          candidates' p sum to 1);
+ *   score  the logit after the logit-processing steps (logit_bias,
+ *          penalties, no-repeat-n-gram, suppressed tokens), before any
+ *          temperature: the ranking key. Equal to logit when none is active.
+ * (score is last so that {id, logit, p} initialisers stay valid.)
  */
 typedef struct ts_candidate {
     int32_t id;
     float logit;
     double p;
+    double score;
 } ts_candidate;
 
 typedef enum ts_sampler_order {
-    /* Hugging Face generate(): temperature -> top-k -> top-p -> min-p -> draw */
+    /* Hugging Face generate(): logits processors (logit_bias, repetition_penalty,
+     * presence/frequency, no_repeat_ngram, min_new_tokens) -> temperature -> top-k ->
+     * top-p -> min-p -> typical -> epsilon -> eta -> draw */
     TS_ORDER_HF = 0,
-    /* llama.cpp: top-k -> top-p -> min-p (at T = 1) -> temperature -> draw */
+    /* llama.cpp common_sampler: logit_bias -> penalties (last-n window) -> top-n-sigma ->
+     * top-k -> typical -> top-p -> min-p -> xtc -> temperature (dynatemp) -> draw */
     TS_ORDER_LLAMA = 1,
 } ts_sampler_order;
 
+/* One entry of ts_sampler_params.logit_bias: score[token] += bias. */
+typedef struct ts_logit_bias {
+    int32_t token; /* in [0, n_vocab), each token at most once */
+    double bias;   /* finite, or -INFINITY to ban the token */
+} ts_logit_bias;
+
+/*
+ * Every field is named as its JSON request field. "off" is the default and
+ * means the step is not in the chain. Ranges are checked by ts_sampler_new,
+ * whose messages start with "<field>: ". The steps, their formulas, their
+ * positions in both orders and their T = 0 / T = inf behaviour are in
+ * docs/sampling.md.
+ */
 typedef struct ts_sampler_params {
-    double temperature;     /* >= 0; 0 = greedy; INFINITY = uniform */
-    int32_t top_k;          /* 0 = off */
-    double top_p;           /* in (0, 1]; 1 = off */
-    double min_p;           /* in [0, 1); 0 = off */
-    ts_sampler_order order;
-    uint64_t seed;
+    double temperature; /* [0, inf], default 1; 0 = greedy (argmax of the processed
+                           scores), INFINITY = uniform over the kept tokens */
+    int32_t top_k;      /* >= 0, default 50 (HF); 0 = off */
+    double top_p;       /* (0, 1], default 1 = off */
+    double min_p;       /* [0, 1), default 0 = off */
+    ts_sampler_order order; /* default TS_ORDER_HF */
+    uint64_t seed;      /* default 0: the sampler's RNG and the XTC coin */
+
+    /* ---- logit processing: need the token history (ts_sampler_accept_prompt /
+     *      ts_sampler_accept; ts_generator_run feeds it) ---- */
+    /* (0, inf), default 1 = off. HF order: every distinct token of prompt + generated
+     * (HF RepetitionPenaltyLogitsProcessor); llama order: the last penalty_last_n
+     * tokens (llama.cpp penalties). score < 0 (llama: <= 0) -> score * r, else score / r. */
+    double repetition_penalty;
+    /* >= -1, default 64 (llama.cpp's): the llama-order penalty window in tokens of
+     * prompt + generated; -1 = the whole history (n_ctx), 0 = no penalties. Not used
+     * by the HF order, which counts every token. */
+    int32_t penalty_last_n;
+    /* [-2, 2], default 0 = off. OpenAI: score -= c * frequency_penalty +
+     * (c > 0) * presence_penalty, c = times the token was generated (HF order: every
+     * generated token, prompt not counted, as OpenAI / vLLM; llama order: c counts
+     * prompt + generated in the last penalty_last_n tokens, as llama.cpp). */
+    double presence_penalty;
+    double frequency_penalty;
+    /* >= 0, default 0 = off. HF NoRepeatNGramLogitsProcessor: a token that would
+     * repeat an n-gram already in prompt + generated gets score -inf. */
+    int32_t no_repeat_ngram_size;
+    /* default NULL / 0 = off. token -> additive bias (OpenAI / llama.cpp logit_bias,
+     * HF sequence_bias of length 1). Borrowed: copied by ts_sampler_new. */
+    const ts_logit_bias *logit_bias;
+    size_t n_logit_bias;
+
+    /* ---- truncation ---- */
+    double typical_p;       /* (0, 1], default 1 = off. Locally typical sampling: keep
+                               the tokens whose -log p is closest to the entropy, up to
+                               mass typical_p (HF TypicalLogitsWarper / llama.cpp typical) */
+    double epsilon_cutoff;  /* [0, 1), default 0 = off. HF: drop p < epsilon (top token kept) */
+    double eta_cutoff;      /* [0, 1), default 0 = off. HF: drop p < min(eta, sqrt(eta) e^-H) */
+    double top_n_sigma;     /* finite, default -1; <= 0 = off. llama.cpp: keep score >=
+                               max - n * std(scores of the kept tokens) */
+    double xtc_probability; /* [0, 1], default 0 = off. llama.cpp XTC: with this chance per
+                               step, drop every token with p >= xtc_threshold but the least
+                               likely of them. The coin is hash(seed, step), see docs */
+    double xtc_threshold;   /* [0, 1], default 0.1; > 0.5 = off (llama.cpp) */
+
+    /* ---- temperature variants (at most one of dynatemp / target_entropy / mirostat) ---- */
+    double dynatemp_range;    /* [0, inf), default 0 = off. llama.cpp: T in
+                                 [max(0, temperature - range), temperature + range] from
+                                 the normalised entropy of the kept tokens */
+    double dynatemp_exponent; /* [0, inf), default 1: T = lo + (hi - lo) * (H / log n)^exponent */
+    /* nats, [0, inf) or -1 (default) = off: instead of temperature, solve T each step so
+     * that softmax(score / T) over the tokens kept at that point has this entropy
+     * (ts_temperature_for_entropy). Requires temperature = 1 (it replaces it). */
+    double target_entropy;
+    int32_t mirostat;         /* 0 (default) = off, 1 or 2: Mirostat v1 / v2 (Basu et al.
+                                 2020, llama.cpp) replaces truncation: temperature ->
+                                 mirostat -> draw. ts_sampler_accept updates mu. */
+    double mirostat_tau;      /* (0, inf), default 5: target surprise, bits */
+    double mirostat_eta;      /* [0, inf), default 0.1: learning rate of mu */
+
+    /* History capacity in tokens (prompt + generated), allocated by ts_sampler_new:
+     * >= 0, default 0 = 1024. Set it to the context window. Older tokens are forgotten. */
+    int32_t n_ctx;
 } ts_sampler_params;
 
-/* HF do_sample defaults: T = 1, top-k 50, top-p 1, min-p 0, HF order, seed 0. */
+/* Every step off, HF do_sample defaults: T = 1, top-k 50, top-p 1, min-p 0, HF order,
+ * seed 0, penalty_last_n 64, xtc_threshold 0.1, dynatemp_exponent 1, top_n_sigma -1,
+ * target_entropy -1, mirostat_tau 5, mirostat_eta 0.1, n_ctx 0 (1024). */
 ts_sampler_params ts_sampler_default_params(void);
 
 /* Parse "hf" / "llama" (case-sensitive). TS_ERR_INVALID otherwise. */
@@ -200,26 +281,58 @@ const char *ts_sampler_order_name(ts_sampler_order order);
 typedef struct ts_sampler ts_sampler;
 
 /*
- * Allocates all scratch for vocabularies of n_vocab tokens (one array of
- * n_vocab candidates), so that apply/sample never allocate. Validates params
- * (message in err): temperature >= 0, top_k >= 0, top_p in (0, 1], min_p in
- * [0, 1), a known order. The RNG is seeded with ts_rng_seed(params->seed).
- * The exact semantics of each step and order are in docs/sampling.md.
+ * Allocates all scratch for vocabularies of n_vocab tokens (the candidate array,
+ * the token history of n_ctx tokens, per-token counters when penalties are on), so
+ * that apply / sample / accept never allocate. Validates every field; the message
+ * starts with the field's name ("top_p: 1.5 is outside (0, 1]"). The RNG is seeded
+ * with ts_rng_seed(params->seed). The exact semantics of each step and order are in
+ * docs/sampling.md.
  */
 ts_status ts_sampler_new(const ts_sampler_params *params, size_t n_vocab, ts_sampler **out,
                          char *err, size_t err_size);
 void ts_sampler_free(ts_sampler *s);
-/* Re-seed the sampler's RNG. */
+/* Re-seed the sampler's RNG and the XTC coin's key, and restart the XTC step count. */
 void ts_sampler_reseed(ts_sampler *s, uint64_t seed);
 
 /*
+ * Forget the history (prompt and generated tokens), set Mirostat's mu back to
+ * 2 * mirostat_tau, unsuppress every token and re-seed with params.seed (as
+ * ts_sampler_reseed). Call it before a new sequence.
+ */
+void ts_sampler_reset(ts_sampler *s);
+
+/*
+ * Token history. Penalties and no-repeat-n-gram look at it (docs/sampling.md says
+ * which tokens each counts). accept_prompt appends prompt tokens (counted by
+ * repetition_penalty, the llama-order penalties and no_repeat_ngram_size, not by the
+ * HF-order presence / frequency penalties, which count generated tokens only, as
+ * OpenAI). accept appends a generated token and, with Mirostat, updates mu from the
+ * token's surprise -log2 p under the last apply's distribution (no update when the
+ * token was not a candidate). Only the last n_ctx tokens are kept. TS_ERR_INVALID
+ * for an id outside [0, n_vocab). Never allocates.
+ */
+ts_status ts_sampler_accept_prompt(ts_sampler *s, const int32_t *ids, size_t n);
+ts_status ts_sampler_accept(ts_sampler *s, int32_t token);
+/* Tokens in the history (prompt + generated, at most n_ctx) and generated ones among them. */
+size_t ts_sampler_history_size(const ts_sampler *s);
+size_t ts_sampler_n_generated(const ts_sampler *s);
+
+/*
+ * Give token id score -inf in the following applies (the generator uses it for
+ * min_new_tokens and ignore_eos); -1 = none. HF order: after no_repeat_ngram; llama
+ * order: with logit_bias, first. Out-of-range ids are ignored.
+ */
+void ts_sampler_suppress(ts_sampler *s, int32_t id);
+
+/*
  * Run the chain on logits[n_vocab] and expose the final candidates ranked by
- * logit descending, ties by lower id first (so p is non-increasing; at
- * T = inf all p are equal and the ranking still follows the logits).
+ * score descending, ties by lower id first (so p is non-increasing; at
+ * T = inf all p are equal and the ranking still follows the scores).
  * Masked (-inf) tokens are never candidates; with a tiny T a kept candidate's
  * p may underflow to 0. *cands is borrowed from the sampler and valid until
- * the next apply/sample/free. Always >= 1 candidate. Errors as ts_softmax
- * (TS_ERR_INVALID for NaN / +inf logits or all -inf). Never allocates.
+ * the next apply/sample/free. Always >= 1 candidate. Errors: as ts_softmax
+ * (TS_ERR_INVALID for NaN / +inf logits or all -inf), and TS_ERR_INVALID when
+ * the processing steps mask every token. Never allocates.
  */
 ts_status ts_sampler_apply(ts_sampler *s, const float *logits, const ts_candidate **cands,
                            size_t *n_cands);
@@ -234,10 +347,23 @@ int32_t ts_sampler_pick(const ts_candidate *cands, size_t n_cands, double u);
 /*
  * apply + pick with the sampler's own RNG (one ts_rng_uniform per call):
  * exactly the token ts_sampler_pick(apply(...), u) would give, but it sorts
- * only as much of the ranking as u reaches. Returns the token id, or -1 on
- * error. Never allocates.
+ * only as much of the ranking as u reaches. Does not accept the token (call
+ * ts_sampler_accept to advance the history and Mirostat). Returns the token id,
+ * or -1 on error. Never allocates.
  */
 int32_t ts_sampler_sample(ts_sampler *s, const float *logits);
+
+/* The temperature the last apply used (dynatemp and target_entropy set it per
+ * step; Mirostat and the plain step report params.temperature). NaN before any apply. */
+double ts_sampler_last_temperature(const ts_sampler *s);
+/* Mirostat's current mu (bits); NaN when mirostat is off. */
+double ts_sampler_mirostat_mu(const ts_sampler *s);
+/*
+ * Names of the active steps in the order they run ("logit_bias", "repetition_penalty",
+ * "temperature", "top_k", ...; the draw is not listed). Writes at most cap static
+ * strings into names and returns how many there are.
+ */
+size_t ts_sampler_chain(const ts_sampler *s, const char **names, size_t cap);
 
 /* ======================================================================== */
 /* GPT-2 byte-level BPE tokenizer (src/text/tokenizer.c)                         */
@@ -389,9 +515,17 @@ typedef enum ts_gen_draw {
      * Gumbel-max: argmax_i log p_i + g(seed, stream, step, id). The noise of a
      * token at a step is the same at every temperature, so runs at several T
      * share one random stream ("coupled"); as T -> 0 it is exactly greedy.
+     * What is shared: the noise per (seed, stream, step, id) and the XTC coin
+     * per (seed, stream, step); nothing else is random.
      */
     TS_DRAW_GUMBEL = 1,
 } ts_gen_draw;
+
+/* At most this many stop strings, each of 1 to TS_GEN_STOP_MAX_BYTES bytes. */
+#define TS_GEN_MAX_STOP 4
+#define TS_GEN_STOP_MAX_BYTES 256
+/* At most this many top alternatives per step (top_logprobs). */
+#define TS_GEN_MAX_TOP_LOGPROBS 20
 
 typedef struct ts_gen_params {
     size_t max_new_tokens; /* default 50 */
@@ -399,8 +533,37 @@ typedef struct ts_gen_params {
     ts_gen_draw draw;      /* default TS_DRAW_INVERSE_CDF */
     uint64_t seed;
     uint64_t stream;       /* independent streams from one seed: sample index */
+    /* Stop strings (OpenAI "stop"): generation stops BEFORE the first occurrence of any
+     * of them in the generated text, matched across token boundaries; the text given to
+     * the callback never contains it. Borrowed for the run. 0..TS_GEN_MAX_STOP strings,
+     * each 1..TS_GEN_STOP_MAX_BYTES bytes. Default NULL / 0. */
+    const char *const *stop;
+    size_t n_stop;
+    /* HF min_new_tokens: <|endoftext|> cannot be drawn before this many new tokens.
+     * Default 0. */
+    size_t min_new_tokens;
+    /* llama.cpp --ignore-eos: <|endoftext|> is never drawn (score -inf). Default false. */
+    bool ignore_eos;
+    /* Log-probabilities of each token (raw and processed, ts_gen_step). Default false. */
+    bool logprobs;
+    /* 0..TS_GEN_MAX_TOP_LOGPROBS alternatives per step in both distributions (implies
+     * logprobs). Default 0. */
+    size_t top_logprobs;
+    /* At the end of the context window: false (default) stops with TS_STOP_CONTEXT
+     * (finish "length"); true keeps the last half of the window and continues. GPT-2's
+     * positions are learned and absolute, so the kept tokens are evaluated again from
+     * position 0 (a prefill of n_ctx / 2 tokens per shift). Needs the window
+     * (ts_generator_set_n_ctx). With ts_generator_set_prompt_ex it also lets a prompt
+     * longer than the window keep its last n_ctx / 2 tokens. */
+    bool context_shift;
 } ts_gen_params;
 ts_gen_params ts_gen_default_params(void);
+
+/* A token and its log-probability in one distribution. */
+typedef struct ts_token_logprob {
+    int32_t id;
+    double logprob;
+} ts_token_logprob;
 
 /* What the callback learns about each new token. */
 typedef struct ts_gen_step {
@@ -412,15 +575,40 @@ typedef struct ts_gen_step {
     bool is_eot;          /* id is <|endoftext|> (its text is not emitted when stopping) */
     const char *text;     /* complete UTF-8 this step releases (may be empty); borrowed, */
     size_t text_len;      /* valid during the callback only; not NUL-terminated */
+    double temperature;   /* the temperature this step used (dynatemp / target_entropy) */
+    /* ---- with params.logprobs or top_logprobs > 0 (else 0 / NULL) ---- */
+    bool has_logprobs;
+    double logprob_raw;       /* RAW: log_softmax(z)[id] of the unmodified logits, T = 1 */
+    double entropy_raw_nats;  /* RAW: entropy of softmax(z) */
+    double logprob;           /* PROCESSED: log p[id] in the distribution sampled from
+                                 (after penalties, temperature, truncation) = log(prob) */
+    const ts_token_logprob *top_raw; /* [n_top_raw] by raw logprob, descending */
+    size_t n_top_raw;
+    const ts_token_logprob *top;     /* [n_top] by processed logprob, descending (fewer */
+    size_t n_top;                    /* when fewer tokens survive the chain) */
 } ts_gen_step;
 
 /* Return non-zero to stop generating. */
 typedef int (*ts_gen_callback)(const ts_gen_step *step, void *user);
 
-typedef enum ts_stop_reason { TS_STOP_LENGTH = 0, TS_STOP_EOT = 1, TS_STOP_CALLBACK = 2 } ts_stop_reason;
+typedef enum ts_stop_reason {
+    TS_STOP_LENGTH = 0,   /* max_new_tokens reached */
+    TS_STOP_EOT = 1,      /* <|endoftext|> drawn */
+    TS_STOP_CALLBACK = 2, /* the callback returned non-zero */
+    TS_STOP_STRING = 3,   /* a stop string appeared (result.stop_index says which) */
+    TS_STOP_CONTEXT = 4,  /* the context window is full (no context_shift) */
+} ts_stop_reason;
+/* OpenAI's finish_reason: "stop" (EOT, stop string, callback) or "length"
+ * (max_new_tokens, context window). Static string. */
+const char *ts_stop_reason_finish(ts_stop_reason r);
+/* "length", "eot", "callback", "stop_string", "context": the exact reason. */
+const char *ts_stop_reason_name(ts_stop_reason r);
+
 typedef struct ts_gen_result {
     size_t n_generated;
     ts_stop_reason stop;
+    int32_t stop_index;      /* TS_STOP_STRING: index into params.stop, else -1 */
+    size_t n_context_shifts; /* times the window was shifted */
 } ts_gen_result;
 
 typedef struct ts_generator ts_generator;
@@ -428,29 +616,54 @@ typedef struct ts_generator ts_generator;
 /*
  * A generation loop over ctx (borrowed; the generator owns the context's KV
  * cache while in use). Allocates a copy of one logit row and a text buffer
- * once; runs never allocate.
+ * once; the decode loop never allocates.
  */
 ts_status ts_generator_new(ts_context *ctx, const ts_tokenizer *tok, size_t n_vocab,
                            ts_generator **out, char *err, size_t err_size);
 void ts_generator_free(ts_generator *g);
 
 /*
+ * Tell the generator the context window of its ctx in tokens (the n_ctx the context
+ * was made with, or the model's n_positions when that was 0); allocates its token
+ * window once. Needed by context_shift. Without it the generator still stops exactly
+ * at the window (it learns it from the first overflow). TS_ERR_NOMEM, TS_ERR_INVALID
+ * for 0.
+ */
+ts_status ts_generator_set_n_ctx(ts_generator *g, size_t n_ctx, char *err, size_t err_size);
+
+/*
  * Reset the context and evaluate the prompt (n >= 1) once; its last logits are
- * kept so every following run starts from them without recomputing.
+ * kept so every following run starts from them without recomputing. A prompt
+ * longer than the window fails with TS_ERR_RANGE naming both sizes.
  */
 ts_status ts_generator_set_prompt(ts_generator *g, const int32_t *ids, size_t n, char *err,
                                   size_t err_size);
+/*
+ * set_prompt, except that with params->context_shift a prompt longer than the window
+ * keeps its last n_ctx / 2 tokens (ts_generator_prompt_size tells how many). params
+ * may be NULL (= set_prompt).
+ */
+ts_status ts_generator_set_prompt_ex(ts_generator *g, const int32_t *ids, size_t n,
+                                     const ts_gen_params *params, char *err, size_t err_size);
+/* Tokens of the prompt in the context (after a cut), 0 before set_prompt. */
+size_t ts_generator_prompt_size(const ts_generator *g);
 /* The prompt's last-position logits (n_vocab), or NULL before set_prompt. */
 const float *ts_generator_prompt_logits(const ts_generator *g);
 /* How many ts_model_eval calls this generator made (one per prefill or decode step). */
 size_t ts_generator_n_evals(const ts_generator *g);
 
 /*
- * Generate up to params->max_new_tokens after the prompt: roll the KV cache
- * back to the prompt, then per step apply the sampler chain, draw, call cb,
- * and evaluate the token (the last token is not evaluated). Text given to cb
- * is always complete UTF-8 (ts_utf8_stream). The caller checks that
- * prompt + max_new_tokens fits the context; otherwise eval's TS_ERR_RANGE.
+ * Generate up to params->max_new_tokens after the prompt: roll the KV cache back
+ * to the prompt (evaluating it again only if a context shift overwrote it), reset
+ * the sampler (ts_sampler_reset, then reseed it with the run's (seed, stream) key
+ * and feed it the prompt, ts_sampler_accept_prompt), then per step apply the chain
+ * (with <|endoftext|> suppressed while fewer than min_new_tokens, or always with
+ * ignore_eos), draw, ts_sampler_accept the token, call cb and evaluate the token
+ * (the last token is not evaluated). Text given to cb is always complete UTF-8
+ * (ts_utf8_stream) with stop strings held back. Reaching the context window stops
+ * (TS_STOP_CONTEXT) or shifts (context_shift): never an error. Parameter errors
+ * (too many or too long stop strings, top_logprobs > 20, context_shift without
+ * the window) are TS_ERR_INVALID naming the field. The decode loop never allocates.
  */
 ts_status ts_generator_run(ts_generator *g, ts_sampler *sampler, const ts_gen_params *params,
                            ts_gen_callback cb, void *user, ts_gen_result *result, char *err,

@@ -73,6 +73,15 @@ typedef struct ts_logits_info {
  */
 ts_status ts_logits_scan(const float *logits, size_t n, double temperature, ts_logits_info *info);
 
+/* ---- sampling internals (src/sampling/generate.c, src/sampling/sampler.c) ------ */
+
+/*
+ * u in (0, 1), 53 bits, from a counter-based hash (SplitMix64 finaliser chained
+ * over a, b, c, d): no state, the same on every platform. The Gumbel noise is
+ * u(seed, stream, step, id); the XTC coin u(key, "XTC!", step, 0).
+ */
+double ts_counter_uniform(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+
 /* ---- safetensors, config.json and weight binding -------------------------
  * src/engine/safetensors.c: mmap + fully validated header of model.safetensors or a
  * sharded model.safetensors.index.json set. src/engine/config.c: config.json.

@@ -156,7 +156,7 @@ static void test_gumbel_is_exact_and_coupled(void **state)
 {
     (void)state;
     /* Draw 40,000 times from a fixed 5-way distribution (one step per draw). */
-    ts_candidate c[5] = {{3, 0, 0.4}, {9, 0, 0.25}, {1, 0, 0.2}, {7, 0, 0.1}, {4, 0, 0.05}};
+    ts_candidate c[5] = {{3, 0, 0.4, 0}, {9, 0, 0.25, 0}, {1, 0, 0.2, 0}, {7, 0, 0.1, 0}, {4, 0, 0.05, 0}};
     size_t counts[5] = {0};
     const size_t n = 40000;
     for (size_t s = 0; s < n; s++) {
@@ -183,7 +183,7 @@ static void test_gumbel_is_exact_and_coupled(void **state)
     size_t best = ts_argmax(z, V);
     for (size_t step = 0; step < 200; step++) {
         assert_int_equal(ts_softmax(z, V, 1e-4, pr), TS_OK);
-        for (size_t i = 0; i < V; i++) cand[i] = (ts_candidate){(int32_t)i, z[i], pr[i]};
+        for (size_t i = 0; i < V; i++) cand[i] = (ts_candidate){(int32_t)i, z[i], pr[i], z[i]};
         assert_int_equal(ts_gumbel_pick(cand, V, 7, 0, step), (int32_t)best);
     }
     free(z);

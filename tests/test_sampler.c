@@ -237,7 +237,7 @@ static void test_params(void **state)
     assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
     bad = d, bad.top_k = -1;
     assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
-    assert_non_null(strstr(err, "top-k"));
+    assert_non_null(strstr(err, "top_k: "));
     bad = d, bad.top_p = 0.0;
     assert_int_equal(ts_sampler_new(&bad, 10, &s, err, sizeof err), TS_ERR_INVALID);
     bad = d, bad.top_p = 1.5;
@@ -264,10 +264,80 @@ static void test_params(void **state)
     ts_sampler_free(s);
 }
 
+/* Every bad field is refused with a message that starts with "<field>: ". */
+static void test_param_messages(void **state)
+{
+    (void)state;
+    const ts_logit_bias dup[2] = {{3, 1.0}, {3, 2.0}}, oob[1] = {{10, 1.0}}, nanb[1] = {{1, NAN}};
+    struct {
+        const char *field;
+        ts_sampler_params p;
+    } bad[40];
+    size_t n = 0;
+#define BADP(f, ...)                                                                               \
+    do {                                                                                           \
+        bad[n].field = f;                                                                          \
+        bad[n].p = ts_sampler_default_params();                                                    \
+        __VA_ARGS__;                                                                               \
+        n++;                                                                                       \
+    } while (0)
+    BADP("temperature", bad[n].p.temperature = -0.5);
+    BADP("temperature", bad[n].p.temperature = NAN);
+    BADP("top_k", bad[n].p.top_k = -1);
+    BADP("top_p", bad[n].p.top_p = 1.5);
+    BADP("top_p", bad[n].p.top_p = 0.0);
+    BADP("min_p", bad[n].p.min_p = 1.0);
+    BADP("order", bad[n].p.order = (ts_sampler_order)9);
+    BADP("repetition_penalty", bad[n].p.repetition_penalty = 0.0);
+    BADP("repetition_penalty", bad[n].p.repetition_penalty = INFINITY);
+    BADP("penalty_last_n", bad[n].p.penalty_last_n = -2);
+    BADP("presence_penalty", bad[n].p.presence_penalty = 2.5);
+    BADP("frequency_penalty", bad[n].p.frequency_penalty = -3.0);
+    BADP("no_repeat_ngram_size", bad[n].p.no_repeat_ngram_size = -1);
+    BADP("logit_bias", bad[n].p.logit_bias = dup, bad[n].p.n_logit_bias = 2);
+    BADP("logit_bias", bad[n].p.logit_bias = oob, bad[n].p.n_logit_bias = 1);
+    BADP("logit_bias", bad[n].p.logit_bias = nanb, bad[n].p.n_logit_bias = 1);
+    BADP("logit_bias", bad[n].p.logit_bias = NULL, bad[n].p.n_logit_bias = 1);
+    BADP("typical_p", bad[n].p.typical_p = 0.0);
+    BADP("epsilon_cutoff", bad[n].p.epsilon_cutoff = 1.0);
+    BADP("eta_cutoff", bad[n].p.eta_cutoff = -0.1);
+    BADP("top_n_sigma", bad[n].p.top_n_sigma = INFINITY);
+    BADP("xtc_probability", bad[n].p.xtc_probability = 1.1);
+    BADP("xtc_threshold", bad[n].p.xtc_threshold = -0.1);
+    BADP("dynatemp_range", bad[n].p.dynatemp_range = -1.0);
+    BADP("dynatemp_exponent", bad[n].p.dynatemp_exponent = NAN);
+    BADP("target_entropy", bad[n].p.target_entropy = -0.5);
+    BADP("target_entropy", bad[n].p.target_entropy = 2.0, bad[n].p.temperature = 0.7);
+    BADP("target_entropy", bad[n].p.target_entropy = 2.0, bad[n].p.mirostat = 2);
+    BADP("mirostat", bad[n].p.mirostat = 3);
+    BADP("mirostat_tau", bad[n].p.mirostat_tau = 0.0);
+    BADP("mirostat_eta", bad[n].p.mirostat_eta = -1.0);
+    BADP("dynatemp_range", bad[n].p.dynatemp_range = 0.5, bad[n].p.mirostat = 1);
+    BADP("n_ctx", bad[n].p.n_ctx = -5);
+#undef BADP
+    for (size_t i = 0; i < n; i++) {
+        char err[TS_ERR_SIZE] = "", want[64];
+        ts_sampler *s = (ts_sampler *)0x1;
+        assert_int_equal(ts_sampler_new(&bad[i].p, 10, &s, err, sizeof err), TS_ERR_INVALID);
+        assert_null(s);
+        snprintf(want, sizeof want, "%s: ", bad[i].field);
+        if (strncmp(err, want, strlen(want)) != 0)
+            fail_msg("case %zu: message '%s' does not start with '%s'", i, err, want);
+    }
+    /* the defaults are all off and valid */
+    ts_sampler_params d = ts_sampler_default_params();
+    ts_sampler *s = new_sampler(&d, 10);
+    const char *names[8];
+    assert_int_equal(ts_sampler_chain(s, names, 8), 1); /* top_k 50 only */
+    assert_string_equal(names[0], "top_k");
+    assert_true(isnan(ts_sampler_mirostat_mu(s)));
+    ts_sampler_free(s);
+}
+
 static void test_pick(void **state)
 {
     (void)state;
-    const ts_candidate c[4] = {{5, 0, 0.5}, {2, 0, 0.3}, {9, 0, 0.2}, {7, 0, 0.0}};
+    const ts_candidate c[4] = {{5, 0, 0.5, 0}, {2, 0, 0.3, 0}, {9, 0, 0.2, 0}, {7, 0, 0.0, 0}};
     assert_int_equal(ts_sampler_pick(c, 4, 0.0), 5);
     assert_int_equal(ts_sampler_pick(c, 4, 0.49), 5);
     assert_int_equal(ts_sampler_pick(c, 4, 0.5), 2);
@@ -419,6 +489,166 @@ static void test_large_vocab_exact(void **state)
     free(z);
 }
 
+/* ---- peer references: tests/data/sampler_ref.txt (tools/gen_sampler_ref.py) ---- */
+
+static double parse_num(const char *w)
+{
+    if (strcmp(w, "inf") == 0) return INFINITY;
+    if (strcmp(w, "-inf") == 0) return -INFINITY;
+    return strtod(w, NULL);
+}
+
+static bool set_param(ts_sampler_params *p, const char *k, const char *v)
+{
+    double x = parse_num(v);
+#define D(f)                                                                                       \
+    if (strcmp(k, #f) == 0) {                                                                      \
+        p->f = x;                                                                                  \
+        return true;                                                                               \
+    }
+#define I(f)                                                                                       \
+    if (strcmp(k, #f) == 0) {                                                                      \
+        p->f = (int32_t)x;                                                                         \
+        return true;                                                                               \
+    }
+    D(temperature)
+    I(top_k) D(top_p) D(min_p) D(repetition_penalty) I(penalty_last_n) D(presence_penalty)
+        D(frequency_penalty) I(no_repeat_ngram_size) D(typical_p) D(epsilon_cutoff) D(eta_cutoff)
+            D(top_n_sigma) D(xtc_probability) D(xtc_threshold) D(dynatemp_range)
+                D(dynatemp_exponent) D(target_entropy) I(mirostat) D(mirostat_tau) D(mirostat_eta)
+#undef D
+#undef I
+                    if (strcmp(k, "seed") == 0)
+    {
+        p->seed = (uint64_t)x;
+        return true;
+    }
+    if (strcmp(k, "order") == 0) return ts_sampler_order_parse(v, &p->order) == TS_OK;
+    return false;
+}
+
+/* Tolerance: both sides compute in double; 1e-9 absolute on every probability, 1e-6 for
+ * target_entropy, whose solver (ts_temperature_for_entropy) takes the scores as float. */
+#define REF_TOL        1e-9
+#define REF_TOL_TARGET 1e-6
+
+static void test_peer_references(void **state)
+{
+    (void)state;
+    const char *dir = getenv("TS_TEST_DATA");
+    assert_non_null(dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/sampler_ref.txt", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char w[256], name[128] = "";
+    int n_cases = 0, n_steps = 0;
+    double worst = 0;
+    ts_sampler_params par = ts_sampler_default_params();
+    ts_logit_bias bias[16];
+    ts_sampler *s = NULL;
+    float *z = NULL;
+    size_t V = 0;
+    int32_t ids[256];
+    while (fscanf(f, "%255s", w) == 1) {
+        if (w[0] == '#') {
+            int c;
+            while ((c = fgetc(f)) != '\n' && c != EOF) {
+            }
+        } else if (strcmp(w, "case") == 0) {
+            assert_int_equal(fscanf(f, "%127s", name), 1);
+            par = ts_sampler_default_params();
+            par.top_k = 0;
+            ts_sampler_free(s);
+            s = NULL;
+            n_cases++;
+        } else if (strcmp(w, "param") == 0) {
+            char k[64], v[64];
+            assert_int_equal(fscanf(f, "%63s %63s", k, v), 2);
+            if (!set_param(&par, k, v)) fail_msg("%s: unknown param %s", name, k);
+        } else if (strcmp(w, "bias") == 0) {
+            size_t n;
+            assert_int_equal(fscanf(f, "%zu", &n), 1);
+            assert_true(n <= 16);
+            for (size_t i = 0; i < n; i++) {
+                char v[64];
+                assert_int_equal(fscanf(f, "%d %63s", &bias[i].token, v), 2);
+                bias[i].bias = parse_num(v);
+            }
+            par.logit_bias = bias;
+            par.n_logit_bias = n;
+        } else if (strcmp(w, "prompt") == 0 || strcmp(w, "generated") == 0) {
+            bool prompt = w[0] == 'p';
+            size_t n;
+            assert_int_equal(fscanf(f, "%zu", &n), 1);
+            assert_true(n <= 256);
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal(fscanf(f, "%d", &ids[i]), 1);
+            if (prompt) {
+                /* the vocabulary size comes with the first logits: keep the ids */
+                memmove(ids + 128, ids, n * sizeof *ids);
+                ids[255] = (int32_t)n;
+            } else {
+                ids[254] = (int32_t)n;
+            }
+        } else if (strcmp(w, "step") == 0) {
+            size_t n;
+            assert_int_equal(fscanf(f, "%63s %zu", w, &n), 2);
+            assert_string_equal(w, "logits");
+            if (n != V) {
+                free(z);
+                z = malloc(n * sizeof *z);
+                V = n;
+            }
+            for (size_t i = 0; i < n; i++) {
+                char v[64];
+                assert_int_equal(fscanf(f, "%63s", v), 1);
+                z[i] = (float)parse_num(v);
+            }
+            if (!s) {
+                char err[TS_ERR_SIZE];
+                if (ts_sampler_new(&par, V, &s, err, sizeof err) != TS_OK)
+                    fail_msg("%s: %s", name, err);
+                assert_int_equal(ts_sampler_accept_prompt(s, ids + 128, (size_t)ids[255]), TS_OK);
+                for (int32_t i = 0; i < ids[254]; i++)
+                    assert_int_equal(ts_sampler_accept(s, ids[i]), TS_OK);
+            }
+            const ts_candidate *c;
+            size_t nc;
+            assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+            double *got = calloc(V, sizeof *got);
+            for (size_t i = 0; i < nc; i++)
+                got[c[i].id] = c[i].p;
+            assert_int_equal(fscanf(f, "%63s", w), 1);
+            assert_string_equal(w, "expect");
+            for (size_t i = 0; i < V; i++) {
+                double e;
+                assert_int_equal(fscanf(f, "%lf", &e), 1);
+                double d = fabs(got[i] - e);
+                double tol = strstr(name, "target_entropy") ? REF_TOL_TARGET : REF_TOL;
+                if (d > worst && tol == REF_TOL) worst = d;
+                if (!(d <= tol) || ((got[i] > 0) != (e > 0) && (got[i] > 1e-300 || e > 1e-300)))
+                    fail_msg("%s step %d token %zu: p %.17g, reference %.17g", name, n_steps, i,
+                             got[i], e);
+            }
+            free(got);
+            int32_t acc;
+            assert_int_equal(fscanf(f, "%63s %d", w, &acc), 2);
+            assert_string_equal(w, "accept");
+            if (acc >= 0) assert_int_equal(ts_sampler_accept(s, acc), TS_OK);
+            n_steps++;
+        } else {
+            fail_msg("sampler_ref.txt: unexpected '%s'", w);
+        }
+    }
+    fclose(f);
+    ts_sampler_free(s);
+    free(z);
+    printf("peer references: %d cases, %d applies, worst |dp| %.2e (tolerance %.0e)\n", n_cases,
+           n_steps, worst, REF_TOL);
+    assert_true(n_cases >= 60);
+}
+
 /* Wilson-Hilferty approximation of the chi-square quantile at 1 - 0.001. */
 static double chi2_critical_001(int df)
 {
@@ -428,16 +658,52 @@ static double chi2_critical_001(int df)
     return df * c * c * c;
 }
 
-static void test_chi_square(void **state)
+/* Pearson chi-square of counts against ref (bins with expected < 5 pooled) at p = 0.001;
+ * a token with reference probability 0 must never be drawn. */
+static void chi2_check(const long *counts, const double *ref, int V, long draws, const char *label)
 {
-    (void)state;
-    enum { V = 40, DRAWS = 200000 };
-    float z[V];
+    double chi2 = 0, pool_e = 0, pool_o = 0;
+    int bins = 0;
+    for (int i = 0; i < V; i++) {
+        double e = ref[i] * (double)draws;
+        if (ref[i] == 0.0) {
+            if (counts[i] != 0)
+                fail_msg("%s: token %d has p = 0 but was drawn %ld times", label, i, counts[i]);
+            continue;
+        }
+        if (e < 5) {
+            pool_e += e;
+            pool_o += (double)counts[i];
+            continue;
+        }
+        chi2 += ((double)counts[i] - e) * ((double)counts[i] - e) / e;
+        bins++;
+    }
+    if (pool_e > 0) {
+        chi2 += (pool_o - pool_e) * (pool_o - pool_e) / (pool_e > 1e-9 ? pool_e : 1e-9);
+        bins++;
+    }
+    if (bins >= 2) {
+        double crit = chi2_critical_001(bins - 1);
+        if (!(chi2 < crit)) fail_msg("%s: chi2 %.2f >= %.2f, df %d", label, chi2, crit, bins - 1);
+    }
+}
+
+static void chi_square_logits(float *z, int V)
+{
     for (int i = 0; i < V; i++)
         z[i] = 3.0f - 0.22f * (float)i + 0.3f * (float)((i * 7) % 5) / 5;
     z[3] = z[4];       /* a tie */
     z[17] = -INFINITY; /* masked */
     z[33] = -INFINITY;
+}
+
+static void test_chi_square(void **state)
+{
+    (void)state;
+    enum { V = 40, DRAWS = 200000 };
+    float z[V];
+    chi_square_logits(z, V);
     size_t ns;
     const ts_sampler_params *ps = settings(&ns);
     for (size_t k = 0; k < ns; k++) {
@@ -451,40 +717,90 @@ static void test_chi_square(void **state)
             counts[id]++;
         }
         ts_sampler_free(s);
-        /* chi-square over bins with expected >= 5; the rest pooled */
-        double chi2 = 0, pool_e = 0, pool_o = 0;
-        int bins = 0;
-        for (int i = 0; i < V; i++) {
-            double e = ref[i] * DRAWS;
-            if (ref[i] == 0.0) {
-                if (counts[i] != 0) {
-                    print_error("setting %zu: token %d has p = 0 but was drawn %ld times\n", k, i,
-                                counts[i]);
-                    fail();
-                }
-                continue;
+        char label[128];
+        snprintf(label, sizeof label, "setting %zu (%s T=%g k=%d p=%g minp=%g)", k,
+                 ts_sampler_order_name(ps[k].order), ps[k].temperature, ps[k].top_k, ps[k].top_p,
+                 ps[k].min_p);
+        chi2_check(counts, ref, V, DRAWS, label);
+    }
+}
+
+/*
+ * The new truncation steps: 200,000 draws of ts_sampler_sample per setting with a fixed
+ * seed against the distribution apply() exposes (itself checked against the peers in
+ * test_peer_references). XTC with probability 1/2 is a mixture: half the steps see the
+ * XTC distribution, half the plain one (the counter-based coin must be fair).
+ */
+static void test_chi_square_steps(void **state)
+{
+    (void)state;
+    enum { V = 40, DRAWS = 200000 };
+    float z[V];
+    chi_square_logits(z, V);
+    const int32_t prompt[] = {0, 1, 1, 5, 9}, gen[] = {0, 2, 5, 5};
+    ts_sampler_params b = ts_sampler_default_params();
+    b.top_k = 0;
+    b.seed = 4242;
+    ts_sampler_params set[16];
+    const char *label[16];
+    size_t n = 0;
+#define ADD(lbl, ...)                                                                              \
+    do {                                                                                           \
+        set[n] = b;                                                                                \
+        __VA_ARGS__;                                                                               \
+        label[n++] = lbl;                                                                          \
+    } while (0)
+    ADD("hf typical_p 0.5", set[n].typical_p = 0.5, set[n].temperature = 1.3);
+    ADD("llama typical_p 0.7", set[n].order = TS_ORDER_LLAMA, set[n].typical_p = 0.7);
+    ADD("hf epsilon 0.02", set[n].epsilon_cutoff = 0.02);
+    ADD("hf eta 0.03", set[n].eta_cutoff = 0.03, set[n].temperature = 0.8);
+    ADD("llama top_n_sigma 1", set[n].order = TS_ORDER_LLAMA, set[n].top_n_sigma = 1.0);
+    ADD("llama xtc 1/2", set[n].order = TS_ORDER_LLAMA, set[n].xtc_probability = 0.5,
+        set[n].xtc_threshold = 0.06);
+    ADD("llama dynatemp", set[n].order = TS_ORDER_LLAMA, set[n].dynatemp_range = 0.7,
+        set[n].top_k = 15);
+    ADD("hf target_entropy 1.5", set[n].target_entropy = 1.5);
+    ADD("hf penalties", set[n].repetition_penalty = 1.4, set[n].presence_penalty = 0.5,
+        set[n].frequency_penalty = 0.3, set[n].no_repeat_ngram_size = 2, set[n].top_p = 0.9);
+    ADD("llama penalties", set[n].order = TS_ORDER_LLAMA, set[n].repetition_penalty = 1.4,
+        set[n].frequency_penalty = 0.3, set[n].penalty_last_n = 4, set[n].min_p = 0.05);
+    ADD("llama mirostat 2", set[n].order = TS_ORDER_LLAMA, set[n].mirostat = 2,
+        set[n].mirostat_tau = 2.0);
+    ADD("hf mirostat 1", set[n].mirostat = 1, set[n].mirostat_tau = 3.0);
+#undef ADD
+    for (size_t k = 0; k < n; k++) {
+        ts_sampler *s = new_sampler(&set[k], V);
+        assert_int_equal(ts_sampler_accept_prompt(s, prompt, 5), TS_OK);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(ts_sampler_accept(s, gen[i]), TS_OK);
+        double ref[V] = {0};
+        const ts_candidate *c;
+        size_t nc;
+        if (set[k].xtc_probability > 0.0 && set[k].xtc_probability < 1.0) {
+            /* the mixture: XTC always vs never */
+            for (int fire = 0; fire < 2; fire++) {
+                ts_sampler_params q = set[k];
+                q.xtc_probability = fire ? 1.0 : 0.0;
+                ts_sampler *r = new_sampler(&q, V);
+                assert_int_equal(ts_sampler_apply(r, z, &c, &nc), TS_OK);
+                for (size_t i = 0; i < nc; i++)
+                    ref[c[i].id] +=
+                        (fire ? set[k].xtc_probability : 1 - set[k].xtc_probability) * c[i].p;
+                ts_sampler_free(r);
             }
-            if (e < 5) {
-                pool_e += e;
-                pool_o += (double)counts[i];
-                continue;
-            }
-            chi2 += ((double)counts[i] - e) * ((double)counts[i] - e) / e;
-            bins++;
+        } else {
+            assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+            for (size_t i = 0; i < nc; i++)
+                ref[c[i].id] = c[i].p;
         }
-        if (pool_e > 0) {
-            chi2 += (pool_o - pool_e) * (pool_o - pool_e) / (pool_e > 1e-9 ? pool_e : 1e-9);
-            bins++;
+        long counts[V] = {0};
+        for (int d = 0; d < DRAWS; d++) {
+            int32_t id = ts_sampler_sample(s, z);
+            assert_true(id >= 0 && id < V);
+            counts[id]++;
         }
-        if (bins >= 2) {
-            double crit = chi2_critical_001(bins - 1);
-            if (!(chi2 < crit)) {
-                print_error("setting %zu (%s T=%g k=%d p=%g minp=%g): chi2 %.2f >= %.2f, df %d\n",
-                            k, ts_sampler_order_name(ps[k].order), ps[k].temperature, ps[k].top_k,
-                            ps[k].top_p, ps[k].min_p, chi2, crit, bins - 1);
-                fail();
-            }
-        }
+        ts_sampler_free(s);
+        chi2_check(counts, ref, V, DRAWS, label[k]);
     }
 }
 
@@ -538,6 +854,48 @@ static void test_no_allocation(void **state)
         ts_sampler_free(s);
         assert_int_equal(seen, 0);
     }
+    /* every step, both orders, Mirostat, target entropy: apply / sample / accept /
+     * accept_prompt / suppress / reset never allocate */
+    const ts_logit_bias bias[2] = {{10, 1.5}, {20, -INFINITY}};
+    const int32_t prompt[6] = {5, 6, 7, 5, 6, 8};
+    for (int v = 0; v < 8; v++) {
+        ts_sampler_params q = ts_sampler_default_params();
+        q.order = v % 2 ? TS_ORDER_LLAMA : TS_ORDER_HF;
+        q.logit_bias = bias;
+        q.n_logit_bias = 2;
+        q.repetition_penalty = 1.2;
+        q.presence_penalty = 0.3;
+        q.frequency_penalty = 0.2;
+        q.no_repeat_ngram_size = 2;
+        if (v < 2) {
+            q.typical_p = 0.95, q.epsilon_cutoff = 1e-4, q.eta_cutoff = 1e-4, q.top_n_sigma = 3.0;
+            q.xtc_probability = 0.5, q.xtc_threshold = 0.01, q.top_p = 0.9, q.min_p = 0.01;
+            q.dynatemp_range = 0.5;
+        } else if (v < 4) {
+            q.target_entropy = 2.0, q.top_k = 0;
+        } else if (v < 6) {
+            q.mirostat = 1;
+        } else {
+            q.mirostat = 2, q.temperature = 0.0;
+        }
+        ts_sampler *s = new_sampler(&q, N_VOCAB);
+        const ts_candidate *c;
+        size_t nc;
+        n_allocs = 0;
+        ts_sampler_reset(s);
+        assert_int_equal(ts_sampler_accept_prompt(s, prompt, 6), TS_OK);
+        for (int i = 0; i < 3; i++) {
+            ts_sampler_suppress(s, i == 1 ? 50256 : -1);
+            assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
+            assert_int_equal(ts_sampler_accept(s, c[0].id), TS_OK);
+            int32_t id = ts_sampler_sample(s, z);
+            assert_true(id >= 0);
+            assert_int_equal(ts_sampler_accept(s, id), TS_OK);
+        }
+        int seen = n_allocs;
+        ts_sampler_free(s);
+        if (seen != 0) fail_msg("variant %d allocated %d times", v, seen);
+    }
     /* the counter works */
     n_allocs = 0;
     ts_sampler *s = new_sampler(&ps[0], 10);
@@ -549,11 +907,12 @@ static void test_no_allocation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_params),        cmocka_unit_test(test_pick),
-        cmocka_unit_test(test_top_k_ties),    cmocka_unit_test(test_greedy_both_orders),
-        cmocka_unit_test(test_order_matters), cmocka_unit_test(test_large_vocab_exact),
-        cmocka_unit_test(test_chi_square),    cmocka_unit_test(test_sample_is_apply_plus_pick),
-        cmocka_unit_test(test_no_allocation),
+        cmocka_unit_test(test_params),           cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_top_k_ties),       cmocka_unit_test(test_greedy_both_orders),
+        cmocka_unit_test(test_order_matters),    cmocka_unit_test(test_large_vocab_exact),
+        cmocka_unit_test(test_chi_square),       cmocka_unit_test(test_sample_is_apply_plus_pick),
+        cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_peer_references),
+        cmocka_unit_test(test_chi_square_steps), cmocka_unit_test(test_param_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
