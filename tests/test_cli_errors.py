@@ -188,8 +188,8 @@ def test_prompts():
                    "--seed", "1", "--json"], "stops at the context window")
     if p and p.returncode == 0:
         g = json.loads(p.stdout)
-        check(g["finish_reason"] == "length" and len(g["steps"]) == 256 - len(g["ids"]),
-              "generate at the window: finish_reason length, fills the window exactly")
+        check(g["finish_reason"] == "length" and len(g["steps"]) == 257 - len(g["ids"]),
+              "generate at the window: finish_reason length, the last token drawn from the last position")
         check(b"warning:" in p.stderr and b"context window" in p.stderr,
               "generate at the window: a warning on stderr")
     expect_ok(["top", "--prompt", "the king " * 120], "a 240-token prompt fits the context")

@@ -28,6 +28,7 @@ typedef struct req_compare {
     int64_t max_new_tokens;
     bool coupled;
     ts_sampler_params sp; /* temperature set per column */
+    rq_bias bias;
     uint64_t seed;
 } req_compare;
 
@@ -62,6 +63,7 @@ static const rq_field fields[] = {
               .help = "share the random numbers across temperatures (Gumbel-max)"},
      .off = offsetof(req_compare, coupled)},
     RQ_SAMPLER_TRUNC_FIELDS(req_compare),
+    RQ_SAMPLER_MORE_FIELDS(req_compare),
     {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "random, printed",
               .help = "random seed"},
      .off = offsetof(req_compare, seed)},
@@ -250,7 +252,9 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
 static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
 {
     const req_compare *q = RQ_REQ(run->req, req_compare);
-    ts_sampler_params sp = q->sp;
+    ts_sampler_params base, sp;
+    rq_sampler_params(run, &q->sp, &q->bias, &base);
+    sp = base;
     ts_status st = rq_check_sampler(run, &sp, err, err_size);
     if (st != TS_OK) return st;
     res_compare *c = calloc(1, sizeof *c);
@@ -288,17 +292,10 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     }
     for (size_t i = 0; i < c->n_prompts && st == TS_OK; i++) {
         cmp_prompt *p = &c->p[i];
-        size_t max_new = (size_t)q->max_new_tokens;
-        if (p->n_ids + max_new > n_ctx) {
-            max_new = n_ctx - p->n_ids;
-            rq_warn(run,
-                    "max_new_tokens: prompt %zu (%zu tokens) + %lld new tokens exceeds the "
-                    "context window of %zu tokens; its samples stop at the window after %zu",
-                    i + 1, p->n_ids, (long long)q->max_new_tokens, n_ctx, max_new);
-        }
+        bool warned = false;
         st = ts_generator_set_prompt(run->slot->gen, p->ids, p->n_ids, err, err_size);
         ts_gen_params gp = ts_gen_default_params();
-        gp.max_new_tokens = max_new ? max_new : 1;
+        gp.max_new_tokens = (size_t)q->max_new_tokens;
         gp.seed = q->seed;
         gp.draw = q->coupled ? TS_DRAW_GUMBEL : TS_DRAW_INVERSE_CDF;
         uint64_t key = prompt_key(p->ids, p->n_ids);
@@ -310,7 +307,7 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         /* Greedy reference: T = 0 with the same truncation settings. */
         ts_sampler *sampler = NULL;
         if (st == TS_OK) {
-            sp = q->sp;
+            sp = base;
             sp.temperature = 0.0;
             st = ts_sampler_new(&sp, V, &sampler, err, err_size);
         }
@@ -323,7 +320,7 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         }
         ts_sampler_free(sampler);
         for (size_t t = 0; t < c->n_temps && st == TS_OK; t++) {
-            sp = q->sp;
+            sp = base;
             sp.temperature = c->temps[t];
             tmpl.temp_index = t;
             tmpl.temperature = c->temps[t];
@@ -341,6 +338,13 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
                 rq_seq *sq = &p->seqs[t * c->samples + j];
                 st = rq_seq_generate(run, sampler, &gp, sq, &tmpl, &p->greedy, err, err_size);
                 if (st == TS_OK) p->div[t * c->samples + j] = rq_seq_diverges(sq, &p->greedy);
+                if (st == TS_OK && sq->result.stop == TS_STOP_CONTEXT && !warned) {
+                    warned = true;
+                    rq_warn(run,
+                            "max_new_tokens: prompt %zu (%zu tokens) leaves room for %zu new "
+                            "tokens in the context window of %zu; its samples stop there",
+                            i + 1, p->n_ids, n_ctx - p->n_ids, n_ctx);
+                }
                 ts_sampler_free(sampler);
             }
         }

@@ -29,15 +29,18 @@ typedef struct req_completion {
     rq_ids prompt_ids;       /* all id prompts, concatenated */
     rq_ids prompt_lens;      /* their lengths */
     ts_sampler_params sp;
+    rq_bias bias;
     int64_t max_tokens;
     int64_t n;
     rq_strings stop;
+    int64_t min_new_tokens;
+    bool ignore_eos;
+    bool context_shift;
     uint64_t seed;
     bool stream;
     int64_t logprobs;        /* -1 = none */
     bool echo;
     int logprobs_mode;       /* 0 raw, 1 processed */
-    double presence_penalty, frequency_penalty;
     rq_str user;
     int64_t best_of;
     rq_str suffix;
@@ -55,21 +58,14 @@ static const rq_field fields[] = {
     {.info = {.name = "temperature", .type = TS_FIELD_DOUBLE, .def = "1"},
      .off = offsetof(req_completion, sp.temperature), .min = 0, .max = INFINITY,
      .hint = "(0 = greedy, inf = uniform)"},
-    {.info = {.name = "top_p", .type = TS_FIELD_DOUBLE, .def = "1"},
-     .off = offsetof(req_completion, sp.top_p), .min = 0, .max = 1, .min_open = true},
-    {.info = {.name = "top_k", .type = TS_FIELD_INT, .def = "0 (off)"},
-     .off = offsetof(req_completion, sp.top_k), .i32 = true, .min = 0, .max = 2147483647.0},
-    {.info = {.name = "min_p", .type = TS_FIELD_DOUBLE, .def = "0"},
-     .off = offsetof(req_completion, sp.min_p), .min = 0, .max = 1, .max_open = true},
-    {.info = {.name = "order", .type = TS_FIELD_ENUM, .def = "hf", .choices = rq_order_names},
-     .off = offsetof(req_completion, sp.order)},
+    RQ_SAMPLER_TRUNC_FIELDS(req_completion),
+    RQ_SAMPLER_MORE_FIELDS(req_completion),
+    RQ_GEN_FIELDS(req_completion),
     {.info = {.name = "n", .type = TS_FIELD_INT, .def = "1"},
      .off = offsetof(req_completion, n), .min = 1, .max = 128},
     {.info = {.name = "best_of", .type = TS_FIELD_INT, .def = "1"},
      .off = offsetof(req_completion, best_of), .min = 1, .max = 1,
      .hint = "(best_of is not supported: only 1)"},
-    {.info = {.name = "stop", .type = TS_FIELD_STRINGS},
-     .off = offsetof(req_completion, stop), .max_items = 4},
     {.info = {.name = "seed", .type = TS_FIELD_U64}, .off = offsetof(req_completion, seed)},
     {.info = {.name = "stream", .type = TS_FIELD_BOOL}, .off = offsetof(req_completion, stream)},
     {.info = {.name = "logprobs", .type = TS_FIELD_INT},
@@ -78,10 +74,6 @@ static const rq_field fields[] = {
               .choices = logprobs_modes},
      .off = offsetof(req_completion, logprobs_mode)},
     {.info = {.name = "echo", .type = TS_FIELD_BOOL}, .off = offsetof(req_completion, echo)},
-    {.info = {.name = "presence_penalty", .type = TS_FIELD_DOUBLE, .def = "0"},
-     .off = offsetof(req_completion, presence_penalty), .min = -2, .max = 2},
-    {.info = {.name = "frequency_penalty", .type = TS_FIELD_DOUBLE, .def = "0"},
-     .off = offsetof(req_completion, frequency_penalty), .min = -2, .max = 2},
     {.info = {.name = "user", .type = TS_FIELD_STRING}, .off = offsetof(req_completion, user)},
     {.info = {.name = "suffix", .type = TS_FIELD_STRING}, .off = offsetof(req_completion, suffix)},
 };
@@ -149,21 +141,17 @@ static ts_status check(const ts_request *r, char *err, size_t err_size)
     if (q->suffix.s && q->suffix.n)
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "suffix: not supported (GPT-2 has no fill-in-the-middle)");
-    if (q->presence_penalty != 0 || q->frequency_penalty != 0)
-        return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED,
-                         "presence_penalty: penalties are not supported yet");
-    if (q->stop.n)
-        return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED, "stop: not supported yet");
-    if (q->logprobs >= 0)
-        return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED, "logprobs: not supported yet");
     return TS_OK;
 }
 
 static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
 {
     const req_completion *q = RQ_REQ(run->req, req_completion);
-    ts_status st = rq_check_sampler(run, &q->sp, err, err_size);
+    ts_sampler_params sp;
+    rq_sampler_params(run, &q->sp, &q->bias, &sp);
+    ts_status st = rq_check_sampler(run, &sp, err, err_size);
     if (st != TS_OK) return st;
+    run->long_prompts_ok = q->context_shift;
     res_completion *c = calloc(1, sizeof *c);
     if (!c) return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
     c->n_prompts = n_prompts_of(q);
@@ -211,11 +199,15 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         p->seqs = calloc(c->n, sizeof *p->seqs);
         if (st == TS_OK && !p->seqs) st = ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
         p->max_new = (size_t)q->max_tokens;
-        if (p->n_ids + p->max_new > n_ctx) p->max_new = n_ctx - p->n_ids;
     }
+    ts_gen_params gp = ts_gen_default_params();
+    rq_gen_controls(&q->stop, q->min_new_tokens, q->ignore_eos, q->context_shift, &gp);
+    gp.seed = q->seed;
+    gp.logprobs = q->logprobs >= 0;
+    gp.top_logprobs = q->logprobs > 0 ? (size_t)q->logprobs : 0;
     for (size_t i = 0; i < c->n_prompts && st == TS_OK; i++) {
         cmpl_prompt *p = &c->p[i];
-        st = ts_generator_set_prompt(run->slot->gen, p->ids, p->n_ids, err, err_size);
+        st = ts_generator_set_prompt_ex(run->slot->gen, p->ids, p->n_ids, &gp, err, err_size);
         for (size_t j = 0; j < c->n && st == TS_OK; j++) {
             ts_event tmpl;
             memset(&tmpl, 0, sizeof tmpl);
@@ -236,11 +228,9 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
                 continue;
             }
             ts_sampler *sampler = NULL;
-            st = ts_sampler_new(&q->sp, V, &sampler, err, err_size);
+            st = ts_sampler_new(&sp, V, &sampler, err, err_size);
             if (st != TS_OK) break;
-            ts_gen_params gp = ts_gen_default_params();
             gp.max_new_tokens = p->max_new;
-            gp.seed = q->seed;
             gp.stream = i * c->n + j;
             st = rq_seq_generate(run, sampler, &gp, &p->seqs[j], &tmpl, NULL, err, err_size);
             ts_sampler_free(sampler);
@@ -281,6 +271,59 @@ char *rq_completion_chunk(const char *id, long long created, const char *model, 
     return s;
 }
 
+/* Code points in s[0..n) (what OpenAI's text_offset counts). */
+static size_t code_points(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* OpenAI's logprobs object of one choice: tokens, token_logprobs, top_logprobs, text_offset. */
+static cJSON *json_logprobs(const ts_result *res, const cmpl_prompt *p, const rq_seq *sq,
+                            bool echo, bool raw)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *tokens = cJSON_AddArrayToObject(o, "tokens");
+    cJSON *lps = cJSON_AddArrayToObject(o, "token_logprobs");
+    cJSON *tops = cJSON_AddArrayToObject(o, "top_logprobs");
+    cJSON *offs = cJSON_AddArrayToObject(o, "text_offset");
+    size_t off = 0;
+    if (echo) {
+        /* The prompt's own tokens: no distribution was computed for them here. */
+        for (size_t k = 0; k < p->n_ids; k++) {
+            char *t = rq_token_utf8(res->tok, p->ids[k]);
+            cJSON_AddItemToArray(tokens, cJSON_CreateString(t ? t : ""));
+            cJSON_AddItemToArray(lps, cJSON_CreateNull());
+            cJSON_AddItemToArray(tops, cJSON_CreateNull());
+            cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+            off += t ? code_points(t, strlen(t)) : 0;
+            free(t);
+        }
+    }
+    for (size_t k = 0; k < sq->n; k++) {
+        ts_gen_step st = rq_seq_step(sq, k);
+        char *t = rq_token_utf8(res->tok, st.id);
+        cJSON_AddItemToArray(tokens, cJSON_CreateString(t ? t : ""));
+        free(t);
+        cJSON_AddItemToArray(lps, rq_json_number(raw ? st.logprob_raw : st.logprob));
+        const ts_token_logprob *top = raw ? st.top_raw : st.top;
+        size_t n_top = raw ? st.n_top_raw : st.n_top;
+        cJSON *d = cJSON_CreateObject();
+        for (size_t j = 0; j < n_top; j++) {
+            char *tt = rq_token_utf8(res->tok, top[j].id);
+            /* Two ids that print alike keep the likelier (the first). */
+            if (tt && !cJSON_GetObjectItemCaseSensitive(d, tt))
+                cJSON_AddItemToObject(d, tt, rq_json_number(top[j].logprob));
+            free(tt);
+        }
+        cJSON_AddItemToArray(tops, d);
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        off += code_points(st.text, st.text_len);
+    }
+    return o;
+}
+
 static cJSON *json(const ts_result *res)
 {
     const res_completion *c = res->data;
@@ -312,7 +355,11 @@ static cJSON *json(const ts_result *res)
             cJSON_AddStringToObject(ch, "text", text.p ? text.p : "");
             free(text.p);
             cJSON_AddNumberToObject(ch, "index", (double)(i * c->n + j));
-            cJSON_AddNullToObject(ch, "logprobs");
+            if (q->logprobs >= 0 && sq->has_logprobs)
+                cJSON_AddItemToObject(ch, "logprobs",
+                                      json_logprobs(res, p, sq, q->echo, q->logprobs_mode == 0));
+            else
+                cJSON_AddNullToObject(ch, "logprobs");
             cJSON_AddStringToObject(ch, "finish_reason",
                                     sq->finish_reason ? sq->finish_reason : "length");
             cJSON_AddItemToArray(choices, ch);

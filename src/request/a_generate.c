@@ -21,9 +21,15 @@ typedef struct req_generate {
     rq_strings prompts;
     rq_strings labels;
     ts_sampler_params sp;
+    rq_bias bias;
     int64_t max_new_tokens;
     int64_t samples;
     uint64_t seed;
+    rq_strings stop;
+    int64_t min_new_tokens;
+    bool ignore_eos;
+    bool context_shift;
+    int64_t logprobs; /* -1 = off; N >= 0: log-probs and N alternatives per token */
     bool verbose;
 } req_generate;
 
@@ -46,6 +52,11 @@ static const rq_field fields[] = {
     {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "random, printed",
               .help = "random seed"},
      .off = offsetof(req_generate, seed)},
+    RQ_GEN_FIELDS(req_generate),
+    {.info = {.name = "logprobs", .type = TS_FIELD_INT, .metavar = "N",
+              .help = "per token: log-prob under the model (raw, T = 1) and as sampled, and "
+                      "the top N alternatives of both (N <= 20)"},
+     .off = offsetof(req_generate, logprobs), .min = 0, .max = TS_GEN_MAX_TOP_LOGPROBS},
     {.info = {.name = "verbose", .type = TS_FIELD_BOOL,
               .help = "per step: the chosen token, its probability, the entropy"},
      .off = offsetof(req_generate, verbose)},
@@ -57,6 +68,7 @@ static void init(void *p)
     q->sp = ts_sampler_default_params();
     q->max_new_tokens = 50;
     q->samples = 1;
+    q->logprobs = -1;
 }
 
 typedef struct gen_prompt {
@@ -110,6 +122,12 @@ static void render_begin(ts_doc *d, const req_generate *q, const ts_tokenizer *t
     if (q->samples > 1)
         ts_doc_printf(d, TS_STYLE_DIM, "--- sample %zu of %lld ---\n", ev->sample_index + 1,
                       (long long)q->samples);
+    if (q->logprobs >= 0) {
+        ts_doc_printf(d, TS_STYLE_BOLD,
+                      "  step  token              logp raw  logp sampled   H raw  H sampled"
+                      "  alternatives: raw | sampled\n");
+        return;
+    }
     if (q->verbose) {
         ts_doc_printf(d, TS_STYLE_BOLD,
                       "  step  token                    id      prob  entropy  candidates\n");
@@ -120,9 +138,31 @@ static void render_begin(ts_doc *d, const req_generate *q, const ts_tokenizer *t
     free(pt);
 }
 
+/* "' the' -1.23, ' a' -2.01" for up to 3 alternatives. */
+static void alternatives(char *out, size_t size, const ts_tokenizer *tok,
+                         const ts_token_logprob *top, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && i < 3 && used < size; i++) {
+        char tb[64];
+        used += (size_t)snprintf(out + used, size - used, "%s%s %.2f", i ? ", " : "",
+                                 rq_token_display(tok, top[i].id, tb, sizeof tb), top[i].logprob);
+    }
+}
+
 static void render_token(ts_doc *d, const req_generate *q, const ts_tokenizer *tok,
                          const ts_gen_step *s)
 {
+    if (q->logprobs >= 0 && s->has_logprobs) {
+        char tb[256], ar[256], ap[256];
+        alternatives(ar, sizeof ar, tok, s->top_raw, s->n_top_raw);
+        alternatives(ap, sizeof ap, tok, s->top, s->n_top);
+        ts_doc_printf(d, TS_STYLE_PLAIN, "  %4zu  %-16s %9.3f  %12.3f  %6.3f  %9.3f  %s | %s\n",
+                      s->index + 1, rq_token_display(tok, s->id, tb, sizeof tb), s->logprob_raw,
+                      s->logprob, s->entropy_raw_nats, s->entropy_nats, ar, ap);
+        return;
+    }
     if (!q->verbose) {
         ts_doc_text(d, TS_STYLE_PLAIN, s->text, s->text_len);
         return;
@@ -136,7 +176,16 @@ static void render_token(ts_doc *d, const req_generate *q, const ts_tokenizer *t
 static void render_end(ts_doc *d, const req_generate *q, const ts_tokenizer *tok,
                        const ts_event *ev)
 {
-    if (q->verbose) {
+    if (q->logprobs >= 0) {
+        ts_doc_printf(d, TS_STYLE_DIM,
+                      "  (raw: the model's own distribution at T = 1, what vLLM returns by "
+                      "default; sampled: the\n   distribution the token was drawn from, after "
+                      "penalties, temperature and truncation)\n");
+        char *pt = rq_ids_text(tok, ev->prompt_ids, ev->n_prompt_ids);
+        if (pt) ts_doc_text(d, TS_STYLE_PROMPT, pt, strlen(pt));
+        free(pt);
+        ts_doc_text(d, TS_STYLE_PLAIN, ev->text, ev->text_len);
+    } else if (q->verbose) {
         ts_doc_printf(d, TS_STYLE_DIM,
                       "  (prob and entropy are of the distribution each token was drawn from,\n"
                       "   after temperature and truncation)\n");
@@ -194,7 +243,9 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
 static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
 {
     const req_generate *q = RQ_REQ(run->req, req_generate);
-    ts_status st = rq_check_sampler(run, &q->sp, err, err_size);
+    ts_sampler_params sp;
+    rq_sampler_params(run, &q->sp, &q->bias, &sp);
+    ts_status st = rq_check_sampler(run, &sp, err, err_size);
     if (st != TS_OK) return st;
     res_generate *g = calloc(1, sizeof *g);
     if (!g) return ts_errorf(err, err_size, TS_ERR_NOMEM, "generate: out of memory");
@@ -205,7 +256,14 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         free(g);
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "generate: out of memory");
     }
-    size_t n_ctx = (size_t)run->info->n_positions, V = (size_t)run->info->n_vocab;
+    size_t V = (size_t)run->info->n_vocab, n_ctx = (size_t)run->info->n_positions;
+    ts_gen_params gp = ts_gen_default_params();
+    rq_gen_controls(&q->stop, q->min_new_tokens, q->ignore_eos, q->context_shift, &gp);
+    gp.max_new_tokens = (size_t)q->max_new_tokens;
+    gp.seed = q->seed;
+    gp.logprobs = q->logprobs >= 0;
+    gp.top_logprobs = q->logprobs > 0 ? (size_t)q->logprobs : 0;
+    run->long_prompts_ok = q->context_shift;
     /* Tokenize every prompt before generating anything. */
     for (size_t i = 0; i < g->n_prompts && st == TS_OK; i++) {
         gen_prompt *p = &g->p[i];
@@ -225,29 +283,24 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         }
         if (q->labels.n) p->label = q->labels.v[i];
     }
-    if (st == TS_OK && q->sp.temperature == 0 && g->samples > 1)
+    if (st == TS_OK && q->sp.temperature == 0 && g->samples > 1 && !q->sp.xtc_probability &&
+        !q->sp.mirostat)
         rq_warn(run, "temperature: 0 is greedy decoding, so the %zu samples are identical",
                 g->samples);
+    bool warned_window = false;
     for (size_t i = 0; i < g->n_prompts && st == TS_OK; i++) {
         gen_prompt *p = &g->p[i];
-        size_t max_new = (size_t)q->max_new_tokens;
-        if (p->n_ids + max_new > n_ctx) {
-            max_new = n_ctx - p->n_ids;
+        st = ts_generator_set_prompt_ex(run->slot->gen, p->ids, p->n_ids, &gp, err, err_size);
+        if (st == TS_OK && ts_generator_prompt_size(run->slot->gen) < p->n_ids)
             rq_warn(run,
-                    "max_new_tokens: the prompt%s (%zu tokens) + %lld new tokens exceeds the "
-                    "context window of %zu tokens; generation stops at the window after %zu "
-                    "(finish_reason \"length\")",
-                    g->n_prompts > 1 ? " of this item" : "", p->n_ids,
-                    (long long)q->max_new_tokens, n_ctx, max_new);
-        }
-        st = ts_generator_set_prompt(run->slot->gen, p->ids, p->n_ids, err, err_size);
+                    "context_shift: the prompt%s is %zu tokens, longer than the window of %zu; "
+                    "it keeps its last %zu",
+                    g->n_prompts > 1 ? " of this item" : "", p->n_ids, n_ctx,
+                    ts_generator_prompt_size(run->slot->gen));
         for (size_t j = 0; j < g->samples && st == TS_OK; j++) {
             ts_sampler *sampler = NULL;
-            st = ts_sampler_new(&q->sp, V, &sampler, err, err_size);
+            st = ts_sampler_new(&sp, V, &sampler, err, err_size);
             if (st != TS_OK) break;
-            ts_gen_params gp = ts_gen_default_params();
-            gp.max_new_tokens = max_new;
-            gp.seed = q->seed;
             gp.stream = i * g->samples + j;
             ts_event tmpl;
             memset(&tmpl, 0, sizeof tmpl);
@@ -256,20 +309,16 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
             tmpl.temperature = q->sp.temperature;
             tmpl.prompt_ids = p->ids;
             tmpl.n_prompt_ids = p->n_ids;
-            if (max_new == 0) {
-                /* The prompt fills the window: nothing to generate. */
-                p->seqs[j].finish_reason = "length";
-                ts_event ev = tmpl;
-                ev.kind = TS_EV_SAMPLE_BEGIN;
-                rq_emit(run, &ev);
-                ev.kind = TS_EV_SAMPLE_END;
-                ev.finish_reason = "length";
-                ev.text = "";
-                rq_emit(run, &ev);
-            } else {
-                st = rq_seq_generate(run, sampler, &gp, &p->seqs[j], &tmpl, NULL, err, err_size);
-            }
+            st = rq_seq_generate(run, sampler, &gp, &p->seqs[j], &tmpl, NULL, err, err_size);
             ts_sampler_free(sampler);
+            if (st == TS_OK && p->seqs[j].result.stop == TS_STOP_CONTEXT && !warned_window) {
+                warned_window = true;
+                rq_warn(run,
+                        "max_new_tokens: generation reached the end of the context window "
+                        "(%zu tokens) after %zu new tokens and stopped (finish_reason "
+                        "\"length\"); context_shift continues past it",
+                        n_ctx, p->seqs[j].n);
+            }
         }
     }
     if (st != TS_OK) {
@@ -282,14 +331,37 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
 
 /* ---- JSON ---------------------------------------------------------------------- */
 
+static cJSON *json_alternatives(const ts_tokenizer *tok, const ts_token_logprob *top, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        rq_json_add_token(e, tok, top[i].id);
+        cJSON_AddItemToObject(e, "logprob", rq_json_number(top[i].logprob));
+        cJSON_AddItemToArray(a, e);
+    }
+    return a;
+}
+
 static cJSON *json_steps(const ts_tokenizer *tok, const rq_seq *sq)
 {
     cJSON *steps = cJSON_CreateArray();
     for (size_t k = 0; steps && k < sq->n; k++) {
+        ts_gen_step s = rq_seq_step(sq, k);
         cJSON *e = cJSON_CreateObject();
-        rq_json_add_token(e, tok, sq->ids[k]);
-        cJSON_AddNumberToObject(e, "prob", sq->prob[k]);
-        cJSON_AddNumberToObject(e, "entropy_nats", sq->entropy[k]);
+        rq_json_add_token(e, tok, s.id);
+        cJSON_AddNumberToObject(e, "prob", s.prob);
+        cJSON_AddNumberToObject(e, "entropy_nats", s.entropy_nats);
+        cJSON_AddItemToObject(e, "temperature", rq_json_number(s.temperature));
+        if (s.has_logprobs) {
+            /* raw: the model at T = 1; sampled: the distribution the token was drawn from */
+            cJSON_AddItemToObject(e, "logprob_raw", rq_json_number(s.logprob_raw));
+            cJSON_AddItemToObject(e, "logprob_sampled", rq_json_number(s.logprob));
+            cJSON_AddNumberToObject(e, "entropy_raw_nats", s.entropy_raw_nats);
+            cJSON_AddNumberToObject(e, "entropy_sampled_nats", s.entropy_nats);
+            cJSON_AddItemToObject(e, "top_raw", json_alternatives(tok, s.top_raw, s.n_top_raw));
+            cJSON_AddItemToObject(e, "top_sampled", json_alternatives(tok, s.top, s.n_top));
+        }
         cJSON_AddItemToArray(steps, e);
     }
     return steps;
@@ -304,8 +376,9 @@ static void json_prompt(cJSON *o, const ts_tokenizer *tok, const gen_prompt *p, 
     cJSON_AddItemToObject(o, "ids", rq_json_ids(p->ids, p->n_ids));
     cJSON_AddStringToObject(o, "text", first->text ? first->text : "");
     cJSON_AddItemToObject(o, "steps", json_steps(tok, first));
-    cJSON_AddStringToObject(o, "stop", first->eot ? "eot" : "length");
+    cJSON_AddStringToObject(o, "stop", ts_stop_reason_name(first->result.stop));
     cJSON_AddStringToObject(o, "finish_reason", first->finish_reason ? first->finish_reason : "length");
+    cJSON_AddNumberToObject(o, "context_shifts", (double)first->result.n_context_shifts);
     if (samples > 1) {
         cJSON *arr = cJSON_AddArrayToObject(o, "samples");
         for (size_t j = 0; arr && j < samples; j++) {
@@ -315,6 +388,7 @@ static void json_prompt(cJSON *o, const ts_tokenizer *tok, const gen_prompt *p, 
             cJSON_AddItemToObject(s, "ids", rq_json_ids(sq->ids, sq->n));
             cJSON_AddItemToObject(s, "steps", json_steps(tok, sq));
             cJSON_AddStringToObject(s, "finish_reason", sq->finish_reason ? sq->finish_reason : "length");
+            cJSON_AddStringToObject(s, "stop", ts_stop_reason_name(sq->result.stop));
             cJSON_AddItemToArray(arr, s);
         }
     }

@@ -283,11 +283,14 @@ ts_status rq_encode_prompt(const rq_run *run, const char *field, const char *pro
     ts_status st = ts_tokenizer_encode(run->tok, prompt, len, 0, NULL, 0, &need);
     if (st != TS_OK && st != TS_ERR_RANGE)
         return ts_errorf(err, err_size, st, "%s: cannot tokenize (%s)", field, ts_status_str(st));
-    if (need > n_ctx)
+    if (need > n_ctx && !run->long_prompts_ok)
         return ts_errorf(err, err_size, TS_ERR_RANGE,
                          "%s: the prompt is %zu tokens, longer than the model's context of %zu "
-                         "tokens (n_positions)",
-                         field, need, n_ctx);
+                         "tokens (n_positions)%s",
+                         field, need, n_ctx,
+                         ts_analysis_find_field(run->req->a, "context_shift")
+                             ? "; context_shift keeps its last half"
+                             : "");
     int32_t *ids = malloc((need ? need : 1) * sizeof *ids);
     if (!ids) return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", field);
     st = ts_tokenizer_encode(run->tok, prompt, len, 0, ids, need, &need);
@@ -315,7 +318,7 @@ ts_status rq_prompt_ids(const rq_run *run, const rq_str *prompt, const rq_ids *i
                 return ts_errorf(err, err_size, TS_ERR_INVALID,
                                  "ids: token id %d is outside the vocabulary [0, %zu)",
                                  (int)ids->v[i], V);
-        if (ids->n > n_ctx)
+        if (ids->n > n_ctx && !run->long_prompts_ok)
             return ts_errorf(err, err_size, TS_ERR_RANGE,
                              "ids: %zu tokens, longer than the model's context of %zu tokens "
                              "(n_positions)",

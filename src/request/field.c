@@ -144,10 +144,8 @@ static void field_clear(ts_request *r, const rq_field *f)
     case TS_FIELD_STRINGS: strings_free(p); break;
     case TS_FIELD_BIAS: {
         rq_bias *b = p;
-        free(b->id);
-        free(b->bias);
-        b->id = NULL;
-        b->bias = NULL;
+        free(b->v);
+        b->v = NULL;
         b->n = 0;
         break;
     }
@@ -242,18 +240,9 @@ ts_status rq_request_clone(const ts_request *r, ts_request **out)
         }
         case TS_FIELD_BIAS: {
             rq_bias *b = p;
-            int32_t *id = ok ? dup_mem(b->id, b->n * sizeof *b->id) : NULL;
-            float *bias = ok ? dup_mem(b->bias, b->n * sizeof *b->bias) : NULL;
-            if (b->n && (!id || !bias)) {
-                ok = false;
-                free(id);
-                free(bias);
-                id = NULL;
-                bias = NULL;
-            }
-            b->id = id;
-            b->bias = bias;
-            if (!id) b->n = 0;
+            b->v = ok ? dup_mem(b->v, b->n * sizeof *b->v) : NULL;
+            ok = ok && (b->v || b->n == 0);
+            if (!b->v) b->n = 0;
             break;
         }
         default: break;
@@ -463,11 +452,10 @@ static ts_status bias_append(ts_request *r, const rq_field *f, int32_t id, doubl
                              char *err, size_t err_size)
 {
     rq_bias *b = fptr(r, f);
-    if (!grow((void **)&b->id, b->n, sizeof *b->id) ||
-        !grow((void **)&b->bias, b->n, sizeof *b->bias))
+    if (!grow((void **)&b->v, b->n, sizeof *b->v))
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", f->info.name);
-    b->id[b->n] = id;
-    b->bias[b->n] = (float)bias;
+    b->v[b->n].token = id;
+    b->v[b->n].bias = bias;
     b->n++;
     if (f->max_items && b->n > f->max_items)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: at most %zu entries", f->info.name,
@@ -938,8 +926,8 @@ char *ts_request_command_line(const ts_request *r, const char *extra)
         case TS_FIELD_BIAS: {
             const rq_bias *d = p;
             for (size_t k = 0; k < d->n; k++) {
-                fmt_double(num, sizeof num, d->bias[k]);
-                rq_buf_printf(&val, "%s%d:%s", k ? "," : "", (int)d->id[k], num);
+                fmt_double(num, sizeof num, d->v[k].bias);
+                rq_buf_printf(&val, "%s%d:%s", k ? "," : "", (int)d->v[k].token, num);
             }
             break;
         }

@@ -24,14 +24,41 @@ ts_status rq_check_sampler(const rq_run *run, const ts_sampler_params *sp, char 
     return st;
 }
 
+void rq_sampler_params(const rq_run *run, const ts_sampler_params *sp, const rq_bias *bias,
+                       ts_sampler_params *out)
+{
+    *out = *sp;
+    out->logit_bias = bias && bias->n ? bias->v : NULL;
+    out->n_logit_bias = bias ? bias->n : 0;
+    if (run->info) out->n_ctx = run->info->n_positions; /* the penalty history holds a window */
+}
+
+void rq_gen_controls(const rq_strings *stop, int64_t min_new_tokens, bool ignore_eos,
+                     bool context_shift, ts_gen_params *gp)
+{
+    gp->stop = stop && stop->n ? (const char *const *)stop->v : NULL;
+    gp->n_stop = stop ? stop->n : 0;
+    gp->min_new_tokens = (size_t)min_new_tokens;
+    gp->ignore_eos = ignore_eos;
+    gp->context_shift = context_shift;
+}
+
 void rq_seq_free(rq_seq *q)
 {
     free(q->ids);
     free(q->prob);
     free(q->entropy);
+    free(q->temperature);
     free(q->n_cands);
     free(q->off);
     free(q->text);
+    free(q->lp_raw);
+    free(q->h_raw);
+    free(q->lp);
+    free(q->top_raw);
+    free(q->top);
+    free(q->n_top_raw_at);
+    free(q->n_top_at);
     memset(q, 0, sizeof *q);
 }
 
@@ -45,20 +72,34 @@ static void seq_reset(rq_seq *q)
     if (q->off) q->off[0] = 0;
 }
 
+/* realloc *p to n elements of size elem; false (and *p kept) on failure. */
+static bool grow_to(void *pp, size_t n, size_t elem)
+{
+    void **p = pp;
+    size_t bytes;
+    if (ts_mul_overflows(n ? n : 1, elem, &bytes)) return false;
+    void *q = realloc(*p, bytes);
+    if (!q) return false;
+    *p = q;
+    return true;
+}
+
 static bool seq_grow(rq_seq *q)
 {
     size_t cap = q->cap ? 2 * q->cap : 64;
-    int32_t *ids = realloc(q->ids, cap * sizeof *ids);
-    if (ids) q->ids = ids;
-    double *p = ids ? realloc(q->prob, cap * sizeof *p) : NULL;
-    if (p) q->prob = p;
-    double *h = p ? realloc(q->entropy, cap * sizeof *h) : NULL;
-    if (h) q->entropy = h;
-    size_t *c = h ? realloc(q->n_cands, cap * sizeof *c) : NULL;
-    if (c) q->n_cands = c;
-    size_t *o = c ? realloc(q->off, (cap + 1) * sizeof *o) : NULL;
-    if (o) q->off = o;
-    if (!o) return false;
+    bool ok = grow_to(&q->ids, cap, sizeof *q->ids) && grow_to(&q->prob, cap, sizeof *q->prob) &&
+              grow_to(&q->entropy, cap, sizeof *q->entropy) &&
+              grow_to(&q->temperature, cap, sizeof *q->temperature) &&
+              grow_to(&q->n_cands, cap, sizeof *q->n_cands) &&
+              grow_to(&q->off, cap + 1, sizeof *q->off);
+    if (ok && q->has_logprobs)
+        ok = grow_to(&q->lp_raw, cap, sizeof *q->lp_raw) &&
+             grow_to(&q->h_raw, cap, sizeof *q->h_raw) && grow_to(&q->lp, cap, sizeof *q->lp) &&
+             grow_to(&q->n_top_raw_at, cap, sizeof *q->n_top_raw_at) &&
+             grow_to(&q->n_top_at, cap, sizeof *q->n_top_at) &&
+             grow_to(&q->top_raw, cap * (q->n_top ? q->n_top : 1), sizeof *q->top_raw) &&
+             grow_to(&q->top, cap * (q->n_top ? q->n_top : 1), sizeof *q->top);
+    if (!ok) return false;
     q->cap = cap;
     return true;
 }
@@ -77,7 +118,19 @@ static bool seq_push(rq_seq *q, const ts_gen_step *s)
     q->ids[q->n] = s->id;
     q->prob[q->n] = s->prob;
     q->entropy[q->n] = s->entropy_nats;
+    q->temperature[q->n] = s->temperature;
     q->n_cands[q->n] = s->n_candidates;
+    if (q->has_logprobs) {
+        q->lp_raw[q->n] = s->logprob_raw;
+        q->h_raw[q->n] = s->entropy_raw_nats;
+        q->lp[q->n] = s->logprob;
+        size_t nr = s->n_top_raw < q->n_top ? s->n_top_raw : q->n_top;
+        size_t np = s->n_top < q->n_top ? s->n_top : q->n_top;
+        if (nr) memcpy(q->top_raw + q->n * q->n_top, s->top_raw, nr * sizeof *s->top_raw);
+        if (np) memcpy(q->top + q->n * q->n_top, s->top, np * sizeof *s->top);
+        q->n_top_raw_at[q->n] = nr;
+        q->n_top_at[q->n] = np;
+    }
     q->off[q->n] = q->len;
     memcpy(q->text + q->len, s->text, s->text_len);
     q->len += s->text_len;
@@ -96,7 +149,18 @@ ts_gen_step rq_seq_step(const rq_seq *q, size_t i)
     s.prob = q->prob[i];
     s.entropy_nats = q->entropy[i];
     s.n_candidates = q->n_cands[i];
+    s.temperature = q->temperature[i];
     s.is_eot = q->eot && i + 1 == q->n;
+    if (q->has_logprobs) {
+        s.has_logprobs = true;
+        s.logprob_raw = q->lp_raw[i];
+        s.entropy_raw_nats = q->h_raw[i];
+        s.logprob = q->lp[i];
+        s.top_raw = q->top_raw + i * q->n_top;
+        s.n_top_raw = q->n_top_raw_at[i];
+        s.top = q->top + i * q->n_top;
+        s.n_top = q->n_top_at[i];
+    }
     s.text = q->text + q->off[i];
     s.text_len = q->off[i + 1] - q->off[i];
     return s;
@@ -135,8 +199,20 @@ static int on_step(const ts_gen_step *s, void *user)
  * never allocates: a token's text is at most its bytes, each of which can
  * become a 3-byte U+FFFD, plus up to 3 bytes held back from the step before.
  */
-static bool seq_reserve(rq_seq *q, const ts_tokenizer *tok, size_t max_new)
+static bool seq_reserve(rq_seq *q, const ts_tokenizer *tok, size_t max_new, bool logprobs,
+                        size_t n_top)
 {
+    if (logprobs != q->has_logprobs || n_top != q->n_top) {
+        /* Another shape of per-step data: start over. */
+        char *text = q->text;
+        size_t text_cap = q->text_cap;
+        q->text = NULL;
+        rq_seq_free(q);
+        q->text = text;
+        q->text_cap = text_cap;
+        q->has_logprobs = logprobs;
+        q->n_top = n_top;
+    }
     while (q->cap < max_new)
         if (!seq_grow(q)) return false;
     if (!q->cap && !seq_grow(q)) return false;
@@ -158,7 +234,8 @@ ts_status rq_seq_generate(rq_run *run, ts_sampler *sampler, const ts_gen_params 
                           const ts_event *tmpl, const rq_seq *ref, char *err, size_t err_size)
 {
     seq_reset(q);
-    if (!seq_reserve(q, run->tok, gp->max_new_tokens))
+    if (!seq_reserve(q, run->tok, gp->max_new_tokens, gp->logprobs || gp->top_logprobs > 0,
+                     gp->top_logprobs))
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory for %zu tokens",
                          gp->max_new_tokens);
     q->off[0] = 0;
@@ -172,8 +249,9 @@ ts_status rq_seq_generate(rq_run *run, ts_sampler *sampler, const ts_gen_params 
     if (cb.oom) return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
     if (run->cancelled) return ts_errorf(err, err_size, TS_ERR_IO, "cancelled");
     if (st != TS_OK) return st;
+    q->result = res;
     q->eot = res.stop == TS_STOP_EOT;
-    q->finish_reason = q->eot ? "stop" : "length";
+    q->finish_reason = ts_stop_reason_finish(res.stop);
     ev = *tmpl;
     ev.kind = TS_EV_SAMPLE_END;
     ev.finish_reason = q->finish_reason;

@@ -54,8 +54,7 @@ typedef struct rq_strings {
     size_t n;
 } rq_strings;
 typedef struct rq_bias {
-    int32_t *id;
-    float *bias;
+    ts_logit_bias *v;
     size_t n;
 } rq_bias;
 
@@ -103,6 +102,7 @@ typedef struct rq_run {
     const ts_run_opts *opts;   /* never NULL (defaults) */
     const ts_request *req;
     bool cancelled;
+    bool long_prompts_ok;      /* context_shift: a prompt may exceed the window */
     rq_strings warnings;       /* moved into the result */
 } rq_run;
 
@@ -235,7 +235,91 @@ extern const char *const rq_order_names[];
               .help = "hf: temperature, then truncation; llama: truncation at T = 1, then T",   \
               .choices = rq_order_names},                                                       \
      .off = offsetof(ST, sp.order)}
-#define RQ_SAMPLER_FIELDS(ST) RQ_SAMPLER_T_FIELD(ST), RQ_SAMPLER_TRUNC_FIELDS(ST)
+/* Every other step of the chain (docs/sampling.md), for `sp` and a rq_bias `bias`. */
+#define RQ_SAMPLER_MORE_FIELDS(ST)                                                              \
+    {.info = {.name = "repetition_penalty", .type = TS_FIELD_DOUBLE, .metavar = "R",            \
+              .def = "1", .help = "divide (multiply if < 0) the scores of tokens seen (1 = off)"}, \
+     .off = offsetof(ST, sp.repetition_penalty), .min = 0, .max = 1e9, .min_open = true},        \
+    {.info = {.name = "penalty_last_n", .type = TS_FIELD_INT, .metavar = "N", .def = "64",      \
+              .help = "llama order: penalise the last N tokens (-1 = all, 0 = none)"},           \
+     .off = offsetof(ST, sp.penalty_last_n), .i32 = true, .min = -1, .max = 2147483647.0},       \
+    {.info = {.name = "presence_penalty", .type = TS_FIELD_DOUBLE, .metavar = "A", .def = "0",  \
+              .help = "OpenAI: subtract A from tokens already generated"},                      \
+     .off = offsetof(ST, sp.presence_penalty), .min = -2, .max = 2},                             \
+    {.info = {.name = "frequency_penalty", .type = TS_FIELD_DOUBLE, .metavar = "A", .def = "0", \
+              .help = "OpenAI: subtract A x (times generated)"},                                \
+     .off = offsetof(ST, sp.frequency_penalty), .min = -2, .max = 2},                            \
+    {.info = {.name = "no_repeat_ngram_size", .type = TS_FIELD_INT, .metavar = "N", .def = "0", \
+              .help = "HF: never repeat an n-gram of this size (0 = off)"},                       \
+     .off = offsetof(ST, sp.no_repeat_ngram_size), .i32 = true, .min = 0, .max = 1 << 20},       \
+    {.info = {.name = "logit_bias", .type = TS_FIELD_BIAS, .metavar = "ID:BIAS,...",            \
+              .help = "add BIAS to token ID's logit (-inf bans it); JSON {\"ID\": BIAS}"},      \
+     .off = offsetof(ST, bias), .min = -INFINITY, .max = INFINITY, .allow_neg_inf = true,        \
+     .max_items = 1024},                                                                        \
+    {.info = {.name = "typical_p", .type = TS_FIELD_DOUBLE, .metavar = "P", .def = "1",         \
+              .help = "locally typical sampling: keep mass P nearest the entropy (1 = off)"},    \
+     .off = offsetof(ST, sp.typical_p), .min = 0, .max = 1, .min_open = true},                   \
+    {.info = {.name = "epsilon_cutoff", .type = TS_FIELD_DOUBLE, .metavar = "E", .def = "0",    \
+              .help = "HF: drop tokens with p < E (0 = off)"},                                   \
+     .off = offsetof(ST, sp.epsilon_cutoff), .min = 0, .max = 1, .max_open = true},              \
+    {.info = {.name = "eta_cutoff", .type = TS_FIELD_DOUBLE, .metavar = "E", .def = "0",        \
+              .help = "HF: drop p < min(E, sqrt(E) exp(-H)) (0 = off)"},                        \
+     .off = offsetof(ST, sp.eta_cutoff), .min = 0, .max = 1, .max_open = true},                  \
+    {.info = {.name = "top_n_sigma", .type = TS_FIELD_DOUBLE, .metavar = "N", .def = "-1",      \
+              .help = "llama.cpp: keep scores within N std of the max (<= 0 = off)"},           \
+     .off = offsetof(ST, sp.top_n_sigma), .min = -1e9, .max = 1e9},                              \
+    {.info = {.name = "xtc_probability", .type = TS_FIELD_DOUBLE, .metavar = "P", .def = "0",   \
+              .help = "llama.cpp XTC: with chance P drop the top tokens above the threshold"},   \
+     .off = offsetof(ST, sp.xtc_probability), .min = 0, .max = 1},                               \
+    {.info = {.name = "xtc_threshold", .type = TS_FIELD_DOUBLE, .metavar = "T", .def = "0.1",   \
+              .help = "XTC threshold (> 0.5 = off)"},                                           \
+     .off = offsetof(ST, sp.xtc_threshold), .min = 0, .max = 1},                                 \
+    {.info = {.name = "dynatemp_range", .type = TS_FIELD_DOUBLE, .metavar = "R", .def = "0",    \
+              .help = "llama.cpp dynamic temperature: T in temperature +- R by entropy"},       \
+     .off = offsetof(ST, sp.dynatemp_range), .min = 0, .max = 1e9},                              \
+    {.info = {.name = "dynatemp_exponent", .type = TS_FIELD_DOUBLE, .metavar = "X", .def = "1", \
+              .help = "dynamic temperature exponent"},                                          \
+     .off = offsetof(ST, sp.dynatemp_exponent), .min = 0, .max = 1e9},                           \
+    {.info = {.name = "target_entropy", .type = TS_FIELD_DOUBLE, .metavar = "H", .def = "-1",   \
+              .help = "solve T each step for this entropy in nats (-1 = off)"},                  \
+     .off = offsetof(ST, sp.target_entropy), .min = -1, .max = 1e6},                             \
+    {.info = {.name = "mirostat", .type = TS_FIELD_INT, .metavar = "0|1|2", .def = "0",        \
+              .help = "Mirostat v1 / v2 (Basu et al. 2020): target a surprisal (0 = off)"},     \
+     .off = offsetof(ST, sp.mirostat), .i32 = true, .min = 0, .max = 2},                         \
+    {.info = {.name = "mirostat_tau", .type = TS_FIELD_DOUBLE, .metavar = "BITS", .def = "5",   \
+              .help = "Mirostat target surprisal, bits"},                                       \
+     .off = offsetof(ST, sp.mirostat_tau), .min = 0, .max = 1e9, .min_open = true},              \
+    {.info = {.name = "mirostat_eta", .type = TS_FIELD_DOUBLE, .metavar = "ETA", .def = "0.1",  \
+              .help = "Mirostat learning rate"},                                                \
+     .off = offsetof(ST, sp.mirostat_eta), .min = 0, .max = 1e9}
+#define RQ_SAMPLER_FIELDS(ST)                                                                   \
+    RQ_SAMPLER_T_FIELD(ST), RQ_SAMPLER_TRUNC_FIELDS(ST), RQ_SAMPLER_MORE_FIELDS(ST)
+
+/* Generation controls, for members stop (rq_strings), min_new_tokens, ignore_eos,
+ * context_shift. */
+#define RQ_GEN_FIELDS(ST)                                                                       \
+    {.info = {.name = "stop", .type = TS_FIELD_STRINGS, .metavar = "TEXT",                      \
+              .help = "stop before this text (repeat for up to 4)", .flags = TS_FIELD_REPEAT},   \
+     .off = offsetof(ST, stop), .max_items = 4},                                                \
+    {.info = {.name = "min_new_tokens", .type = TS_FIELD_INT, .metavar = "N", .def = "0",       \
+              .help = "<|endoftext|> cannot come before N new tokens"},                         \
+     .off = offsetof(ST, min_new_tokens), .min = 0, .max = 1 << 20},                             \
+    {.info = {.name = "ignore_eos", .type = TS_FIELD_BOOL,                                      \
+              .help = "never draw <|endoftext|> (llama.cpp --ignore-eos)"},                    \
+     .off = offsetof(ST, ignore_eos)},                                                          \
+    {.info = {.name = "context_shift", .type = TS_FIELD_BOOL,                                   \
+              .help = "at the context window keep its last half and go on (llama.cpp)"},        \
+     .off = offsetof(ST, context_shift)}
+
+/*
+ * The sampler parameters of a request: sp with the bias list and the history
+ * window (n_ctx) filled in. *out borrows bias.
+ */
+void rq_sampler_params(const rq_run *run, const ts_sampler_params *sp, const rq_bias *bias,
+                       ts_sampler_params *out);
+/* The generation controls of RQ_GEN_FIELDS into gp (stop borrowed from the request). */
+void rq_gen_controls(const rq_strings *stop, int64_t min_new_tokens, bool ignore_eos,
+                     bool context_shift, ts_gen_params *gp);
 
 /* top_k <= the vocabulary, and what ts_sampler_new checks, named by field. */
 ts_status rq_check_sampler(const rq_run *run, const ts_sampler_params *sp, char *err,
@@ -244,7 +328,7 @@ ts_status rq_check_sampler(const rq_run *run, const ts_sampler_params *sp, char 
 /* One generated sequence, step by step (what a TOKEN event reported). */
 typedef struct rq_seq {
     int32_t *ids;
-    double *prob, *entropy;
+    double *prob, *entropy, *temperature;
     size_t *n_cands;
     size_t *off;      /* [n + 1]: byte offset of each step's text in text */
     size_t n, cap;
@@ -252,6 +336,13 @@ typedef struct rq_seq {
     size_t len, text_cap;
     bool eot;
     const char *finish_reason; /* "stop" | "length" (static) */
+    ts_gen_result result;
+    /* with logprobs: per step raw / processed log-prob and entropy, and n_top alternatives */
+    bool has_logprobs;
+    size_t n_top;     /* alternatives kept per step (top_logprobs) */
+    double *lp_raw, *h_raw, *lp;
+    ts_token_logprob *top_raw, *top; /* [cap * n_top] */
+    size_t *n_top_raw_at, *n_top_at;
 } rq_seq;
 void rq_seq_free(rq_seq *q);
 /* Run the generator into q, emitting BEGIN / TOKEN / END events shaped by tmpl

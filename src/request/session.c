@@ -100,6 +100,11 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
             if (st == TS_OK)
                 st = ts_generator_new(s->slots[i].ctx, s->tok, V, &s->slots[i].gen, err,
                                       err_size);
+            /* The window, for context_shift and to stop exactly at its end. */
+            if (st == TS_OK)
+                st = ts_generator_set_n_ctx(
+                    s->slots[i].gen, (size_t)ts_model_get_info(s->model)->n_positions, err,
+                    err_size);
             s->n_slots = i + 1;
         }
     }
