@@ -195,7 +195,7 @@ typedef enum ts_field_type {
 /* Field flags. */
 #define TS_FIELD_REPEAT 1u    /* CLI: the option may be repeated, each adds an item */
 #define TS_FIELD_NO_JSON 2u   /* a CLI-only field (a file name the CLI reads, e.g. --text) */
-#define TS_FIELD_HIDDEN 4u    /* not listed in --help */
+#define TS_FIELD_HIDDEN 4u    /* JSON only: not a CLI option (the CLI fills it its own way) */
 
 typedef struct ts_field_info {
     const char *name;    /* JSON key (snake_case); the CLI option is --name with '-' for '_' */
@@ -296,6 +296,7 @@ typedef struct ts_event {
     size_t text_len;
     bool eot;                  /* TS_EV_SAMPLE_END: ended by <|endoftext|> */
     bool greedy;               /* compare: the greedy reference of the prompt */
+    bool compared;             /* compare, TS_EV_SAMPLE_END: diverges_at is meaningful */
     long diverges_at;          /* compare, TS_EV_SAMPLE_END: first step off the greedy
                                   text, -1 = never */
     size_t diverge_offset;     /* ... and the byte offset in text where that happens */

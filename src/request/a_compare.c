@@ -226,6 +226,7 @@ static ts_event end_event(const res_compare *c, size_t i, size_t t, size_t j, bo
     ev.eot = sq->eot;
     ev.finish_reason = sq->finish_reason;
     ev.diverges_at = greedy ? -1 : p->div[t * c->samples + j];
+    ev.compared = !greedy;
     if (ev.diverges_at >= 0)
         ev.diverge_offset = (size_t)ev.diverges_at < sq->n ? sq->off[ev.diverges_at] : sq->len;
     return ev;

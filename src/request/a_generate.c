@@ -331,38 +331,12 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
 
 /* ---- JSON ---------------------------------------------------------------------- */
 
-static cJSON *json_alternatives(const ts_tokenizer *tok, const ts_token_logprob *top, size_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < n; i++) {
-        cJSON *e = cJSON_CreateObject();
-        rq_json_add_token(e, tok, top[i].id);
-        cJSON_AddItemToObject(e, "logprob", rq_json_number(top[i].logprob));
-        cJSON_AddItemToArray(a, e);
-    }
-    return a;
-}
-
 static cJSON *json_steps(const ts_tokenizer *tok, const rq_seq *sq)
 {
     cJSON *steps = cJSON_CreateArray();
     for (size_t k = 0; steps && k < sq->n; k++) {
         ts_gen_step s = rq_seq_step(sq, k);
-        cJSON *e = cJSON_CreateObject();
-        rq_json_add_token(e, tok, s.id);
-        cJSON_AddNumberToObject(e, "prob", s.prob);
-        cJSON_AddNumberToObject(e, "entropy_nats", s.entropy_nats);
-        cJSON_AddItemToObject(e, "temperature", rq_json_number(s.temperature));
-        if (s.has_logprobs) {
-            /* raw: the model at T = 1; sampled: the distribution the token was drawn from */
-            cJSON_AddItemToObject(e, "logprob_raw", rq_json_number(s.logprob_raw));
-            cJSON_AddItemToObject(e, "logprob_sampled", rq_json_number(s.logprob));
-            cJSON_AddNumberToObject(e, "entropy_raw_nats", s.entropy_raw_nats);
-            cJSON_AddNumberToObject(e, "entropy_sampled_nats", s.entropy_nats);
-            cJSON_AddItemToObject(e, "top_raw", json_alternatives(tok, s.top_raw, s.n_top_raw));
-            cJSON_AddItemToObject(e, "top_sampled", json_alternatives(tok, s.top, s.n_top));
-        }
-        cJSON_AddItemToArray(steps, e);
+        cJSON_AddItemToArray(steps, rq_json_step(tok, &s));
     }
     return steps;
 }

@@ -20,6 +20,7 @@ typedef struct req_sweep {
     rq_doubles temperatures;
     rq_doubles target_entropy;
     bool full_prob;
+    bool include_logits;
 } req_sweep;
 
 static const double default_temps[] = {0.01, 0.1, 0.5, 1, 2, 5, 100};
@@ -41,6 +42,11 @@ static const rq_field fields[] = {
     {.info = {.name = "full_prob", .type = TS_FIELD_BOOL,
               .help = "probabilities over the full vocabulary instead of renormalised in the top k"},
      .off = offsetof(req_sweep, full_prob)},
+    {.info = {.name = "include_logits", .type = TS_FIELD_BOOL,
+              .help = "add every logit as base64 little-endian float32 (logits_f32_base64), "
+                      "so a client can re-apply any temperature without the model",
+              .flags = TS_FIELD_HIDDEN},
+     .off = offsetof(req_sweep, include_logits)},
 };
 
 static void init(void *p)
@@ -155,6 +161,29 @@ static cJSON *json(const ts_result *res)
             cJSON_AddNumberToObject(o, "entropy_nats", s->targets[j - s->n_user]);
             cJSON_AddNumberToObject(o, "temperature", s->temps[j]);
             cJSON_AddItemToArray(tg, o);
+        }
+    }
+    if (RQ_REQ(res->req, req_sweep)->include_logits) {
+        /* Base64 of the logits as little-endian float32 (x86 and ARM are little-endian). */
+        static const char tab[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const unsigned char *d = (const unsigned char *)s->logits;
+        size_t n = s->V * sizeof(float);
+        char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+        if (b64) {
+            size_t o = 0;
+            for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t)d[i] << 16;
+                if (i + 1 < n) v |= (uint32_t)d[i + 1] << 8;
+                if (i + 2 < n) v |= d[i + 2];
+                b64[o++] = tab[(v >> 18) & 63];
+                b64[o++] = tab[(v >> 12) & 63];
+                b64[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+                b64[o++] = i + 2 < n ? tab[v & 63] : '=';
+            }
+            b64[o] = '\0';
+            cJSON_AddStringToObject(root, "logits_f32_base64", b64);
+            free(b64);
         }
     }
     cJSON *arr = cJSON_AddArrayToObject(root, "results");

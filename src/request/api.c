@@ -137,22 +137,118 @@ static void models(ts_session *s, ts_api_response *out)
 
 /* ---- POST /api/<analysis> ----------------------------------------------------- */
 
-static void native(ts_session *s, const ts_analysis *a, const cJSON *root, const ts_api_opts *o,
+/*
+ * Streaming a native analysis ("stream": true on /api/generate, /api/compare):
+ * one SSE event per generated token {"event":"token", indices, "step": {...}},
+ * one per finished sequence {"event":"end", indices, "finish_reason", "text"},
+ * then {"event":"result","result": <the same JSON as without stream>} and [DONE].
+ */
+typedef struct native_stream {
+    const ts_api_opts *o;
+    const ts_tokenizer *tok;
+    bool sent_any, failed;
+} native_stream;
+
+static bool native_send(native_stream *ns, cJSON *o)
+{
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!s) return !(ns->failed = true);
+    if (!ns->failed && ns->o->on_chunk(s, strlen(s), ns->o->user) != 0) ns->failed = true;
+    free(s);
+    ns->sent_any = true;
+    return !ns->failed;
+}
+
+static cJSON *event_head(const char *name, const ts_event *ev)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "event", name);
+    cJSON_AddNumberToObject(o, "prompt_index", (double)ev->prompt_index);
+    if (ev->greedy)
+        cJSON_AddBoolToObject(o, "greedy", true);
+    else
+        cJSON_AddNumberToObject(o, "temperature_index", (double)ev->temp_index);
+    cJSON_AddNumberToObject(o, "sample_index", (double)ev->sample_index);
+    cJSON_AddItemToObject(o, "temperature", rq_json_number(ev->temperature));
+    return o;
+}
+
+static int on_native_event(const ts_event *ev, void *user)
+{
+    native_stream *ns = user;
+    if (ev->kind == TS_EV_TOKEN) {
+        cJSON *o = event_head("token", ev);
+        cJSON_AddItemToObject(o, "step", rq_json_step(ns->tok, ev->step));
+        return native_send(ns, o) ? 0 : 1;
+    }
+    if (ev->kind == TS_EV_SAMPLE_END) {
+        cJSON *o = event_head("end", ev);
+        cJSON_AddStringToObject(o, "finish_reason", ev->finish_reason ? ev->finish_reason : "length");
+        char *t = rq_bytes_utf8(ev->text, ev->text_len);
+        cJSON_AddStringToObject(o, "text", t ? t : "");
+        free(t);
+        if (ev->compared) cJSON_AddNumberToObject(o, "diverges_at", (double)ev->diverges_at);
+        return native_send(ns, o) ? 0 : 1;
+    }
+    return 0;
+}
+
+static void native(ts_session *s, const ts_analysis *a, cJSON *root, const ts_api_opts *o,
                    ts_api_response *out)
 {
     char err[TS_ERR_SIZE] = "";
+    cJSON *stream = cJSON_DetachItemFromObjectCaseSensitive(root, "stream");
+    bool streaming = cJSON_IsTrue(stream);
+    bool stream_bad = stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream);
+    cJSON_Delete(stream);
+    if (stream_bad) {
+        fail(out, 400, "stream: expected true or false", "invalid_request_error", "stream", NULL);
+        return;
+    }
+    bool can_stream = strcmp(ts_analysis_name(a), "generate") == 0 ||
+                      strcmp(ts_analysis_name(a), "compare") == 0;
+    if (streaming && (!can_stream || !o || !o->on_chunk)) {
+        fail(out, 400,
+             can_stream ? "stream: streaming is not available here (a batch answers in one body)"
+                        : "stream: only /api/generate and /api/compare stream",
+             "invalid_request_error", "stream", NULL);
+        return;
+    }
     ts_request *r = NULL;
     ts_status st = rq_request_from_object(a, root, &r, err, sizeof err);
     if (st == TS_OK) ts_request_ensure_seed(r, NULL);
     ts_result *res = NULL;
-    ts_run_opts ro = {NULL, NULL, NULL, o ? o->slot_timeout_ms : -1};
+    native_stream ns = {o, ts_session_tokenizer(s), false, false};
+    ts_run_opts ro = {streaming ? on_native_event : NULL, &ns, NULL, o ? o->slot_timeout_ms : -1};
     if (st == TS_OK) st = ts_request_run(r, s, &ro, &res, err, sizeof err);
     ts_request_free(r);
-    if (st != TS_OK) {
-        fail_status(out, a, st, err);
+    if (!streaming || (st != TS_OK && !ns.sent_any)) {
+        if (st != TS_OK)
+            fail_status(out, a, st, err);
+        else
+            respond(out, 200, ts_result_json(res));
+        ts_result_free(res);
         return;
     }
-    respond(out, 200, ts_result_json(res));
+    out->status = 200;
+    out->body = NULL;
+    out->content_type = "text/event-stream";
+    if (!ns.failed) {
+        if (st == TS_OK) {
+            char *js = ts_result_json(res);
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddStringToObject(ev, "event", "result");
+            cJSON_AddItemToObject(ev, "result", js ? cJSON_CreateRaw(js) : cJSON_CreateNull());
+            free(js);
+            native_send(&ns, ev);
+        } else {
+            char *e = ts_api_error_body(err, "server_error", NULL, NULL);
+            if (e) o->on_chunk(e, strlen(e), o->user);
+            free(e);
+        }
+        if (!ns.failed) o->on_chunk("[DONE]", 6, o->user);
+    }
     ts_result_free(res);
 }
 
@@ -224,6 +320,9 @@ typedef struct stream_state {
     long long created;
     size_t n;        /* choices per prompt */
     bool echo;
+    bool logprobs, raw; /* logprobs requested; raw (default) or processed */
+    size_t *offset;     /* per choice: code points streamed so far (text_offset) */
+    size_t n_offset;
     const ts_tokenizer *tok;
     bool sent_any;
     bool failed;     /* the client went away */
@@ -236,6 +335,56 @@ static bool send_chunk(stream_state *ss, char *json)
     free(json);
     ss->sent_any = true;
     return !ss->failed;
+}
+
+/* A chunk with OpenAI's logprobs object for one token. */
+static char *token_chunk(stream_state *ss, size_t index, const ts_gen_step *st)
+{
+    char *base = rq_completion_chunk(ss->id, ss->created, ss->model, index, st->text,
+                                     st->text_len, NULL);
+    if (!base || !ss->logprobs || !st->has_logprobs) return base;
+    cJSON *o = cJSON_Parse(base);
+    free(base);
+    cJSON *c = o ? cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "choices"), 0) : NULL;
+    if (!c) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    if (index >= ss->n_offset) {
+        size_t n = 2 * index + 8;
+        size_t *p = realloc(ss->offset, n * sizeof *p);
+        if (!p) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+        memset(p + ss->n_offset, 0, (n - ss->n_offset) * sizeof *p);
+        ss->offset = p;
+        ss->n_offset = n;
+    }
+    cJSON *lp = cJSON_CreateObject();
+    char *t = rq_token_utf8(ss->tok, st->id);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(lp, "tokens"), cJSON_CreateString(t ? t : ""));
+    free(t);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(lp, "token_logprobs"),
+                         rq_json_number(ss->raw ? st->logprob_raw : st->logprob));
+    cJSON *d = cJSON_CreateObject();
+    const ts_token_logprob *top = ss->raw ? st->top_raw : st->top;
+    size_t n_top = ss->raw ? st->n_top_raw : st->n_top;
+    for (size_t j = 0; j < n_top; j++) {
+        char *tt = rq_token_utf8(ss->tok, top[j].id);
+        if (tt && !cJSON_GetObjectItemCaseSensitive(d, tt))
+            cJSON_AddItemToObject(d, tt, rq_json_number(top[j].logprob));
+        free(tt);
+    }
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(lp, "top_logprobs"), d);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(lp, "text_offset"),
+                         cJSON_CreateNumber((double)ss->offset[index]));
+    for (size_t i = 0; i < st->text_len; i++)
+        ss->offset[index] += ((unsigned char)st->text[i] & 0xC0) != 0x80;
+    cJSON_ReplaceItemInObjectCaseSensitive(c, "logprobs", lp);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
 }
 
 static int on_stream_event(const ts_event *ev, void *user)
@@ -253,11 +402,8 @@ static int on_stream_event(const ts_event *ev, void *user)
         }
         return 0;
     case TS_EV_TOKEN:
-        if (ev->step->text_len == 0) return 0;
-        return send_chunk(ss, rq_completion_chunk(ss->id, ss->created, ss->model, index,
-                                                  ev->step->text, ev->step->text_len, NULL))
-                   ? 0
-                   : 1;
+        if (ev->step->text_len == 0 && !ss->logprobs) return 0;
+        return send_chunk(ss, token_chunk(ss, index, ev->step)) ? 0 : 1;
     case TS_EV_SAMPLE_END:
         return send_chunk(ss, rq_completion_chunk(ss->id, ss->created, ss->model, index, "", 0,
                                                   ev->finish_reason))
@@ -298,12 +444,17 @@ static void completions(ts_session *s, cJSON *root, const ts_api_opts *o, ts_api
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "n");
         ss.n = cJSON_IsNumber(n) && n->valuedouble >= 1 ? (size_t)n->valuedouble : 1;
         ss.echo = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "echo"));
+        const cJSON *lp = cJSON_GetObjectItemCaseSensitive(root, "logprobs");
+        ss.logprobs = cJSON_IsNumber(lp);
+        const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "logprobs_mode");
+        ss.raw = !(cJSON_IsString(mode) && strcmp(mode->valuestring, "processed") == 0);
         ss.tok = ts_session_tokenizer(s);
         ro.on_event = on_stream_event;
         ro.user = &ss;
     }
     st = ts_request_run(r, s, &ro, &res, err, sizeof err);
     ts_request_free(r);
+    free(ss.offset);
     if (!streaming) {
         if (st != TS_OK)
             fail_status(out, &rq_completions, st, err);

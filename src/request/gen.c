@@ -260,10 +260,43 @@ ts_status rq_seq_generate(rq_run *run, ts_sampler *sampler, const ts_gen_params 
     ev.eot = q->eot;
     ev.diverges_at = -1;
     if (ref) {
+        ev.compared = true;
         ev.diverges_at = rq_seq_diverges(q, ref);
         if (ev.diverges_at >= 0)
             ev.diverge_offset = (size_t)ev.diverges_at < q->n ? q->off[ev.diverges_at] : q->len;
     }
     if (!rq_emit(run, &ev)) return ts_errorf(err, err_size, TS_ERR_IO, "cancelled");
     return TS_OK;
+}
+
+static cJSON *json_alternatives(const ts_tokenizer *tok, const ts_token_logprob *top, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        rq_json_add_token(e, tok, top[i].id);
+        cJSON_AddItemToObject(e, "logprob", rq_json_number(top[i].logprob));
+        cJSON_AddItemToArray(a, e);
+    }
+    return a;
+}
+
+cJSON *rq_json_step(const ts_tokenizer *tok, const ts_gen_step *s)
+{
+    cJSON *e = cJSON_CreateObject();
+    if (!e) return NULL;
+    rq_json_add_token(e, tok, s->id);
+    cJSON_AddNumberToObject(e, "prob", s->prob);
+    cJSON_AddNumberToObject(e, "entropy_nats", s->entropy_nats);
+    cJSON_AddItemToObject(e, "temperature", rq_json_number(s->temperature));
+    if (s->has_logprobs) {
+        /* raw: the model at T = 1; sampled: the distribution the token was drawn from */
+        cJSON_AddItemToObject(e, "logprob_raw", rq_json_number(s->logprob_raw));
+        cJSON_AddItemToObject(e, "logprob_sampled", rq_json_number(s->logprob));
+        cJSON_AddNumberToObject(e, "entropy_raw_nats", s->entropy_raw_nats);
+        cJSON_AddNumberToObject(e, "entropy_sampled_nats", s->entropy_nats);
+        cJSON_AddItemToObject(e, "top_raw", json_alternatives(tok, s->top_raw, s->n_top_raw));
+        cJSON_AddItemToObject(e, "top_sampled", json_alternatives(tok, s->top, s->n_top));
+    }
+    return e;
 }

@@ -353,6 +353,9 @@ ts_status rq_seq_generate(rq_run *run, ts_sampler *sampler, const ts_gen_params 
                           const ts_event *tmpl, const rq_seq *ref, char *err, size_t err_size);
 /* The step of q at index i as the generator reported it (text borrowed from q). */
 ts_gen_step rq_seq_step(const rq_seq *q, size_t i);
+/* One generation step as JSON (id, token, prob, entropy, temperature, and the
+ * raw / sampled log-probs and alternatives when it has them). */
+cJSON *rq_json_step(const ts_tokenizer *tok, const ts_gen_step *s);
 /* Index of the first step where a and b differ; -1 when equal. */
 long rq_seq_diverges(const rq_seq *a, const rq_seq *b);
 
