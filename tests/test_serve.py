@@ -211,6 +211,25 @@ def test_streams(srv):
     check(st == 200 and kinds == ["token"] * 10 + ["end", "result"] and ev[-1] == "[DONE]" and
           json.dumps(result, sort_keys=True) == json.dumps(json.loads(whole), sort_keys=True),
           "/api/generate stream: 10 token events, end, result (= the unstreamed JSON), [DONE]")
+    # OpenAI's other prompt forms, and the context window (256 tokens) capping max_tokens.
+    ids = json.loads(cli_json(["tokenize", "--text", "ROMEO:"]))["ids"]
+    st, h, b = request(srv, "POST", "/v1/completions", dict(body, prompt=ids), AUTH)
+    check(st == 200 and json.loads(b)["choices"][0]["text"] == plain,
+          "prompt as token ids %s: the same text as the string" % ids)
+    st, h, b = request(srv, "POST", "/v1/completions",
+                       {"prompt": ["ROMEO:", "JULIET:"], "max_tokens": 3, "n": 2, "seed": 1}, AUTH)
+    j = json.loads(b)
+    check(st == 200 and [c["index"] for c in j["choices"]] == [0, 1, 2, 3] and
+          j["usage"]["completion_tokens"] == 12, "two prompts x n=2: choices 0..3, 12 tokens")
+    st, h, b = request(srv, "POST", "/v1/completions",
+                       {"prompt": "ROMEO:", "max_tokens": 100000, "ignore_eos": True,
+                        "temperature": 0}, AUTH)
+    j = json.loads(b)
+    # The last token drawn needs no position of its own: 3 + 254 = 257 tokens on 256 positions.
+    check(st == 200 and j["choices"][0]["finish_reason"] == "length" and
+          j["usage"]["total_tokens"] in (256, 257),
+          "max_tokens 100000: stops at the 256-position window (%d tokens), finish_reason length"
+          % j["usage"]["total_tokens"])
     # Keep-alive: three requests on one connection.
     c = srv.conn()
     ok = True
@@ -373,8 +392,9 @@ def main():
         test_slow_clients(srv)
         test_host_rule(srv)
     finally:
-        rc, err = srv.stop()
-    check(rc == 0 and not srv.sanitizer_report(), "server 2 stopped: exit 0, no sanitizer report")
+        rc, err = srv.stop(signal.SIGINT)
+    check(rc == 0 and "SIGINT" in err and not srv.sanitizer_report(),
+          "server 2 stopped by SIGINT: exit 0, no sanitizer report")
     if rc != 0 or srv.sanitizer_report():
         print(err[-3000:])
 
