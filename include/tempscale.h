@@ -662,7 +662,8 @@ ts_status ts_plot_sweep(const char *path, const double *temperatures, size_t n_t
                         const double *curve_h, size_t n_curve, const char *title, char *err,
                         size_t err_size);
 
-/* ---- what temperature does to text (src/plot/plot_text.c, plot_map.c) ---- */
+/* ---- what temperature does to text (src/plot/plot_frontier.c, plot_divergence.c,
+ *      plot_trace.c, plot_map.c) ---- */
 
 /* An estimate with its 95 % interval; lo and hi are NaN when there is none. */
 typedef struct ts_plot_value {

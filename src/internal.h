@@ -329,6 +329,13 @@ void ts_plot_log_free(ts_plot_log *log);
 void ts_plot_note(cairo_t *cr, const char *role, double x, double y, double w, double h,
                   const char *text);
 
+/* A 1x1 scratch context to measure text before a canvas exists (font as at
+ * ts_plot_begin). cairo_destroy frees it and its surface. */
+cairo_t *ts_plot_scratch(void);
+
+/* idx[n] = 0..n-1 ordered by key (stable; -inf < finite < +inf, NaN last). */
+void ts_plot_order(const double *key, size_t n, size_t *idx);
+
 /* ---- numbers ---- */
 
 /* v with sig significant digits, never in exponent form for 1e-5 <= |v| < 1e7
@@ -336,6 +343,15 @@ void ts_plot_note(cairo_t *cr, const char *role, double x, double y, double w, d
 void ts_plot_format_sig(char *buf, size_t size, double v, int sig);
 /* A temperature as a tick or legend reads: "0", "∞" (UTF-8), else 3 significant digits. */
 void ts_plot_format_temperature(char *buf, size_t size, double t);
+
+/*
+ * Text made visible for a label: "\n" as "↵", "\t" as "→", "\r" as "␍", other
+ * control bytes as "�"; with dot_spaces, spaces as "·" (tokens often start
+ * with one). Cut to max_chars code points with a trailing "…" (0 = no limit).
+ * Always NUL-terminates out (size >= 1); never splits a UTF-8 sequence.
+ */
+void ts_plot_visible_text(const char *in, bool dot_spaces, size_t max_chars, char *out,
+                          size_t size);
 
 /* ---- axes (plot_axes.c) ---- */
 

@@ -254,6 +254,35 @@ void ts_plot_note(cairo_t *cr, const char *role, double x, double y, double w, d
     log_user_box(cr, role, x, y, w, h, text);
 }
 
+cairo_t *ts_plot_scratch(void)
+{
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+    cairo_t *cr = cairo_create(s);
+    cairo_surface_destroy(s); /* cr holds its own reference */
+    ts_plot_bold(cr, false);
+    cairo_set_font_size(cr, 10);
+    return cr;
+}
+
+static bool key_before(double a, double b)
+{
+    if (isnan(b)) return !isnan(a);
+    if (isnan(a)) return false;
+    return a < b;
+}
+
+void ts_plot_order(const double *key, size_t n, size_t *idx)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && key_before(key[i], key[idx[j - 1]])) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+}
+
 /* ---- numbers --------------------------------------------------------------- */
 
 void ts_plot_format_sig(char *buf, size_t size, double v, int sig)
@@ -303,6 +332,48 @@ void ts_plot_format_temperature(char *buf, size_t size, double t)
         snprintf(buf, size, "\u221e");
     else
         ts_plot_format_sig(buf, size, t, 3);
+}
+
+void ts_plot_visible_text(const char *in, bool dot_spaces, size_t max_chars, char *out,
+                          size_t size)
+{
+    size_t o = 0, chars = 0;
+    out[0] = '\0';
+    for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p;) {
+        const char *rep = NULL;
+        size_t len = 1;
+        char tmp[8];
+        if (*p == '\n')
+            rep = "\u21b5";
+        else if (*p == '\t')
+            rep = "\u2192";
+        else if (*p == '\r')
+            rep = "\u240d";
+        else if (*p < 0x20 || *p == 0x7f)
+            rep = "\ufffd";
+        else if (*p == ' ' && dot_spaces)
+            rep = "\u00b7";
+        else {
+            /* One UTF-8 sequence, copied whole (a stray continuation byte is one unit). */
+            while (len < 4 && (p[len] & 0xc0) == 0x80)
+                len++;
+            memcpy(tmp, p, len);
+            tmp[len] = '\0';
+            rep = tmp;
+        }
+        if (max_chars && chars + 1 >= max_chars && p[len]) {
+            /* More follows and there is room for one more code point only: the ellipsis. */
+            rep = "\u2026";
+            len = strlen((const char *)p);
+        }
+        size_t rl = strlen(rep);
+        if (o + rl + 1 > size) break;
+        memcpy(out + o, rep, rl);
+        o += rl;
+        out[o] = '\0';
+        chars++;
+        p += len;
+    }
 }
 
 /* ---- text ---------------------------------------------------------------- */

@@ -164,7 +164,7 @@ static void make_ticks(cairo_t *cr, double lo, double hi, bool logscale, bool in
         if (t->n >= 2 && labels_fit(cr, t, lo, hi, length, horizontal)) return;
         if (t->n < 2) {
             /* Less than ~half a decade: linear steps read better, placed on the log axis. */
-            int target = (int)fmax(2, length / (horizontal ? 70 : 45));
+            int target = (int)fmax(2, length / (horizontal ? 70 : 40));
             for (; target >= 1; target--) {
                 linear_ticks(lo, hi, target, t);
                 t->log = true; /* positions are logarithmic */
@@ -182,7 +182,7 @@ static void make_ticks(cairo_t *cr, double lo, double hi, bool logscale, bool in
         }
         return;
     }
-    int target = (int)fmax(2, fmin(12, length / (horizontal ? 50 : 45)));
+    int target = (int)fmax(3, fmin(horizontal ? 12 : 8, length / (horizontal ? 50 : 40)));
     for (; target >= 1; target--) {
         linear_ticks(lo, hi, target, t);
         if (integer && t->step < 1) continue;

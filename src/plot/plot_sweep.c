@@ -301,11 +301,9 @@ ts_status ts_plot_sweep_figure(const char *path, const ts_sweep_figure *f, char 
     /* The legend's size decides the figure's height: measure on a scratch surface. */
     ts_legend_layout lay;
     {
-        cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
-        cairo_t *m = cairo_create(s);
+        cairo_t *m = ts_plot_scratch();
         ts_legend_measure(m, entries, f->n_temps, "temperature", WIDTH - 80, &lay);
         cairo_destroy(m);
-        cairo_surface_destroy(s);
     }
     double top = f->title ? 64 : 30;
     double legend_y = top + PANEL_H + 50;
