@@ -772,12 +772,12 @@ ts_status ts_plot_trace(const char *path, const ts_trace_token *tokens, size_t n
                         double temperature, const char *title, char *err, size_t err_size);
 
 typedef struct ts_map_figure {
-    const double *temperatures; /* [n_temps] x: finite, > 0, increasing (log axis) */
+    const double *temperatures; /* [n_temps] x: finite, > 0, increasing (log-spaced reads
+                                   as a log axis: cells are equal) */
     size_t n_temps;
     const double *params;       /* [n_params] y: truncation values, increasing */
     size_t n_params;
     const char *param_name;     /* y axis: "top-p", "min-p", "top-k" */
-    bool param_log;             /* log y axis (top-k) */
     const double *hf;           /* [n_params * n_temps]: hf[p * n_temps + t], HF order
                                    (temperature, then truncation) */
     const double *llama;        /* same shape, llama.cpp order (truncation, then T) */
@@ -790,10 +790,10 @@ typedef struct ts_map_figure {
  * The truncation x temperature map: two heatmaps (HF order, llama.cpp order)
  * on one colour scale (viridis, one colour bar), then their difference
  * llama.cpp - HF on a diverging scale symmetric about 0 (RdBu, its own colour
- * bar). Cells are centred on the grid values (edges at the midpoints, log
- * midpoints on log axes), each labelled with its value when it is large
- * enough to hold it. NaN cells are grey. fig is borrowed. TS_ERR_INVALID for
- * an empty, unsorted or non-positive grid. Format from the extension;
+ * bar). Cells are equal and in grid order (as seaborn's heatmap), ticked with
+ * the grid values, each labelled with its value when it is large enough to
+ * hold it. NaN cells are grey. fig is borrowed. TS_ERR_INVALID for an empty or
+ * unsorted grid or a temperature <= 0 or infinite. Format from the extension;
  * written atomically.
  */
 ts_status ts_plot_truncation_map(const char *path, const ts_map_figure *fig, char *err,

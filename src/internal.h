@@ -489,18 +489,23 @@ typedef struct ts_legend_entry {
     double line_width; /* 0 means 2 */
 } ts_legend_entry;
 
+#define TS_LEGEND_MAX_COLS 32
+
 typedef struct ts_legend_layout {
     size_t cols, rows;
-    double col_w, w, h; /* points, including the frame padding */
+    double col_x[TS_LEGEND_MAX_COLS]; /* left of each column's keys, from the box's left */
+    double w, h;                      /* points, including the frame padding */
 } ts_legend_layout;
 
 /*
- * Lay out n entries (row-major: the first row holds entries 0..cols-1) in as
- * few rows as fit within max_width points (at least one column); title (may
- * be NULL) heads the box. Font 9 pt.
+ * Lay out n entries row-major (the first row holds entries 0..cols-1), each
+ * column as wide as its widest label, rows balanced (7 entries in 2 rows are
+ * 4 + 3). With max_rows > 0: the fewest columns that keep rows <= max_rows;
+ * else as many columns as fit within max_width points (at least one, at most
+ * TS_LEGEND_MAX_COLS). title (may be NULL) heads the box. Font 9 pt.
  */
 void ts_legend_measure(cairo_t *cr, const ts_legend_entry *e, size_t n, const char *title,
-                       double max_width, ts_legend_layout *out);
+                       double max_width, size_t max_rows, ts_legend_layout *out);
 /* Draw it with its top-left corner at (x, y). Logs "legend" (the box) and a
  * "legend-key" per entry (colour and label). */
 void ts_legend_draw(cairo_t *cr, double x, double y, const ts_legend_entry *e, size_t n,
@@ -538,6 +543,9 @@ size_t ts_plot_best_spot(const ts_axes *ax, double w, double h, const double *px
  */
 double ts_plot_colorbar(cairo_t *cr, double x, double y, double w, double h, ts_cmap map,
                         double vmin, double vmax, bool log_scale, const char *label);
+/* The width ts_plot_colorbar would use right of its bar, without drawing. */
+double ts_plot_colorbar_width(cairo_t *cr, double h, double vmin, double vmax, bool log_scale,
+                              const char *label);
 
 /* ---- NumPy .npy files and CSV (src/calib/npy.c, src/calib/csv.c) --------------------- */
 

@@ -182,7 +182,7 @@ static void make_ticks(cairo_t *cr, double lo, double hi, bool logscale, bool in
         }
         return;
     }
-    int target = (int)fmax(3, fmin(horizontal ? 12 : 8, length / (horizontal ? 50 : 40)));
+    int target = (int)fmax(3, fmin(horizontal ? 12 : 8, length / (horizontal ? 50 : 30)));
     for (; target >= 1; target--) {
         linear_ticks(lo, hi, target, t);
         if (integer && t->step < 1) continue;
@@ -374,16 +374,43 @@ void ts_axes_frame(cairo_t *cr, const ts_axes *a, const char *title, const char 
 
 /* ---- colour bar ------------------------------------------------------------- */
 
+/* Ticks of a colour bar of height h over [vmin, vmax] (a constant field opened around it). */
+static void colorbar_ticks(cairo_t *cr, double h, double *vmin, double *vmax, bool log_scale,
+                           tickset *t)
+{
+    if (!(*vmax > *vmin)) {
+        double c = *vmin;
+        *vmin = log_scale ? c / 2 : c - 0.5;
+        *vmax = log_scale ? c * 2 : c + 0.5;
+    }
+    make_ticks(cr, *vmin, *vmax, log_scale, false, h, false, t);
+}
+
+double ts_plot_colorbar_width(cairo_t *cr, double h, double vmin, double vmax, bool log_scale,
+                              const char *label)
+{
+    cairo_save(cr);
+    ts_plot_bold(cr, false);
+    tickset t;
+    colorbar_ticks(cr, h, &vmin, &vmax, log_scale, &t);
+    char buf[64];
+    double widest = 0;
+    for (int i = 0; i < t.n; i++) {
+        format_tick(buf, sizeof buf, t.v[i], &t);
+        widest = fmax(widest, ts_plot_text_width(cr, TICK_SIZE, buf));
+    }
+    double used = 6 + widest + (label ? 6 + ts_plot_text_height(cr, LABEL_SIZE) : 0);
+    cairo_restore(cr);
+    return used;
+}
+
 double ts_plot_colorbar(cairo_t *cr, double x, double y, double w, double h, ts_cmap map,
                         double vmin, double vmax, bool log_scale, const char *label)
 {
     cairo_save(cr);
-    if (!(vmax > vmin)) {
-        /* A constant field: a bar of one colour around the value. */
-        double c = vmin;
-        vmin = log_scale ? c / 2 : c - 0.5;
-        vmax = log_scale ? c * 2 : c + 0.5;
-    }
+    ts_plot_bold(cr, false);
+    tickset t;
+    colorbar_ticks(cr, h, &vmin, &vmax, log_scale, &t);
     /* The gradient as thin strips (renders the same in PNG, SVG and PDF). */
     const int strips = 128;
     for (int i = 0; i < strips; i++) {
@@ -401,9 +428,6 @@ double ts_plot_colorbar(cairo_t *cr, double x, double y, double w, double h, ts_
 
     ts_axes a = {.x = x, .y = y, .w = w, .h = h, .xmin = 0, .xmax = 1, .ymin = vmin, .ymax = vmax,
                  .ylog = log_scale};
-    tickset t;
-    ts_plot_bold(cr, false);
-    make_ticks(cr, vmin, vmax, log_scale, false, h, false, &t);
     char buf[64];
     double widest = 0;
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);

@@ -223,7 +223,7 @@ ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, si
         }
     if (want_legend) {
         cairo_t *m = ts_plot_scratch();
-        ts_legend_measure(m, entries, n_curves, NULL, 0, &lay);
+        ts_legend_measure(m, entries, n_curves, NULL, 0, 0, &lay);
         /* Point labels sit beside points: a margin of clearance around the box. */
         const double mx = 14, my = 10;
         double spot_x, spot_y;
@@ -233,7 +233,7 @@ ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, si
             ly = spot_y + my;
         } else {
             legend_below = true;
-            ts_legend_measure(m, entries, n_curves, NULL, W - 40, &lay);
+            ts_legend_measure(m, entries, n_curves, NULL, W - 40, 0, &lay);
         }
         cairo_destroy(m);
     }
@@ -547,7 +547,7 @@ ts_status ts_plot_metrics(const char *path, const ts_metrics_figure *f, char *er
                                        ts_plot_palette((int)s), TS_KEY_BAND, 1.0, 1.8};
     if (want_legend) {
         cairo_t *m = ts_plot_scratch();
-        ts_legend_measure(m, entries, f->n_series, NULL, W - 40, &lay);
+        ts_legend_measure(m, entries, f->n_series, NULL, W - 40, 0, &lay);
         cairo_destroy(m);
     }
     double grid_bottom = top + (double)rows * ph + (double)(rows - 1) * gy + 46;

@@ -175,7 +175,7 @@ static void draw_nll_curve(cairo_t *cr, const ts_nll_curve *c, const ts_axes *ax
     ts_legend_entry e[2] = {{l1, ts_plot_palette(colors[0]), TS_KEY_DASHED, 1.0, 1.2},
                             {l2, ts_plot_palette(colors[1]), TS_KEY_DASHED, 1.0, 1.2}};
     ts_legend_layout lay;
-    ts_legend_measure(cr, e, 2, NULL, 0, &lay);
+    ts_legend_measure(cr, e, 2, NULL, 0, 0, &lay);
     /* Where the curve is not: test its points (and the two markers). */
     double px[256 + 2], py[256 + 2];
     size_t np = 0;
@@ -222,7 +222,7 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
     ts_legend_layout lay;
     {
         cairo_t *m = ts_plot_scratch();
-        ts_legend_measure(m, e, 6, NULL, width - 40, &lay);
+        ts_legend_measure(m, e, 6, NULL, width - 40, 0, &lay);
         cairo_destroy(m);
     }
     double legend_y = TOP + MAIN_H + 14 + HIST_H + LEGEND_GAP;

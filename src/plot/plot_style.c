@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LEGEND_FONT 9.0
@@ -103,7 +104,7 @@ void ts_plot_temperature_colors(const double *t, size_t n, ts_rgb *out)
         }
         /* plasma from its dark blue to orange: its last yellows vanish on white. */
         double u = distinct > 1 ? (double)rank / (double)(distinct - 1) : 0.5;
-        out[i] = ts_plot_cmap(TS_CMAP_PLASMA, 0.02 + 0.78 * u);
+        out[i] = ts_plot_cmap(TS_CMAP_PLASMA, 0.02 + 0.74 * u);
     }
 }
 
@@ -174,14 +175,40 @@ void ts_plot_fill_rect(cairo_t *cr, const char *role, double x, double y, double
 
 /* ---- legends ------------------------------------------------------------------- */
 
-void ts_legend_measure(cairo_t *cr, const ts_legend_entry *e, size_t n, const char *title,
-                       double max_width, ts_legend_layout *out)
+/* Width of a layout of n entries in cols columns (column widths into col_x). */
+static double layout_width(const double *label_w, size_t n, size_t cols, double *col_x)
 {
+    size_t rows = (n + cols - 1) / cols;
+    cols = (n + rows - 1) / rows;
+    double x = LEGEND_PAD;
+    for (size_t c = 0; c < cols; c++) {
+        double widest = 0;
+        for (size_t i = c; i < n; i += cols)
+            widest = fmax(widest, label_w[i]);
+        if (col_x) col_x[c] = x;
+        x += LEGEND_KEY + LEGEND_GAP + widest + (c + 1 < cols ? LEGEND_COL : 0);
+    }
+    return x + LEGEND_PAD;
+}
+
+void ts_legend_measure(cairo_t *cr, const ts_legend_entry *e, size_t n, const char *title,
+                       double max_width, size_t max_rows, ts_legend_layout *out)
+{
+    memset(out, 0, sizeof *out);
+    double stack_w[64];
+    double *label_w = n <= 64 ? stack_w : malloc(n * sizeof *label_w);
+    if (!label_w) { /* out of memory: one column as wide as the figure allows */
+        out->cols = 1;
+        out->rows = n;
+        out->col_x[0] = LEGEND_PAD;
+        out->w = fmax(max_width, 120);
+        out->h = 2 * LEGEND_PAD + (double)n * 14;
+        return;
+    }
     cairo_save(cr);
     ts_plot_bold(cr, false);
-    double widest = 0;
     for (size_t i = 0; i < n; i++)
-        widest = fmax(widest, ts_plot_text_width(cr, LEGEND_FONT, e[i].label));
+        label_w[i] = ts_plot_text_width(cr, LEGEND_FONT, e[i].label);
     double title_w = 0;
     if (title) {
         ts_plot_bold(cr, true);
@@ -189,18 +216,26 @@ void ts_legend_measure(cairo_t *cr, const ts_legend_entry *e, size_t n, const ch
     }
     double row = ts_plot_text_height(cr, LEGEND_FONT) + 3.5;
     cairo_restore(cr);
-    double col_w = LEGEND_KEY + LEGEND_GAP + widest;
-    size_t cols = (size_t)floor((max_width - 2 * LEGEND_PAD + LEGEND_COL) / (col_w + LEGEND_COL));
-    if (cols < 1) cols = 1;
-    if (n > 0 && cols > n) cols = n;
+    size_t limit = n < TS_LEGEND_MAX_COLS ? n : TS_LEGEND_MAX_COLS;
+    size_t cols = 1;
+    if (max_rows > 0) {
+        while (cols < limit && (n + cols - 1) / cols > max_rows)
+            cols++;
+    } else {
+        for (size_t c = limit; c > 1; c--)
+            if (layout_width(label_w, n, c, NULL) <= max_width) {
+                cols = c;
+                break;
+            }
+    }
     size_t rows = n ? (n + cols - 1) / cols : 0;
-    if (rows) cols = (n + rows - 1) / rows; /* balance: 7 entries in 2 rows are 4 + 3 */
-    out->cols = cols;
+    if (rows) cols = (n + rows - 1) / rows;
+    out->cols = cols ? cols : 1;
     out->rows = rows;
-    out->col_w = col_w;
-    out->w = 2 * LEGEND_PAD + (double)cols * col_w + (double)(cols ? cols - 1 : 0) * LEGEND_COL;
+    out->w = n ? layout_width(label_w, n, out->cols, out->col_x) : 2 * LEGEND_PAD;
     out->w = fmax(out->w, 2 * LEGEND_PAD + title_w);
     out->h = 2 * LEGEND_PAD + (double)rows * row - 3.5 + (title ? row + 1 : 0);
+    if (label_w != stack_w) free(label_w);
 }
 
 static void draw_key(cairo_t *cr, const ts_legend_entry *e, double x, double cy)
@@ -271,7 +306,7 @@ void ts_legend_draw(cairo_t *cr, double x, double y, const ts_legend_entry *e, s
     ts_plot_bold(cr, false);
     for (size_t i = 0; i < n; i++) {
         size_t r = i / lay->cols, c = i % lay->cols;
-        double kx = x + LEGEND_PAD + (double)c * (lay->col_w + LEGEND_COL);
+        double kx = x + lay->col_x[c];
         double cy = y0 + (double)r * row + (row - 3.5) / 2;
         draw_key(cr, &e[i], kx, cy);
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
@@ -301,7 +336,7 @@ void ts_plot_legend(cairo_t *cr, double x, double y, const char *const *labels,
         e[i] = (ts_legend_entry){labels[i], ts_plot_palette(color_idx ? color_idx[i] : (int)i),
                                  TS_KEY_BOX, 1.0, 0};
     ts_legend_layout lay;
-    ts_legend_measure(cr, e, n, NULL, 0, &lay);
+    ts_legend_measure(cr, e, n, NULL, 0, 0, &lay);
     ts_legend_draw(cr, x, y, e, n, NULL, &lay);
 }
 

@@ -302,7 +302,7 @@ ts_status ts_plot_sweep_figure(const char *path, const ts_sweep_figure *f, char 
     ts_legend_layout lay;
     {
         cairo_t *m = ts_plot_scratch();
-        ts_legend_measure(m, entries, f->n_temps, "temperature", WIDTH - 80, &lay);
+        ts_legend_measure(m, entries, f->n_temps, "temperature", WIDTH - 80, 0, &lay);
         cairo_destroy(m);
     }
     double top = f->title ? 64 : 30;
