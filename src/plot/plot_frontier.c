@@ -112,6 +112,9 @@ static box place_label(const placed *occ, const ts_axes *ax, double px, double p
 static void whisker(cairo_t *cr, double x0, double y0, double x1, double y1, bool horizontal)
 {
     const double cap = 3.0;
+    ts_plot_note(cr, "whisker", fmin(x0, x1) - (horizontal ? 0 : cap),
+                 fmin(y0, y1) - (horizontal ? cap : 0), fabs(x1 - x0) + (horizontal ? 0 : 2 * cap),
+                 fabs(y1 - y0) + (horizontal ? 2 * cap : 0), horizontal ? "x" : "y");
     cairo_move_to(cr, x0, y0);
     cairo_line_to(cr, x1, y1);
     if (horizontal) {
