@@ -68,9 +68,9 @@ static const char *out(const char *name)
 
 static bool is_text(const ts_plot_item *it)
 {
-    static const char *roles[] = {"text",         "xtick",       "ytick",         "title",
-                                  "xlabel",       "ylabel",      "legend-label",  "legend-title",
-                                  "annotation",   "point-label", "token",         "entropy",
+    static const char *roles[] = {"text",         "xtick",       "ytick",        "title",
+                                  "xlabel",       "ylabel",      "legend-label", "legend-title",
+                                  "annotation",   "point-label", "token",        "entropy",
                                   "figure-title", "cell-value"};
     for (size_t i = 0; i < sizeof roles / sizeof *roles; i++)
         if (strcmp(it->role, roles[i]) == 0) return true;
@@ -135,15 +135,15 @@ static int layout_problems(const ts_plot_log *log, const char *what)
         if (!is_text(a)) continue;
         if (a->x < -0.5 || a->y < -0.5 || a->x + a->w > log->width + 0.5 ||
             a->y + a->h > log->height + 0.5) {
-            print_error("%s: text '%s' (%s) at %.1f,%.1f %.1fx%.1f leaves the %gx%g canvas\n",
-                        what, a->text, a->role, a->x, a->y, a->w, a->h, log->width, log->height);
+            print_error("%s: text '%s' (%s) at %.1f,%.1f %.1fx%.1f leaves the %gx%g canvas\n", what,
+                        a->text, a->role, a->x, a->y, a->w, a->h, log->width, log->height);
             bad++;
         }
         for (size_t j = i + 1; j < log->n; j++) {
             const ts_plot_item *b = &log->items[j];
             if (!is_text(b) || !boxes_overlap(a, b, 0.5)) continue;
-            print_error("%s: text '%s' (%s) overlaps '%s' (%s)\n", what, a->text, a->role,
-                        b->text, b->role);
+            print_error("%s: text '%s' (%s) overlaps '%s' (%s)\n", what, a->text, a->role, b->text,
+                        b->role);
             bad++;
         }
     }
@@ -169,7 +169,7 @@ static void test_layout_check_can_fail(void **state)
     assert_int_equal(ts_plot_begin(out("bad_layout.svg"), 200, 100, &pl, err, sizeof err), TS_OK);
     cairo_t *cr = ts_plot_cairo(pl);
     ts_plot_text(cr, 50, 50, 10, 0, 0, "one");
-    ts_plot_text(cr, 55, 52, 10, 0, 0, "two");    /* on top of "one" */
+    ts_plot_text(cr, 55, 52, 10, 0, 0, "two");      /* on top of "one" */
     ts_plot_text(cr, 190, 10, 10, 0, 0, "clipped"); /* runs off the right edge */
     assert_int_equal(ts_plot_end(pl, err, sizeof err), TS_OK);
     ts_plot_log_stop();
@@ -427,9 +427,9 @@ static void test_sweep_errors(void **state)
     assert_int_equal(ts_plot_sweep_figure(out("bad.png"), &f, err, sizeof err), TS_ERR_INVALID);
     /* the old entry point still works */
     const double ok[2] = {0.5, 1};
-    assert_int_equal(ts_plot_sweep(out("old.pdf"), ok, 2, 10, p, h, NULL, NULL, 0, NULL, err,
-                                   sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_plot_sweep(out("old.pdf"), ok, 2, 10, p, h, NULL, NULL, 0, NULL, err, sizeof err),
+        TS_OK);
     assert_file_starts(out("old.pdf"), "%PDF-", 5);
     assert_int_equal(count_files(), before + 1);
 }
@@ -445,8 +445,8 @@ static void test_softmax_default_labels(void **state)
     char err[TS_ERR_SIZE];
     ts_plot_log log;
     ts_plot_log_start(&log);
-    assert_int_equal(
-        ts_plot_softmax_panels(out("sm.svg"), z, 5, NULL, t, 2, NULL, err, sizeof err), TS_OK);
+    assert_int_equal(ts_plot_softmax_panels(out("sm.svg"), z, 5, NULL, t, 2, NULL, err, sizeof err),
+                     TS_OK);
     ts_plot_log_stop();
     check_layout(&log, "sm.svg");
     for (int i = 0; i < 5; i++) {
@@ -527,8 +527,8 @@ static void draw_reliability(ts_plot_log *lg, const char *name, bool curve)
     ts_nll_curve c = {ct, cn, 30, 1.4, 2.0, 2.0 + log(1.4) * log(1.4)};
     char err[TS_ERR_SIZE];
     ts_plot_log_start(lg);
-    ts_status st = ts_plot_reliability(out(name), p, 2, curve ? &c : NULL, "reliability", err,
-                                       sizeof err);
+    ts_status st =
+        ts_plot_reliability(out(name), p, 2, curve ? &c : NULL, "reliability", err, sizeof err);
     ts_plot_log_stop();
     assert_int_equal(st, TS_OK);
     check_layout(lg, name);
@@ -579,7 +579,8 @@ static void test_reliability_gap_colors(void **state)
     assert_true(color_dist(over, under) > 0.2);
     for (size_t i = 0; i < log.n; i++) {
         const ts_plot_item *it = &log.items[i];
-        if (strcmp(it->role, "gap-over") && strcmp(it->role, "gap-under") && strcmp(it->role, "bar"))
+        if (strcmp(it->role, "gap-over") && strcmp(it->role, "gap-under") &&
+            strcmp(it->role, "bar"))
             continue;
         bool listed = false;
         for (size_t j = 0; j < log.n && !listed; j++)
@@ -634,9 +635,8 @@ static void test_frontier(void **state)
     char err[TS_ERR_SIZE];
     ts_plot_log log;
     ts_plot_log_start(&log);
-    assert_int_equal(ts_plot_frontier(out("front.png"), c, 2, NULL, NULL, "frontier", err,
-                                      sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_plot_frontier(out("front.png"), c, 2, NULL, NULL, "frontier", err, sizeof err), TS_OK);
     ts_plot_log_stop();
     assert_file_starts(out("front.png"), PNG_MAGIC, 8);
     check_layout(&log, "front.png");
@@ -791,9 +791,11 @@ static void test_trace(void **state)
     enum { N = 40, LONG = 900 };
     ts_trace_token tok[LONG];
     for (int i = 0; i < LONG; i++)
-        tok[i] = (ts_trace_token){words[i % 6], 1 + 7 * fabs(sin(i * 1.3)),
-                                  2 + fabs(cos(i * 0.7)), 1.5 + fabs(cos(i * 0.7)) / 2,
-                                  i % 6 == 0 ? 1 : i % 6 == 1 ? 3 : 500};
+        tok[i] = (ts_trace_token){words[i % 6], 1 + 7 * fabs(sin(i * 1.3)), 2 + fabs(cos(i * 0.7)),
+                                  1.5 + fabs(cos(i * 0.7)) / 2,
+                                  i % 6 == 0   ? 1
+                                  : i % 6 == 1 ? 3
+                                               : 500};
     char err[TS_ERR_SIZE];
     ts_plot_log log;
     ts_plot_log_start(&log);
@@ -804,7 +806,7 @@ static void test_trace(void **state)
     assert_int_equal(count(&log, "bar"), N);
     assert_int_equal(count(&log, "token"), N);
     assert_non_null(find_exact(&log, "token", "\u00b7But")); /* spaces as dots */
-    assert_non_null(find_exact(&log, "token", "\u21b5"));     /* newline as a return arrow */
+    assert_non_null(find_exact(&log, "token", "\u21b5"));    /* newline as a return arrow */
     /* shaded by rank: rank 1, 2-5 and > 100 bars have three different colours */
     const ts_plot_item *r1 = find_exact(&log, "bar", "rank 1");
     const ts_plot_item *r3 = find(&log, "bar", "rank 2");
@@ -816,8 +818,7 @@ static void test_trace(void **state)
 
     /* 130 tokens: balanced rows (3 x 44 at most), every token labelled */
     ts_plot_log_start(&log);
-    assert_int_equal(ts_plot_trace(out("trace2.svg"), tok, 130, 0.7, NULL, err, sizeof err),
-                     TS_OK);
+    assert_int_equal(ts_plot_trace(out("trace2.svg"), tok, 130, 0.7, NULL, err, sizeof err), TS_OK);
     ts_plot_log_stop();
     check_layout(&log, "trace2.svg");
     assert_int_equal(count(&log, "token"), 130);

@@ -334,8 +334,7 @@ void ts_plot_format_temperature(char *buf, size_t size, double t)
         ts_plot_format_sig(buf, size, t, 3);
 }
 
-void ts_plot_visible_text(const char *in, bool dot_spaces, size_t max_chars, char *out,
-                          size_t size)
+void ts_plot_visible_text(const char *in, bool dot_spaces, size_t max_chars, char *out, size_t size)
 {
     size_t o = 0, chars = 0;
     out[0] = '\0';
@@ -400,8 +399,8 @@ double ts_plot_text_height(cairo_t *cr, double size)
     return fe.ascent + fe.descent;
 }
 
-void ts_plot_text_as(cairo_t *cr, const char *role, double x, double y, double size,
-                     double align_x, double align_y, double angle, const char *utf8)
+void ts_plot_text_as(cairo_t *cr, const char *role, double x, double y, double size, double align_x,
+                     double align_y, double angle, const char *utf8)
 {
     if (!utf8 || !*utf8) return;
     cairo_save(cr);

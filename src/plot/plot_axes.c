@@ -53,11 +53,11 @@ void ts_axes_clip(cairo_t *cr, const ts_axes *a)
 /* ---- ticks ----------------------------------------------------------------- */
 
 typedef struct tickset {
-    double v[MAX_TICKS];     /* labelled */
+    double v[MAX_TICKS]; /* labelled */
     int n;
     double minor[MAX_TICKS]; /* unlabelled, no grid line */
     int n_minor;
-    double step;             /* linear step (decimals of the labels) */
+    double step; /* linear step (decimals of the labels) */
     bool log;
 } tickset;
 
@@ -123,9 +123,9 @@ static bool labels_fit(cairo_t *cr, const tickset *t, double lo, double hi, doub
         if (horizontal) {
             format_tick(a, sizeof a, t->v[i], t);
             format_tick(b, sizeof b, t->v[i + 1], t);
-            need = (ts_plot_text_width(cr, TICK_SIZE, a) + ts_plot_text_width(cr, TICK_SIZE, b)) /
-                       2 +
-                   7.0;
+            need =
+                (ts_plot_text_width(cr, TICK_SIZE, a) + ts_plot_text_width(cr, TICK_SIZE, b)) / 2 +
+                7.0;
         } else {
             need = lh + 3.0;
         }
@@ -144,8 +144,8 @@ static void log_level(double lo, double hi, bool all3, int stride, tickset *t)
         for (int m = 1; m <= 9; m++) {
             double v = m * pow(10.0, k);
             if (v < lo * (1 - 1e-9) || v > hi * (1 + 1e-9)) continue;
-            bool major = m == 1 ? ((k % stride) + stride) % stride == 0
-                                : all3 && (m == 2 || m == 5);
+            bool major =
+                m == 1 ? ((k % stride) + stride) % stride == 0 : all3 && (m == 2 || m == 5);
             if (major && t->n < MAX_TICKS)
                 t->v[t->n++] = v;
             else if (!major && t->n_minor < MAX_TICKS && (stride == 1 || m == 1))
@@ -176,7 +176,9 @@ static void make_ticks(cairo_t *cr, double lo, double hi, bool logscale, bool in
             /* Keep the log positions for the fit test only; callers map with the axes. */
             return;
         }
-        for (int stride = 1; stride <= 1000; stride = stride < 2 ? 2 : stride < 5 ? 5 : stride * 2) {
+        for (int stride = 1; stride <= 1000; stride = stride < 2   ? 2
+                                                      : stride < 5 ? 5
+                                                                   : stride * 2) {
             log_level(lo, hi, false, stride, t);
             if (labels_fit(cr, t, lo, hi, length, horizontal)) return;
         }
@@ -426,7 +428,14 @@ double ts_plot_colorbar(cairo_t *cr, double x, double y, double w, double h, ts_
     cairo_stroke(cr);
     ts_plot_note(cr, "colorbar", x, y, w, h, label);
 
-    ts_axes a = {.x = x, .y = y, .w = w, .h = h, .xmin = 0, .xmax = 1, .ymin = vmin, .ymax = vmax,
+    ts_axes a = {.x = x,
+                 .y = y,
+                 .w = w,
+                 .h = h,
+                 .xmin = 0,
+                 .xmax = 1,
+                 .ymin = vmin,
+                 .ymax = vmax,
                  .ylog = log_scale};
     char buf[64];
     double widest = 0;
@@ -443,8 +452,8 @@ double ts_plot_colorbar(cairo_t *cr, double x, double y, double w, double h, ts_
     double used = 6 + widest;
     if (label) {
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        ts_plot_text_as(cr, "ylabel", x + w + used + 6, y + h / 2, LABEL_SIZE, 0.5, 0.0,
-                        -M_PI / 2, label);
+        ts_plot_text_as(cr, "ylabel", x + w + used + 6, y + h / 2, LABEL_SIZE, 0.5, 0.0, -M_PI / 2,
+                        label);
         used += 6 + ts_plot_text_height(cr, LABEL_SIZE);
     }
     cairo_restore(cr);

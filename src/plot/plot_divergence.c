@@ -90,8 +90,15 @@ ts_status ts_plot_divergence(const char *path, const ts_divergence_figure *f, ch
     ts_plot_temperature_entries(f->temperatures, colors, f->n_temps, TS_KEY_LINE, labels, entries);
 
     double top = f->title ? 64 : 40;
-    ts_axes ax = {.x = LEFT, .y = top, .w = PLOT_W, .h = PLOT_H, .xmin = 0, .xmax = (double)f->n_k,
-                  .ymin = -0.03, .ymax = 1.05, .x_integer = true};
+    ts_axes ax = {.x = LEFT,
+                  .y = top,
+                  .w = PLOT_W,
+                  .h = PLOT_H,
+                  .xmin = 0,
+                  .xmax = (double)f->n_k,
+                  .ymin = -0.03,
+                  .ymax = 1.05,
+                  .x_integer = true};
     /* The legend goes inside where no curve passes, else below the axes. */
     size_t np = 0;
     for (size_t t = 0; t < f->n_temps; t++)
@@ -111,8 +118,7 @@ ts_status ts_plot_divergence(const char *path, const ts_divergence_figure *f, ch
     double lx = 0, ly = 0;
     bool below = true;
     /* Inside: as many rows as fit in about half the height, in columns if need be. */
-    ts_legend_measure(m, entries, f->n_temps, "temperature", 0, (size_t)(PLOT_H * 0.55 / 15),
-                      &lay);
+    ts_legend_measure(m, entries, f->n_temps, "temperature", 0, (size_t)(PLOT_H * 0.55 / 15), &lay);
     if (lay.w < PLOT_W * 0.6 && lay.h < PLOT_H * 0.8 &&
         ts_plot_best_spot(&ax, lay.w + 8, lay.h + 8, px, py, np, &lx, &ly) == 0) {
         below = false;

@@ -47,7 +47,13 @@ static void pad_range(double *lo, double *hi, double frac)
         return;
     }
     double span = *hi - *lo;
-    if (span <= 1e-12 * fmax(1.0, fabs(*hi))) span = fmax(fabs(*hi) * 0.1, 0.05);
+    if (span <= 1e-12 * fmax(1.0, fabs(*hi))) {
+        /* One value: a window of 20 % of it (at least 0.1) around it. */
+        double half = fmax(fabs(*hi) * 0.1, 0.05);
+        *lo -= half;
+        *hi += half;
+        return;
+    }
     *lo -= span * frac;
     *hi += span * frac;
 }
@@ -137,12 +143,12 @@ static bool point_ok(const ts_frontier_point *p)
 }
 
 ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, size_t n_curves,
-                           const char *x_label, const char *y_label, const char *title,
-                           char *err, size_t err_size)
+                           const char *x_label, const char *y_label, const char *title, char *err,
+                           size_t err_size)
 {
     if (!curves || n_curves == 0 || n_curves > MAX_CURVES)
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "%s: frontier: %zu curves (1 to %d)", path, n_curves, MAX_CURVES);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: frontier: %zu curves (1 to %d)", path,
+                         n_curves, MAX_CURVES);
     size_t total = 0, max_n = 0;
     for (size_t c = 0; c < n_curves; c++) {
         if (!curves[c].points || curves[c].n == 0)
@@ -175,15 +181,21 @@ ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, si
             extend(p->y.hi, &ylo, &yhi);
         }
     if (shown == 0)
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "%s: frontier: no point has finite x and y", path);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: frontier: no point has finite x and y",
+                         path);
     pad_range(&xlo, &xhi, 0.1);
     pad_range(&ylo, &yhi, 0.1);
 
     const double W = 760, left = 78, plot_w = 620, plot_h = 440;
     double top = title ? 44 : 16;
-    ts_axes ax = {.x = left, .y = top, .w = plot_w, .h = plot_h, .xmin = xlo, .xmax = xhi,
-                  .ymin = ylo, .ymax = yhi};
+    ts_axes ax = {.x = left,
+                  .y = top,
+                  .w = plot_w,
+                  .h = plot_h,
+                  .xmin = xlo,
+                  .xmax = xhi,
+                  .ymin = ylo,
+                  .ymax = yhi};
 
     /* Legend entries (when the curves have names or there are several). */
     bool want_legend = n_curves > 1 || (curves[0].label && *curves[0].label);
@@ -216,8 +228,10 @@ ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, si
             double x = ts_axes_px(&ax, p->x.value), y = ts_axes_py(&ax, p->y.value);
             px[np] = x;
             py[np++] = y;
-            double ends[4][2] = {{p->x.lo, p->y.value}, {p->x.hi, p->y.value},
-                                 {p->x.value, p->y.lo}, {p->x.value, p->y.hi}};
+            double ends[4][2] = {{p->x.lo, p->y.value},
+                                 {p->x.hi, p->y.value},
+                                 {p->x.value, p->y.lo},
+                                 {p->x.value, p->y.hi}};
             for (int e = 0; e < 4; e++)
                 if (isfinite(ends[e][0]) && isfinite(ends[e][1])) {
                     px[np] = ts_axes_px(&ax, ends[e][0]);
@@ -230,8 +244,8 @@ ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, si
         /* Point labels sit beside points: a margin of clearance around the box. */
         const double mx = 14, my = 10;
         double spot_x, spot_y;
-        if (ts_plot_best_spot(&ax, lay.w + 2 * mx, lay.h + 2 * my, px, py, np, &spot_x,
-                              &spot_y) == 0) {
+        if (ts_plot_best_spot(&ax, lay.w + 2 * mx, lay.h + 2 * my, px, py, np, &spot_x, &spot_y) ==
+            0) {
             lx = spot_x + mx;
             ly = spot_y + my;
         } else {
@@ -285,9 +299,9 @@ ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, si
                 int steps = (int)fmin(400, ceil(len / 4));
                 for (int q = 0; q <= steps; q++) {
                     double u = steps ? (double)q / steps : 0;
-                    placed_add(&occ, (box){seg[k][0] + u * (seg[k][2] - seg[k][0]) - 1.5,
-                                           seg[k][1] + u * (seg[k][3] - seg[k][1]) - 1.5, 3, 3,
-                                           1, 0});
+                    placed_add(&occ,
+                               (box){seg[k][0] + u * (seg[k][2] - seg[k][0]) - 1.5,
+                                     seg[k][1] + u * (seg[k][3] - seg[k][1]) - 1.5, 3, 3, 1, 0});
                 }
             }
             x0 = x;
@@ -481,25 +495,22 @@ static void draw_series(cairo_t *cr, const ts_axes *ax, const double *t, const s
         }
         char tt[32];
         ts_plot_format_temperature(tt, sizeof tt, t[i]);
-        ts_plot_marker(cr, "point", TS_MARK_CIRCLE, x, y, t[i] == 1.0 ? 4.0 : 3.0, col, 1.0,
-                       true, tt);
+        ts_plot_marker(cr, "point", TS_MARK_CIRCLE, x, y, t[i] == 1.0 ? 4.0 : 3.0, col, 1.0, true,
+                       tt);
     }
 }
 
-ts_status ts_plot_metrics(const char *path, const ts_metrics_figure *f, char *err,
-                          size_t err_size)
+ts_status ts_plot_metrics(const char *path, const ts_metrics_figure *f, char *err, size_t err_size)
 {
     if (!f || !f->temperatures || f->n_temps == 0)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: metrics figure: no temperatures",
                          path);
     if (f->n_series == 0 || f->n_series > MAX_SERIES)
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "%s: metrics figure: %zu series (1 to %d)", path, f->n_series,
-                         MAX_SERIES);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: metrics figure: %zu series (1 to %d)",
+                         path, f->n_series, MAX_SERIES);
     if (!f->panels || f->n_panels == 0 || f->n_panels > MAX_PANELS)
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "%s: metrics figure: %zu panels (1 to %d)", path, f->n_panels,
-                         MAX_PANELS);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: metrics figure: %zu panels (1 to %d)",
+                         path, f->n_panels, MAX_PANELS);
     if (f->n_series > 1 && !f->series)
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "%s: metrics figure: %zu series need their labels", path, f->n_series);
@@ -572,9 +583,15 @@ ts_status ts_plot_metrics(const char *path, const ts_metrics_figure *f, char *er
     for (size_t p = 0; p < f->n_panels; p++) {
         const ts_metric_panel *mp = &f->panels[p];
         size_t r = p / cols, c = p % cols;
-        ts_axes ax = {.x = left + (double)c * (pw + gx), .y = top + (double)r * (ph + gy),
-                      .w = pw, .h = ph, .xlog = true, .x_zero_end = has_zero,
-                      .x_inf_end = has_inf, .xmin = tmin / 1.3, .xmax = tmax * 1.3};
+        ts_axes ax = {.x = left + (double)c * (pw + gx),
+                      .y = top + (double)r * (ph + gy),
+                      .w = pw,
+                      .h = ph,
+                      .xlog = true,
+                      .x_zero_end = has_zero,
+                      .x_inf_end = has_inf,
+                      .xmin = tmin / 1.3,
+                      .xmax = tmax * 1.3};
         double lo = INFINITY, hi = -INFINITY;
         for (size_t i = 0; i < f->n_series * f->n_temps; i++) {
             if (!isfinite(mp->values[i].value)) continue;
@@ -592,8 +609,8 @@ ts_status ts_plot_metrics(const char *path, const ts_metrics_figure *f, char *er
                       mp->y_label);
         ts_axes_clip(cr, &ax);
         for (size_t s = 0; s < f->n_series; s++)
-            draw_series(cr, &ax, f->temperatures, order, f->n_temps,
-                        mp->values + s * f->n_temps, ts_plot_palette((int)s), entries[s].label);
+            draw_series(cr, &ax, f->temperatures, order, f->n_temps, mp->values + s * f->n_temps,
+                        ts_plot_palette((int)s), entries[s].label);
         cairo_restore(cr);
     }
     if (want_legend)

@@ -112,8 +112,8 @@ static void draw_heatmap(cairo_t *cr, const ts_axes *ax, const ts_map_figure *f,
                 cairo_set_source_rgb(cr, 1, 1, 1);
             else
                 cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-            ts_plot_text_as(cr, "cell-value", (x0 + x1) / 2, (y0 + y1) / 2, VALUE_SIZE, 0.5, 0.5,
-                            0, buf);
+            ts_plot_text_as(cr, "cell-value", (x0 + x1) / 2, (y0 + y1) / 2, VALUE_SIZE, 0.5, 0.5, 0,
+                            buf);
         }
 }
 
@@ -217,9 +217,15 @@ ts_status ts_plot_truncation_map(const char *path, const ts_map_figure *f, char 
     char ylab[96];
     snprintf(ylab, sizeof ylab, "%s", pname);
     for (int k = 0; k < 3; k++) {
-        ts_axes ax = {.x = xs[k], .y = top, .w = pw, .h = ph, .xmin = -0.5,
-                      .xmax = (double)f->n_temps - 0.5, .ymin = -0.5,
-                      .ymax = (double)f->n_params - 0.5, .hide_xticks = true,
+        ts_axes ax = {.x = xs[k],
+                      .y = top,
+                      .w = pw,
+                      .h = ph,
+                      .xmin = -0.5,
+                      .xmax = (double)f->n_temps - 0.5,
+                      .ymin = -0.5,
+                      .ymax = (double)f->n_params - 0.5,
+                      .hide_xticks = true,
                       .hide_yticks = true};
         ts_axes_frame(cr, &ax, titles[k], NULL, NULL);
         ts_axes_clip(cr, &ax);

@@ -15,25 +15,25 @@
 #include <math.h>
 #include <string.h>
 
-#define PANEL_W 330.0
-#define MAIN_H 300.0
-#define HIST_H 80.0
-#define MARGIN_L 62.0
-#define GAP_X 46.0
-#define TOP 58.0
+#define PANEL_W    330.0
+#define MAIN_H     300.0
+#define HIST_H     80.0
+#define MARGIN_L   62.0
+#define GAP_X      46.0
+#define TOP        58.0
 #define LEGEND_GAP 50.0 /* from the histogram's bottom to the legend: ticks and x label */
 
 /* The colours every key refers to (the legend draws exactly these). */
-#define C_BAR        0 /* palette: accuracy bars */
-#define C_OVER       3 /* red: over-confident gap */
-#define C_UNDER      4 /* purple: under-confident gap */
-#define C_CONF       1 /* orange: mean confidence */
-#define C_ACC        2 /* green: accuracy (all rows) */
-#define C_HIST       7 /* grey: histogram */
-#define A_BAR        0.85
-#define A_OVER       0.30
-#define A_UNDER      0.80
-#define A_HIST       0.75
+#define C_BAR   0 /* palette: accuracy bars */
+#define C_OVER  3 /* red: over-confident gap */
+#define C_UNDER 4 /* purple: under-confident gap */
+#define C_CONF  1 /* orange: mean confidence */
+#define C_ACC   2 /* green: accuracy (all rows) */
+#define C_HIST  7 /* grey: histogram */
+#define A_BAR   0.85
+#define A_OVER  0.30
+#define A_UNDER 0.80
+#define A_HIST  0.75
 
 /* The reliability panel with its histogram; am / ah laid out, ah.ymax shared by all panels. */
 static void draw_panel(cairo_t *cr, const ts_reliability_panel *pn, const ts_axes *am,
@@ -193,13 +193,13 @@ static void draw_nll_curve(cairo_t *cr, const ts_nll_curve *c, const ts_axes *ax
     ts_legend_draw(cr, lx, ly, e, 2, NULL, &lay);
 }
 
-ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels,
-                              size_t n_panels, const ts_nll_curve *curve, const char *title,
-                              char *err, size_t err_size)
+ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels, size_t n_panels,
+                              const ts_nll_curve *curve, const char *title, char *err,
+                              size_t err_size)
 {
     if (n_panels == 0 || n_panels > 4)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %zu reliability panels (1 to 4)",
-                         path, n_panels);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %zu reliability panels (1 to 4)", path,
+                         n_panels);
     for (size_t i = 0; i < n_panels; i++)
         if (panels[i].n_bins < 1 || !panels[i].bins)
             return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: panel %zu has no bins", path, i);
@@ -211,8 +211,8 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
     /* The legend below the panels lists every colour drawn in them. */
     const ts_legend_entry e[6] = {
         {"accuracy per bin", ts_plot_palette(C_BAR), TS_KEY_BOX, A_BAR, 0},
-        {"gap: over-confident (accuracy < confidence)", ts_plot_palette(C_OVER), TS_KEY_BOX,
-         A_OVER, 0},
+        {"gap: over-confident (accuracy < confidence)", ts_plot_palette(C_OVER), TS_KEY_BOX, A_OVER,
+         0},
         {"gap: under-confident (accuracy > confidence)", ts_plot_palette(C_UNDER), TS_KEY_BOX,
          A_UNDER, 0},
         {"perfect calibration", (ts_rgb){0.25, 0.25, 0.25}, TS_KEY_DASHED, 1.0, 1.2},
@@ -256,10 +256,23 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
     }
     double hmax = hist_max(panels, n_panels);
     for (size_t i = 0; i < n_panels; i++) {
-        ts_axes am = {.x = x, .y = TOP, .w = PANEL_W, .h = MAIN_H, .xmin = 0, .xmax = 1,
-                      .ymin = 0, .ymax = 1, .hide_xticks = true};
-        ts_axes ah = {.x = x, .y = TOP + MAIN_H + 14, .w = PANEL_W, .h = HIST_H, .xmin = 0,
-                      .xmax = 1, .ymin = 0, .ymax = hmax > 0 ? hmax * 1.15 : 1};
+        ts_axes am = {.x = x,
+                      .y = TOP,
+                      .w = PANEL_W,
+                      .h = MAIN_H,
+                      .xmin = 0,
+                      .xmax = 1,
+                      .ymin = 0,
+                      .ymax = 1,
+                      .hide_xticks = true};
+        ts_axes ah = {.x = x,
+                      .y = TOP + MAIN_H + 14,
+                      .w = PANEL_W,
+                      .h = HIST_H,
+                      .xmin = 0,
+                      .xmax = 1,
+                      .ymin = 0,
+                      .ymax = hmax > 0 ? hmax * 1.15 : 1};
         am.emphasis = panels[i].emphasis;
         draw_panel(cr, &panels[i], &am, &ah, i == 0 && !curve);
         x += PANEL_W + GAP_X;

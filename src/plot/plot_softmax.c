@@ -21,8 +21,11 @@ static void format_temperature(char *buf, size_t n, double t)
         snprintf(buf, n, "T = 0 (argmax)");
     else if (t == 1.0)
         snprintf(buf, n, "T = 1 (unchanged)");
-    else
-        snprintf(buf, n, "T = %g", t);
+    else {
+        char v[32];
+        ts_plot_format_sig(v, sizeof v, t, 4);
+        snprintf(buf, n, "T = %s", v);
+    }
 }
 
 /* A bar's probability in 2 decimals, without printing 0.00 / 1.00 for what is not 0 / 1. */
@@ -132,8 +135,7 @@ ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n
      * within ~1500 points wide, and are balanced (7 panels: 4 + 3, not 5 + 2). */
     double per_token = n <= 8 ? 34.0 : n <= 16 ? 28.0 : 22.0;
     /* Short rows of labels read best level: widen the slots when that stays compact. */
-    if (longest + 8 > per_token && 24.0 + (longest + 8) * (double)n <= 330)
-        per_token = longest + 8;
+    if (longest + 8 > per_token && 24.0 + (longest + 8) * (double)n <= 330) per_token = longest + 8;
     double panel_w = 24.0 + per_token * (double)n;
     if (panel_w < 150) panel_w = 150;
     size_t cols = (size_t)floor((1500.0 + 34.0) / (panel_w + 34.0));

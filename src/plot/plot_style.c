@@ -299,8 +299,7 @@ void ts_legend_draw(cairo_t *cr, double x, double y, const ts_legend_entry *e, s
     if (title) {
         ts_plot_bold(cr, true);
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        ts_plot_text_as(cr, "legend-title", x + LEGEND_PAD, y0, LEGEND_FONT, 0.0, 0.0, 0.0,
-                        title);
+        ts_plot_text_as(cr, "legend-title", x + LEGEND_PAD, y0, LEGEND_FONT, 0.0, 0.0, 0.0, title);
         y0 += row + 1;
     }
     ts_plot_bold(cr, false);
@@ -310,8 +309,8 @@ void ts_legend_draw(cairo_t *cr, double x, double y, const ts_legend_entry *e, s
         double cy = y0 + (double)r * row + (row - 3.5) / 2;
         draw_key(cr, &e[i], kx, cy);
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        ts_plot_text_as(cr, "legend-label", kx + LEGEND_KEY + LEGEND_GAP, cy, LEGEND_FONT, 0.0,
-                        0.5, 0.0, e[i].label);
+        ts_plot_text_as(cr, "legend-label", kx + LEGEND_KEY + LEGEND_GAP, cy, LEGEND_FONT, 0.0, 0.5,
+                        0.0, e[i].label);
     }
     cairo_restore(cr);
 }
@@ -342,15 +341,15 @@ void ts_plot_legend(cairo_t *cr, double x, double y, const char *const *labels,
 
 /* ---- legend placement ---------------------------------------------------------- */
 
-size_t ts_plot_best_spot(const ts_axes *ax, double w, double h, const double *px,
-                         const double *py, size_t n, double *x, double *y)
+size_t ts_plot_best_spot(const ts_axes *ax, double w, double h, const double *px, const double *py,
+                         size_t n, double *x, double *y)
 {
     const double inset = 8;
     double left = ax->x + inset, right = ax->x + ax->w - inset - w;
     double top = ax->y + inset, bottom = ax->y + ax->h - inset - h;
     double mid = ax->x + (ax->w - w) / 2;
-    double cand[6][2] = {{right, top}, {left, top},  {right, bottom},
-                         {left, bottom}, {mid, top}, {mid, bottom}};
+    double cand[6][2] = {{right, top},   {left, top}, {right, bottom},
+                         {left, bottom}, {mid, top},  {mid, bottom}};
     size_t best = SIZE_MAX;
     for (int c = 0; c < 6; c++) {
         size_t covered = 0;

@@ -187,8 +187,8 @@ static void draw_entropy_panel(cairo_t *cr, const ts_axes *ax, const ts_sweep_fi
             char what[32];
             ts_plot_format_temperature(what, sizeof what, T);
             ts_plot_marker(cr, "entropy-point", TS_MARK_CIRCLE, ts_axes_px(ax, T),
-                           ts_axes_py(ax, f->entropy_nats[t]), T == 1.0 ? 6.5 : 5.0, colors[t],
-                           1.0, true, what);
+                           ts_axes_py(ax, f->entropy_nats[t]), T == 1.0 ? 6.5 : 5.0, colors[t], 1.0,
+                           true, what);
         }
 
     /* The target: guides to both axes, a star, and its annotation. */

@@ -67,7 +67,8 @@ ts_status ts_plot_trace(const char *path, const ts_trace_token *tok, size_t n, d
     bool labels = n <= (size_t)PER_ROW * MAX_ROWS;
     size_t per_row = labels ? (n < PER_ROW ? n : PER_ROW) : n;
     size_t rows = labels ? (n + per_row - 1) / per_row : 1;
-    if (labels) per_row = (n + rows - 1) / rows; /* balanced: 150 tokens are 3 x 50, not 64 + 64 + 22 */
+    if (labels)
+        per_row = (n + rows - 1) / rows; /* balanced: 150 tokens are 3 x 50, not 64 + 64 + 22 */
     double slot = labels ? fmin(40.0, fmax(15.0, 980.0 / (double)per_row)) : 0;
     double plot_w = labels ? fmax(420.0, slot * (double)per_row) : 1100.0;
     if (labels) slot = plot_w / (double)per_row;
@@ -93,9 +94,9 @@ ts_status ts_plot_trace(const char *path, const ts_trace_token *tok, size_t n, d
     ts_legend_entry e[8];
     size_t ne = 0;
     for (int c = 0; c < 5; c++)
-        e[ne++] = (ts_legend_entry){rank_class[c].label,
-                                    ts_plot_cmap(TS_CMAP_VIRIDIS, rank_class[c].u), TS_KEY_BOX,
-                                    1.0, 0};
+        e[ne++] =
+            (ts_legend_entry){rank_class[c].label, ts_plot_cmap(TS_CMAP_VIRIDIS, rank_class[c].u),
+                              TS_KEY_BOX, 1.0, 0};
     e[ne++] = (ts_legend_entry){t1line, {0.1, 0.1, 0.1}, TS_KEY_LINE, 1.0, 1.6};
     if (any_t) e[ne++] = (ts_legend_entry){tline, ts_plot_palette(3), TS_KEY_DASHED, 1.0, 1.6};
     double W = LEFT + plot_w + 24;
@@ -122,9 +123,15 @@ ts_status ts_plot_trace(const char *path, const ts_trace_token *tok, size_t n, d
 
     for (size_t r = 0; r < rows; r++) {
         size_t first = r * per_row, count = n - first < per_row ? n - first : per_row;
-        ts_axes ax = {.x = LEFT, .y = top + (double)r * row_pitch, .w = plot_w, .h = ROW_H,
-                      .xmin = (double)first - 0.5, .xmax = (double)(first + per_row) - 0.5,
-                      .ymin = 0, .ymax = ymax > 0 ? ymax * 1.08 : 1, .x_integer = true,
+        ts_axes ax = {.x = LEFT,
+                      .y = top + (double)r * row_pitch,
+                      .w = plot_w,
+                      .h = ROW_H,
+                      .xmin = (double)first - 0.5,
+                      .xmax = (double)(first + per_row) - 0.5,
+                      .ymin = 0,
+                      .ymax = ymax > 0 ? ymax * 1.08 : 1,
+                      .x_integer = true,
                       .hide_xticks = labels};
         ts_axes_frame(cr, &ax, NULL, labels ? NULL : "token position", "nats");
         if (labels && rows > 1) {
