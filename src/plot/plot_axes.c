@@ -331,6 +331,11 @@ void ts_axes_frame(cairo_t *cr, const ts_axes *a, const char *title, const char 
         cairo_line_to(cr, px, a->y + a->h + 3.5);
         cairo_stroke(cr);
         format_tick(buf, sizeof buf, xt.v[i], &xt);
+        /* A label that would run into the "0" / "∞" of an end slot keeps only its tick. */
+        double half = ts_plot_text_width(cr, TICK_SIZE, buf) / 2;
+        if ((a->x_zero_end && px - half < a->x + TS_AXES_END_SLOT / 2 + 8) ||
+            (a->x_inf_end && px + half > a->x + a->w - TS_AXES_END_SLOT / 2 - 8))
+            continue;
         ts_plot_text_as(cr, "xtick", px, a->y + a->h + 5, TICK_SIZE, 0.5, 0.0, 0.0, buf);
     }
     if (!a->hide_xticks) {
