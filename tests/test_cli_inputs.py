@@ -140,6 +140,38 @@ def test_defects():
         js(c)
 
 
+def test_logprobs():
+    """generate --logprobs: every value recomputed from `top --json` at each step."""
+    g = js(["generate", "--prompt", "ROMEO:", "--logprobs", "3", "--temperature", "0.7",
+            "--top-k", "20", "--max-new-tokens", "6", "--seed", "1"])
+    if not g:
+        return
+    ids = list(g["ids"])
+    worst = 0.0
+    for st in g["steps"]:
+        t = js(["top", "--ids", ",".join(map(str, ids)), "--k", "20"])
+        top = t["top"]
+        raw = {e["id"]: math.log(e["prob"]) for e in top}
+        # raw: the model at T = 1 over the whole vocabulary
+        worst = max(worst, abs(st["logprob_raw"] - raw[st["id"]]),
+                    abs(st["entropy_raw_nats"] - t["entropy_nats"]))
+        for a, e in zip(st["top_raw"], top[:3]):
+            worst = max(worst, abs(a["logprob"] - math.log(e["prob"])), a["id"] != e["id"])
+        # sampled: softmax(logits / 0.7) over the top 20 (HF order: T, then top-k)
+        z = [e["logit"] for e in top]
+        p = softmax(z, 0.7)
+        sampled = {e["id"]: math.log(q) for e, q in zip(top, p)}
+        h = -sum(q * math.log(q) for q in p if q > 0)
+        worst = max(worst, abs(st["logprob_sampled"] - sampled[st["id"]]),
+                    abs(st["entropy_sampled_nats"] - h))
+        for a, (e, q) in zip(st["top_sampled"], list(zip(top, p))[:3]):
+            worst = max(worst, abs(a["logprob"] - math.log(q)), a["id"] != e["id"])
+        ids.append(st["id"])
+    # logits in JSON are float32 values printed exactly; 1e-5 covers float32 logit rounding
+    check(worst < 1e-5, "generate --logprobs: raw and sampled values = top --json recomputed "
+          "(worst %.2e)" % worst)
+
+
 def softmax(z, t):
     m = max(z)
     e = [math.exp((x - m) / t) for x in z]
@@ -219,6 +251,7 @@ def main():
         test_prompts(tmp)
         test_options()
         test_defects()
+        test_logprobs()
         test_calibrate_warnings(tmp)
     if failures:
         print("%d failure(s)" % len(failures))
