@@ -59,7 +59,7 @@ bench: build
 	./$(BUILD)/tempscale bench
 
 format:
-	clang-format -i include/*.h src/*.[ch] cli/*.[ch] server/*.[ch] tests/*.[ch] bench/*.c
+	clang-format -i include/*.h src/*.h src/*/*.[ch] cli/*.[ch] server/*.[ch] tests/*.[ch] bench/*.c
 
 install: build
 	cmake --install $(BUILD)
