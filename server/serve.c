@@ -62,10 +62,15 @@ static void usage(FILE *f)
         "  --verbose             one log line per request on stderr\n"
         "  -h, --help            this help\n"
         "\n"
+        "From a client (the official OpenAI clients take base_url=http://HOST:PORT/v1):\n"
+        "  curl -s localhost:8080/v1/completions -d '{\"prompt\":\"ROMEO:\",\"max_tokens\":8}'\n"
+        "  curl -sN localhost:8080/api/generate -d '{\"prompt\":\"ROMEO:\",\"stream\":true}'\n"
+        "On the network, with a key (kept out of `ps` by the environment variable):\n"
+        "  TEMPSCALE_API_KEY=secret tempscale serve --host 0.0.0.0 --model distilgpt2\n"
+        "\n"
         "Examples:\n"
         "  tempscale serve                      # then open http://127.0.0.1:8080/\n"
-        "  TEMPSCALE_API_KEY=secret tempscale serve --host 0.0.0.0 --model distilgpt2\n"
-        "  curl -s localhost:8080/v1/completions -d '{\"prompt\":\"ROMEO:\",\"max_tokens\":8}'\n");
+        "  tempscale serve --port 8081 --parallel 1 --verbose\n");
 }
 
 /* Does host resolve to loopback addresses only? false (with *why) when it cannot be resolved. */
