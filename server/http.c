@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #define RING_SIZE     (64u * 1024u) /* bytes of SSE a stream may have queued */
+#define SEND_BUFFER   (256 * 1024)  /* SO_SNDBUF of every connection */
 #define WAIT_SLICE_MS 50            /* how often a waiting thread looks at its client */
 #define STOP_DRAIN_S  10.0          /* at most this long for responses to finish at stop */
 
@@ -833,6 +834,13 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
         c->fd = ci ? ci->connect_fd : -1;
+        /*
+         * A fixed send buffer instead of the kernel's autotuning (up to 4 MiB):
+         * a client that stops reading is noticed after SEND_BUFFER bytes, not
+         * megabytes, and holds that much kernel memory at most.
+         */
+        int sndbuf = SEND_BUFFER;
+        if (c->fd >= 0) setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         c->phase = CONN_HEAD;
         c->since = now_s();
         pthread_mutex_lock(&srv->mu);

@@ -272,7 +272,7 @@ def test_cancel_and_queue(srv):
     s = open_stream(srv, "/api/generate", dict(ENDLESS, stream=True, logprobs=20), rcvbuf=4096)
     before = wait_health(srv, lambda j: True)[1]["cancelled_client"]
     ok, hl, dt = wait_health(srv, lambda j: j["cancelled_client"] > before and j["running"] == 0,
-                             limit=60)
+                             limit=120)
     s.close()
     check(ok, "a client that stops reading is cut off and its run cancelled (after %.1f s)" % dt)
 
