@@ -475,6 +475,8 @@ typedef struct ts_calib_metrics {
     double mce;      /* maximum calibration error over non-empty bins */
     double ace;      /* adaptive ECE, equal-mass bins */
     double brier;    /* multi-class Brier score, mean over rows of sum_k (p_k - y_k)^2 */
+    double classwise_ece; /* class-wise ECE (Kull et al. 2019): mean over classes j of the ECE of
+                             p_j against [y = j], equal-width bins on p_j; NaN for the LM store */
 } ts_calib_metrics;
 
 typedef struct ts_calib_bin {
@@ -519,6 +521,76 @@ ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, s
 /* Reliability diagram data: bins[n_bins], equal-width on max-softmax confidence. */
 ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_t n, size_t k,
                                double temperature, int32_t n_bins, ts_calib_bin *bins);
+
+/* ---- bootstrap intervals (src/calib/bootstrap.c, src/calib/calib_bootstrap.c) ----
+ * Percentile bootstrap, seeded and reproducible: replicate b of n rows under
+ * seed s is a PCG32 seeded ts_rng_seed_stream(s, b) drawing n row indices with
+ * O'Neill's unbiased bounded draw (ts_bootstrap_resample; tools/science_oracle.py
+ * draws the same ones). Same seed, same intervals, whatever the thread count.
+ * The interval is the (1-level)/2 and (1+level)/2 quantiles of the replicate
+ * values, interpolated as numpy.percentile (linear). docs/science.md.
+ */
+typedef struct ts_interval {
+    double estimate; /* the statistic on the full data */
+    double lo, hi;   /* percentile interval; NaN when no replicate was defined */
+    int32_t n_valid; /* replicates with a defined (non-NaN) value */
+} ts_interval;
+
+typedef struct ts_bootstrap_params {
+    int32_t n_resamples; /* B, in [2, TS_BOOTSTRAP_MAX]; default 1000 */
+    double level;        /* in (0, 1); default 0.95 */
+    uint64_t seed;       /* default 0 */
+} ts_bootstrap_params;
+#define TS_BOOTSTRAP_MAX 1000000
+
+/* B = 1000, level 0.95, seed 0. */
+ts_bootstrap_params ts_bootstrap_default_params(void);
+
+/*
+ * The row indices of replicate `replicate` of a bootstrap of n rows: idx[n]
+ * (caller's array). TS_ERR_INVALID for n == 0 or n >= 2^32. No allocation.
+ */
+ts_status ts_bootstrap_resample(uint64_t seed, uint64_t replicate, size_t n, uint32_t *idx);
+
+/*
+ * Intervals for n_stats ratios of sums over n units (samples, rows):
+ * statistic s = sum_i num[i][s] / sum_i den[i][s] (den NULL: the mean of
+ * num[.][s]), recomputed on every resample of units. out[n_stats]. A replicate
+ * whose denominator is 0 is undefined (dropped; see n_valid). Allocates
+ * B x n_stats doubles.
+ */
+ts_status ts_bootstrap_ratio(const double *num, const double *den, size_t n, size_t n_stats,
+                             const ts_bootstrap_params *bp, ts_interval *out, char *err,
+                             size_t err_size);
+
+/* One interval per field of ts_calib_metrics (classwise ECE excluded). */
+typedef struct ts_calib_metrics_ci {
+    ts_interval nll, accuracy, ece, mce, ace, brier;
+} ts_calib_metrics_ci;
+
+/*
+ * Bootstrap intervals of the metrics of softmax(logits / T) at each of n_temps
+ * temperatures: ci[n_temps]. Every replicate resamples rows once and scores
+ * all temperatures on it, so delta[t] (may be NULL) is the paired interval of
+ * metric(T_t) - metric(T_0) — e.g. temperatures {1, T*}: does T* really change
+ * the ECE? Cost: one pass over the logits per temperature, then O(n) per
+ * replicate; threads over replicates. Allocates O(n x n_temps).
+ */
+ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels, size_t n,
+                                     size_t k, const double *temperatures, size_t n_temps,
+                                     int32_t n_bins, const ts_bootstrap_params *bp,
+                                     ts_calib_metrics_ci *ci, ts_calib_metrics_ci *delta,
+                                     char *err, size_t err_size);
+
+/*
+ * Interval for T*: T is refitted (exactly, Newton from the full-data T*) on
+ * every resample of rows. t_star->estimate is the full-data T*. Cost: about
+ * 3 passes over the resampled logits per replicate, e.g. ~0.2 s per replicate
+ * for 1e6 x 10 (bench/bench_science.c); use a smaller B for big sets.
+ */
+ts_status ts_calib_fit_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                 const ts_bootstrap_params *bp, ts_interval *t_star, char *err,
+                                 size_t err_size);
 
 /*
  * True when every row is non-negative and sums to 1 (within 1e-6 + k * 6e-8):
@@ -587,6 +659,80 @@ double ts_lm_calib_nll(const ts_lm_calib *c, double temperature);
 ts_status ts_lm_calib_metrics(const ts_lm_calib *c, double temperature, int32_t n_bins,
                               ts_calib_metrics *out, ts_calib_bin *bins,
                               double *nll_error_bound, char *err, size_t err_size);
+
+/* Tokens [begin, end) of the store only (a held-out split); errors as the whole-store calls. */
+ts_status ts_lm_calib_fit_range(const ts_lm_calib *c, size_t begin, size_t end, double t_min,
+                                double t_max, ts_calib_fit *out);
+ts_status ts_lm_calib_metrics_range(const ts_lm_calib *c, size_t begin, size_t end,
+                                    double temperature, int32_t n_bins, ts_calib_metrics *out,
+                                    ts_calib_bin *bins, double *nll_error_bound, char *err,
+                                    size_t err_size);
+/*
+ * Bootstrap over the tokens [begin, end) (i.i.d. tokens: text is autocorrelated,
+ * so these intervals are on the narrow side; docs/science.md). T* is refitted in
+ * [t_min, t_max] on every resample; the metrics as ts_calib_metrics_bootstrap
+ * (delta[t] paired vs temperatures[0]; brier NaN). Allocates O(end - begin).
+ */
+ts_status ts_lm_calib_fit_bootstrap(const ts_lm_calib *c, size_t begin, size_t end, double t_min,
+                                    double t_max, const ts_bootstrap_params *bp,
+                                    ts_interval *t_star, char *err, size_t err_size);
+ts_status ts_lm_calib_metrics_bootstrap(const ts_lm_calib *c, size_t begin, size_t end,
+                                        const double *temperatures, size_t n_temps,
+                                        int32_t n_bins, const ts_bootstrap_params *bp,
+                                        ts_calib_metrics_ci *ci, ts_calib_metrics_ci *delta,
+                                        char *err, size_t err_size);
+
+/* A held-out split of the stored tokens (`calibrate --fit-until F`). */
+typedef struct ts_lm_heldout {
+    size_t split;                  /* tokens [0, split) fit T*, [split, n) are scored */
+    ts_calib_fit fit;              /* on the fit part (nll_before / nll_after of that part) */
+    ts_calib_metrics before, after; /* on the scored part at T = 1 and T* */
+    double nll_error_bound;        /* the store's bound on the scored part (max of both T) */
+    bool has_intervals;            /* the fields below are filled (bp given) */
+    ts_interval t_star;            /* T* refitted on resamples of the fit part */
+    ts_calib_metrics_ci before_ci, after_ci; /* resamples of the scored part */
+    ts_calib_metrics_ci delta_ci;  /* after - before, paired (same resamples) */
+} ts_lm_heldout;
+
+/*
+ * Fit T on the first floor(F n) stored tokens and score the rest at T = 1 and
+ * T*; with bp (may be NULL) also the bootstrap intervals. F in (0, 1) and
+ * both parts non-empty, else TS_ERR_INVALID naming --fit-until.
+ */
+ts_status ts_lm_calib_heldout(const ts_lm_calib *c, double fit_until, int32_t n_bins,
+                              const ts_bootstrap_params *bp, ts_lm_heldout *out, char *err,
+                              size_t err_size);
+
+/* ---- scoring a text with the model (src/calib/lm_score.c) ---- */
+
+/* Progress of a long computation: done of total units. Never called concurrently. */
+typedef void (*ts_progress_fn)(size_t done, size_t total, void *user);
+/*
+ * One scored position: logits[n_vocab] predicting ids[position] == target
+ * (borrowed until the callback returns). A non-TS_OK return stops scoring.
+ */
+typedef ts_status (*ts_lm_token_fn)(size_t position, const float *logits, int32_t target,
+                                    void *user);
+
+/*
+ * Hugging Face's sliding-window perplexity recipe: windows of `window` tokens
+ * (0 = the model's n_positions) starting every `stride` tokens (0 = window / 2);
+ * every token 1 .. n_ids-1 is scored exactly once, in order, with as much left
+ * context as the window allows. ctx: made from model with all_logits = true
+ * and n_ctx >= window (its KV cache is reset). progress (may be NULL) after
+ * each window. Never prints. Errors: n_ids < 2, stride > window, a context
+ * without all_logits (TS_ERR_INVALID), ts_model_eval's, the callback's
+ * (message names the token position).
+ */
+ts_status ts_lm_score_text(const ts_model *model, ts_context *ctx, const int32_t *ids,
+                           size_t n_ids, size_t window, size_t stride, ts_lm_token_fn fn,
+                           void *user, ts_progress_fn progress, void *progress_user, char *err,
+                           size_t err_size);
+/* ts_lm_score_text into the store (ts_lm_calib_add per token; the store needs n_ids - 1 slots). */
+ts_status ts_lm_calib_score(const ts_model *model, ts_context *ctx, const int32_t *ids,
+                            size_t n_ids, size_t window, size_t stride, ts_lm_calib *store,
+                            ts_progress_fn progress, void *progress_user, char *err,
+                            size_t err_size);
 
 /* ======================================================================== */
 /* Plots (src/plot*.c): cairo, format from the extension .png/.svg/.pdf,    */

@@ -1,0 +1,4 @@
+# Measurements (issue 13) and deeper calibration (issues 12 §4, 13): bootstrap
+# intervals, vector / matrix scaling, LM scoring, text measurements, trace and
+# map, against tools/science_oracle.py.
+ts_add_test(test_calib_bootstrap unit)
