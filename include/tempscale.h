@@ -720,7 +720,8 @@ typedef ts_status (*ts_lm_token_fn)(size_t position, const float *logits, int32_
  * every token 1 .. n_ids-1 is scored exactly once, in order, with as much left
  * context as the window allows. ctx: made from model with all_logits = true
  * and n_ctx >= window (its KV cache is reset). progress (may be NULL) after
- * each window. Never prints. Errors: n_ids < 2, stride > window, a context
+ * each window. Never prints. Errors: n_ids < 2, stride >= window (a window's
+ * first token has no prediction in it, so windows must overlap), a context
  * without all_logits (TS_ERR_INVALID), ts_model_eval's, the callback's
  * (message names the token position).
  */

@@ -2,3 +2,4 @@
 # intervals, vector / matrix scaling, LM scoring, text measurements, trace and
 # map, against tools/science_oracle.py.
 ts_add_test(test_calib_bootstrap unit)
+ts_add_test(test_lm_score model)

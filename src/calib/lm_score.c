@@ -26,10 +26,11 @@ ts_status ts_lm_score_text(const ts_model *model, ts_context *ctx, const int32_t
         return ts_errorf(err, err_size, TS_ERR_INVALID, "scoring: window of %zu tokens (need >= 2)",
                          window);
     if (stride == 0) stride = window / 2;
-    if (stride > window)
+    if (stride >= window)
         return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "scoring: stride %zu is more than the window of %zu tokens", stride,
-                         window);
+                         "scoring: stride %zu must be less than the window of %zu tokens (each "
+                         "window's first token has no prediction in it)",
+                         stride, window);
     if (n_ids < 2)
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "scoring: %zu token%s; need at least 2 to score one", n_ids,
