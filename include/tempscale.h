@@ -592,6 +592,117 @@ ts_status ts_calib_fit_bootstrap(const float *logits, const int32_t *labels, siz
                                  const ts_bootstrap_params *bp, ts_interval *t_star, char *err,
                                  size_t err_size);
 
+/* ---- vector and matrix scaling, the comparison (src/calib/scaling.c) ----
+ * Guo et al. 2017's baselines, p = softmax(q):
+ *   TS_CALIB_NONE         q = z                 0 parameters
+ *   TS_CALIB_TEMPERATURE  q = z / T             1
+ *   TS_CALIB_VECTOR       q_j = w_j z_j + b_j   2K
+ *   TS_CALIB_MATRIX       q = W z + b           K^2 + K, only for K <= TS_CALIB_MATRIX_MAX_K
+ * fitted by mean NLL (+ l2/2 (||w - 1||^2 or ||W - I||_F^2, + ||b||^2); l2 = 0 is
+ * Guo et al.'s unregularised fit) with L-BFGS (liblbfgs) from the identity.
+ */
+typedef enum ts_calib_method {
+    TS_CALIB_NONE = 0,
+    TS_CALIB_TEMPERATURE = 1,
+    TS_CALIB_VECTOR = 2,
+    TS_CALIB_MATRIX = 3,
+} ts_calib_method;
+#define TS_CALIB_N_METHODS 4
+#define TS_CALIB_MATRIX_MAX_K 100
+
+/* "none", "temperature", "vector", "matrix". Static. */
+const char *ts_calib_method_name(ts_calib_method m);
+/* Parameters of a method for K classes (0, 1, 2K, K^2 + K). */
+size_t ts_calib_method_params(ts_calib_method m, size_t k);
+
+typedef struct ts_calib_scaling_info {
+    size_t n_params;
+    double l2;          /* the penalty used (0 for none / temperature) */
+    int32_t iterations; /* L-BFGS iterations (Newton passes for temperature) */
+    bool converged;     /* L-BFGS success, or max |gradient| <= 1e-7 */
+    int status;         /* liblbfgs return code (0 for none / temperature) */
+    double grad_max;    /* max |dJ/dx| at the solution (vector / matrix) */
+    double objective;   /* J at the solution (vector / matrix) */
+    double nll_fit;     /* mean NLL on the fit set at the solution */
+} ts_calib_scaling_info;
+
+typedef struct ts_calib_scaling ts_calib_scaling;
+
+/*
+ * Fit a method on logits [n][k] and labels. TS_ERR_UNSUPPORTED for matrix
+ * scaling with K > 100, TS_ERR_INVALID for bad rows / l2 < 0. *out is owned
+ * by the caller (ts_calib_scaling_free). Allocates O(K^2 + 2048 K).
+ */
+ts_status ts_calib_scaling_fit(ts_calib_method method, const float *logits, const int32_t *labels,
+                               size_t n, size_t k, double l2, ts_calib_scaling **out, char *err,
+                               size_t err_size);
+void ts_calib_scaling_free(ts_calib_scaling *s);
+ts_calib_method ts_calib_scaling_method(const ts_calib_scaling *s);
+/* Borrowed, valid until ts_calib_scaling_free. */
+const ts_calib_scaling_info *ts_calib_scaling_get_info(const ts_calib_scaling *s);
+/* T of none (1) / temperature scaling; 1 for the others. */
+double ts_calib_scaling_temperature(const ts_calib_scaling *s);
+/* w[K] (vector) or W[K][K] row-major (matrix), and b[K] in *bias; NULL for none /
+ * temperature. Borrowed. */
+const double *ts_calib_scaling_weights(const ts_calib_scaling *s, const double **bias);
+/* out[n][k] = the scaled logits q of n rows (log-probabilities up to a per-row shift). */
+ts_status ts_calib_scaling_apply(const ts_calib_scaling *s, const float *logits, size_t n,
+                                 double *out);
+/* Metrics of softmax(q) on (logits, labels), including class-wise ECE; bins may be NULL.
+ * Vector and matrix scaling may change the argmax, hence the accuracy. */
+ts_status ts_calib_scaling_metrics(const ts_calib_scaling *s, const float *logits,
+                                   const int32_t *labels, size_t n, int32_t n_bins,
+                                   ts_calib_metrics *out, ts_calib_bin *bins, char *err,
+                                   size_t err_size);
+
+/* One row of the comparison table. */
+typedef struct ts_calib_comparison {
+    ts_calib_method method;
+    size_t n_params;
+    bool fitted;                /* false: skipped (matrix with K > 100), see note */
+    char note[96];              /* why skipped / not converged; "" otherwise */
+    double temperature;         /* T for none / temperature */
+    ts_calib_scaling_info info;
+    ts_calib_metrics metrics;   /* on the evaluation set */
+    bool has_intervals;
+    ts_calib_metrics_ci ci;     /* bootstrap over evaluation rows (same resamples for all rows) */
+    ts_calib_metrics_ci delta;  /* metric(method) - metric(none), paired */
+} ts_calib_comparison;
+
+/*
+ * Fit every method on (fit_logits, fit_labels) and evaluate on (eval_logits,
+ * eval_labels) — pass the same arrays twice for an in-sample table. out is
+ * indexed by ts_calib_method. bp (may be NULL) adds bootstrap intervals.
+ */
+ts_status ts_calib_compare(const float *fit_logits, const int32_t *fit_labels, size_t n_fit,
+                           const float *eval_logits, const int32_t *eval_labels, size_t n_eval,
+                           size_t k, int32_t n_bins, double l2, const ts_bootstrap_params *bp,
+                           ts_calib_comparison out[TS_CALIB_N_METHODS], char *err,
+                           size_t err_size);
+
+/* ---- diagnostics (src/calib/diagnose.c) ---- */
+#define TS_CALIB_MIN_BIN_ROWS 30   /* a bin with fewer rows is "thin" */
+#define TS_CALIB_SPARSE_SHARE 0.05 /* share of rows in thin bins that triggers a warning */
+enum {
+    TS_CALIB_WARN_FEW_ROWS = 1u << 0,     /* n < 30 x n_bins */
+    TS_CALIB_WARN_SPARSE_BINS = 1u << 1,  /* > 5 % of rows in non-empty bins of < 30 rows */
+    TS_CALIB_WARN_ECE_WORSE = 1u << 2,    /* ECE(T*) > ECE(1) */
+    TS_CALIB_WARN_ECE_WORSE_SIGNIFICANT = 1u << 3, /* ... and the paired delta interval is > 0 */
+    TS_CALIB_WARN_AT_BOUND = 1u << 4,     /* T* at TS_CALIB_T_MIN / T_MAX */
+    TS_CALIB_WARN_NOT_CONVERGED = 1u << 5,
+};
+/*
+ * The warnings that apply, as a bit set. bins (the reliability bins of the
+ * set being judged, may be NULL), fit, before/after (metrics at T = 1 and T*)
+ * and delta (paired after - before interval) may each be NULL to skip their
+ * checks. Pure: no allocation.
+ */
+unsigned ts_calib_diagnose(const ts_calib_bin *bins, int32_t n_bins, size_t n,
+                           const ts_calib_fit *fit, const ts_calib_metrics *before,
+                           const ts_calib_metrics *after, const ts_calib_metrics_ci *delta);
+/* A one-line English explanation of one warning bit (static; "" for unknown). */
+const char *ts_calib_warning_text(unsigned bit);
+
 /*
  * True when every row is non-negative and sums to 1 (within 1e-6 + k * 6e-8):
  * probabilities passed where logits are expected. Log-probabilities are fine.

@@ -468,6 +468,9 @@ ts_status ts_calib_rowsets_bootstrap(const ts_calib_rowset *sets, size_t n_sets,
                                      const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
                                      ts_calib_metrics_ci *delta, char *err, size_t err_size);
 
+/* The six metrics of a rowset (every row once; classwise_ece NaN). */
+void ts_calib_rowset_metrics(const ts_calib_rowset *r, ts_calib_metrics *out);
+
 /* Class-wise ECE accumulator: add rows of probabilities p[k] with label y. */
 typedef struct ts_classwise {
     size_t k, n;

@@ -3,3 +3,4 @@
 # map, against tools/science_oracle.py.
 ts_add_test(test_calib_bootstrap unit)
 ts_add_test(test_lm_score model)
+ts_add_test(test_calib_scaling unit)

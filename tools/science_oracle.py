@@ -185,6 +185,90 @@ def classwise_ece(p, y, n_bins=15):
     return float(total / k)
 
 
+# ---------------------------------------------------------------------------
+# Vector and matrix scaling (Guo et al. 2017) with scipy L-BFGS-B
+# ---------------------------------------------------------------------------
+def scaling_objective(z, y, method, l2):
+    n, k = z.shape
+    Y = np.eye(k)[y]
+
+    def f(x):
+        if method == 'vector':
+            w, b = x[:k], x[k:]
+            q = z * w + b
+        else:
+            W, b = x[:k * k].reshape(k, k), x[k * k:]
+            q = z @ W.T + b
+        lse = scipy.special.logsumexp(q, axis=1)
+        nll = float(np.mean(lse - q[np.arange(n), y]))
+        G = (np.exp(q - lse[:, None]) - Y) / n
+        if method == 'vector':
+            gw = (G * z).sum(axis=0) + l2 * (w - 1)
+            pen = ((w - 1) ** 2).sum()
+        else:
+            gw = (G.T @ z + l2 * (W - np.eye(k))).ravel()
+            pen = ((W - np.eye(k)) ** 2).sum()
+        gb = G.sum(axis=0) + l2 * b
+        pen += (b ** 2).sum()
+        return nll + 0.5 * l2 * pen, np.concatenate([gw, gb])
+    return f
+
+
+def fit_scaling(z, y, method, l2):
+    z = z.astype(np.float64)
+    k = z.shape[1]
+    x0 = np.concatenate([np.ones(k) if method == 'vector' else np.eye(k).ravel(), np.zeros(k)])
+    f = scaling_objective(z, y, method, l2)
+    r = scipy.optimize.minimize(f, x0, jac=True, method='L-BFGS-B',
+                                options={'maxiter': 100000, 'maxfun': 200000, 'ftol': 0.0, 'gtol': 1e-11})
+    fx, g = f(r.x)
+    return r.x, float(np.abs(g).max())
+
+
+def scaled_logits(z, x, method):
+    z = z.astype(np.float64)
+    k = z.shape[1]
+    if method == 'vector':
+        return z * x[:k] + x[k:]
+    return z @ x[:k * k].reshape(k, k).T + x[k * k:]
+
+
+def records_from_q(q, y):
+    n, k = q.shape
+    lse = scipy.special.logsumexp(q, axis=1)
+    p = np.exp(q - lse[:, None])
+    am = q.argmax(axis=1)
+    return dict(conf=p[np.arange(n), am], correct=(am == y).astype(np.float64),
+                nll=lse - q[np.arange(n), y], brier=((p - np.eye(k)[y]) ** 2).sum(axis=1)), p
+
+
+def scaling_reference():
+    (zv, yv), (zt, yt) = load_oracle_sets()
+    out = {'n_bins': 15, 'fits': []}
+    for method in ('vector', 'matrix'):
+        for l2 in (0.0, 1e-3):
+            x, gmax = fit_scaling(zv, yv, method, l2)
+            k = zv.shape[1]
+            rec_v, _ = records_from_q(scaled_logits(zv, x, method), yv)
+            rec_t, p_t = records_from_q(scaled_logits(zt, x, method), yt)
+            m = metrics_of(rec_t, np.arange(len(yt)))
+            m['classwise_ece'] = classwise_ece(p_t, yt)
+            nw = k if method == 'vector' else k * k
+            entry = {'method': method, 'l2': l2, 'grad_max': gmax, 'w': x[:nw].tolist(), 'b': x[nw:].tolist(),
+                     'nll_fit': float(rec_v['nll'].mean()), 'test': m}
+            if method == 'matrix' and l2 == 0:
+                # matrix scaling is multinomial logistic regression on the logits: sklearn agrees
+                import sklearn.linear_model
+                lr = sklearn.linear_model.LogisticRegression(penalty='none', multi_class='multinomial',
+                                                             solver='lbfgs', max_iter=10000, tol=1e-12)
+                lr.fit(zv.astype(np.float64), yv)
+                entry['sklearn_test_nll'] = float(sklearn.metrics.log_loss(yt, lr.predict_proba(zt.astype(np.float64)),
+                                                                            labels=np.arange(k)))
+            out['fits'].append(entry)
+            print(method, l2, 'grad', gmax, 'test nll', m['nll'], 'ece', m['ece'], 'cw', m['classwise_ece'])
+    write('science_scaling.json', out)
+
+
 def write(name, obj):
     with open(os.path.join(DATA, name), 'w') as f:
         json.dump(obj, f, indent=1)

@@ -202,3 +202,23 @@ out:
     free(iv);
     return st;
 }
+
+void ts_calib_rowset_metrics(const ts_calib_rowset *r, ts_calib_metrics *out)
+{
+    double *scratch = malloc(3 * (size_t)r->n_bins * sizeof *scratch);
+    double v[N_METRICS];
+    memset(out, 0, sizeof *out);
+    if (!scratch) {
+        out->nll = out->accuracy = out->ece = out->mce = out->ace = out->brier = NAN;
+        return;
+    }
+    rowset_metrics(r, NULL, scratch, v);
+    free(scratch);
+    out->nll = v[0];
+    out->accuracy = v[1];
+    out->ece = v[2];
+    out->mce = v[3];
+    out->ace = v[4];
+    out->brier = v[5];
+    out->classwise_ece = NAN;
+}
