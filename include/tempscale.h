@@ -847,6 +847,133 @@ ts_status ts_lm_calib_score(const ts_model *model, ts_context *ctx, const int32_
                             size_t err_size);
 
 /* ======================================================================== */
+/* Measurement: what temperature does to text (src/measure/)                */
+/* ======================================================================== */
+/*
+ * Library computations behind `tempscale diversity`, `trace` and `map`
+ * (issue 13). Formulas and references: docs/science.md. Every figure comes with
+ * a seeded percentile bootstrap interval (ts_bootstrap_params above).
+ */
+
+/*
+ * The samples of one prompt: sample j is tokens[offsets[j], offsets[j+1])
+ * (generated tokens only, prompt excluded; whether the end-of-text token is
+ * included is the caller's choice, the same for every sample). All arrays are
+ * borrowed for the call. logprob / entropy / ended_eot may be NULL: the
+ * figures that need them are then NaN.
+ */
+typedef struct ts_sample_set {
+    size_t n_samples;
+    const int32_t *tokens;  /* [offsets[n_samples]] */
+    const size_t *offsets;  /* [n_samples + 1], offsets[0] = 0, non-decreasing */
+    const double *logprob;  /* [offsets[n]] raw log p of each token under the model at T = 1 */
+    const double *entropy;  /* [offsets[n]] entropy (nats) of the distribution it was drawn from */
+    const bool *ended_eot;  /* [n_samples] the sample stopped at end-of-text */
+} ts_sample_set;
+
+/* Every figure of `diversity` for one prompt and one temperature. */
+typedef struct ts_diversity {
+    size_t n_samples, n_tokens;
+    ts_interval distinct[3];  /* distinct-1, -2, -3: unique n-grams / n-grams, all samples */
+    ts_interval self_bleu4;   /* mean BLEU-4 of each sample against the others (NaN if 1 sample) */
+    ts_interval repetition4;  /* seq-rep-4: mean over samples of 1 - unique 4-grams / 4-grams
+                                 (samples shorter than 4 tokens excluded) */
+    ts_interval nll;          /* nats per token under T = 1, pooled over all tokens */
+    ts_interval entropy;      /* mean per-step entropy (nats), pooled over all tokens */
+    ts_interval eot_share;    /* share of samples ending in end-of-text */
+} ts_diversity;
+
+/*
+ * Measure a sample set; intervals from bp's bootstrap over samples (each
+ * figure is a ratio of per-sample sums, resampled as such: docs/science.md).
+ * Allocates O(tokens) for the n-gram table, freed before returning. Errors:
+ * no samples, bad offsets, missing tokens (TS_ERR_INVALID), bad bp.
+ */
+ts_status ts_diversity_measure(const ts_sample_set *s, const ts_bootstrap_params *bp,
+                               ts_diversity *out, char *err, size_t err_size);
+
+/* Per sample (arrays [n_samples], each may be NULL): self-BLEU-4 against the
+ * others (NaN for a single sample) and seq-rep-4 (NaN under 4 tokens). */
+ts_status ts_diversity_per_sample(const ts_sample_set *s, double *self_bleu4, double *rep4,
+                                  char *err, size_t err_size);
+
+/*
+ * Coupled mode's divergence curve: curve[k] (k = 0 .. max_k) = share of
+ * samples whose first k tokens equal the greedy text's (a sample that ends
+ * earlier or later differs at the end; an identical text never diverges), with
+ * bootstrap intervals over samples. common_prefix[n_samples] (may be NULL)
+ * gets each sample's common prefix length (SIZE_MAX = identical).
+ */
+ts_status ts_divergence_curve(const int32_t *greedy, size_t n_greedy, const ts_sample_set *s,
+                              size_t max_k, const ts_bootstrap_params *bp, ts_interval *curve,
+                              size_t *common_prefix, char *err, size_t err_size);
+
+/* ---- trace: one position of a text (src/measure/trace.c) ---- */
+
+/* A truncation setting, with ts_sampler_params' meaning and ranges (0 / 1 / 0 = off). */
+typedef struct ts_truncation {
+    int32_t top_k;
+    double top_p;
+    double min_p;
+} ts_truncation;
+
+typedef struct ts_token_trace {
+    int32_t token;
+    size_t rank;            /* 1-based in the sampler's ranking (logit desc, lower id first) */
+    double surprisal;       /* -log p(token) under softmax(z), nats */
+    double surprisal_t;     /* -log p(token) under softmax(z / T) (untruncated), nats */
+    double entropy;         /* of softmax(z), nats */
+    double entropy_t;       /* of softmax(z / T), nats */
+    double temperature;     /* the T asked for */
+    /* HF order (truncation sees softmax(z / T)): the token survives top-k, top-p
+     * and min-p exactly for T > t_min_hf (top-p's bound is strict, min-p's is
+     * not: at T = t_min_hf it survives iff only min-p set the bound).
+     * 0: at every T > 0; INFINITY: at no T (top-k, or too far down for top-p). */
+    double t_min_hf;
+    bool survives_hf;       /* at the T asked for */
+    /* llama.cpp order: truncation runs at T = 1, before temperature, so survival
+     * does not depend on T (llama_t_independent is always true: say so).
+     * t_min_llama is 0 when it survives, INFINITY when not. At T = 0 both orders
+     * keep only the top-ranked token. */
+    bool survives_llama;
+    double t_min_llama;
+    bool llama_t_independent;
+} ts_token_trace;
+
+/*
+ * Trace one position: logits[n] of the model and the token that followed.
+ * T >= 0 (0 greedy, INFINITY uniform). trunc may be NULL (no truncation).
+ * Errors: logits as ts_softmax, token out of range or masked (-inf), bad T or
+ * truncation values (message names them). No allocation; O(n) per solver step.
+ */
+ts_status ts_trace_token(const float *logits, size_t n, int32_t token, double temperature,
+                         const ts_truncation *trunc, ts_token_trace *out, char *err,
+                         size_t err_size);
+
+/* ---- map: truncation x temperature (src/measure/map.c) ---- */
+
+typedef enum ts_map_axis { TS_MAP_TOP_P = 0, TS_MAP_MIN_P = 1, TS_MAP_TOP_K = 2 } ts_map_axis;
+
+/* One cell: what the sampler draws from at (T, value). */
+typedef struct ts_map_cell {
+    size_t support;  /* tokens kept (ts_sampler_apply's n_cands) */
+    double entropy;  /* nats, of softmax(z / T) renormalised over the kept tokens */
+    double mass;     /* probability the kept tokens have under softmax(z / T), untruncated */
+} ts_map_cell;
+
+/*
+ * The grid temperatures[n_temps] x values[n_values] of one truncation (top-p
+ * in (0, 1], min-p in [0, 1), top-k integral >= 0; the others off), in the HF
+ * and the llama.cpp order: hf[t * n_values + v], llama[...] (either may be
+ * NULL). Agrees with ts_sampler_apply (tests/test_measure.c). Allocates O(n)
+ * scratch once (a sort of the logits), then O(n) per temperature and
+ * O(log n) per cell.
+ */
+ts_status ts_map_grid(const float *logits, size_t n, const double *temperatures, size_t n_temps,
+                      ts_map_axis axis, const double *values, size_t n_values, ts_map_cell *hf,
+                      ts_map_cell *llama, char *err, size_t err_size);
+
+/* ======================================================================== */
 /* Plots (src/plot*.c): cairo, format from the extension .png/.svg/.pdf,    */
 /* written atomically (temp file + rename).                                 */
 /* ======================================================================== */

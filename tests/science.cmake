@@ -4,3 +4,4 @@
 ts_add_test(test_calib_bootstrap unit)
 ts_add_test(test_lm_score model)
 ts_add_test(test_calib_scaling unit)
+ts_add_test(test_measure unit)

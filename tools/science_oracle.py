@@ -269,6 +269,205 @@ def scaling_reference():
     write('science_scaling.json', out)
 
 
+# ---------------------------------------------------------------------------
+# Text measurements, from their published definitions
+# ---------------------------------------------------------------------------
+from collections import Counter  # noqa: E402
+
+
+def ngrams(seq, n):
+    return [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
+
+
+def nltk_modified_precision(references, hypothesis, n):
+    """nltk.translate.bleu_score.modified_precision: (numerator, denominator)."""
+    counts = Counter(ngrams(hypothesis, n)) if len(hypothesis) >= n else Counter()
+    max_counts = {}
+    for reference in references:
+        reference_counts = Counter(ngrams(reference, n)) if len(reference) >= n else Counter()
+        for g in counts:
+            max_counts[g] = max(max_counts.get(g, 0), reference_counts[g])
+    clipped = {g: min(c, max_counts[g]) for g, c in counts.items()}
+    return sum(clipped.values()), max(1, sum(counts.values()))
+
+
+def nltk_sentence_bleu_method1(references, hypothesis, weights=(0.25, 0.25, 0.25, 0.25), epsilon=0.1):
+    """nltk sentence_bleu(..., smoothing_function=SmoothingFunction().method1) (NLTK 3.x)."""
+    p = [nltk_modified_precision(references, hypothesis, i) for i in range(1, len(weights) + 1)]
+    hyp_len = len(hypothesis)
+    closest = min((len(r) for r in references), key=lambda rl: (abs(rl - hyp_len), rl))
+    if hyp_len > closest:
+        bp = 1.0
+    elif hyp_len == 0:
+        bp = 0.0
+    else:
+        bp = math.exp(1 - closest / hyp_len)
+    if p[0][0] == 0:
+        return 0.0
+    pn = [(num + epsilon) / den if num == 0 else num / den for num, den in p]
+    return bp * math.exp(math.fsum(w * math.log(x) for w, x in zip(weights, pn)))
+
+
+def text_reference():
+    rng = np.random.default_rng(1301)
+    out = {'cases': []}
+    for case in range(3):
+        n_samples = (12, 7, 2)[case]
+        vocab = (6, 4, 9)[case]
+        lengths = rng.integers(0 if case == 0 else 3, 30, n_samples)
+        samples = [rng.integers(0, vocab, L).tolist() for L in lengths]
+        if case == 1:
+            samples[3] = list(samples[1])  # an exact duplicate
+        logprob = [(-rng.exponential(1.5, len(x))).tolist() for x in samples]
+        entropy = [rng.uniform(0.5, 3.0, len(x)).tolist() for x in samples]
+        eot = [bool(rng.integers(0, 2)) for _ in samples]
+        N = len(samples)
+        bleu = [nltk_sentence_bleu_method1(samples[:j] + samples[j + 1:], samples[j]) if N > 1 else None
+                for j in range(N)]
+        rep = [1 - len(set(ngrams(x, 4))) / len(ngrams(x, 4)) if len(x) >= 4 else None for x in samples]
+        # distinct-n: unique n-grams over all samples / all n-gram occurrences;
+        # per-sample weights u_j = sum over its occurrences of 1 / total count (sum_j u_j = unique)
+        num = np.zeros((N, 8))
+        den = np.zeros((N, 8))
+        for n in (1, 2, 3):
+            tot = Counter(g for x in samples for g in ngrams(x, n))
+            for j, x in enumerate(samples):
+                num[j, n - 1] = sum(1.0 / tot[g] for g in ngrams(x, n))
+                den[j, n - 1] = len(ngrams(x, n))
+            assert abs(num[:, n - 1].sum() - len(tot)) < 1e-9
+        for j in range(N):
+            num[j, 3], den[j, 3] = (bleu[j], 1) if bleu[j] is not None else (0, 0)
+            num[j, 4], den[j, 4] = (rep[j], 1) if rep[j] is not None else (0, 0)
+            num[j, 5], den[j, 5] = -sum(logprob[j]), len(samples[j])
+            num[j, 6], den[j, 6] = sum(entropy[j]), len(samples[j])
+            num[j, 7], den[j, 7] = float(eot[j]), 1
+        B, seed = 500, 77 + case
+        idx = bootstrap_indices(seed, B, N)
+        names = ['distinct1', 'distinct2', 'distinct3', 'self_bleu4', 'repetition4', 'nll', 'entropy', 'eot_share']
+        figures = {}
+        for s_ in range(8):
+            est = num[:, s_].sum() / den[:, s_].sum() if den[:, s_].sum() > 0 else float('nan')
+            reps = [num[i, s_].sum() / den[i, s_].sum() if den[i, s_].sum() > 0 else float('nan') for i in idx]
+            figures[names[s_]] = interval(reps, est) if not math.isnan(est) else None
+        # divergence curve against a greedy text: sample 0 with its tail changed
+        greedy = list(samples[0][:10]) + [vocab]  # token `vocab` never occurs in samples
+        K = 12
+        d = []
+        for x in samples:
+            m = min(len(x), len(greedy))
+            c = 0
+            while c < m and x[c] == greedy[c]:
+                c += 1
+            d.append(None if (c == m and len(x) == len(greedy)) else c)
+        curve_num = np.array([[1.0 if (dj is None or dj >= k) else 0.0 for k in range(K + 1)] for dj in d])
+        curve = [interval([curve_num[i, k].mean() for i in idx], curve_num[:, k].mean()) for k in range(K + 1)]
+        out['cases'].append({'samples': samples, 'logprob': logprob, 'entropy': entropy, 'ended_eot': eot,
+                             'seed': seed, 'n_resamples': B, 'self_bleu4': bleu, 'repetition4': rep,
+                             'figures': figures, 'greedy': greedy, 'max_k': K, 'common_prefix': d,
+                             'curve': curve})
+    # NLTK's own doctest values, to pin the BLEU implementation itself
+    ref1 = 'It is a guide to action that ensures that the military will forever heed Party commands'.split()
+    hyp1 = 'It is a guide to action which ensures that the military always obeys the commands of the party'.split()
+    assert abs(nltk_sentence_bleu_method1([ref1], hyp1) - 0.4118) < 1e-4
+    write('science_text.json', out)
+
+
+# ---------------------------------------------------------------------------
+# Map and trace from the definitions in docs/sampling.md (full sort, numpy)
+# ---------------------------------------------------------------------------
+def kept_count(z, order, T_trunc, axis, v):
+    nf = len(order)
+    zs = z[order].astype(np.float64)
+    if axis == 'top_k':
+        return nf if v <= 0 or v >= nf else int(v)
+    if T_trunc == 0:
+        return 1
+    w = np.ones(nf) if math.isinf(T_trunc) else np.exp((zs - zs[0]) / T_trunc)
+    if axis == 'top_p':
+        if v >= 1:
+            return nf
+        p = w / w.sum()
+        c = np.cumsum(p)
+        return int(np.argmax(c >= v)) + 1
+    if v <= 0:
+        return nf
+    return int((w >= v).sum())
+
+
+def map_cell(z, order, T, m):
+    zs = z[order[:m]].astype(np.float64)
+    zall = z[order].astype(np.float64)
+    if T == 0:
+        return {'support': 1, 'entropy': 0.0, 'mass': 1.0}
+    if math.isinf(T):
+        return {'support': m, 'entropy': math.log(m), 'mass': m / len(order)}
+    lp = scipy.special.log_softmax(zs / T)
+    full = scipy.special.softmax(zall / T)
+    return {'support': m, 'entropy': float(-(np.exp(lp) * lp).sum()), 'mass': float(full[:m].sum())}
+
+
+def map_reference():
+    rng = np.random.default_rng(4242)
+    V = 1000
+    z = (rng.standard_t(3, V) * 2.0).astype(np.float32)
+    z[17] = z[3]  # a tie
+    z[500] = -np.inf
+    finite = np.where(np.isfinite(z))[0]
+    zf = z.copy()
+    # ranking over finite tokens, by (logit desc, id asc)
+    order = finite[np.lexsort((finite, -z[finite].astype(np.float64)))]
+    temps = [0.0, 0.25, 0.7, 1.0, 1.6, 4.0, float('inf')]
+    axes = {'top_p': [0.05, 0.5, 0.9, 0.99, 1.0], 'min_p': [0.0, 0.001, 0.05, 0.3, 0.9],
+            'top_k': [0, 1, 7, 100, 5000]}
+    out = {'logits': [float(x) if np.isfinite(x) else '-inf' for x in z], 'temperatures':
+           ['inf' if math.isinf(t) else t for t in temps], 'grids': {}}
+    for axis, vals in axes.items():
+        g = {'values': vals, 'hf': [], 'llama': []}
+        for T in temps:
+            for v in vals:
+                m_hf = 1 if T == 0 else kept_count(zf, order, T, axis, v)
+                m_ll = 1 if T == 0 else kept_count(zf, order, 1.0, axis, v)
+                g['hf'].append(map_cell(zf, order, T, m_hf))
+                g['llama'].append(map_cell(zf, order, T, m_ll))
+        out['grids'][axis] = g
+    # traces: tokens at several ranks under several truncations
+    traces = []
+    zd = z.astype(np.float64)
+    rank_of = {int(t): r + 1 for r, t in enumerate(order)}
+    for tok in (int(order[0]), int(order[1]), 17, 3, int(order[6]), int(order[40]), int(order[300])):
+        for (k, p, mp) in ((0, 1.0, 0.0), (0, 0.9, 0.0), (50, 0.95, 0.0), (0, 1.0, 0.05), (10, 0.8, 0.02)):
+            r = rank_of[tok]
+            kept = order[:k] if 0 < k < len(order) else order
+            head = order[:r - 1]
+
+            def C(T):
+                w = np.exp((zd[kept] - zd[order[0]]) / T)
+                wh = np.exp((zd[head] - zd[order[0]]) / T)
+                return wh.sum() / w.sum()
+            if k and r > k:
+                t_p = float('inf')
+            elif p >= 1 or r == 1:
+                t_p = 0.0
+            elif (r - 1) / len(kept) >= p:
+                t_p = float('inf')
+            elif C(1e-4) < p:
+                t_p = 0.0
+            else:
+                t_p = scipy.optimize.brentq(lambda lt: C(math.exp(lt)) - p, math.log(1e-4), math.log(1e6), xtol=1e-14)
+                t_p = math.exp(t_p)
+            t_mp = (zd[order[0]] - zd[tok]) / -math.log(mp) if mp > 0 else 0.0
+            t_min = float('inf') if (k and r > k) else max(t_p, t_mp)
+            s_llama = (not (k and r > k)) and (p >= 1 or r == 1 or C(1.0) < p) and \
+                (mp == 0 or math.exp(zd[tok] - zd[order[0]]) >= mp)
+            lse = scipy.special.logsumexp(zd[finite])
+            pr = scipy.special.softmax(zd[finite])
+            traces.append({'token': tok, 'top_k': k, 'top_p': p, 'min_p': mp, 'rank': r,
+                           'surprisal': float(lse - zd[tok]), 'entropy': float(-(pr * np.log(pr)).sum()),
+                           't_min_hf': 'inf' if math.isinf(t_min) else t_min, 'survives_llama': bool(s_llama)})
+    out['traces'] = traces
+    write('science_map.json', out)
+
+
 def write(name, obj):
     with open(os.path.join(DATA, name), 'w') as f:
         json.dump(obj, f, indent=1)
