@@ -444,6 +444,14 @@ ts_status ts_bootstrap_run(size_t n, const ts_bootstrap_params *bp, size_t n_sta
 ts_status ts_bootstrap_intervals(const double *reps, size_t n_reps, size_t n_stats, double level,
                                  const double *estimates, ts_interval *out);
 
+/* One row, packed for the bootstrap's sweep in confidence order. */
+typedef struct ts_calib_rec {
+    double nll, brier, conf;
+    uint32_t row; /* index into the resample counts */
+    int32_t bin;
+    uint8_t correct;
+} ts_calib_rec;
+
 /* Per-row records of one calibrated model (see calib_bootstrap.c). */
 typedef struct ts_calib_rowset {
     size_t n;
@@ -453,6 +461,7 @@ typedef struct ts_calib_rowset {
     uint8_t *correct;           /* [n] */
     int32_t *bin;               /* [n] equal-width bin of conf */
     uint32_t *order;            /* [n] rows by (conf, row index) ascending */
+    ts_calib_rec *rec;          /* [n] the rows in that order (ts_calib_rowset_finish) */
 } ts_calib_rowset;
 /* Allocate the arrays of n rows (all malloc'd; free with ts_calib_rowset_free). */
 ts_status ts_calib_rowset_init(ts_calib_rowset *r, size_t n, char *err, size_t err_size);

@@ -34,7 +34,8 @@ ts_status ts_calib_rowset_init(ts_calib_rowset *r, size_t n, char *err, size_t e
     r->correct = malloc(n);
     r->bin = malloc(n * sizeof *r->bin);
     r->order = malloc(n * sizeof *r->order);
-    if (!r->nll || !r->brier || !r->conf || !r->correct || !r->bin || !r->order) {
+    r->rec = malloc(n * sizeof *r->rec);
+    if (!r->nll || !r->brier || !r->conf || !r->correct || !r->bin || !r->order || !r->rec) {
         ts_calib_rowset_free(r);
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory for %zu rows",
                          n);
@@ -51,6 +52,7 @@ void ts_calib_rowset_free(ts_calib_rowset *r)
     free(r->correct);
     free(r->bin);
     free(r->order);
+    free(r->rec);
     memset(r, 0, sizeof *r);
 }
 
@@ -74,6 +76,12 @@ void ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins)
     g_conf = r->conf;
     qsort(r->order, r->n, sizeof *r->order, cmp_conf_index);
     g_conf = NULL;
+    /* The sweep reads rows in confidence order: pack them so it streams. */
+    for (size_t j = 0; j < r->n; j++) {
+        const uint32_t i = r->order[j];
+        r->rec[j] = (ts_calib_rec){r->nll[i], r->has_brier ? r->brier[i] : 0, r->conf[i], i,
+                                   r->bin[i], r->correct[i]};
+    }
 }
 
 /*
@@ -81,8 +89,8 @@ void ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins)
  * row once). scratch: 3 * n_bins doubles. out: nll, accuracy, ece, mce, ace,
  * brier (brier NaN when the rowset has none).
  */
-static void rowset_metrics(const ts_calib_rowset *r, const uint32_t *counts, double *scratch,
-                           double out[N_METRICS])
+static void rowset_metrics(const ts_calib_rowset *r, const uint32_t *counts, const uint8_t *c8,
+                           double *scratch, double out[N_METRICS])
 {
     const size_t n = r->n;
     const int32_t nb = r->n_bins;
@@ -94,14 +102,14 @@ static void rowset_metrics(const ts_calib_rowset *r, const uint32_t *counts, dou
     size_t ab = 0, cap = base + (0 < extra), fill = 0;
     double asc = 0, asa = 0, ace = 0;
     for (size_t j = 0; j < n; j++) {
-        const uint32_t i = r->order[j];
-        uint32_t c = counts ? counts[i] : 1;
+        const ts_calib_rec *x = &r->rec[j];
+        uint32_t c = c8 ? c8[x->row] : counts ? counts[x->row] : 1;
         if (!c) continue;
-        const double conf = r->conf[i], cor = r->correct[i];
-        nll += c * r->nll[i];
-        brier += c * r->brier[i];
+        const double conf = x->conf, cor = x->correct;
+        nll += c * x->nll;
+        brier += c * x->brier;
         hits += c * cor;
-        const int32_t b = r->bin[i];
+        const int32_t b = x->bin;
         sc[b] += c * conf;
         sa[b] += c * cor;
         cnt[b] += c;
@@ -142,13 +150,26 @@ typedef struct sets_ctx {
     size_t n_sets;
 } sets_ctx;
 
-/* out: [set][metric] then [set][metric] deltas vs set 0 */
+/*
+ * out: [set][metric] then [set][metric] deltas vs set 0. The sweep reads the
+ * counts in confidence order, i.e. at random: a byte copy of them (when every
+ * multiplicity fits, which for n > 255 fails with negligible probability) is a
+ * quarter of the cache footprint. scratch: 3 n_bins doubles, then n bytes.
+ */
 static void sets_stat(void *vctx, const uint32_t *counts, size_t n, double *out, void *scratch)
 {
-    (void)n;
     const sets_ctx *c = vctx;
+    const size_t nb = (size_t)c->sets[0].n_bins;
+    uint8_t *c8 = counts ? (uint8_t *)((double *)scratch + 3 * nb) : NULL;
+    for (size_t i = 0; c8 && i < n; i++) {
+        if (counts[i] > 255) {
+            c8 = NULL;
+            break;
+        }
+        c8[i] = (uint8_t)counts[i];
+    }
     for (size_t s = 0; s < c->n_sets; s++)
-        rowset_metrics(&c->sets[s], counts, scratch, out + s * N_METRICS);
+        rowset_metrics(&c->sets[s], counts, c8, scratch, out + s * N_METRICS);
     double *d = out + c->n_sets * N_METRICS;
     for (size_t s = 0; s < c->n_sets; s++)
         for (int m = 0; m < N_METRICS; m++) d[s * N_METRICS + m] = out[s * N_METRICS + m] - out[m];
@@ -183,7 +204,7 @@ ts_status ts_calib_rowsets_bootstrap(const ts_calib_rowset *sets, size_t n_sets,
     }
     sets_ctx c = {sets, n_sets};
     sets_stat(&c, NULL, n, est, scratch);
-    st = ts_bootstrap_run(n, bp, n_stats, sets_stat, &c, 3 * nb * sizeof(double), reps, err,
+    st = ts_bootstrap_run(n, bp, n_stats, sets_stat, &c, 3 * nb * sizeof(double) + n, reps, err,
                           err_size);
     if (st != TS_OK) goto out;
     if (ts_bootstrap_intervals(reps, (size_t)bp->n_resamples, n_stats, bp->level, est, iv) !=
@@ -212,7 +233,7 @@ void ts_calib_rowset_metrics(const ts_calib_rowset *r, ts_calib_metrics *out)
         out->nll = out->accuracy = out->ece = out->mce = out->ace = out->brier = NAN;
         return;
     }
-    rowset_metrics(r, NULL, scratch, v);
+    rowset_metrics(r, NULL, NULL, scratch, v);
     free(scratch);
     out->nll = v[0];
     out->accuracy = v[1];
