@@ -42,12 +42,12 @@ static double gauss(ts_rng *r)
     return sqrt(-2 * log(1 - u1)) * cos(2 * M_PI * u2);
 }
 
-#define CHECK(call)                                  \
-    do {                                             \
-        if ((call) != TS_OK) {                       \
-            fprintf(stderr, "%s: %s\n", #call, err); \
-            return 1;                                \
-        }                                            \
+#define CHECK(call)                                                                                \
+    do {                                                                                           \
+        if ((call) != TS_OK) {                                                                     \
+            fprintf(stderr, "%s: %s\n", #call, err);                                               \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 int main(int argc, char **argv)
@@ -95,10 +95,13 @@ int main(int argc, char **argv)
     /* 3. map grid */
     enum { V = 50257, NT = 30, NP = 20, REP = 5 };
     float *lg = malloc(V * sizeof *lg);
-    for (size_t i = 0; i < V; i++) lg[i] = (float)(2.5 * gauss(&rng));
+    for (size_t i = 0; i < V; i++)
+        lg[i] = (float)(2.5 * gauss(&rng));
     double mt[NT], mp[NP];
-    for (int t = 0; t < NT; t++) mt[t] = 0.1 * pow(50.0, (double)t / (NT - 1));
-    for (int p = 0; p < NP; p++) mp[p] = 0.05 + 0.95 * p / (NP - 1);
+    for (int t = 0; t < NT; t++)
+        mt[t] = 0.1 * pow(50.0, (double)t / (NT - 1));
+    for (int p = 0; p < NP; p++)
+        mp[p] = 0.05 + 0.95 * p / (NP - 1);
     static ts_map_cell hf[NT * NP], ll[NT * NP];
     double tm[REP], tn[REP];
     for (int r = 0; r < REP; r++) {
@@ -158,7 +161,8 @@ int main(int argc, char **argv)
         lp[i] = -3 * ts_rng_uniform(&rng);
         ent[i] = 3 * ts_rng_uniform(&rng);
     }
-    for (int j = 0; j <= NS; j++) off[j] = (size_t)j * L;
+    for (int j = 0; j <= NS; j++)
+        off[j] = (size_t)j * L;
     ts_sample_set set = {NS, toks, off, lp, ent, NULL};
     ts_diversity d;
     double td[REP];
@@ -175,7 +179,8 @@ int main(int argc, char **argv)
     ts_lm_calib *store;
     CHECK(ts_lm_calib_new(V, NTOK, &store, err, sizeof err));
     for (int i = 0; i < NTOK; i++) {
-        for (size_t j = 0; j < V; j++) lg[j] = (float)(2.5 * gauss(&rng));
+        for (size_t j = 0; j < V; j++)
+            lg[j] = (float)(2.5 * gauss(&rng));
         int32_t target = (int32_t)(ts_rng_u32(&rng) % 50);
         lg[target] += 6;
         CHECK(ts_lm_calib_add(store, lg, target));

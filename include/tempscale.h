@@ -576,11 +576,10 @@ typedef struct ts_calib_metrics_ci {
  * the ECE? Cost: one pass over the logits per temperature, then O(n) per
  * replicate; threads over replicates. Allocates O(n x n_temps).
  */
-ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels, size_t n,
-                                     size_t k, const double *temperatures, size_t n_temps,
-                                     int32_t n_bins, const ts_bootstrap_params *bp,
-                                     ts_calib_metrics_ci *ci, ts_calib_metrics_ci *delta,
-                                     char *err, size_t err_size);
+ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                     const double *temperatures, size_t n_temps, int32_t n_bins,
+                                     const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                     ts_calib_metrics_ci *delta, char *err, size_t err_size);
 
 /*
  * Interval for T*: T is refitted (exactly, Newton from the full-data T*) on
@@ -607,7 +606,7 @@ typedef enum ts_calib_method {
     TS_CALIB_VECTOR = 2,
     TS_CALIB_MATRIX = 3,
 } ts_calib_method;
-#define TS_CALIB_N_METHODS 4
+#define TS_CALIB_N_METHODS    4
 #define TS_CALIB_MATRIX_MAX_K 100
 
 /* "none", "temperature", "vector", "matrix". Static. */
@@ -659,14 +658,14 @@ ts_status ts_calib_scaling_metrics(const ts_calib_scaling *s, const float *logit
 typedef struct ts_calib_comparison {
     ts_calib_method method;
     size_t n_params;
-    bool fitted;                /* false: skipped (matrix with K > 100), see note */
-    char note[96];              /* why skipped / not converged; "" otherwise */
-    double temperature;         /* T for none / temperature */
+    bool fitted;        /* false: skipped (matrix with K > 100), see note */
+    char note[96];      /* why skipped / not converged; "" otherwise */
+    double temperature; /* T for none / temperature */
     ts_calib_scaling_info info;
-    ts_calib_metrics metrics;   /* on the evaluation set */
+    ts_calib_metrics metrics; /* on the evaluation set */
     bool has_intervals;
-    ts_calib_metrics_ci ci;     /* bootstrap over evaluation rows (same resamples for all rows) */
-    ts_calib_metrics_ci delta;  /* metric(method) - metric(none), paired */
+    ts_calib_metrics_ci ci;    /* bootstrap over evaluation rows (same resamples for all rows) */
+    ts_calib_metrics_ci delta; /* metric(method) - metric(none), paired */
 } ts_calib_comparison;
 
 /*
@@ -677,18 +676,17 @@ typedef struct ts_calib_comparison {
 ts_status ts_calib_compare(const float *fit_logits, const int32_t *fit_labels, size_t n_fit,
                            const float *eval_logits, const int32_t *eval_labels, size_t n_eval,
                            size_t k, int32_t n_bins, double l2, const ts_bootstrap_params *bp,
-                           ts_calib_comparison out[TS_CALIB_N_METHODS], char *err,
-                           size_t err_size);
+                           ts_calib_comparison out[TS_CALIB_N_METHODS], char *err, size_t err_size);
 
 /* ---- diagnostics (src/calib/diagnose.c) ---- */
 #define TS_CALIB_MIN_BIN_ROWS 30   /* a bin with fewer rows is "thin" */
 #define TS_CALIB_SPARSE_SHARE 0.05 /* share of rows in thin bins that triggers a warning */
 enum {
-    TS_CALIB_WARN_FEW_ROWS = 1u << 0,     /* n < 30 x n_bins */
-    TS_CALIB_WARN_SPARSE_BINS = 1u << 1,  /* > 5 % of rows in non-empty bins of < 30 rows */
-    TS_CALIB_WARN_ECE_WORSE = 1u << 2,    /* ECE(T*) > ECE(1) */
+    TS_CALIB_WARN_FEW_ROWS = 1u << 0,    /* n < 30 x n_bins */
+    TS_CALIB_WARN_SPARSE_BINS = 1u << 1, /* > 5 % of rows in non-empty bins of < 30 rows */
+    TS_CALIB_WARN_ECE_WORSE = 1u << 2,   /* ECE(T*) > ECE(1) */
     TS_CALIB_WARN_ECE_WORSE_SIGNIFICANT = 1u << 3, /* ... and the paired delta interval is > 0 */
-    TS_CALIB_WARN_AT_BOUND = 1u << 4,     /* T* at TS_CALIB_T_MIN / T_MAX */
+    TS_CALIB_WARN_AT_BOUND = 1u << 4,              /* T* at TS_CALIB_T_MIN / T_MAX */
     TS_CALIB_WARN_NOT_CONVERGED = 1u << 5,
 };
 /*
@@ -788,21 +786,20 @@ ts_status ts_lm_calib_fit_bootstrap(const ts_lm_calib *c, size_t begin, size_t e
                                     double t_max, const ts_bootstrap_params *bp,
                                     ts_interval *t_star, char *err, size_t err_size);
 ts_status ts_lm_calib_metrics_bootstrap(const ts_lm_calib *c, size_t begin, size_t end,
-                                        const double *temperatures, size_t n_temps,
-                                        int32_t n_bins, const ts_bootstrap_params *bp,
-                                        ts_calib_metrics_ci *ci, ts_calib_metrics_ci *delta,
-                                        char *err, size_t err_size);
+                                        const double *temperatures, size_t n_temps, int32_t n_bins,
+                                        const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                        ts_calib_metrics_ci *delta, char *err, size_t err_size);
 
 /* A held-out split of the stored tokens (`calibrate --fit-until F`). */
 typedef struct ts_lm_heldout {
-    size_t split;                  /* tokens [0, split) fit T*, [split, n) are scored */
-    ts_calib_fit fit;              /* on the fit part (nll_before / nll_after of that part) */
+    size_t split;                   /* tokens [0, split) fit T*, [split, n) are scored */
+    ts_calib_fit fit;               /* on the fit part (nll_before / nll_after of that part) */
     ts_calib_metrics before, after; /* on the scored part at T = 1 and T* */
-    double nll_error_bound;        /* the store's bound on the scored part (max of both T) */
-    bool has_intervals;            /* the fields below are filled (bp given) */
-    ts_interval t_star;            /* T* refitted on resamples of the fit part */
+    double nll_error_bound;         /* the store's bound on the scored part (max of both T) */
+    bool has_intervals;             /* the fields below are filled (bp given) */
+    ts_interval t_star;             /* T* refitted on resamples of the fit part */
     ts_calib_metrics_ci before_ci, after_ci; /* resamples of the scored part */
-    ts_calib_metrics_ci delta_ci;  /* after - before, paired (same resamples) */
+    ts_calib_metrics_ci delta_ci;            /* after - before, paired (same resamples) */
 } ts_lm_heldout;
 
 /*
@@ -836,9 +833,9 @@ typedef ts_status (*ts_lm_token_fn)(size_t position, const float *logits, int32_
  * without all_logits (TS_ERR_INVALID), ts_model_eval's, the callback's
  * (message names the token position).
  */
-ts_status ts_lm_score_text(const ts_model *model, ts_context *ctx, const int32_t *ids,
-                           size_t n_ids, size_t window, size_t stride, ts_lm_token_fn fn,
-                           void *user, ts_progress_fn progress, void *progress_user, char *err,
+ts_status ts_lm_score_text(const ts_model *model, ts_context *ctx, const int32_t *ids, size_t n_ids,
+                           size_t window, size_t stride, ts_lm_token_fn fn, void *user,
+                           ts_progress_fn progress, void *progress_user, char *err,
                            size_t err_size);
 /* ts_lm_score_text into the store (ts_lm_calib_add per token; the store needs n_ids - 1 slots). */
 ts_status ts_lm_calib_score(const ts_model *model, ts_context *ctx, const int32_t *ids,
@@ -864,23 +861,23 @@ ts_status ts_lm_calib_score(const ts_model *model, ts_context *ctx, const int32_
  */
 typedef struct ts_sample_set {
     size_t n_samples;
-    const int32_t *tokens;  /* [offsets[n_samples]] */
-    const size_t *offsets;  /* [n_samples + 1], offsets[0] = 0, non-decreasing */
-    const double *logprob;  /* [offsets[n]] raw log p of each token under the model at T = 1 */
-    const double *entropy;  /* [offsets[n]] entropy (nats) of the distribution it was drawn from */
-    const bool *ended_eot;  /* [n_samples] the sample stopped at end-of-text */
+    const int32_t *tokens; /* [offsets[n_samples]] */
+    const size_t *offsets; /* [n_samples + 1], offsets[0] = 0, non-decreasing */
+    const double *logprob; /* [offsets[n]] raw log p of each token under the model at T = 1 */
+    const double *entropy; /* [offsets[n]] entropy (nats) of the distribution it was drawn from */
+    const bool *ended_eot; /* [n_samples] the sample stopped at end-of-text */
 } ts_sample_set;
 
 /* Every figure of `diversity` for one prompt and one temperature. */
 typedef struct ts_diversity {
     size_t n_samples, n_tokens;
-    ts_interval distinct[3];  /* distinct-1, -2, -3: unique n-grams / n-grams, all samples */
-    ts_interval self_bleu4;   /* mean BLEU-4 of each sample against the others (NaN if 1 sample) */
-    ts_interval repetition4;  /* seq-rep-4: mean over samples of 1 - unique 4-grams / 4-grams
-                                 (samples shorter than 4 tokens excluded) */
-    ts_interval nll;          /* nats per token under T = 1, pooled over all tokens */
-    ts_interval entropy;      /* mean per-step entropy (nats), pooled over all tokens */
-    ts_interval eot_share;    /* share of samples ending in end-of-text */
+    ts_interval distinct[3]; /* distinct-1, -2, -3: unique n-grams / n-grams, all samples */
+    ts_interval self_bleu4;  /* mean BLEU-4 of each sample against the others (NaN if 1 sample) */
+    ts_interval repetition4; /* seq-rep-4: mean over samples of 1 - unique 4-grams / 4-grams
+                                (samples shorter than 4 tokens excluded) */
+    ts_interval nll;         /* nats per token under T = 1, pooled over all tokens */
+    ts_interval entropy;     /* mean per-step entropy (nats), pooled over all tokens */
+    ts_interval eot_share;   /* share of samples ending in end-of-text */
 } ts_diversity;
 
 /*
@@ -919,18 +916,18 @@ typedef struct ts_truncation {
 
 typedef struct ts_token_trace {
     int32_t token;
-    size_t rank;            /* 1-based in the sampler's ranking (logit desc, lower id first) */
-    double surprisal;       /* -log p(token) under softmax(z), nats */
-    double surprisal_t;     /* -log p(token) under softmax(z / T) (untruncated), nats */
-    double entropy;         /* of softmax(z), nats */
-    double entropy_t;       /* of softmax(z / T), nats */
-    double temperature;     /* the T asked for */
+    size_t rank;        /* 1-based in the sampler's ranking (logit desc, lower id first) */
+    double surprisal;   /* -log p(token) under softmax(z), nats */
+    double surprisal_t; /* -log p(token) under softmax(z / T) (untruncated), nats */
+    double entropy;     /* of softmax(z), nats */
+    double entropy_t;   /* of softmax(z / T), nats */
+    double temperature; /* the T asked for */
     /* HF order (truncation sees softmax(z / T)): the token survives top-k, top-p
      * and min-p exactly for T > t_min_hf (top-p's bound is strict, min-p's is
      * not: at T = t_min_hf it survives iff only min-p set the bound).
      * 0: at every T > 0; INFINITY: at no T (top-k, or too far down for top-p). */
     double t_min_hf;
-    bool survives_hf;       /* at the T asked for */
+    bool survives_hf; /* at the T asked for */
     /* llama.cpp order: truncation runs at T = 1, before temperature, so survival
      * does not depend on T (llama_t_independent is always true: say so).
      * t_min_llama is 0 when it survives, INFINITY when not. At T = 0 both orders
@@ -956,9 +953,9 @@ typedef enum ts_map_axis { TS_MAP_TOP_P = 0, TS_MAP_MIN_P = 1, TS_MAP_TOP_K = 2 
 
 /* One cell: what the sampler draws from at (T, value). */
 typedef struct ts_map_cell {
-    size_t support;  /* tokens kept (ts_sampler_apply's n_cands) */
-    double entropy;  /* nats, of softmax(z / T) renormalised over the kept tokens */
-    double mass;     /* probability the kept tokens have under softmax(z / T), untruncated */
+    size_t support; /* tokens kept (ts_sampler_apply's n_cands) */
+    double entropy; /* nats, of softmax(z / T) renormalised over the kept tokens */
+    double mass;    /* probability the kept tokens have under softmax(z / T), untruncated */
 } ts_map_cell;
 
 /*

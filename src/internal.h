@@ -434,12 +434,11 @@ double ts_percentile_sorted(const double *x, size_t n, double q);
  * scratch: scratch_bytes of the calling thread's own memory. Called from
  * several threads at once (distinct replicates): must not write shared state.
  */
-typedef void (*ts_boot_fn)(void *ctx, const uint32_t *counts, size_t n, double *out,
-                           void *scratch);
+typedef void (*ts_boot_fn)(void *ctx, const uint32_t *counts, size_t n, double *out, void *scratch);
 /* reps[B][n_stats] = fn over the B replicates (threads over replicates). */
-ts_status ts_bootstrap_run(size_t n, const ts_bootstrap_params *bp, size_t n_stats,
-                           ts_boot_fn fn, void *ctx, size_t scratch_bytes, double *reps,
-                           char *err, size_t err_size);
+ts_status ts_bootstrap_run(size_t n, const ts_bootstrap_params *bp, size_t n_stats, ts_boot_fn fn,
+                           void *ctx, size_t scratch_bytes, double *reps, char *err,
+                           size_t err_size);
 /* out[s] = {estimates[s] (NULL: NaN), percentile interval of column s}, NaNs dropped. */
 ts_status ts_bootstrap_intervals(const double *reps, size_t n_reps, size_t n_stats, double level,
                                  const double *estimates, ts_interval *out);

@@ -112,7 +112,8 @@ static void test_resample_indices(void **state)
     for (int b = 0; b < 2; b++) {
         assert_int_equal(ts_bootstrap_resample(2024, (uint64_t)b, 5000, idx), TS_OK);
         double s = 0;
-        for (int i = 0; i < 5000; i++) s += idx[i];
+        for (int i = 0; i < 5000; i++)
+            s += idx[i];
         for (int i = 0; i < 8; i++)
             assert_int_equal(idx[i], cJSON_GetArrayItem(cJSON_GetArrayItem(heads, b), i)->valueint);
         near(s, cJSON_GetArrayItem(sums, b)->valuedouble, 0, "index sum");
@@ -179,8 +180,8 @@ static void test_metric_intervals(void **state)
     check_ci(&ci[1], jget(o, "tstar"), "T*");
     check_ci(&delta[1], jget(o, "delta"), "delta");
     print_message("ECE %.4f [%.4f, %.4f] -> %.4f [%.4f, %.4f]; paired delta [%.4f, %.4f]\n",
-                  ci[0].ece.estimate, ci[0].ece.lo, ci[0].ece.hi, ci[1].ece.estimate,
-                  ci[1].ece.lo, ci[1].ece.hi, delta[1].ece.lo, delta[1].ece.hi);
+                  ci[0].ece.estimate, ci[0].ece.lo, ci[0].ece.hi, ci[1].ece.estimate, ci[1].ece.lo,
+                  ci[1].ece.hi, delta[1].ece.lo, delta[1].ece.hi);
     /* delta of set 0 with itself is exactly 0 */
     assert_true(delta[0].ece.lo == 0 && delta[0].ece.hi == 0);
     /* the estimates are the plain metrics */
@@ -194,9 +195,9 @@ static void test_metric_intervals(void **state)
     /* class-wise ECE at T = 1 and T* */
     const cJSON *cw = jget(o, "classwise_ece");
     ts_calib_metrics m1;
-    assert_int_equal(ts_calib_metrics_compute(test.z, test.y, test.n, test.k, 1.0, 15, &m1, err,
-                                              sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_calib_metrics_compute(test.z, test.y, test.n, test.k, 1.0, 15, &m1, err, sizeof err),
+        TS_OK);
     near(m1.classwise_ece, cJSON_GetArrayItem(cw, 0)->valuedouble, 1e-9, "classwise ECE T=1");
     near(m.classwise_ece, cJSON_GetArrayItem(cw, 1)->valuedouble, 1e-9, "classwise ECE T*");
     /* another seed: other resamples */
@@ -222,21 +223,21 @@ static void test_bad_parameters(void **state)
     ts_calib_metrics_ci ci;
     double t = 1;
     bp.n_resamples = 1;
-    assert_int_equal(ts_calib_metrics_bootstrap(z, y, 2, 2, &t, 1, 15, &bp, &ci, NULL, err,
-                                                sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(
+        ts_calib_metrics_bootstrap(z, y, 2, 2, &t, 1, 15, &bp, &ci, NULL, err, sizeof err),
+        TS_ERR_INVALID);
     assert_non_null(strstr(err, "resamples"));
     bp = ts_bootstrap_default_params();
     bp.level = 1.0;
-    assert_int_equal(ts_calib_metrics_bootstrap(z, y, 2, 2, &t, 1, 15, &bp, &ci, NULL, err,
-                                                sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(
+        ts_calib_metrics_bootstrap(z, y, 2, 2, &t, 1, 15, &bp, &ci, NULL, err, sizeof err),
+        TS_ERR_INVALID);
     assert_non_null(strstr(err, "level"));
     bp = ts_bootstrap_default_params();
     t = NAN;
-    assert_int_equal(ts_calib_metrics_bootstrap(z, y, 2, 2, &t, 1, 15, &bp, &ci, NULL, err,
-                                                sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(
+        ts_calib_metrics_bootstrap(z, y, 2, 2, &t, 1, 15, &bp, &ci, NULL, err, sizeof err),
+        TS_ERR_INVALID);
     assert_non_null(strstr(err, "temperature"));
     /* the ratio bootstrap: a constant ratio has a degenerate interval */
     double num[5] = {2, 4, 6, 8, 10}, den[5] = {1, 2, 3, 4, 5};

@@ -91,9 +91,8 @@ static void test_fits_match_scipy(void **state)
         ts_calib_method m = strcmp(mname, "vector") == 0 ? TS_CALIB_VECTOR : TS_CALIB_MATRIX;
         double l2 = jnum(f, "l2");
         ts_calib_scaling *s;
-        assert_int_equal(ts_calib_scaling_fit(m, val.z, val.y, val.n, val.k, l2, &s, err,
-                                              sizeof err),
-                         TS_OK);
+        assert_int_equal(
+            ts_calib_scaling_fit(m, val.z, val.y, val.n, val.k, l2, &s, err, sizeof err), TS_OK);
         const ts_calib_scaling_info *info = ts_calib_scaling_get_info(s);
         assert_true(info->converged);
         const double *b, *w = ts_calib_scaling_weights(s, &b);
@@ -114,9 +113,9 @@ static void test_fits_match_scipy(void **state)
         snprintf(what, sizeof what, "%s l2=%g fit NLL", mname, l2);
         near(info->nll_fit, jnum(f, "nll_fit"), 1e-9, what);
         ts_calib_metrics mt;
-        assert_int_equal(ts_calib_scaling_metrics(s, test.z, test.y, test.n, 15, &mt, NULL, err,
-                                                  sizeof err),
-                         TS_OK);
+        assert_int_equal(
+            ts_calib_scaling_metrics(s, test.z, test.y, test.n, 15, &mt, NULL, err, sizeof err),
+            TS_OK);
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(f, "test");
         near(mt.nll, jnum(t, "nll"), 1e-9, "test NLL");
         near(mt.accuracy, jnum(t, "accuracy"), 0, "test accuracy");
@@ -148,9 +147,9 @@ static void test_compare_table(void **state)
     assert_int_equal(ts_calib_fit_temperature(val.z, val.y, val.n, val.k, &fit, err, sizeof err),
                      TS_OK);
     ts_calib_metrics m1, mt;
-    assert_int_equal(ts_calib_metrics_compute(test.z, test.y, test.n, test.k, 1.0, 15, &m1, err,
-                                              sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_calib_metrics_compute(test.z, test.y, test.n, test.k, 1.0, 15, &m1, err, sizeof err),
+        TS_OK);
     assert_int_equal(ts_calib_metrics_compute(test.z, test.y, test.n, test.k, fit.temperature, 15,
                                               &mt, err, sizeof err),
                      TS_OK);
@@ -170,7 +169,8 @@ static void test_compare_table(void **state)
         assert_true(c[m].ci.nll.lo <= c[m].metrics.nll && c[m].metrics.nll <= c[m].ci.nll.hi);
     }
     /* every scaling beats the overconfident original on NLL, significantly (paired) */
-    for (int m = 1; m < TS_CALIB_N_METHODS; m++) assert_true(c[m].delta.nll.hi < 0);
+    for (int m = 1; m < TS_CALIB_N_METHODS; m++)
+        assert_true(c[m].delta.nll.hi < 0);
     assert_true(c[TS_CALIB_NONE].delta.ece.lo == 0 && c[TS_CALIB_NONE].delta.ece.hi == 0);
 }
 
@@ -215,8 +215,8 @@ static void test_matrix_limit(void **state)
 static void test_diagnostics(void **state)
 {
     (void)state;
-    ts_calib_bin bins[3] = {{0, 1. / 3, 10, .2, .1}, {1. / 3, 2. / 3, 500, .5, .5},
-                            {2. / 3, 1, 100, .9, .8}};
+    ts_calib_bin bins[3] = {
+        {0, 1. / 3, 10, .2, .1}, {1. / 3, 2. / 3, 500, .5, .5}, {2. / 3, 1, 100, .9, .8}};
     ts_calib_fit fit = {.temperature = 1.5, .converged = true};
     ts_calib_metrics before = {.ece = 0.05}, after = {.ece = 0.04};
     assert_int_equal(ts_calib_diagnose(bins, 3, 610, &fit, &before, &after, NULL), 0);
@@ -243,9 +243,9 @@ static void test_diagnostics(void **state)
     ts_calib_bin rb[15];
     assert_int_equal(ts_calib_reliability(test.z, test.y, test.n, test.k, 1.0, 15, rb), TS_OK);
     ts_calib_metrics mb;
-    assert_int_equal(ts_calib_metrics_compute(test.z, test.y, test.n, test.k, 1.0, 15, &mb, err,
-                                              sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_calib_metrics_compute(test.z, test.y, test.n, test.k, 1.0, 15, &mb, err, sizeof err),
+        TS_OK);
     w = ts_calib_diagnose(rb, 15, test.n, NULL, &mb, &mb, NULL);
     print_message("oracle test set at T = 1: warnings 0x%x\n", w);
     assert_false(w & TS_CALIB_WARN_FEW_ROWS);

@@ -110,9 +110,9 @@ static void draw(double T, ts_gen_draw how, collected *c, ts_sample_set *s)
     sp.temperature = T;
     sp.top_k = 0;
     ts_sampler *smp;
-    assert_int_equal(ts_sampler_new(&sp, (size_t)ts_model_get_info(model)->n_vocab, &smp, err,
-                                    sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_sampler_new(&sp, (size_t)ts_model_get_info(model)->n_vocab, &smp, err, sizeof err),
+        TS_OK);
     const size_t V = (size_t)ts_model_get_info(model)->n_vocab;
     for (int j = 0; j < NSAMP; j++) {
         c->j = j;
@@ -132,8 +132,8 @@ static void draw(double T, ts_gen_draw how, collected *c, ts_sample_set *s)
         memcpy(ids + n_prompt, c->tok + c->off[j], L * sizeof *ids);
         rescore r = {c->logprob + c->off[j], n_prompt, V};
         if (L > 0)
-            assert_int_equal(ts_lm_score_text(model, score_ctx, ids, n_prompt + L, 0, 0,
-                                              on_scored, &r, NULL, NULL, err, sizeof err),
+            assert_int_equal(ts_lm_score_text(model, score_ctx, ids, n_prompt + L, 0, 0, on_scored,
+                                              &r, NULL, NULL, err, sizeof err),
                              TS_OK);
     }
     c->off[NSAMP] = c->n;
@@ -156,10 +156,9 @@ static void test_frontier_rises_with_t(void **state)
         assert_int_equal(ts_diversity_measure(&s, &bp, &d[t], err, sizeof err), TS_OK);
         print_message("T = %.1f: distinct-2 %.3f [%.3f, %.3f]  self-BLEU %.3f  NLL %.3f [%.3f, "
                       "%.3f]  entropy %.3f  rep-4 %.3f  EOT %.2f\n",
-                      temps[t], d[t].distinct[1].estimate, d[t].distinct[1].lo,
-                      d[t].distinct[1].hi, d[t].self_bleu4.estimate, d[t].nll.estimate,
-                      d[t].nll.lo, d[t].nll.hi, d[t].entropy.estimate, d[t].repetition4.estimate,
-                      d[t].eot_share.estimate);
+                      temps[t], d[t].distinct[1].estimate, d[t].distinct[1].lo, d[t].distinct[1].hi,
+                      d[t].self_bleu4.estimate, d[t].nll.estimate, d[t].nll.lo, d[t].nll.hi,
+                      d[t].entropy.estimate, d[t].repetition4.estimate, d[t].eot_share.estimate);
         if (temps[t] == 1.0) {
             /* T = 1, no truncation: the NLL under T = 1 of the samples matches the entropy
              * of the distributions they were drawn from, within the bootstrap interval */
@@ -192,25 +191,24 @@ static void test_greedy_and_divergence(void **state)
     const int32_t *greedy = c0.tok;
     const size_t n_greedy = c0.off[1];
     ts_interval curve0[LEN + 1], cl[LEN + 1], ch[LEN + 1];
-    assert_int_equal(ts_divergence_curve(greedy, n_greedy, &s0, LEN, &bp, curve0, NULL, err,
-                                         sizeof err),
-                     TS_OK);
-    for (int k = 0; k <= LEN; k++) assert_true(curve0[k].estimate == 1.0);
+    assert_int_equal(
+        ts_divergence_curve(greedy, n_greedy, &s0, LEN, &bp, curve0, NULL, err, sizeof err), TS_OK);
+    for (int k = 0; k <= LEN; k++)
+        assert_true(curve0[k].estimate == 1.0);
     /* coupled draws at a low and a high temperature */
     draw(0.3, TS_DRAW_GUMBEL, &c, &s);
-    assert_int_equal(ts_divergence_curve(greedy, n_greedy, &s, LEN, &bp, cl, NULL, err,
-                                         sizeof err),
+    assert_int_equal(ts_divergence_curve(greedy, n_greedy, &s, LEN, &bp, cl, NULL, err, sizeof err),
                      TS_OK);
     draw(2.0, TS_DRAW_GUMBEL, &c, &s);
-    assert_int_equal(ts_divergence_curve(greedy, n_greedy, &s, LEN, &bp, ch, NULL, err,
-                                         sizeof err),
+    assert_int_equal(ts_divergence_curve(greedy, n_greedy, &s, LEN, &bp, ch, NULL, err, sizeof err),
                      TS_OK);
     print_message("coupled: share still greedy after 1, 4, 8, 16 tokens: T = 0.3: %.2f %.2f %.2f "
                   "%.2f; T = 2: %.2f %.2f %.2f %.2f\n",
                   cl[1].estimate, cl[4].estimate, cl[8].estimate, cl[16].estimate, ch[1].estimate,
                   ch[4].estimate, ch[8].estimate, ch[16].estimate);
     assert_true(cl[0].estimate == 1.0 && ch[0].estimate == 1.0);
-    for (int k = 1; k <= LEN; k++) assert_true(cl[k].estimate <= cl[k - 1].estimate);
+    for (int k = 1; k <= LEN; k++)
+        assert_true(cl[k].estimate <= cl[k - 1].estimate);
     assert_true(cl[8].estimate > ch[8].estimate);
 }
 

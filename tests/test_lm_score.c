@@ -51,9 +51,8 @@ static int teardown(void **state)
 static size_t encode(int32_t *ids, size_t cap)
 {
     size_t n;
-    assert_int_equal(ts_tokenizer_encode(ts_model_tokenizer(model), TEXT, strlen(TEXT), 0, ids,
-                                         cap, &n),
-                     TS_OK);
+    assert_int_equal(
+        ts_tokenizer_encode(ts_model_tokenizer(model), TEXT, strlen(TEXT), 0, ids, cap, &n), TS_OK);
     return n;
 }
 
@@ -71,8 +70,10 @@ static ts_status record(size_t position, const float *logits, int32_t target, vo
     s->next = position + 1;
     s->n++;
     double m = logits[0], z = 0;
-    for (size_t j = 1; j < s->V; j++) m = logits[j] > m ? logits[j] : m;
-    for (size_t j = 0; j < s->V; j++) z += exp((double)logits[j] - m);
+    for (size_t j = 1; j < s->V; j++)
+        m = logits[j] > m ? logits[j] : m;
+    for (size_t j = 0; j < s->V; j++)
+        z += exp((double)logits[j] - m);
     s->nll += log(z) - ((double)logits[target] - m);
     return TS_OK;
 }
@@ -109,15 +110,16 @@ static void test_every_token_once(void **state)
         assert_true(calls >= 1);
         print_message("window %zu stride %zu: %zu tokens, NLL %.6f, %zu windows\n", cases[c][0],
                       cases[c][1], s.n, s.nll / (double)s.n, calls);
-        if (c == 0) nll_full = s.nll / (double)s.n;
-        else assert_true(s.nll / (double)s.n > nll_full - 0.5); /* less context, similar NLL */
+        if (c == 0)
+            nll_full = s.nll / (double)s.n;
+        else
+            assert_true(s.nll / (double)s.n > nll_full - 0.5); /* less context, similar NLL */
     }
     /* One window holding the whole text: the store's NLL is the direct one. */
     ts_lm_calib *store;
     assert_int_equal(ts_lm_calib_new(V, n - 1, &store, err, sizeof err), TS_OK);
-    assert_int_equal(ts_lm_calib_score(model, ctx, ids, n, 0, 0, store, NULL, NULL, err,
-                                       sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_lm_calib_score(model, ctx, ids, n, 0, 0, store, NULL, NULL, err, sizeof err), TS_OK);
     assert_int_equal(ts_lm_calib_count(store), n - 1);
     ts_calib_metrics m;
     double bound;
@@ -143,16 +145,16 @@ static void bad_inputs(void)
     ts_context_params cp = ts_context_default_params();
     assert_int_equal(ts_context_new(model, &cp, &ctx, err, sizeof err), TS_OK);
     seen s = {0, 1, true, 0, (size_t)ts_model_get_info(model)->n_vocab};
-    assert_int_equal(ts_lm_score_text(model, ctx, ids, 3, 0, 0, record, &s, NULL, NULL, err,
-                                      sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(
+        ts_lm_score_text(model, ctx, ids, 3, 0, 0, record, &s, NULL, NULL, err, sizeof err),
+        TS_ERR_INVALID);
     assert_non_null(strstr(err, "all_logits"));
-    assert_int_equal(ts_lm_score_text(model, ctx, ids, 1, 0, 0, record, &s, NULL, NULL, err,
-                                      sizeof err),
-                     TS_ERR_INVALID);
-    assert_int_equal(ts_lm_score_text(model, ctx, ids, 3, 8, 8, record, &s, NULL, NULL, err,
-                                      sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(
+        ts_lm_score_text(model, ctx, ids, 1, 0, 0, record, &s, NULL, NULL, err, sizeof err),
+        TS_ERR_INVALID);
+    assert_int_equal(
+        ts_lm_score_text(model, ctx, ids, 3, 8, 8, record, &s, NULL, NULL, err, sizeof err),
+        TS_ERR_INVALID);
     assert_non_null(strstr(err, "stride"));
     ts_context_free(ctx);
 }
@@ -170,9 +172,8 @@ static void test_heldout_split(void **state)
     assert_int_equal(ts_context_new(model, &cp, &ctx, err, sizeof err), TS_OK);
     ts_lm_calib *all, *head;
     assert_int_equal(ts_lm_calib_new(V, n - 1, &all, err, sizeof err), TS_OK);
-    assert_int_equal(ts_lm_calib_score(model, ctx, ids, n, 64, 32, all, NULL, NULL, err,
-                                       sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_lm_calib_score(model, ctx, ids, n, 64, 32, all, NULL, NULL, err, sizeof err), TS_OK);
     ts_lm_heldout h;
     ts_bootstrap_params bp = ts_bootstrap_default_params();
     bp.n_resamples = 200;
@@ -182,9 +183,9 @@ static void test_heldout_split(void **state)
     g_split = split;
     /* the fit part alone, in a separate store: the same T* */
     assert_int_equal(ts_lm_calib_new(V, split, &head, err, sizeof err), TS_OK);
-    assert_int_equal(ts_lm_score_text(model, ctx, ids, n, 64, 32, add_head, head, NULL, NULL, err,
-                                      sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_lm_score_text(model, ctx, ids, n, 64, 32, add_head, head, NULL, NULL, err, sizeof err),
+        TS_OK);
     assert_int_equal(ts_lm_calib_count(head), split);
     ts_calib_fit fh;
     assert_int_equal(ts_lm_calib_fit(head, TS_CALIB_T_MIN, TS_CALIB_T_MAX, &fh), TS_OK);
@@ -194,9 +195,9 @@ static void test_heldout_split(void **state)
                   h.after.nll, h.delta_ci.nll.lo, h.delta_ci.nll.hi);
     assert_true(fabs(fh.temperature - h.fit.temperature) <= 1e-12 * fh.temperature);
     ts_calib_metrics mb, ma;
-    assert_int_equal(ts_lm_calib_metrics_range(all, split, nt, 1.0, 10, &mb, NULL, NULL, err,
-                                               sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_lm_calib_metrics_range(all, split, nt, 1.0, 10, &mb, NULL, NULL, err, sizeof err),
+        TS_OK);
     assert_int_equal(ts_lm_calib_metrics_range(all, split, nt, h.fit.temperature, 10, &ma, NULL,
                                                NULL, err, sizeof err),
                      TS_OK);
@@ -207,14 +208,12 @@ static void test_heldout_split(void **state)
     assert_true(h.before_ci.nll.lo <= h.before.nll && h.before.nll <= h.before_ci.nll.hi);
     assert_true(fabs(h.delta_ci.nll.estimate - (h.after.nll - h.before.nll)) < 1e-12);
     /* bad splits and ranges */
-    assert_int_equal(ts_lm_calib_heldout(all, 1.0, 10, NULL, &h, err, sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(ts_lm_calib_heldout(all, 1.0, 10, NULL, &h, err, sizeof err), TS_ERR_INVALID);
     assert_non_null(strstr(err, "--fit-until"));
-    assert_int_equal(ts_lm_calib_heldout(all, 1e-6, 10, NULL, &h, err, sizeof err),
-                     TS_ERR_INVALID);
-    assert_int_equal(ts_lm_calib_metrics_range(all, 5, 5, 1.0, 10, &mb, NULL, NULL, err,
-                                               sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(ts_lm_calib_heldout(all, 1e-6, 10, NULL, &h, err, sizeof err), TS_ERR_INVALID);
+    assert_int_equal(
+        ts_lm_calib_metrics_range(all, 5, 5, 1.0, 10, &mb, NULL, NULL, err, sizeof err),
+        TS_ERR_INVALID);
     assert_non_null(strstr(err, "range"));
     ts_lm_calib_free(head);
     ts_lm_calib_free(all);

@@ -98,7 +98,8 @@ static void set_from_json(const cJSON *c, owned_set *o)
     const cJSON *samples = jget(c, "samples"), *lp = jget(c, "logprob"), *en = jget(c, "entropy"),
                 *eot = jget(c, "ended_eot");
     size_t N = (size_t)cJSON_GetArraySize(samples), total = 0;
-    for (size_t j = 0; j < N; j++) total += (size_t)cJSON_GetArraySize(cJSON_GetArrayItem(samples, (int)j));
+    for (size_t j = 0; j < N; j++)
+        total += (size_t)cJSON_GetArraySize(cJSON_GetArrayItem(samples, (int)j));
     o->tok = malloc((total + 1) * sizeof *o->tok);
     o->lp = malloc((total + 1) * sizeof *o->lp);
     o->ent = malloc((total + 1) * sizeof *o->ent);
@@ -171,7 +172,8 @@ static void test_diversity_vs_reference(void **state)
         const cJSON *g = jget(c, "greedy");
         int32_t greedy[64];
         size_t ng = (size_t)cJSON_GetArraySize(g);
-        for (size_t i = 0; i < ng; i++) greedy[i] = cJSON_GetArrayItem(g, (int)i)->valueint;
+        for (size_t i = 0; i < ng; i++)
+            greedy[i] = cJSON_GetArrayItem(g, (int)i)->valueint;
         size_t K = (size_t)jnum(jget(c, "max_k")), cp[64];
         ts_interval curve[64];
         assert_int_equal(ts_divergence_curve(greedy, ng, &o.s, K, &bp, curve, cp, err, sizeof err),
@@ -180,8 +182,10 @@ static void test_diversity_vs_reference(void **state)
             check_iv(&curve[k], cJSON_GetArrayItem(jget(c, "curve"), (int)k), 1e-12, "curve");
         for (size_t j = 0; j < N; j++) {
             const cJSON *x = cJSON_GetArrayItem(jget(c, "common_prefix"), (int)j);
-            if (cJSON_IsNull(x)) assert_true(cp[j] == SIZE_MAX);
-            else assert_int_equal(cp[j], x->valueint);
+            if (cJSON_IsNull(x))
+                assert_true(cp[j] == SIZE_MAX);
+            else
+                assert_int_equal(cp[j], x->valueint);
         }
         free_set(&o);
         n_cases++;
@@ -223,7 +227,8 @@ static void test_identical_samples(void **state)
     ts_interval curve[12];
     size_t cp[4];
     assert_int_equal(ts_divergence_curve(text, 10, &s, 11, &bp, curve, cp, err, sizeof err), TS_OK);
-    for (int k = 0; k <= 11; k++) near(curve[k].estimate, 1.0, 0, "curve of copies");
+    for (int k = 0; k <= 11; k++)
+        near(curve[k].estimate, 1.0, 0, "curve of copies");
     assert_true(cp[0] == SIZE_MAX);
     /* bad input */
     size_t bad_off[3] = {0, 5, 2};
@@ -271,7 +276,8 @@ static void draw_chain(float z[MV][MV], double T, ts_sample_set *s, int32_t *tok
             tok[at] = x;
             lp[at] = logp[x];
             ent[at] = 0;
-            for (int b = 0; b < MV; b++) ent[at] -= exp(logp[b]) * logp[b];
+            for (int b = 0; b < MV; b++)
+                ent[at] -= exp(logp[b]) * logp[b];
             prev = x;
         }
     }
@@ -304,7 +310,8 @@ static void test_nll_matches_entropy_at_t1(void **state)
         static double num[NS], den[NS];
         for (int j = 0; j < NS; j++) {
             num[j] = 0;
-            for (size_t p = off[j]; p < off[j + 1]; p++) num[j] += -lp[p] - ent[p];
+            for (size_t p = off[j]; p < off[j + 1]; p++)
+                num[j] += -lp[p] - ent[p];
             den[j] = (double)(off[j + 1] - off[j]);
         }
         ts_interval diff;
@@ -328,7 +335,8 @@ static float *ref_logits(const cJSON *ref, size_t *n)
     const cJSON *l = jget(ref, "logits");
     *n = (size_t)cJSON_GetArraySize(l);
     float *z = malloc(*n * sizeof *z);
-    for (size_t i = 0; i < *n; i++) z[i] = (float)jnum(cJSON_GetArrayItem(l, (int)i));
+    for (size_t i = 0; i < *n; i++)
+        z[i] = (float)jnum(cJSON_GetArrayItem(l, (int)i));
     return z;
 }
 
@@ -341,7 +349,8 @@ static void test_map_vs_reference(void **state)
     const cJSON *jt = jget(ref, "temperatures");
     size_t nt = (size_t)cJSON_GetArraySize(jt);
     double temps[16];
-    for (size_t t = 0; t < nt; t++) temps[t] = jnum(cJSON_GetArrayItem(jt, (int)t));
+    for (size_t t = 0; t < nt; t++)
+        temps[t] = jnum(cJSON_GetArrayItem(jt, (int)t));
     const char *axes[3] = {"top_p", "min_p", "top_k"};
     const ts_map_axis ax[3] = {TS_MAP_TOP_P, TS_MAP_MIN_P, TS_MAP_TOP_K};
     char err[TS_ERR_SIZE];
@@ -351,7 +360,8 @@ static void test_map_vs_reference(void **state)
         const cJSON *jv = jget(g, "values");
         size_t nv = (size_t)cJSON_GetArraySize(jv);
         double vals[16];
-        for (size_t v = 0; v < nv; v++) vals[v] = jnum(cJSON_GetArrayItem(jv, (int)v));
+        for (size_t v = 0; v < nv; v++)
+            vals[v] = jnum(cJSON_GetArrayItem(jv, (int)v));
         ts_map_cell hf[256], ll[256];
         assert_int_equal(ts_map_grid(z, n, temps, nt, ax[a], vals, nv, hf, ll, err, sizeof err),
                          TS_OK);
@@ -396,9 +406,9 @@ static void test_map_agrees_with_sampler(void **state)
     ts_map_cell cells[2][35];
     double worst = 0;
     for (int a = 0; a < 3; a++) {
-        assert_int_equal(ts_map_grid(z, V, temps, 7, ax[a], vals[a], 5, cells[0], cells[1], err,
-                                     sizeof err),
-                         TS_OK);
+        assert_int_equal(
+            ts_map_grid(z, V, temps, 7, ax[a], vals[a], 5, cells[0], cells[1], err, sizeof err),
+            TS_OK);
         for (int o = 0; o < 2; o++)
             for (int t = 0; t < 7; t++)
                 for (int v = 0; v < 5; v++) {
@@ -416,13 +426,17 @@ static void test_map_agrees_with_sampler(void **state)
                     const ts_map_cell *m = &cells[o][t * 5 + v];
                     if (m->support != nc)
                         fail_msg("%s %s T=%g value %g: map keeps %zu, sampler %zu",
-                                 o ? "llama" : "hf", a == 0 ? "top-p" : a == 1 ? "min-p" : "top-k",
+                                 o ? "llama" : "hf",
+                                 a == 0   ? "top-p"
+                                 : a == 1 ? "min-p"
+                                          : "top-k",
                                  temps[t], vals[a][v], m->support, nc);
                     double h = 0, mass = 0;
                     for (size_t i = 0; i < nc; i++)
                         if (c[i].p > 0) h -= c[i].p * log(c[i].p);
                     assert_int_equal(ts_softmax(z, V, temps[t], probs), TS_OK);
-                    for (size_t i = 0; i < nc; i++) mass += probs[c[i].id];
+                    for (size_t i = 0; i < nc; i++)
+                        mass += probs[c[i].id];
                     near(m->entropy, h, 1e-9, "entropy vs sampler");
                     near(m->mass, mass, 1e-9, "mass vs sampler");
                     worst = fmax(worst, fmax(fabs(m->entropy - h), fabs(m->mass - mass)));
@@ -432,14 +446,14 @@ static void test_map_agrees_with_sampler(void **state)
     print_message("map vs ts_sampler_apply: 210 cells, same support, max |diff| %.2e\n", worst);
     /* bad values */
     double bad = 1.5;
-    assert_int_equal(ts_map_grid(z, V, temps, 1, TS_MAP_TOP_P, &bad, 1, cells[0], NULL, err,
-                                 sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(
+        ts_map_grid(z, V, temps, 1, TS_MAP_TOP_P, &bad, 1, cells[0], NULL, err, sizeof err),
+        TS_ERR_INVALID);
     assert_non_null(strstr(err, "top-p"));
     bad = 2.5;
-    assert_int_equal(ts_map_grid(z, V, temps, 1, TS_MAP_TOP_K, &bad, 1, cells[0], NULL, err,
-                                 sizeof err),
-                     TS_ERR_INVALID);
+    assert_int_equal(
+        ts_map_grid(z, V, temps, 1, TS_MAP_TOP_K, &bad, 1, cells[0], NULL, err, sizeof err),
+        TS_ERR_INVALID);
     free(z);
     free(probs);
 }
@@ -462,7 +476,8 @@ static bool sampler_keeps(const float *z, size_t n, int32_t tok, double T, ts_sa
     size_t nc;
     assert_int_equal(ts_sampler_apply(s, z, &c, &nc), TS_OK);
     bool found = false;
-    for (size_t i = 0; i < nc; i++) found = found || c[i].id == tok;
+    for (size_t i = 0; i < nc; i++)
+        found = found || c[i].id == tok;
     ts_sampler_free(s);
     return found;
 }
@@ -529,12 +544,9 @@ static void test_trace(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_diversity_vs_reference),
-        cmocka_unit_test(test_identical_samples),
-        cmocka_unit_test(test_nll_matches_entropy_at_t1),
-        cmocka_unit_test(test_map_vs_reference),
-        cmocka_unit_test(test_map_agrees_with_sampler),
-        cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_diversity_vs_reference),    cmocka_unit_test(test_identical_samples),
+        cmocka_unit_test(test_nll_matches_entropy_at_t1), cmocka_unit_test(test_map_vs_reference),
+        cmocka_unit_test(test_map_agrees_with_sampler),   cmocka_unit_test(test_trace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,7 +53,8 @@ ts_status ts_bootstrap_resample(uint64_t seed, uint64_t replicate, size_t n, uin
     if (n == 0 || n > UINT32_MAX) return TS_ERR_INVALID;
     ts_rng r;
     ts_rng_seed_stream(&r, seed, replicate);
-    for (size_t i = 0; i < n; i++) idx[i] = bounded_u32(&r, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        idx[i] = bounded_u32(&r, (uint32_t)n);
     return TS_OK;
 }
 
@@ -62,7 +63,8 @@ void ts_bootstrap_counts(uint64_t seed, uint64_t replicate, size_t n, uint32_t *
     memset(counts, 0, n * sizeof *counts);
     ts_rng r;
     ts_rng_seed_stream(&r, seed, replicate);
-    for (size_t i = 0; i < n; i++) counts[bounded_u32(&r, (uint32_t)n)]++;
+    for (size_t i = 0; i < n; i++)
+        counts[bounded_u32(&r, (uint32_t)n)]++;
 }
 
 ts_status ts_bootstrap_check(const ts_bootstrap_params *bp, size_t n, char *err, size_t err_size)
@@ -77,8 +79,7 @@ ts_status ts_bootstrap_check(const ts_bootstrap_params *bp, size_t n, char *err,
                          "bootstrap: confidence level %g must be in (0, 1)", bp->level);
     if (n == 0) return ts_errorf(err, err_size, TS_ERR_INVALID, "bootstrap: no rows");
     if (n > UINT32_MAX)
-        return ts_errorf(err, err_size, TS_ERR_RANGE, "bootstrap: %zu rows (at most 2^32 - 1)",
-                         n);
+        return ts_errorf(err, err_size, TS_ERR_RANGE, "bootstrap: %zu rows (at most 2^32 - 1)", n);
     return TS_OK;
 }
 
@@ -160,9 +161,9 @@ static void *boot_worker_run(void *arg)
     return NULL;
 }
 
-ts_status ts_bootstrap_run(size_t n, const ts_bootstrap_params *bp, size_t n_stats,
-                           ts_boot_fn fn, void *ctx, size_t scratch_bytes, double *reps,
-                           char *err, size_t err_size)
+ts_status ts_bootstrap_run(size_t n, const ts_bootstrap_params *bp, size_t n_stats, ts_boot_fn fn,
+                           void *ctx, size_t scratch_bytes, double *reps, char *err,
+                           size_t err_size)
 {
     ts_status st = ts_bootstrap_check(bp, n, err, err_size);
     if (st != TS_OK) return st;
@@ -175,14 +176,17 @@ ts_status ts_bootstrap_run(size_t n, const ts_bootstrap_params *bp, size_t n_sta
     }
     boot_worker w[MAX_THREADS];
     bool started[MAX_THREADS] = {false};
-    for (int i = 0; i < nth; i++) w[i] = (boot_worker){&sh, i, nth, false, 0};
+    for (int i = 0; i < nth; i++)
+        w[i] = (boot_worker){&sh, i, nth, false, 0};
     for (int i = 1; i < nth; i++)
         started[i] = pthread_create(&w[i].thread, NULL, boot_worker_run, &w[i]) == 0;
     boot_worker_run(&w[0]);
     bool failed = w[0].failed;
     for (int i = 1; i < nth; i++) {
-        if (started[i]) pthread_join(w[i].thread, NULL);
-        else boot_worker_run(&w[i]);
+        if (started[i])
+            pthread_join(w[i].thread, NULL);
+        else
+            boot_worker_run(&w[i]);
         failed = failed || w[i].failed;
     }
     if (failed) return ts_errorf(err, err_size, TS_ERR_NOMEM, "bootstrap: out of memory");

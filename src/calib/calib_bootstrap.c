@@ -37,8 +37,7 @@ ts_status ts_calib_rowset_init(ts_calib_rowset *r, size_t n, char *err, size_t e
     r->rec = malloc(n * sizeof *r->rec);
     if (!r->nll || !r->brier || !r->conf || !r->correct || !r->bin || !r->order || !r->rec) {
         ts_calib_rowset_free(r);
-        return ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory for %zu rows",
-                         n);
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory for %zu rows", n);
     }
     return TS_OK;
 }
@@ -79,8 +78,8 @@ void ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins)
     /* The sweep reads rows in confidence order: pack them so it streams. */
     for (size_t j = 0; j < r->n; j++) {
         const uint32_t i = r->order[j];
-        r->rec[j] = (ts_calib_rec){r->nll[i], r->has_brier ? r->brier[i] : 0, r->conf[i], i,
-                                   r->bin[i], r->correct[i]};
+        r->rec[j] = (ts_calib_rec){
+            r->nll[i], r->has_brier ? r->brier[i] : 0, r->conf[i], i, r->bin[i], r->correct[i]};
     }
 }
 
@@ -172,7 +171,8 @@ static void sets_stat(void *vctx, const uint32_t *counts, size_t n, double *out,
         rowset_metrics(&c->sets[s], counts, c8, scratch, out + s * N_METRICS);
     double *d = out + c->n_sets * N_METRICS;
     for (size_t s = 0; s < c->n_sets; s++)
-        for (int m = 0; m < N_METRICS; m++) d[s * N_METRICS + m] = out[s * N_METRICS + m] - out[m];
+        for (int m = 0; m < N_METRICS; m++)
+            d[s * N_METRICS + m] = out[s * N_METRICS + m] - out[m];
 }
 
 static void fill_ci(ts_calib_metrics_ci *ci, const ts_interval *iv)

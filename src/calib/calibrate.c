@@ -196,8 +196,10 @@ static void dense_objective(void *vctx, double beta, double out[3])
     const dense_problem *p = vctx;
     dense_ctx c = {p->logits, p->labels, p->w, p->k, beta};
     double acc[4];
-    if (p->serial) dense_objective_rows(&c, 0, p->n, acc);
-    else parallel_rows(dense_objective_rows, &c, p->n, p->k, acc);
+    if (p->serial)
+        dense_objective_rows(&c, 0, p->n, acc);
+    else
+        parallel_rows(dense_objective_rows, &c, p->n, p->k, acc);
     for (int i = 0; i < 3; i++) out[i] = acc[i] / (double)p->n;
 }
 
@@ -333,7 +335,8 @@ static void metric_rows(void *vctx, size_t begin, size_t end, double acc[4])
     acc[3] = 0;
 }
 
-/* Equal-width bin of confidence c in [0, 1]: b with l_b < c <= u_b, l_b = b * (1/B) (0 in bin 0). */
+/* Equal-width bin of confidence c in [0, 1]: b with l_b < c <= u_b, l_b = b * (1/B) (0 in bin 0).
+ */
 int32_t ts_calib_conf_bin(double c, int32_t n_bins)
 {
     const double w = 1.0 / n_bins;
@@ -421,8 +424,10 @@ ts_status ts_classwise_init(ts_classwise *c, size_t k, int32_t n_bins, char *err
 {
     memset(c, 0, sizeof *c);
     size_t cells;
-    if (ts_mul_overflows(k, (size_t)n_bins * 3, &cells) || !(c->acc = calloc(cells, sizeof(double))))
-        return ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory (class-wise ECE)");
+    if (ts_mul_overflows(k, (size_t)n_bins * 3, &cells) ||
+        !(c->acc = calloc(cells, sizeof(double))))
+        return ts_errorf(err, err_size, TS_ERR_NOMEM,
+                         "calibration: out of memory (class-wise ECE)");
     c->k = k;
     c->n_bins = n_bins;
     return TS_OK;
@@ -444,7 +449,8 @@ double ts_classwise_finish(ts_classwise *c)
 {
     double sum = 0;
     const size_t cells = c->k * (size_t)c->n_bins;
-    for (size_t i = 0; i < cells; i++) sum += fabs(c->acc[3 * i + 1] - c->acc[3 * i]);
+    for (size_t i = 0; i < cells; i++)
+        sum += fabs(c->acc[3 * i + 1] - c->acc[3 * i]);
     double v = c->n ? sum / ((double)c->n * (double)c->k) : NAN;
     free(c->acc);
     c->acc = NULL;
@@ -452,9 +458,9 @@ double ts_classwise_finish(ts_classwise *c)
 }
 
 /* Class-wise ECE of softmax(beta z): one more pass, k probabilities per row. */
-static ts_status classwise_ece_dense(const float *logits, const int32_t *labels, size_t n,
-                                     size_t k, double beta, int32_t n_bins, double *out,
-                                     char *err, size_t err_size)
+static ts_status classwise_ece_dense(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                     double beta, int32_t n_bins, double *out, char *err,
+                                     size_t err_size)
 {
     ts_classwise cw;
     double *p = malloc(k * sizeof *p);
@@ -467,10 +473,13 @@ static ts_status classwise_ece_dense(const float *logits, const int32_t *labels,
     for (size_t i = 0; i < n; i++) {
         const float *z = logits + i * k;
         float m = z[0];
-        for (size_t j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
+        for (size_t j = 1; j < k; j++)
+            m = z[j] > m ? z[j] : m;
         double s = 0;
-        for (size_t j = 0; j < k; j++) s += p[j] = exp(beta * ((double)z[j] - m));
-        for (size_t j = 0; j < k; j++) p[j] /= s;
+        for (size_t j = 0; j < k; j++)
+            s += p[j] = exp(beta * ((double)z[j] - m));
+        for (size_t j = 0; j < k; j++)
+            p[j] /= s;
         ts_classwise_add(&cw, p, labels[i]);
     }
     *out = ts_classwise_finish(&cw);
@@ -606,11 +615,10 @@ ts_status ts_calib_dense_rows(const float *logits, const int32_t *labels, size_t
     return TS_OK;
 }
 
-ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels, size_t n,
-                                     size_t k, const double *temperatures, size_t n_temps,
-                                     int32_t n_bins, const ts_bootstrap_params *bp,
-                                     ts_calib_metrics_ci *ci, ts_calib_metrics_ci *delta,
-                                     char *err, size_t err_size)
+ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                     const double *temperatures, size_t n_temps, int32_t n_bins,
+                                     const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                     ts_calib_metrics_ci *delta, char *err, size_t err_size)
 {
     ts_status st = check_inputs(logits, labels, n, k, err, err_size);
     if (st != TS_OK) return st;
@@ -618,8 +626,7 @@ ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels,
     if (n_bins < 1 || n_bins > TS_CALIB_MAX_BINS)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "bins: %d out of range [1, %d]", n_bins,
                          TS_CALIB_MAX_BINS);
-    if (n_temps == 0)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "bootstrap: no temperatures");
+    if (n_temps == 0) return ts_errorf(err, err_size, TS_ERR_INVALID, "bootstrap: no temperatures");
     for (size_t t = 0; t < n_temps; t++)
         if (!(temperatures[t] > 0) || !isfinite(temperatures[t]))
             return ts_errorf(err, err_size, TS_ERR_INVALID,
@@ -631,7 +638,8 @@ ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels,
         st = ts_calib_dense_rows(logits, labels, n, k, temperatures[t], n_bins, &sets[t], err,
                                  err_size);
     if (st == TS_OK) st = ts_calib_rowsets_bootstrap(sets, n_temps, bp, ci, delta, err, err_size);
-    for (size_t t = 0; t < n_temps; t++) ts_calib_rowset_free(&sets[t]);
+    for (size_t t = 0; t < n_temps; t++)
+        ts_calib_rowset_free(&sets[t]);
     free(sets);
     return st;
 }
@@ -649,8 +657,8 @@ static void fit_boot_stat(void *vctx, const uint32_t *counts, size_t n, double *
     const fit_boot_ctx *c = vctx;
     dense_problem p = {c->logits, c->labels, n, c->k, counts, true};
     ts_calib_fit f;
-    ts_status st = ts_calib_minimize_from(dense_objective, &p, TS_CALIB_T_MIN, TS_CALIB_T_MAX,
-                                          c->t_hat, &f);
+    ts_status st =
+        ts_calib_minimize_from(dense_objective, &p, TS_CALIB_T_MIN, TS_CALIB_T_MAX, c->t_hat, &f);
     out[0] = st == TS_OK ? f.temperature : NAN;
 }
 
@@ -666,9 +674,8 @@ ts_status ts_calib_fit_bootstrap(const float *logits, const int32_t *labels, siz
     if (!reps) return ts_errorf(err, err_size, TS_ERR_NOMEM, "bootstrap: out of memory");
     fit_boot_ctx c = {logits, labels, k, fit.temperature};
     st = ts_bootstrap_run(n, bp, 1, fit_boot_stat, &c, 0, reps, err, err_size);
-    if (st == TS_OK &&
-        ts_bootstrap_intervals(reps, (size_t)bp->n_resamples, 1, bp->level, &fit.temperature,
-                               t_star) != TS_OK)
+    if (st == TS_OK && ts_bootstrap_intervals(reps, (size_t)bp->n_resamples, 1, bp->level,
+                                              &fit.temperature, t_star) != TS_OK)
         st = ts_errorf(err, err_size, TS_ERR_NOMEM, "bootstrap: out of memory");
     free(reps);
     return st;

@@ -263,7 +263,8 @@ ts_status ts_lm_calib_fit_range(const ts_lm_calib *c, size_t begin, size_t end, 
     return ts_calib_minimize(lm_objective, &v, t_min, t_max, out);
 }
 
-/* Per-token nll, confidence and correctness of tokens [begin, end) at T; *bound += the bound terms. */
+/* Per-token nll, confidence and correctness of tokens [begin, end) at T; *bound += the bound terms.
+ */
 static void lm_token_rows(const ts_lm_calib *c, size_t begin, size_t end, double beta, double *nll,
                           double *conf, uint8_t *correct, double *bound)
 {
@@ -315,7 +316,8 @@ ts_status ts_lm_calib_metrics_range(const ts_lm_calib *c, size_t begin, size_t e
     lm_token_rows(c, begin, end, 1.0 / temperature, nll, conf, correct, &bound);
     st = ts_calib_binned(conf, correct, n, n_bins, out, bins, err, err_size);
     double sum = 0;
-    for (size_t i = 0; i < n; i++) sum += nll[i];
+    for (size_t i = 0; i < n; i++)
+        sum += nll[i];
     free(conf);
     free(correct);
     free(nll);
@@ -369,10 +371,9 @@ ts_status ts_lm_calib_fit_bootstrap(const ts_lm_calib *c, size_t begin, size_t e
 }
 
 ts_status ts_lm_calib_metrics_bootstrap(const ts_lm_calib *c, size_t begin, size_t end,
-                                        const double *temperatures, size_t n_temps,
-                                        int32_t n_bins, const ts_bootstrap_params *bp,
-                                        ts_calib_metrics_ci *ci, ts_calib_metrics_ci *delta,
-                                        char *err, size_t err_size)
+                                        const double *temperatures, size_t n_temps, int32_t n_bins,
+                                        const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                        ts_calib_metrics_ci *delta, char *err, size_t err_size)
 {
     ts_status st = check_range(c, begin, end, err, err_size);
     if (st != TS_OK) return st;
@@ -380,8 +381,7 @@ ts_status ts_lm_calib_metrics_bootstrap(const ts_lm_calib *c, size_t begin, size
     if (n_bins < 1 || n_bins > TS_CALIB_MAX_BINS)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "bins: %d out of range [1, %d]", n_bins,
                          TS_CALIB_MAX_BINS);
-    if (n_temps == 0)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "bootstrap: no temperatures");
+    if (n_temps == 0) return ts_errorf(err, err_size, TS_ERR_INVALID, "bootstrap: no temperatures");
     for (size_t t = 0; t < n_temps; t++)
         if (!(temperatures[t] > 0) || !isfinite(temperatures[t]))
             return ts_errorf(err, err_size, TS_ERR_INVALID, "LM calibration: bad temperature %g",
@@ -398,7 +398,8 @@ ts_status ts_lm_calib_metrics_bootstrap(const ts_lm_calib *c, size_t begin, size
         ts_calib_rowset_finish(&sets[t], n_bins);
     }
     if (st == TS_OK) st = ts_calib_rowsets_bootstrap(sets, n_temps, bp, ci, delta, err, err_size);
-    for (size_t t = 0; t < n_temps; t++) ts_calib_rowset_free(&sets[t]);
+    for (size_t t = 0; t < n_temps; t++)
+        ts_calib_rowset_free(&sets[t]);
     free(sets);
     return st;
 }
@@ -424,8 +425,8 @@ ts_status ts_lm_calib_heldout(const ts_lm_calib *c, double fit_until, int32_t n_
                                              &out->nll_error_bound, err, err_size);
     double bound_after;
     if (st == TS_OK)
-        st = ts_lm_calib_metrics_range(c, split, n, out->fit.temperature, n_bins, &out->after,
-                                       NULL, &bound_after, err, err_size);
+        st = ts_lm_calib_metrics_range(c, split, n, out->fit.temperature, n_bins, &out->after, NULL,
+                                       &bound_after, err, err_size);
     if (st != TS_OK) return st;
     if (bound_after > out->nll_error_bound) out->nll_error_bound = bound_after;
     out->has_intervals = bp != NULL;
@@ -435,8 +436,7 @@ ts_status ts_lm_calib_heldout(const ts_lm_calib *c, double fit_until, int32_t n_
     if (st != TS_OK) return st;
     double temps[2] = {1.0, out->fit.temperature};
     ts_calib_metrics_ci ci[2], delta[2];
-    st = ts_lm_calib_metrics_bootstrap(c, split, n, temps, 2, n_bins, bp, ci, delta, err,
-                                       err_size);
+    st = ts_lm_calib_metrics_bootstrap(c, split, n, temps, 2, n_bins, bp, ci, delta, err, err_size);
     if (st != TS_OK) return st;
     out->before_ci = ci[0];
     out->after_ci = ci[1];

@@ -14,10 +14,9 @@
 
 #include <string.h>
 
-ts_status ts_lm_score_text(const ts_model *model, ts_context *ctx, const int32_t *ids,
-                           size_t n_ids, size_t window, size_t stride, ts_lm_token_fn fn,
-                           void *user, ts_progress_fn progress, void *progress_user, char *err,
-                           size_t err_size)
+ts_status ts_lm_score_text(const ts_model *model, ts_context *ctx, const int32_t *ids, size_t n_ids,
+                           size_t window, size_t stride, ts_lm_token_fn fn, void *user,
+                           ts_progress_fn progress, void *progress_user, char *err, size_t err_size)
 {
     const ts_model_info *info = ts_model_get_info(model);
     const size_t V = (size_t)info->n_vocab;

@@ -41,19 +41,24 @@ struct ts_calib_scaling {
 const char *ts_calib_method_name(ts_calib_method m)
 {
     switch (m) {
-    case TS_CALIB_NONE: return "none";
-    case TS_CALIB_TEMPERATURE: return "temperature";
-    case TS_CALIB_VECTOR: return "vector";
-    case TS_CALIB_MATRIX: return "matrix";
+    case TS_CALIB_NONE:
+        return "none";
+    case TS_CALIB_TEMPERATURE:
+        return "temperature";
+    case TS_CALIB_VECTOR:
+        return "vector";
+    case TS_CALIB_MATRIX:
+        return "matrix";
     }
     return "unknown";
 }
 
 size_t ts_calib_method_params(ts_calib_method m, size_t k)
 {
-    return m == TS_CALIB_NONE ? 0 : m == TS_CALIB_TEMPERATURE ? 1 : m == TS_CALIB_VECTOR
-                                                                        ? 2 * k
-                                                                        : k * k + k;
+    return m == TS_CALIB_NONE          ? 0
+           : m == TS_CALIB_TEMPERATURE ? 1
+           : m == TS_CALIB_VECTOR      ? 2 * k
+                                       : k * k + k;
 }
 
 /* q[rows][k] = the scaled logits of rows [r0, r0 + rows); zd: scratch [rows][k] doubles. */
@@ -64,18 +69,23 @@ static void scaled_rows(const ts_calib_scaling *s, const float *logits, size_t r
     const float *z = logits + r0 * k;
     switch (s->method) {
     case TS_CALIB_NONE:
-        for (size_t i = 0; i < rows * k; i++) q[i] = z[i];
+        for (size_t i = 0; i < rows * k; i++)
+            q[i] = z[i];
         break;
     case TS_CALIB_TEMPERATURE:
-        for (size_t i = 0; i < rows * k; i++) q[i] = (double)z[i] / s->temperature;
+        for (size_t i = 0; i < rows * k; i++)
+            q[i] = (double)z[i] / s->temperature;
         break;
     case TS_CALIB_VECTOR:
         for (size_t i = 0; i < rows; i++)
-            for (size_t j = 0; j < k; j++) q[i * k + j] = s->w[j] * z[i * k + j] + s->b[j];
+            for (size_t j = 0; j < k; j++)
+                q[i * k + j] = s->w[j] * z[i * k + j] + s->b[j];
         break;
     case TS_CALIB_MATRIX:
-        for (size_t i = 0; i < rows * k; i++) zd[i] = z[i];
-        for (size_t i = 0; i < rows; i++) memcpy(q + i * k, s->b, k * sizeof *q);
+        for (size_t i = 0; i < rows * k; i++)
+            zd[i] = z[i];
+        for (size_t i = 0; i < rows; i++)
+            memcpy(q + i * k, s->b, k * sizeof *q);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)k, (int)k, 1.0, zd,
                     (int)k, s->w, (int)k, 1.0, q, (int)k);
         break;
@@ -86,10 +96,13 @@ static void scaled_rows(const ts_calib_scaling *s, const float *logits, size_t r
 static double softmax_row(double *q, size_t k)
 {
     double m = q[0];
-    for (size_t j = 1; j < k; j++) m = q[j] > m ? q[j] : m;
+    for (size_t j = 1; j < k; j++)
+        m = q[j] > m ? q[j] : m;
     double s = 0;
-    for (size_t j = 0; j < k; j++) s += q[j] = exp(q[j] - m);
-    for (size_t j = 0; j < k; j++) q[j] /= s;
+    for (size_t j = 0; j < k; j++)
+        s += q[j] = exp(q[j] - m);
+    for (size_t j = 0; j < k; j++)
+        q[j] /= s;
     return m + log(s);
 }
 
@@ -134,7 +147,8 @@ static lbfgsfloatval_t evaluate(void *inst, const lbfgsfloatval_t *x, lbfgsfloat
             nll += softmax_row(qi, k) - 0; /* log Z; minus q_y below */
             /* p->q now holds p; turn it into G = (p - onehot) / n */
             qi[y] -= 1.0;
-            for (size_t j = 0; j < k; j++) qi[j] *= inv_n;
+            for (size_t j = 0; j < k; j++)
+                qi[j] *= inv_n;
         }
         /* nll needs q_y: recompute it cheaply from the scaled logit (before softmax) */
         {
@@ -146,17 +160,20 @@ static lbfgsfloatval_t evaluate(void *inst, const lbfgsfloatval_t *x, lbfgsfloat
                     qy = s->w[y] * z[i * k + (size_t)y] + s->b[y];
                 } else {
                     qy = s->b[y];
-                    for (size_t l = 0; l < k; l++) qy += s->w[(size_t)y * k + l] * p->zd[i * k + l];
+                    for (size_t l = 0; l < k; l++)
+                        qy += s->w[(size_t)y * k + l] * p->zd[i * k + l];
                 }
                 nll -= qy;
             }
         }
         for (size_t i = 0; i < rows; i++)
-            for (size_t j = 0; j < k; j++) gb[j] += p->q[i * k + j];
+            for (size_t j = 0; j < k; j++)
+                gb[j] += p->q[i * k + j];
         if (s->method == TS_CALIB_VECTOR) {
             const float *z = p->logits + r0 * k;
             for (size_t i = 0; i < rows; i++)
-                for (size_t j = 0; j < k; j++) gw[j] += p->q[i * k + j] * z[i * k + j];
+                for (size_t j = 0; j < k; j++)
+                    gw[j] += p->q[i * k + j] * z[i * k + j];
         } else {
             /* gW[j][l] += sum_i G[i][j] Z[i][l] */
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)k, (int)rows, 1.0,
@@ -266,19 +283,28 @@ ts_status ts_calib_scaling_fit(ts_calib_method method, const float *logits, cons
     const size_t nw = method == TS_CALIB_VECTOR ? k : k * k, nx = nw + k;
     s->w = malloc(nw * sizeof *s->w);
     s->b = malloc(k * sizeof *s->b);
-    fit_problem p = {s, logits, labels, n, k, l2, malloc(CHUNK * k * sizeof(double)),
-                     malloc(CHUNK * k * sizeof(double)), 0};
+    fit_problem p = {s,
+                     logits,
+                     labels,
+                     n,
+                     k,
+                     l2,
+                     malloc(CHUNK * k * sizeof(double)),
+                     malloc(CHUNK * k * sizeof(double)),
+                     0};
     lbfgsfloatval_t *x = lbfgs_malloc((int)nx);
     if (!s->w || !s->b || !p.zd || !p.q || !x) {
         st = ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < nx; i++) x[i] = 0;
-    for (size_t j = 0; j < k; j++) x[method == TS_CALIB_VECTOR ? j : j * k + j] = 1.0;
+    for (size_t i = 0; i < nx; i++)
+        x[i] = 0;
+    for (size_t j = 0; j < k; j++)
+        x[method == TS_CALIB_VECTOR ? j : j * k + j] = 1.0;
     lbfgs_parameter_t par;
     lbfgs_parameter_init(&par);
-    par.epsilon = 1e-10;    /* ||g|| <= 1e-10 max(1, ||x||) */
-    par.past = 0;           /* no objective-decrease test: stop on the gradient */
+    par.epsilon = 1e-10; /* ||g|| <= 1e-10 max(1, ||x||) */
+    par.past = 0;        /* no objective-decrease test: stop on the gradient */
     par.max_iterations = 20000;
     lbfgsfloatval_t fx;
     int ret = lbfgs((int)nx, x, &fx, evaluate, progress_cb, &p, &par);
@@ -290,7 +316,8 @@ ts_status ts_calib_scaling_fit(ts_calib_method method, const float *logits, cons
     }
     fx = evaluate(&p, x, g, (int)nx, 0);
     double gmax = 0;
-    for (size_t i = 0; i < nx; i++) gmax = fmax(gmax, fabs(g[i]));
+    for (size_t i = 0; i < nx; i++)
+        gmax = fmax(gmax, fabs(g[i]));
     lbfgs_free(g);
     s->info.grad_max = gmax;
     s->info.objective = fx;
@@ -345,9 +372,9 @@ ts_status ts_calib_scaling_apply(const ts_calib_scaling *s, const float *logits,
 /* ---- metrics of a scaling -------------------------------------------------- */
 
 /* Rows of softmax(scaled logits) into r (allocated here) and the class-wise ECE. */
-static ts_status scaling_rows(const ts_calib_scaling *s, const float *logits,
-                              const int32_t *labels, size_t n, int32_t n_bins,
-                              ts_calib_rowset *r, double *classwise, char *err, size_t err_size)
+static ts_status scaling_rows(const ts_calib_scaling *s, const float *logits, const int32_t *labels,
+                              size_t n, int32_t n_bins, ts_calib_rowset *r, double *classwise,
+                              char *err, size_t err_size)
 {
     const size_t k = s->k;
     ts_status st = ts_calib_rowset_init(r, n, err, err_size);
@@ -358,7 +385,8 @@ static ts_status scaling_rows(const ts_calib_scaling *s, const float *logits,
         free(zd);
         free(q);
         ts_calib_rowset_free(r);
-        return st != TS_OK ? st : ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory");
+        return st != TS_OK ? st
+                           : ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory");
     }
     for (size_t r0 = 0; r0 < n; r0 += CHUNK) {
         size_t rows = n - r0 < CHUNK ? n - r0 : CHUNK;
@@ -370,7 +398,8 @@ static ts_status scaling_rows(const ts_calib_scaling *s, const float *logits,
             for (size_t j = 1; j < k; j++)
                 if (qi[j] > qi[am]) am = j;
             double qy = qi[y], lz = softmax_row(qi, k), s2 = 0;
-            for (size_t j = 0; j < k; j++) s2 += qi[j] * qi[j];
+            for (size_t j = 0; j < k; j++)
+                s2 += qi[j] * qi[j];
             r->nll[r0 + i] = lz - qy;
             r->brier[r0 + i] = s2 - 2 * qi[y] + 1;
             r->conf[r0 + i] = qi[am];
@@ -416,8 +445,7 @@ ts_status ts_calib_scaling_metrics(const ts_calib_scaling *s, const float *logit
 ts_status ts_calib_compare(const float *fit_logits, const int32_t *fit_labels, size_t n_fit,
                            const float *eval_logits, const int32_t *eval_labels, size_t n_eval,
                            size_t k, int32_t n_bins, double l2, const ts_bootstrap_params *bp,
-                           ts_calib_comparison out[TS_CALIB_N_METHODS], char *err,
-                           size_t err_size)
+                           ts_calib_comparison out[TS_CALIB_N_METHODS], char *err, size_t err_size)
 {
     memset(out, 0, TS_CALIB_N_METHODS * sizeof *out);
     ts_status st = check_labels(eval_logits, eval_labels, n_eval, k, err, err_size);
@@ -468,6 +496,7 @@ ts_status ts_calib_compare(const float *fit_logits, const int32_t *fit_labels, s
             out[map[i]].has_intervals = true;
         }
     }
-    for (size_t i = 0; i < n_sets; i++) ts_calib_rowset_free(&sets[i]);
+    for (size_t i = 0; i < n_sets; i++)
+        ts_calib_rowset_free(&sets[i]);
     return st;
 }

@@ -99,16 +99,18 @@ static ts_status measure(const ts_sample_set *s, double *self_bleu, double *rep4
     size_t n_occ = 0;
     for (size_t j = 0; j < N; j++) {
         size_t L = s->offsets[j + 1] - s->offsets[j];
-        for (size_t n = 1; n <= MAX_N; n++) n_occ += L >= n ? L - n + 1 : 0;
+        for (size_t n = 1; n <= MAX_N; n++)
+            n_occ += L >= n ? L - n + 1 : 0;
     }
     size_t cap = 16;
-    while (cap < 2 * n_occ + 16) cap <<= 1;
+    while (cap < 2 * n_occ + 16)
+        cap <<= 1;
     ngram_table tb = {calloc(cap, sizeof(ngram_entry)), cap - 1};
     uint32_t *occ = malloc((n_occ ? n_occ : 1) * sizeof *occ); /* entry of each occurrence */
     size_t *occ_start = malloc((N + 1) * sizeof *occ_start);
     if (!tb.e || !occ || !occ_start) {
-        st = ts_errorf(err, err_size, TS_ERR_NOMEM, "samples: out of memory for %zu n-grams",
-                       n_occ);
+        st =
+            ts_errorf(err, err_size, TS_ERR_NOMEM, "samples: out of memory for %zu n-grams", n_occ);
         goto out;
     }
     /* Pass A: insert every occurrence, count totals and per-sample maxima. */
@@ -240,7 +242,8 @@ ts_status ts_diversity_measure(const ts_sample_set *s, const ts_bootstrap_params
     if ((st = ts_bootstrap_ratio(num, den, N, N_STATS, bp, iv, err, err_size)) != TS_OK) goto out;
     out->n_samples = N;
     out->n_tokens = s->offsets[N];
-    for (int n = 0; n < 3; n++) out->distinct[n] = iv[n];
+    for (int n = 0; n < 3; n++)
+        out->distinct[n] = iv[n];
     out->self_bleu4 = iv[3];
     out->repetition4 = iv[4];
     out->nll = iv[5];
@@ -273,10 +276,12 @@ ts_status ts_divergence_curve(const int32_t *greedy, size_t n_greedy, const ts_s
         const int32_t *t = s->tokens + s->offsets[j];
         const size_t L = s->offsets[j + 1] - s->offsets[j], m = L < n_greedy ? L : n_greedy;
         size_t d = 0;
-        while (d < m && t[d] == greedy[d]) d++;
+        while (d < m && t[d] == greedy[d])
+            d++;
         if (d == m && L == n_greedy) d = SIZE_MAX; /* the same text: never diverges */
         if (common_prefix) common_prefix[j] = d;
-        for (size_t k = 0; k < K; k++) num[j * K + k] = d >= k ? 1.0 : 0.0;
+        for (size_t k = 0; k < K; k++)
+            num[j * K + k] = d >= k ? 1.0 : 0.0;
     }
     st = ts_bootstrap_ratio(num, NULL, N, K, bp, curve, err, err_size);
     free(num);

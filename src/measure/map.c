@@ -53,15 +53,18 @@ static size_t kept(const ranked *r, size_t nf, const prefix *pt, double t_trunc,
                    double v)
 {
     switch (axis) {
-    case TS_MAP_TOP_K: return v <= 0 || (size_t)v >= nf ? nf : (size_t)v;
+    case TS_MAP_TOP_K:
+        return v <= 0 || (size_t)v >= nf ? nf : (size_t)v;
     case TS_MAP_TOP_P: {
         if (v >= 1.0) return nf;
         const double target = v * pt->S[nf];
         size_t lo = 1, hi = nf; /* smallest m with S_m >= target */
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            if (pt->S[mid] >= target) hi = mid;
-            else lo = mid + 1;
+            if (pt->S[mid] >= target)
+                hi = mid;
+            else
+                lo = mid + 1;
         }
         return lo;
     }
@@ -72,8 +75,10 @@ static size_t kept(const ranked *r, size_t nf, const prefix *pt, double t_trunc,
         while (lo < hi) {
             size_t mid = lo + (hi - lo + 1) / 2;
             double w = isinf(t_trunc) ? 1.0 : exp(((double)r[mid - 1].z - zmax) / t_trunc);
-            if (w >= v) lo = mid;
-            else hi = mid - 1;
+            if (w >= v)
+                lo = mid;
+            else
+                hi = mid - 1;
         }
         return lo;
     }
@@ -97,8 +102,7 @@ ts_status ts_map_grid(const float *logits, size_t n, const double *temperatures,
 {
     ts_logits_info info;
     if (ts_logits_scan(logits, n, 1.0, &info) != TS_OK)
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "map: bad logits (NaN, +inf, or all -inf)");
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "map: bad logits (NaN, +inf, or all -inf)");
     if (axis != TS_MAP_TOP_P && axis != TS_MAP_MIN_P && axis != TS_MAP_TOP_K)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "map: unknown axis %d", (int)axis);
     for (size_t t = 0; t < n_temps; t++)
@@ -145,8 +149,10 @@ ts_status ts_map_grid(const float *logits, size_t n, const double *temperatures,
             }
             continue;
         }
-        if (T == 1.0) memcpy(pt.S, p1.S, 2 * (nf + 1) * sizeof *pt.S); /* S and A, adjacent */
-        else fill_prefix(r, nf, T, &pt);
+        if (T == 1.0)
+            memcpy(pt.S, p1.S, 2 * (nf + 1) * sizeof *pt.S); /* S and A, adjacent */
+        else
+            fill_prefix(r, nf, T, &pt);
         for (size_t v = 0; v < n_values; v++) {
             if (hf) hf[t * n_values + v] = cell(&pt, kept(r, nf, &pt, T, axis, values[v]), nf);
             if (llama)

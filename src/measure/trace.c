@@ -39,7 +39,7 @@ typedef struct trace_ctx {
     float zmax;
     float zr;
     int32_t id;
-    uint32_t kkey;   /* kept set (top-k): fkey(z) > kkey, or == kkey with id <= kid */
+    uint32_t kkey; /* kept set (top-k): fkey(z) > kkey, or == kkey with id <= kid */
     size_t kid;
     bool all_kept;
 } trace_ctx;
@@ -84,12 +84,15 @@ static void topk_threshold(trace_ctx *c, size_t m)
         size_t cnt = 0;
         for (size_t i = 0; i < c->n; i++)
             cnt += c->z[i] != -INFINITY && fkey(c->z[i]) >= (uint32_t)mid;
-        if (cnt >= m) lo = mid;
-        else hi = mid - 1;
+        if (cnt >= m)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     c->kkey = (uint32_t)lo;
     size_t above = 0;
-    for (size_t i = 0; i < c->n; i++) above += c->z[i] != -INFINITY && fkey(c->z[i]) > c->kkey;
+    for (size_t i = 0; i < c->n; i++)
+        above += c->z[i] != -INFINITY && fkey(c->z[i]) > c->kkey;
     size_t need = m - above; /* >= 1 copies of the threshold value, lowest ids first */
     c->kid = 0;
     for (size_t i = 0; i < c->n && need > 0; i++)
@@ -133,8 +136,10 @@ static double top_p_threshold(const trace_ctx *c, size_t rank, size_t m_kept, si
         double beta = exp(x);
         head_mass(c, beta, &g, &dg);
         g -= lp;
-        if (g < 0) lo = x;
-        else hi = x;
+        if (g < 0)
+            lo = x;
+        else
+            hi = x;
         if (hi - lo <= 1e-14 * fmax(1.0, fabs(x))) break;
         double xn = dg > 0 ? x - g / (beta * dg) : NAN;
         if (!(xn > lo && xn < hi)) xn = 0.5 * (lo + hi);
@@ -186,9 +191,12 @@ ts_status ts_trace_token(const float *logits, size_t n, int32_t token, double te
     out->surprisal = lse1 - (double)zr;
     ts_entropy_at_temperature(logits, n, 1.0, &out->entropy);
     ts_entropy_at_temperature(logits, n, temperature, &out->entropy_t);
-    if (temperature == 0) out->surprisal_t = (size_t)token == info.imax ? 0 : INFINITY;
-    else if (isinf(temperature)) out->surprisal_t = log((double)info.n_finite);
-    else out->surprisal_t = ts_logsumexp(logits, n, temperature) - (double)zr / temperature;
+    if (temperature == 0)
+        out->surprisal_t = (size_t)token == info.imax ? 0 : INFINITY;
+    else if (isinf(temperature))
+        out->surprisal_t = log((double)info.n_finite);
+    else
+        out->surprisal_t = ts_logsumexp(logits, n, temperature) - (double)zr / temperature;
 
     trace_ctx c = {logits, n, zmax, zr, token, 0, 0, true};
     size_t m = info.n_finite;
