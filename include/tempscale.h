@@ -778,8 +778,12 @@ ts_status ts_lm_calib_metrics_range(const ts_lm_calib *c, size_t begin, size_t e
                                     size_t err_size);
 /*
  * Bootstrap over the tokens [begin, end) (i.i.d. tokens: text is autocorrelated,
- * so these intervals are on the narrow side; docs/science.md). T* is refitted in
- * [t_min, t_max] on every resample; the metrics as ts_calib_metrics_bootstrap
+ * so these intervals are on the narrow side; docs/science.md). T* in [t_min,
+ * t_max] on every resample: the NLL's derivative is evaluated exactly at 65
+ * nodes around the full-data T* (x/÷ 1.5) and interpolated (cubic Hermite)
+ * between them, so a replicate costs O(tokens) additions, not a refit; roots
+ * outside the nodes, and ranges over 262,144 tokens, are refitted exactly
+ * (src/calib/calibrate_lm.c). The metrics as ts_calib_metrics_bootstrap
  * (delta[t] paired vs temperatures[0]; brier NaN). Allocates O(end - begin).
  */
 ts_status ts_lm_calib_fit_bootstrap(const ts_lm_calib *c, size_t begin, size_t end, double t_min,
