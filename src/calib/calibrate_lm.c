@@ -340,12 +340,12 @@ ts_status ts_lm_calib_metrics_range(const ts_lm_calib *c, size_t begin, size_t e
  * a cubic Hermite interpolant (values and slopes at both ends) between them;
  * its root is T*'s. Interpolation error is O(h^4) with h = 2 ln(GRID_SPAN) /
  * (GRID_M - 1) ~ 0.0127; test_calibrate_lm measures the result against exact
- * refits (interval ends within 1e-8 relative, measured ~1e-9). A root outside the grid falls back to the exact
- * Newton refit. Cost: GRID_M passes once, then O(n GRID_M) additions per
- * replicate, instead of ~4 passes (with exps) per replicate.
+ * refits (interval ends within 1e-8 relative, measured ~1e-9). A root outside the grid falls back
+ * to the exact Newton refit. Cost: GRID_M passes once, then O(n GRID_M) additions per replicate,
+ * instead of ~4 passes (with exps) per replicate.
  */
-#define GRID_M 65
-#define GRID_SPAN 1.5
+#define GRID_M          65
+#define GRID_SPAN       1.5
 #define GRID_MAX_TOKENS 262144
 
 typedef struct lm_boot_ctx {
@@ -365,8 +365,10 @@ static double hermite_root(double x0, double x1, double g0, double g1, double d0
         double t = 0.5 * (lo + hi), t2 = t * t, t3 = t2 * t;
         double v = (2 * t3 - 3 * t2 + 1) * g0 + (t3 - 2 * t2 + t) * h * d0 +
                    (-2 * t3 + 3 * t2) * g1 + (t3 - t2) * h * d1;
-        if (v < 0) lo = t;
-        else hi = t;
+        if (v < 0)
+            lo = t;
+        else
+            hi = t;
     }
     return x0 + 0.5 * (lo + hi) * h;
 }
@@ -398,8 +400,8 @@ static void lm_fit_stat(void *vctx, const uint32_t *counts, size_t n, double *ou
     }
     for (int m = 0; m + 1 < GRID_M; m++) {
         if (G[m] < 0 && G[m + 1] >= 0) {
-            double t = 1.0 / hermite_root(b->beta[m], b->beta[m + 1], G[m], G[m + 1], H[m],
-                                          H[m + 1]);
+            double t =
+                1.0 / hermite_root(b->beta[m], b->beta[m + 1], G[m], G[m + 1], H[m], H[m + 1]);
             out[0] = t < b->t_min ? b->t_min : t > b->t_max ? b->t_max : t;
             return;
         }
@@ -441,7 +443,8 @@ ts_status ts_lm_calib_fit_bootstrap(const ts_lm_calib *c, size_t begin, size_t e
     }
     double beta[GRID_M];
     const double bh = 1.0 / fit.temperature, ls = log(GRID_SPAN);
-    for (int m = 0; m < GRID_M; m++) beta[m] = bh * exp(-ls + 2 * ls * m / (GRID_M - 1));
+    for (int m = 0; m < GRID_M; m++)
+        beta[m] = bh * exp(-ls + 2 * ls * m / (GRID_M - 1));
     for (size_t i = 0; i < n; i++) {
         const lm_token *t = &c->tok[begin + i];
         const double d_y = (double)t->z_y - t->max;
