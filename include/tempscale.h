@@ -584,8 +584,9 @@ ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels,
 /*
  * Interval for T*: T is refitted (exactly, Newton from the full-data T*) on
  * every resample of rows. t_star->estimate is the full-data T*. Cost: about
- * 3 passes over the resampled logits per replicate, e.g. ~0.2 s per replicate
- * for 1e6 x 10 (bench/bench_science.c); use a smaller B for big sets.
+ * 3 passes over the resampled logits per replicate, e.g. ~1 s per replicate
+ * for 1e6 x 10 on the loaded 2-core dev VM (bench/bench_science.c); use a
+ * smaller B for big sets.
  */
 ts_status ts_calib_fit_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,
                                  const ts_bootstrap_params *bp, ts_interval *t_star, char *err,

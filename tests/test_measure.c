@@ -23,6 +23,30 @@
 #include <cmocka.h>
 #include <string.h>
 
+/* ---- allocation counter (tests/science.cmake links with --wrap) ----------- */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+static long n_allocs;
+void *__wrap_malloc(size_t n)
+{
+    n_allocs++;
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t m)
+{
+    n_allocs++;
+    return __real_calloc(n, m);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    n_allocs++;
+    return __real_realloc(p, n);
+}
+
 static char path_buf[4096];
 static const char *data_path(const char *name)
 {
@@ -526,8 +550,22 @@ static void test_trace(void **state)
                   "sampler\n",
                   checked, thresholds);
     assert_true(thresholds >= 5);
-    /* T = 0 and inf; bad input */
+    /* a trace runs once per token of a text: it must not allocate */
     ts_token_trace tt;
+    ts_truncation trp = {40, 0.9, 0.01};
+    long before = n_allocs;
+    ts_map_cell probe_cell;
+    double one_t = 1, one_v = 0.5;
+    assert_int_equal(
+        ts_map_grid(z, n, &one_t, 1, TS_MAP_TOP_P, &one_v, 1, &probe_cell, NULL, err, sizeof err),
+        TS_OK);
+    assert_true(n_allocs > before); /* the counter works: the map allocates its sort */
+    before = n_allocs;
+    for (int32_t tok = 0; tok < 20; tok++)
+        assert_int_equal(
+            ts_trace_token(z, n, tok == 500 ? 501 : tok, 0.7, &trp, &tt, err, sizeof err), TS_OK);
+    assert_true(n_allocs == before);
+    /* T = 0 and inf; bad input */
     int32_t top = (int32_t)ts_argmax(z, n);
     assert_int_equal(ts_trace_token(z, n, top, 0, NULL, &tt, err, sizeof err), TS_OK);
     assert_true(tt.surprisal_t == 0 && tt.entropy_t == 0 && tt.survives_hf && tt.rank == 1);
