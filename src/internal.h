@@ -465,8 +465,8 @@ typedef struct ts_calib_rowset {
 /* Allocate the arrays of n rows (all malloc'd; free with ts_calib_rowset_free). */
 ts_status ts_calib_rowset_init(ts_calib_rowset *r, size_t n, char *err, size_t err_size);
 void ts_calib_rowset_free(ts_calib_rowset *r);
-/* After nll/brier/conf/correct are filled: bins and the confidence order. */
-void ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins);
+/* After nll/brier/conf/correct are filled: bins and the confidence order (allocates a sort). */
+ts_status ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins, char *err, size_t err_size);
 /* Rows of softmax(logits / T) (validated inputs). */
 ts_status ts_calib_dense_rows(const float *logits, const int32_t *labels, size_t n, size_t k,
                               double temperature, int32_t n_bins, ts_calib_rowset *r, char *err,

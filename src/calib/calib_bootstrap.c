@@ -55,32 +55,37 @@ void ts_calib_rowset_free(ts_calib_rowset *r)
     memset(r, 0, sizeof *r);
 }
 
-static const double *g_conf; /* qsort comparator context (single-threaded use) */
+typedef struct conf_index {
+    double conf;
+    uint32_t index;
+} conf_index;
 
 static int cmp_conf_index(const void *a, const void *b)
 {
-    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    double x = g_conf[i], y = g_conf[j];
-    if (x != y) return x < y ? -1 : 1;
-    return (i > j) - (i < j);
+    const conf_index *x = a, *y = b;
+    if (x->conf != y->conf) return x->conf < y->conf ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
 }
 
-void ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins)
+ts_status ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins, char *err, size_t err_size)
 {
     r->n_bins = n_bins;
+    conf_index *ci = malloc(r->n * sizeof *ci);
+    if (!ci) return ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory");
     for (size_t i = 0; i < r->n; i++) {
         r->bin[i] = ts_calib_conf_bin(r->conf[i], n_bins);
-        r->order[i] = (uint32_t)i;
+        ci[i] = (conf_index){r->conf[i], (uint32_t)i};
     }
-    g_conf = r->conf;
-    qsort(r->order, r->n, sizeof *r->order, cmp_conf_index);
-    g_conf = NULL;
+    qsort(ci, r->n, sizeof *ci, cmp_conf_index);
+    for (size_t j = 0; j < r->n; j++) r->order[j] = ci[j].index;
+    free(ci);
     /* The sweep reads rows in confidence order: pack them so it streams. */
     for (size_t j = 0; j < r->n; j++) {
         const uint32_t i = r->order[j];
         r->rec[j] = (ts_calib_rec){
             r->nll[i], r->has_brier ? r->brier[i] : 0, r->conf[i], i, r->bin[i], r->correct[i]};
     }
+    return TS_OK;
 }
 
 /*

@@ -611,8 +611,9 @@ ts_status ts_calib_dense_rows(const float *logits, const int32_t *labels, size_t
     double acc[4];
     parallel_rows(dense_rows_worker, &c, n, k, acc);
     r->has_brier = true;
-    ts_calib_rowset_finish(r, n_bins);
-    return TS_OK;
+    st = ts_calib_rowset_finish(r, n_bins, err, err_size);
+    if (st != TS_OK) ts_calib_rowset_free(r);
+    return st;
 }
 
 ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,

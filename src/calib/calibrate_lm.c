@@ -492,7 +492,7 @@ ts_status ts_lm_calib_metrics_bootstrap(const ts_lm_calib *c, size_t begin, size
                       sets[t].correct, NULL);
         memset(sets[t].brier, 0, (end - begin) * sizeof *sets[t].brier);
         sets[t].has_brier = false;
-        ts_calib_rowset_finish(&sets[t], n_bins);
+        st = ts_calib_rowset_finish(&sets[t], n_bins, err, err_size);
     }
     if (st == TS_OK) st = ts_calib_rowsets_bootstrap(sets, n_temps, bp, ci, delta, err, err_size);
     for (size_t t = 0; t < n_temps; t++)

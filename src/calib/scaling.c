@@ -411,8 +411,9 @@ static ts_status scaling_rows(const ts_calib_scaling *s, const float *logits, co
     free(zd);
     free(q);
     r->has_brier = true;
-    ts_calib_rowset_finish(r, n_bins);
-    return TS_OK;
+    st = ts_calib_rowset_finish(r, n_bins, err, err_size);
+    if (st != TS_OK) ts_calib_rowset_free(r);
+    return st;
 }
 
 ts_status ts_calib_scaling_metrics(const ts_calib_scaling *s, const float *logits,
