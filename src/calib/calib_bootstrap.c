@@ -77,7 +77,8 @@ ts_status ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins, char *err, 
         ci[i] = (conf_index){r->conf[i], (uint32_t)i};
     }
     qsort(ci, r->n, sizeof *ci, cmp_conf_index);
-    for (size_t j = 0; j < r->n; j++) r->order[j] = ci[j].index;
+    for (size_t j = 0; j < r->n; j++)
+        r->order[j] = ci[j].index;
     free(ci);
     /* The sweep reads rows in confidence order: pack them so it streams. */
     for (size_t j = 0; j < r->n; j++) {
