@@ -608,6 +608,84 @@ ts_status ts_calib_metrics_bins(const float *logits, const int32_t *labels, size
                                 double temperature, int32_t n_bins, ts_calib_metrics *out,
                                 ts_calib_bin *bins, char *err, size_t err_size);
 
+/* ---- calibration / bootstrap internals (src/calib/bootstrap.c, calib_bootstrap.c) -- */
+
+/* Equal-width bin of c in [0, 1]: b with b/B < c <= (b+1)/B; c = 0 goes to bin 0. */
+int32_t ts_calib_conf_bin(double c, int32_t n_bins);
+
+/* As ts_calib_minimize, starting the Newton search at t_start (nll_before is NaN
+ * unless t_start == 1). */
+ts_status ts_calib_minimize_from(ts_calib_objective fn, void *ctx, double t_min, double t_max,
+                                 double t_start, ts_calib_fit *out);
+
+/* Validate bootstrap parameters for n rows (message in err). */
+ts_status ts_bootstrap_check(const ts_bootstrap_params *bp, size_t n, char *err, size_t err_size);
+/* counts[n] = multiplicities of replicate `replicate` (the same draws as ts_bootstrap_resample). */
+void ts_bootstrap_counts(uint64_t seed, uint64_t replicate, size_t n, uint32_t *counts);
+/* numpy.percentile(x, 100 q) ("linear") of sorted x[n]; NaN when n == 0. */
+double ts_percentile_sorted(const double *x, size_t n, double q);
+
+/*
+ * A statistic of one resample: counts[n] multiplicities (sum n), out[n_stats].
+ * scratch: scratch_bytes of the calling thread's own memory. Called from
+ * several threads at once (distinct replicates): must not write shared state.
+ */
+typedef void (*ts_boot_fn)(void *ctx, const uint32_t *counts, size_t n, double *out, void *scratch);
+/* reps[B][n_stats] = fn over the B replicates (threads over replicates). */
+ts_status ts_bootstrap_run(size_t n, const ts_bootstrap_params *bp, size_t n_stats, ts_boot_fn fn,
+                           void *ctx, size_t scratch_bytes, double *reps, char *err,
+                           size_t err_size);
+/* out[s] = {estimates[s] (NULL: NaN), percentile interval of column s}, NaNs dropped. */
+ts_status ts_bootstrap_intervals(const double *reps, size_t n_reps, size_t n_stats, double level,
+                                 const double *estimates, ts_interval *out);
+
+/* One row, packed for the bootstrap's sweep in confidence order. */
+typedef struct ts_calib_rec {
+    double nll, brier, conf;
+    uint32_t row; /* index into the resample counts */
+    int32_t bin;
+    uint8_t correct;
+} ts_calib_rec;
+
+/* Per-row records of one calibrated model (see calib_bootstrap.c). */
+typedef struct ts_calib_rowset {
+    size_t n;
+    int32_t n_bins;
+    bool has_brier;
+    double *nll, *brier, *conf; /* [n] */
+    uint8_t *correct;           /* [n] */
+    int32_t *bin;               /* [n] equal-width bin of conf */
+    uint32_t *order;            /* [n] rows by (conf, row index) ascending */
+    ts_calib_rec *rec;          /* [n] the rows in that order (ts_calib_rowset_finish) */
+} ts_calib_rowset;
+/* Allocate the arrays of n rows (all malloc'd; free with ts_calib_rowset_free). */
+ts_status ts_calib_rowset_init(ts_calib_rowset *r, size_t n, char *err, size_t err_size);
+void ts_calib_rowset_free(ts_calib_rowset *r);
+/* After nll/brier/conf/correct are filled: bins and the confidence order (allocates a sort). */
+ts_status ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins, char *err, size_t err_size);
+/* Rows of softmax(logits / T) (validated inputs). */
+ts_status ts_calib_dense_rows(const float *logits, const int32_t *labels, size_t n, size_t k,
+                              double temperature, int32_t n_bins, ts_calib_rowset *r, char *err,
+                              size_t err_size);
+/* Metric intervals of n_sets rowsets over the same rows (same resamples); delta vs set 0. */
+ts_status ts_calib_rowsets_bootstrap(const ts_calib_rowset *sets, size_t n_sets,
+                                     const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                     ts_calib_metrics_ci *delta, char *err, size_t err_size);
+
+/* The six metrics of a rowset (every row once; classwise_ece NaN). */
+void ts_calib_rowset_metrics(const ts_calib_rowset *r, ts_calib_metrics *out);
+
+/* Class-wise ECE accumulator: add rows of probabilities p[k] with label y. */
+typedef struct ts_classwise {
+    size_t k, n;
+    int32_t n_bins;
+    double *acc; /* [k][n_bins][3]: sum p, sum [y = j], count */
+} ts_classwise;
+ts_status ts_classwise_init(ts_classwise *c, size_t k, int32_t n_bins, char *err, size_t err_size);
+void ts_classwise_add(ts_classwise *c, const double *p, int32_t y);
+/* The class-wise ECE; frees the accumulator. */
+double ts_classwise_finish(ts_classwise *c);
+
 /* ---- hub internals (src/hub/hub.c) ------------------------------------------- */
 
 /*
