@@ -1385,13 +1385,13 @@ ts_status ts_plot_divergence(const char *path, const ts_divergence_figure *fig, 
                              size_t err_size);
 
 /* One token of a text traced under the model. */
-typedef struct ts_trace_token {
+typedef struct ts_trace_point {
     const char *text;  /* the token as UTF-8 (may be NULL: no label) */
     double surprisal;  /* -log p(token) under the model at T = 1, nats */
     double entropy;    /* entropy of the model's next-token distribution at T = 1, nats */
     double entropy_t;  /* the same at the chosen temperature; NaN = not drawn */
     int64_t rank;      /* rank of the token under the model, 1 = most likely */
-} ts_trace_token;
+} ts_trace_point;
 
 /*
  * The trace figure: along the text (x = token position), the surprisal of
@@ -1402,7 +1402,7 @@ typedef struct ts_trace_token {
  * panel without labels). Spaces show as "·", newlines as "↵". tokens borrowed.
  * 1 <= n. Format from the extension; written atomically.
  */
-ts_status ts_plot_trace(const char *path, const ts_trace_token *tokens, size_t n,
+ts_status ts_plot_trace(const char *path, const ts_trace_point *tokens, size_t n,
                         double temperature, const char *title, char *err, size_t err_size);
 
 typedef struct ts_map_figure {
