@@ -107,6 +107,26 @@ static const cmd_help helps[] = {
      {"tempscale compare --temperatures 0.001,0.5,1,2 --samples 2 --coupled --seed 7",
       "tempscale compare \"ROMEO:\" \"JULIET:\" --labels romeo,juliet --samples 1 --seed 1",
       NULL}},
+    {"diversity", "[--model DIR] [PROMPT | --prompts-file F] [--temperatures LIST] [options]",
+     "Measure what temperature does to the text a model writes. For each temperature\n"
+     "(and each truncation setting) it draws --samples continuations of the prompt and\n"
+     "reports, with 95 % bootstrap intervals over samples:\n"
+     "  diversity  distinct-1/2/3 (unique n-grams / n-grams over all samples; Li et al. 2016)\n"
+     "  sameness   self-BLEU-4 of each sample against the others (Zhu et al. 2018) and the\n"
+     "             share of repeated 4-grams inside a sample\n"
+     "  quality    mean NLL per token under the model at T = 1 (Caccia et al. 2020), the\n"
+     "             mean entropy sampled from, and the share that ended with <|endoftext|>\n"
+     "--plot FILE draws the quality-diversity frontier (a point per T, a curve per setting),\n"
+     "FILE-metrics every measure against T, and with --coupled FILE-divergence: the share\n"
+     "of samples still equal to the greedy text after k tokens. The prompt is evaluated\n"
+     "once for all temperatures. Default chain: pure sampling (no top-k); --top-p-curves\n"
+     "adds a curve per top-p value. docs/science.md defines every measure.",
+     NULL,
+     {"tempscale diversity --prompt ROMEO: --temperatures 0.3,1,2 --samples 8 --max-new-tokens 16 "
+      "--seed 1",
+      "tempscale diversity --prompt ROMEO: --temperatures 0,0.5,1,1.5 --samples 8 "
+      "--max-new-tokens 16 --top-p-curves 0.9 --coupled --seed 2 --plot frontier.png",
+      NULL}},
     {"calibrate", "--val FILE [--test FILE] [options] | --text FILE [--model M] [options]",
      "Temperature scaling (Guo et al., \"On Calibration of Modern Neural Networks\", 2017):\n"
      "fit one scalar T* > 0 that minimises the mean negative log-likelihood of\n"

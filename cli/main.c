@@ -21,6 +21,7 @@ static const command commands[] = {
     {"sample", NULL, NULL},
     {"sweep", NULL, NULL},
     {"compare", NULL, NULL},
+    {"diversity", NULL, NULL},
     {"calibrate", NULL, NULL},
     {"batch", ts_cmd_batch, "run a JSONL file of requests (OpenAI Batch format), resumable"},
     {"pull", ts_cmd_pull, "download a model from the Hugging Face hub into the HF cache"},

@@ -599,14 +599,22 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         ts_cli_field_message(a, ts_result_warning(res, i), msg, sizeof msg);
         ts_cli_warn("%s", msg);
     }
-    if (ca.plot) {
-        st = ts_result_plot(res, ca.plot, NULL, err, sizeof err);
+    for (size_t i = 0; ca.plot && i < ts_result_n_figures(res); i++) {
+        /* Figure 0 at FILE; figure i at FILE with "-<name>" before the extension. */
+        char path[4200];
+        const char *dot = strrchr(ca.plot, '.');
+        if (i == 0 || !dot)
+            snprintf(path, sizeof path, "%s", ca.plot);
+        else
+            snprintf(path, sizeof path, "%.*s-%s%s", (int)(dot - ca.plot), ca.plot,
+                     ts_result_figure_name(res, i), dot);
+        st = ts_result_plot_figure(res, i, path, err, sizeof err);
         if (st != TS_OK) {
             ts_cli_error("option --plot: %s", err);
             rc = ts_cli_exit_code(st);
             goto out;
         }
-        fprintf(stderr, "tempscale: wrote %s\n", ca.plot);
+        fprintf(stderr, "tempscale: wrote %s\n", path);
     }
     if (ca.dump_logits) {
         size_t n = 0;

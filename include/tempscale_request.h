@@ -355,6 +355,16 @@ ts_status ts_result_doc(const ts_result *res, ts_doc *doc, bool live);
 ts_status ts_result_plot(const ts_result *res, const char *path, const char *title, char *err,
                          size_t err_size);
 
+/*
+ * Some results have several figures (diversity: the frontier, the metrics
+ * against T, the divergence curve). Figure 0 is ts_result_plot's; figure i
+ * has a short name ("metrics") that front ends put in its file name.
+ */
+size_t ts_result_n_figures(const ts_result *res);
+const char *ts_result_figure_name(const ts_result *res, size_t i);
+ts_status ts_result_plot_figure(const ts_result *res, size_t i, const char *path, char *err,
+                                size_t err_size);
+
 /* top: the raw last-position logits (n_vocab floats); NULL for other analyses. */
 const float *ts_result_logits(const ts_result *res, size_t *n);
 

@@ -135,7 +135,13 @@ struct ts_analysis {
     void (*doc_event)(const ts_request *r, const ts_tokenizer *tok, const ts_event *ev,
                       ts_doc *doc);
     ts_status (*plot)(const ts_result *res, const char *path, const char *title, char *err,
-                      size_t err_size); /* may be NULL */
+                      size_t err_size); /* may be NULL: figure 0 */
+    /* More figures (may be NULL): how many this result has in all, the file-name suffix
+     * of figure i >= 1 ("metrics"), and drawing it. */
+    size_t (*n_figures)(const ts_result *res);
+    const char *(*figure_name)(const ts_result *res, size_t i);
+    ts_status (*plot_extra)(const ts_result *res, size_t i, const char *path, char *err,
+                            size_t err_size);
 };
 
 struct ts_request {
@@ -177,7 +183,7 @@ ts_status rq_request_from_object(const ts_analysis *a, const cJSON *root, ts_req
 /* ---- analyses (one file each: a_<name>.c) --------------------------------- */
 
 extern const ts_analysis rq_softmax, rq_tokenize, rq_top, rq_sample, rq_sweep, rq_generate,
-    rq_compare, rq_calibrate;
+    rq_compare, rq_calibrate, rq_diversity, rq_trace, rq_map;
 /* POST /v1/completions (a_completions.c): not a CLI command. */
 extern const ts_analysis rq_completions;
 /* "cmpl-" + 16 random hex digits. */
