@@ -127,6 +127,28 @@ static const cmd_help helps[] = {
       "tempscale diversity --prompt ROMEO: --temperatures 0,0.5,1,1.5 --samples 8 "
       "--max-new-tokens 16 --top-p-curves 0.9 --coupled --seed 2 --plot frontier.png",
       NULL}},
+    {"trace", "[--model DIR] [TEXT | --text TEXT | --file F | --generate N] [options]",
+     "Follow temperature along a text. For every token, under the model: its surprisal\n"
+     "(-log p) and rank, the entropy of the model's next-token distribution at T = 1 and\n"
+     "at --temperature, and the smallest T at which the token survives the truncation\n"
+     "given (--top-k / --top-p / --min-p) in the HF order. In the llama.cpp order\n"
+     "truncation runs at T = 1, so whether a token survives does not depend on T at all.\n"
+     "Then the temperature that best explains the whole text (maximum likelihood, with a\n"
+     "bootstrap interval): which settings could have produced it. --prompt gives context\n"
+     "that is not traced; --generate N traces a continuation drawn here instead.",
+     NULL,
+     {"tempscale trace \"ROMEO: What light through yonder window breaks?\" --plot trace.png",
+      "tempscale trace --prompt ROMEO: --generate 40 --temperature 1.5 --top-p 0.9 --seed 4",
+      NULL}},
+    {"map", "[--model DIR] [PROMPT | --prompt TEXT] [--axis top_p|min_p|top_k] [options]",
+     "Truncation x temperature for one next-token distribution: for each temperature and\n"
+     "each value of one truncation, what the sampler draws from - how many tokens it keeps,\n"
+     "their entropy and the probability mass they hold - in the Hugging Face order\n"
+     "(temperature, then truncation) and the llama.cpp order (truncation at T = 1, then\n"
+     "temperature), and their difference. The figure shows why the order matters.",
+     NULL,
+     {"tempscale map --prompt \"In the future, AI will\" --plot map.png",
+      "tempscale map --axis min_p --metric support --temperatures 0.5,1,2,4", NULL}},
     {"calibrate", "--val FILE [--test FILE] [options] | --text FILE [--model M] [options]",
      "Temperature scaling (Guo et al., \"On Calibration of Modern Neural Networks\", 2017):\n"
      "fit one scalar T* > 0 that minimises the mean negative log-likelihood of\n"
@@ -210,7 +232,8 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
         option_line(f, "prompts-file", "FILE",
                     "one prompt per line, or JSON Lines {\"prompt\",\"label\"} ('-' = stdin)",
                     NULL);
-    if (strcmp(name, "tokenize") == 0)
+    const ts_field_info *tf = ts_analysis_find_field(a, "text");
+    if (tf && tf->type == TS_FIELD_STRING)
         option_line(f, "file", "PATH", "read the text from PATH as raw bytes ('-' = stdin)", NULL);
     if (strcmp(name, "top") == 0)
         option_line(f, "dump-logits", "FILE", "write the raw logits as a float32 .npy", NULL);
@@ -225,7 +248,10 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
         snprintf(json_help, sizeof json_help, "print the result as one line of JSON");
     option_line(f, "json", NULL, json_help, NULL);
     option_line(f, "help", NULL, "this help (also -h)", NULL);
-    if (pf)
+    if (tf && tf->type == TS_FIELD_STRING)
+        fprintf(f, "\nThe text is --text, the arguments (joined with spaces), --file, or standard "
+                   "input\nwhen it is piped.\n");
+    else if (pf)
         fprintf(f, "\nThe prompt is --prompt, the arguments, --prompt-file, or standard input when "
                    "it\nis piped (one trailing newline dropped). Without one: \"%s\".\n",
                 "In the future, AI will");

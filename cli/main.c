@@ -22,6 +22,8 @@ static const command commands[] = {
     {"sweep", NULL, NULL},
     {"compare", NULL, NULL},
     {"diversity", NULL, NULL},
+    {"trace", NULL, NULL},
+    {"map", NULL, NULL},
     {"calibrate", NULL, NULL},
     {"batch", ts_cmd_batch, "run a JSONL file of requests (OpenAI Batch format), resumable"},
     {"pull", ts_cmd_pull, "download a model from the Hugging Face hub into the HF cache"},

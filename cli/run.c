@@ -67,7 +67,7 @@ static size_t cli_options(const ts_analysis *a, cli_opt *out)
         out[n++] = (cli_opt){"prompt-file", OPT_PROMPT_FILE, true};
     if (ts_analysis_find_field(a, "prompts") || strcmp(name, "compare") == 0)
         out[n++] = (cli_opt){"prompts-file", OPT_PROMPTS_FILE, true};
-    if (strcmp(name, "tokenize") == 0) out[n++] = (cli_opt){"file", OPT_FILE, true};
+    if (has_field(a, "text", TS_FIELD_STRING)) out[n++] = (cli_opt){"file", OPT_FILE, true};
     if (strcmp(name, "top") == 0) out[n++] = (cli_opt){"dump-logits", OPT_DUMP_LOGITS, true};
     if (ts_analysis_has_plot(a)) out[n++] = (cli_opt){"plot", OPT_PLOT, true};
     out[n++] = (cli_opt){"json", OPT_JSON, false};
@@ -431,7 +431,9 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
     const char *name = cmd;
     bool prompt_field = has_field(a, "prompt", TS_FIELD_STRING);
     bool prompt_list = has_field(a, "prompt", TS_FIELD_STRINGS);
-    bool text_field = strcmp(name, "tokenize") == 0;
+    /* Arguments and piped input go to "text" where there is one (tokenize, trace). */
+    bool text_field = has_field(a, "text", TS_FIELD_STRING);
+    if (text_field) prompt_field = false;
     if (ca.n_pos && !prompt_field && !prompt_list && !text_field) {
         ts_cli_error("%s: unexpected argument '%s' (see 'tempscale help %s')", cmd, ca.pos[0], cmd);
         goto out;
@@ -518,7 +520,7 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         free(data);
         if (!ok) goto out;
     }
-    if (text_field && !ts_request_is_set(req, "text")) {
+    if (strcmp(name, "tokenize") == 0 && !ts_request_is_set(req, "text")) {
         ts_cli_error("tokenize: no text (give TEXT, --file PATH, or pipe text on stdin; see "
                      "'tempscale help tokenize')");
         goto out;

@@ -13,7 +13,7 @@
 
 static const ts_analysis *const analyses[] = {
     &rq_softmax, &rq_tokenize, &rq_top,       &rq_generate, &rq_sample, &rq_sweep,
-    &rq_compare, &rq_diversity, &rq_calibrate,
+    &rq_compare, &rq_diversity, &rq_trace, &rq_map, &rq_calibrate,
 };
 #define N_ANALYSES (sizeof analyses / sizeof analyses[0])
 
