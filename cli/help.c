@@ -120,12 +120,17 @@ static const cmd_help helps[] = {
      "FILE-metrics every measure against T, and with --coupled FILE-divergence: the share\n"
      "of samples still equal to the greedy text after k tokens. The prompt is evaluated\n"
      "once for all temperatures. Default chain: pure sampling (no top-k); --top-p-curves\n"
-     "adds a curve per top-p value. docs/science.md defines every measure.",
+     "adds a curve per top-p value and --curve SPEC one per set of sampler fields, e.g.\n"
+     "--curve 'target_entropy=3' --curve 'mirostat=2;mirostat_tau=4.33' to compare decoding\n"
+     "toward an entropy with Mirostat v2 (such curves set their own temperature: use\n"
+     "--temperatures 1). docs/science.md defines every measure.",
      NULL,
      {"tempscale diversity --prompt ROMEO: --temperatures 0.3,1,2 --samples 8 --max-new-tokens 16 "
       "--seed 1",
       "tempscale diversity --prompt ROMEO: --temperatures 0,0.5,1,1.5 --samples 8 "
       "--max-new-tokens 16 --top-p-curves 0.9 --coupled --seed 2 --plot frontier.png",
+      "tempscale diversity --temperatures 1 --samples 8 --max-new-tokens 24 --curve "
+      "'target_entropy=3' --curve 'mirostat=2;mirostat_tau=4.33' --seed 3",
       NULL}},
     {"trace", "[--model DIR] [TEXT | --text TEXT | --file F | --generate N] [options]",
      "Follow temperature along a text. For every token, under the model: its surprisal\n"

@@ -34,6 +34,7 @@ typedef struct req_diversity {
     rq_strings labels;
     rq_doubles temperatures;
     rq_doubles top_p_curves;
+    rq_strings curves;
     ts_sampler_params sp;
     rq_bias bias;
     int64_t samples;
@@ -69,6 +70,11 @@ static const rq_field fields[] = {
               .help = "extra curves: the same chain with each of these top-p values"},
      .off = offsetof(req_diversity, top_p_curves), .min = 0, .max = 1, .min_open = true,
      .max_items = 8},
+    {.info = {.name = "curve", .type = TS_FIELD_STRINGS, .metavar = "SPEC",
+              .help = "an extra curve: sampler fields to change, e.g. 'mirostat=2;"
+                      "mirostat_tau=4' or 'target_entropy=3' (repeat for several)",
+              .flags = TS_FIELD_REPEAT},
+     .off = offsetof(req_diversity, curves), .max_items = 8},
     RQ_SAMPLER_TRUNC_FIELDS(req_diversity),
     RQ_SAMPLER_MORE_FIELDS(req_diversity),
     {.info = {.name = "coupled", .type = TS_FIELD_BOOL,
@@ -116,9 +122,10 @@ typedef struct div_prompt {
 typedef struct res_diversity {
     div_prompt *p;
     size_t n_prompts, n_curves, n_temps, samples, max_k, prefills;
-    double *temps;      /* [n_temps] */
-    double *curve_top_p; /* [n_curves]: the top-p of each curve */
-    char (*curve_label)[48];
+    double *temps;          /* [n_temps] */
+    ts_sampler_params *csp; /* [n_curves]: the chain of each curve (temperature set per cell) */
+    ts_request **creq;      /* [n_curves]: the requests the curves' chains borrow (bias) */
+    char (*curve_label)[96];
 } res_diversity;
 
 static void free_result(void *v)
@@ -134,7 +141,9 @@ static void free_result(void *v)
     }
     free(r->p);
     free(r->temps);
-    free(r->curve_top_p);
+    for (size_t c = 0; r->creq && c < r->n_curves; c++) ts_request_free(r->creq[c]);
+    free(r->creq);
+    free(r->csp);
     free(r->curve_label);
     free(r);
 }
@@ -165,6 +174,64 @@ static uint64_t prompt_key(const int32_t *ids, size_t n)
     return h;
 }
 
+/*
+ * The chain of curve c: 0 is the request's own; then one per top_p_curves value;
+ * then one per curve spec "field=value;field=value" (sampler fields only), applied
+ * with ts_request_set to a copy of the request, so its values are checked with
+ * the usual messages.
+ */
+static ts_status make_curve(rq_run *run, const req_diversity *q, const ts_sampler_params *base,
+                            size_t c, res_diversity *r, char *err, size_t err_size)
+{
+    size_t n_top_p = q->top_p_curves.n;
+    if (c == 0) {
+        r->csp[0] = *base;
+        bool trunc = base->top_p < 1 || base->top_k || base->min_p > 0;
+        snprintf(r->curve_label[0], sizeof r->curve_label[0], "%s",
+                 trunc ? "the chain as given" : "no truncation");
+        return TS_OK;
+    }
+    if (c <= n_top_p) {
+        r->csp[c] = *base;
+        r->csp[c].top_p = q->top_p_curves.v[c - 1];
+        snprintf(r->curve_label[c], sizeof r->curve_label[c], "top-p %g", r->csp[c].top_p);
+        return TS_OK;
+    }
+    const char *spec = q->curves.v[c - 1 - n_top_p];
+    ts_status st = rq_request_clone(run->req, &r->creq[c]);
+    if (st != TS_OK) return ts_errorf(err, err_size, st, "curve: out of memory");
+    ts_request *cr = r->creq[c];
+    /* The curve's assignments replace the request's own values. */
+    char *copy = strdup(spec);
+    if (!copy) return ts_errorf(err, err_size, TS_ERR_NOMEM, "curve: out of memory");
+    for (char *save = NULL, *a = strtok_r(copy, ";", &save); a && st == TS_OK;
+         a = strtok_r(NULL, ";", &save)) {
+        while (*a == ' ') a++;
+        char *eq = strchr(a, '=');
+        if (!eq) {
+            st = ts_errorf(err, err_size, TS_ERR_INVALID,
+                           "curve: '%s' is not field=value (e.g. mirostat=2;mirostat_tau=4)", a);
+            break;
+        }
+        *eq = '\0';
+        int i = rq_field_index(run->req->a, a);
+        if (i < 0 || !(run->req->a->fields[i].info.flags & RQ_FIELD_SAMPLER)) {
+            st = ts_errorf(err, err_size, TS_ERR_INVALID,
+                           "curve: '%s' is not a sampler field a curve can change", a);
+            break;
+        }
+        cr->set[i] = 0; /* a curve may change what the request set */
+        st = ts_request_set(cr, a, eq + 1, err, err_size);
+    }
+    free(copy);
+    if (st != TS_OK) return st;
+    const req_diversity *cq = RQ_REQ(cr, req_diversity);
+    rq_sampler_params(run, &cq->sp, &cq->bias, &r->csp[c]);
+    snprintf(r->curve_label[c], sizeof r->curve_label[c], "%s", spec);
+    ts_sampler_params chk = r->csp[c];
+    return rq_check_sampler(run, &chk, err, err_size);
+}
+
 /* Tokens of q without a final <|endoftext|>. */
 static size_t text_len(const rq_seq *q) { return q->eot && q->n ? q->n - 1 : q->n; }
 
@@ -179,12 +246,13 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     if (!r) return ts_errorf(err, err_size, TS_ERR_NOMEM, "diversity: out of memory");
     r->n_prompts = n_prompts_of(q);
     r->n_temps = q->temperatures.n ? q->temperatures.n : N_DEFAULT_TEMPS;
-    r->n_curves = 1 + q->top_p_curves.n;
+    r->n_curves = 1 + q->top_p_curves.n + q->curves.n;
     r->samples = (size_t)q->samples;
     r->max_k = (size_t)q->max_new_tokens;
     r->p = calloc(r->n_prompts, sizeof *r->p);
     r->temps = malloc(r->n_temps * sizeof *r->temps);
-    r->curve_top_p = malloc(r->n_curves * sizeof *r->curve_top_p);
+    r->csp = calloc(r->n_curves, sizeof *r->csp);
+    r->creq = calloc(r->n_curves, sizeof *r->creq);
     r->curve_label = calloc(r->n_curves, sizeof *r->curve_label);
     size_t S = r->samples, K = r->max_k, cells = r->n_curves * r->n_temps;
     /* One cell's samples at a time: tokens, raw log-probs, entropies, offsets. */
@@ -194,23 +262,15 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     bool *eot = malloc(S * sizeof *eot);
     rq_seq seq;
     memset(&seq, 0, sizeof seq);
-    if (!r->p || !r->temps || !r->curve_top_p || !r->curve_label || !tok || !lp || !ent ||
+    if (!r->p || !r->temps || !r->csp || !r->creq || !r->curve_label || !tok || !lp || !ent ||
         !offs || !eot)
         st = ts_errorf(err, err_size, TS_ERR_NOMEM, "diversity: out of memory for %zu x %zu",
                        S, K);
     if (st == TS_OK) {
         memcpy(r->temps, q->temperatures.n ? q->temperatures.v : default_temps,
                r->n_temps * sizeof *r->temps);
-        for (size_t c = 0; c < r->n_curves; c++) {
-            r->curve_top_p[c] = c == 0 ? base.top_p : q->top_p_curves.v[c - 1];
-            if (c == 0)
-                snprintf(r->curve_label[c], sizeof r->curve_label[c], "%s",
-                         base.top_p < 1 || base.top_k || base.min_p > 0 ? "the chain as given"
-                                                                        : "no truncation");
-            else
-                snprintf(r->curve_label[c], sizeof r->curve_label[c], "top-p %g",
-                         r->curve_top_p[c]);
-        }
+        for (size_t c = 0; c < r->n_curves && st == TS_OK; c++)
+            st = make_curve(run, q, &base, c, r, err, err_size);
     }
     /* Tokenize every prompt before generating anything. */
     for (size_t i = 0; i < r->n_prompts && st == TS_OK; i++) {
@@ -267,9 +327,9 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         ts_sampler_free(sampler);
         for (size_t c = 0; c < r->n_curves && st == TS_OK; c++)
             for (size_t t = 0; t < r->n_temps && st == TS_OK; t++) {
-                sp = base;
-                sp.top_p = r->curve_top_p[c];
-                sp.temperature = r->temps[t];
+                sp = r->csp[c];
+                /* target_entropy and Mirostat set their own temperature: run them at T = 1. */
+                sp.temperature = sp.target_entropy >= 0 ? 1.0 : r->temps[t];
                 tmpl.temp_index = t;
                 tmpl.temperature = r->temps[t];
                 offs[0] = 0;
@@ -354,7 +414,7 @@ static cJSON *json(const ts_result *res)
         for (size_t c = 0; c < r->n_curves; c++) {
             cJSON *co = cJSON_CreateObject();
             cJSON_AddStringToObject(co, "label", r->curve_label[c]);
-            cJSON_AddNumberToObject(co, "top_p", r->curve_top_p[c]);
+            cJSON_AddNumberToObject(co, "top_p", r->csp[c].top_p);
             cJSON *jr = cJSON_AddArrayToObject(co, "results");
             for (size_t t = 0; t < r->n_temps; t++) {
                 const div_cell *cell = &p->cells[c * r->n_temps + t];
