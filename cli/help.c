@@ -238,7 +238,8 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
                     "one prompt per line, or JSON Lines {\"prompt\",\"label\"} ('-' = stdin)",
                     NULL);
     const ts_field_info *tf = ts_analysis_find_field(a, "text");
-    if (tf && tf->type == TS_FIELD_STRING)
+    bool input_text = tf && tf->type == TS_FIELD_STRING && (tf->flags & TS_FIELD_INPUT);
+    if (input_text)
         option_line(f, "file", "PATH", "read the text from PATH as raw bytes ('-' = stdin)", NULL);
     if (strcmp(name, "top") == 0)
         option_line(f, "dump-logits", "FILE", "write the raw logits as a float32 .npy", NULL);
@@ -253,7 +254,7 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
         snprintf(json_help, sizeof json_help, "print the result as one line of JSON");
     option_line(f, "json", NULL, json_help, NULL);
     option_line(f, "help", NULL, "this help (also -h)", NULL);
-    if (tf && tf->type == TS_FIELD_STRING)
+    if (input_text)
         fprintf(f, "\nThe text is --text, the arguments (joined with spaces), --file, or standard "
                    "input\nwhen it is piped.\n");
     else if (pf)

@@ -55,6 +55,13 @@ static bool has_field(const ts_analysis *a, const char *name, ts_field_type type
     return f && f->type == type;
 }
 
+/* The analysis reads a main text (tokenize, trace): arguments, --file and stdin fill it. */
+static bool has_input_text(const ts_analysis *a)
+{
+    const ts_field_info *f = ts_analysis_find_field(a, "text");
+    return f && f->type == TS_FIELD_STRING && (f->flags & TS_FIELD_INPUT);
+}
+
 /* Which CLI options analysis a takes (table order = help order). */
 static size_t cli_options(const ts_analysis *a, cli_opt *out)
 {
@@ -67,7 +74,7 @@ static size_t cli_options(const ts_analysis *a, cli_opt *out)
         out[n++] = (cli_opt){"prompt-file", OPT_PROMPT_FILE, true};
     if (ts_analysis_find_field(a, "prompts") || strcmp(name, "compare") == 0)
         out[n++] = (cli_opt){"prompts-file", OPT_PROMPTS_FILE, true};
-    if (has_field(a, "text", TS_FIELD_STRING)) out[n++] = (cli_opt){"file", OPT_FILE, true};
+    if (has_input_text(a)) out[n++] = (cli_opt){"file", OPT_FILE, true};
     if (strcmp(name, "top") == 0) out[n++] = (cli_opt){"dump-logits", OPT_DUMP_LOGITS, true};
     if (ts_analysis_has_plot(a)) out[n++] = (cli_opt){"plot", OPT_PLOT, true};
     out[n++] = (cli_opt){"json", OPT_JSON, false};
@@ -432,7 +439,7 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
     bool prompt_field = has_field(a, "prompt", TS_FIELD_STRING);
     bool prompt_list = has_field(a, "prompt", TS_FIELD_STRINGS);
     /* Arguments and piped input go to "text" where there is one (tokenize, trace). */
-    bool text_field = has_field(a, "text", TS_FIELD_STRING);
+    bool text_field = has_input_text(a);
     if (text_field) prompt_field = false;
     if (ca.n_pos && !prompt_field && !prompt_list && !text_field) {
         ts_cli_error("%s: unexpected argument '%s' (see 'tempscale help %s')", cmd, ca.pos[0], cmd);

@@ -196,6 +196,7 @@ typedef enum ts_field_type {
 #define TS_FIELD_REPEAT 1u    /* CLI: the option may be repeated, each adds an item */
 #define TS_FIELD_NO_JSON 2u   /* a CLI-only field (a file name the CLI reads, e.g. --text) */
 #define TS_FIELD_HIDDEN 4u    /* JSON only: not a CLI option (the CLI fills it its own way) */
+#define TS_FIELD_INPUT 8u     /* the main input text: the CLI's arguments, --file or stdin */
 
 typedef struct ts_field_info {
     const char *name;    /* JSON key (snake_case); the CLI option is --name with '-' for '_' */
@@ -266,8 +267,9 @@ ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t le
                                ts_request **out, char *err, size_t err_size);
 
 /*
- * If the analysis takes a "seed" that is not set, set one from the OS's
- * randomness and return true (the caller may tell the user); false otherwise.
+ * If the analysis takes a "seed" that is not set and whose absence means a
+ * random one, set one from the OS's randomness and return true (the caller
+ * may tell the user); false otherwise.
  */
 bool ts_request_ensure_seed(ts_request *r, uint64_t *seed);
 

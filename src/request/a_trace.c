@@ -30,7 +30,8 @@ typedef struct req_trace {
 
 static const rq_field fields[] = {
     {.info = {.name = "text", .type = TS_FIELD_STRING, .metavar = "TEXT",
-              .help = "the text to trace (the CLI also takes arguments, --file or stdin)"},
+              .help = "the text to trace (the CLI also takes arguments, --file or stdin)",
+              .flags = TS_FIELD_INPUT},
      .off = offsetof(req_trace, text)},
     {.info = {.name = "prompt", .type = TS_FIELD_STRING, .metavar = "TEXT",
               .help = "context before the text (not traced)"},
