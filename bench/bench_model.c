@@ -119,7 +119,7 @@ int main(int argc, char **argv)
                     size_t rows = shape ? N1 : K1, cols = shape ? K1 : N1;
                     ts_mat Ws[8];
                     for (size_t c = 0; c < copies; c++)
-                        Ws[c] = (ts_mat){buf + c * K1 * N1 * es, (ts_dtype)dt, rows, cols};
+                        Ws[c] = (ts_mat){buf + c * K1 * N1 * es, (ts_dtype)dt, rows, cols, TS_LAYOUT_ROWS};
                     t0 = now_s();
                     for (int r = 0; r < r_xw; r++)
                         for (size_t c = 0; c < copies; c++) {
@@ -131,7 +131,7 @@ int main(int argc, char **argv)
                            ts_dtype_name((ts_dtype)dt), shape ? "xw 3072x768" : "xw 768x3072",
                            nt, (double)(K1 * N1 * es) / t / 1e9, t * 1e3);
                 }
-                ts_mat Wv = {buf, (ts_dtype)dt, V, C};
+                ts_mat Wv = {buf, (ts_dtype)dt, V, C, TS_LAYOUT_ROWS};
                 t0 = now_s();
                 for (int r = 0; r < r_xw; r++) {
                     gemv_job j = {y, x, &Wv, true};

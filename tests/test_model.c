@@ -579,7 +579,7 @@ static void test_kernels(void **state)
     for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
         if (!ts_kernels_force_isa((ts_isa)isa)) continue;
         for (int dt = 0; dt < 3; dt++) {
-            ts_mat W = {datas[dt], (ts_dtype)dt, K, N};
+            ts_mat W = {datas[dt], (ts_dtype)dt, K, N, TS_LAYOUT_ROWS};
             float row[53];
             /* float64 references from the stored values */
             for (size_t j = 0; j < N; j++) {
@@ -600,7 +600,7 @@ static void test_kernels(void **state)
                 else
                     assert_true(fabs(y[j] - ref_xw[j]) <= 1e-5 * (1 + fabs(ref_xw[j])));
             }
-            ts_mat Wt = {datas[dt], (ts_dtype)dt, K, N}; /* (rows K, cols N) . x[N] */
+            ts_mat Wt = {datas[dt], (ts_dtype)dt, K, N, TS_LAYOUT_ROWS}; /* (rows K, cols N) . x[N] */
             for (size_t r = 0; r < K; r++) {
                 ts_mat_row_f32(&Wt, r, 0, N, row);
                 double a = 0;
@@ -633,7 +633,7 @@ static void test_kernels(void **state)
                 }
             for (size_t i = 0; i < TT * 53; i++)
                 Y[i] = -3.0f;
-            ts_gemm_wx(Y, 40, X, TT, &Wt, 2, 37); /* X (TT, N=53), ldy 40 */
+            ts_gemm_wx(Y, 40, X, TT, &Wt, 2, 37, panel); /* X (TT, N=53), ldy 40 */
             for (size_t t = 0; t < TT; t++)
                 for (size_t r = 0; r < 40; r++) {
                     if (r < 2 || r >= 37) {
