@@ -165,29 +165,47 @@ static void conv_task(void *arg, int ith, int nth)
         }
         return;
     case TS_LAYOUT_PANELS: /* Conv1D: panel p = columns 32p.. of every row, zero-padded */
+        /* Row by row, so that the source is read sequentially (its rows are 3-12 KB apart);
+           each of the thread's panels is written as its own sequential stream. */
         split_range(N, ith, nth, TS_PANEL, &a, &b);
-        for (size_t p = a / TS_PANEL; p * TS_PANEL < b; p++) {
-            size_t j0 = p * TS_PANEL, m = N - j0 < TS_PANEL ? N - j0 : TS_PANEL;
-            for (size_t k = 0; k < K; k++) {
-                memset(tmp, 0, TS_PANEL * sizeof *tmp);
-                ts_mat_row_f32(S, k, j0, m, tmp);
-                ts_convert_f32(D->dtype, tmp,
-                               out + ts_dtype_row_bytes(D->dtype, (p * K + k) * TS_PANEL),
+        for (size_t k = 0; k < K; k++) {
+            ts_mat_row_f32(S, k, a, b - a, tmp);
+            for (size_t j0 = a; j0 < b; j0 += TS_PANEL) {
+                size_t m = b - j0 < TS_PANEL ? b - j0 : TS_PANEL;
+                float *v = tmp + (j0 - a);
+                if (m < TS_PANEL) { /* the last panel: zero-padded */
+                    float pad[TS_PANEL] = {0};
+                    memcpy(pad, v, m * sizeof *pad);
+                    v = pad;
+                    ts_convert_f32(D->dtype, v,
+                                   out + ts_dtype_row_bytes(D->dtype,
+                                                            ((j0 / TS_PANEL) * K + k) * TS_PANEL),
+                                   TS_PANEL);
+                    continue;
+                }
+                ts_convert_f32(D->dtype, v,
+                               out + ts_dtype_row_bytes(D->dtype, ((j0 / TS_PANEL) * K + k) * TS_PANEL),
                                TS_PANEL);
             }
         }
         return;
     case TS_LAYOUT_COLS: /* Conv1D transposed: output column j becomes a row of K */
+        /* Tiles of 32 source rows x 64 columns (read as row segments), each tile
+           column one 32-value block of an output row. */
         split_range(N, ith, nth, TS_PANEL, &a, &b);
-        for (size_t j0 = a; j0 < b; j0 += TS_PANEL) {
-            size_t m = b - j0 < TS_PANEL ? b - j0 : TS_PANEL;
-            float *block = tmp, *col = tmp + K * TS_PANEL; /* [K][m], [K] */
-            ts_mat_cols_f32(S, j0, m, block);
-            for (size_t jj = 0; jj < m; jj++) {
-                for (size_t k = 0; k < K; k++)
-                    col[k] = block[k * m + jj];
-                ts_convert_f32(D->dtype, col, out + ts_dtype_row_bytes(D->dtype, (j0 + jj) * K),
-                               K);
+        for (size_t k0 = 0; k0 < K; k0 += 32) {
+            size_t kh = K - k0 < 32 ? K - k0 : 32;
+            for (size_t j0 = a; j0 < b; j0 += 64) {
+                size_t m = b - j0 < 64 ? b - j0 : 64;
+                float *tile = tmp, *col = tmp + 32 * 64; /* [kh][m], [32] */
+                for (size_t k = 0; k < kh; k++)
+                    ts_mat_row_f32(S, k0 + k, j0, m, tile + k * m);
+                for (size_t jj = 0; jj < m; jj++) {
+                    for (size_t k = 0; k < kh; k++)
+                        col[k] = tile[k * m + jj];
+                    ts_convert_f32(D->dtype, col,
+                                   out + ts_dtype_row_bytes(D->dtype, (j0 + jj) * K + k0), kh);
+                }
             }
         }
         return;
