@@ -16,7 +16,10 @@
  * F16-rounded weights; only summation order differs — the worst seen is printed).
  *
  * Q8_0 (weights quantized at load, test_q8_0.c checks the blocks and kernels):
- *   - its batched prefill and its token-by-token decode agree within 1e-4;
+ *   - its batched prefill and its token-by-token decode agree within 1e-3 (the
+ *     decode GEMVs round activations to int16 per block of 32, the prefill
+ *     GEMMs multiply F32 activations by the dequantized weights; measured
+ *     ~2e-4);
  *   - against the stored weights on 512 positions of held-out TinyShakespeare
  *     (ts_model_fidelity): top-1 agreement >= 95 %, KL(p_F16 || p_Q8) at T = 1
  *     <= 1e-3 nats, max |Δlogit| <= 0.5 (measured: 98.9 %, 2.6e-5, 0.15; the
@@ -246,7 +249,7 @@ static void test_q8_0(void **state)
     free(text);
     assert_true(n >= 512);
 
-    /* prefill (every position) == decode one by one, within 1e-4 */
+    /* prefill (every position) == decode one by one, within 1e-3 */
     ts_context_params cp = ts_context_default_params();
     cp.all_logits = true;
     cp.n_ctx = 64;
@@ -257,15 +260,18 @@ static void test_q8_0(void **state)
     assert_int_equal(ts_model_eval(all, ids, 64, err, sizeof err), TS_OK);
     const float *L = ts_context_all_logits(all, NULL);
     const size_t V = 50257;
+    double worst_q8 = 0;
     for (size_t t = 0; t < 64; t++) {
         assert_int_equal(ts_model_eval(one, ids + t, 1, err, sizeof err), TS_OK);
         const float *z = ts_context_logits(one);
         double d = 0;
         for (size_t i = 0; i < V; i++)
             d = fmax(d, fabs((double)z[i] - L[t * V + i]));
-        if (!(d <= LOGIT_TOL)) fprintf(stderr, "q8_0 decode vs prefill at %zu: %.3g\n", t, d);
-        assert_true(d <= LOGIT_TOL);
+        if (!(d <= 1e-3)) fprintf(stderr, "q8_0 decode vs prefill at %zu: %.3g\n", t, d);
+        assert_true(d <= 1e-3);
+        worst_q8 = fmax(worst_q8, d);
     }
+    printf("# q8_0 decode vs prefill: max |dlogit| %.2e over 64 positions\n", worst_q8);
     ts_context_free(all);
     ts_context_free(one);
 

@@ -11,7 +11,9 @@
  *   - every GEMV / GEMM entry point, on every dtype (F32, F16, BF16, Q8_0) and
  *     layout (rows, panels, transposed) a matrix can have, against float64
  *     loops over the same stored values (ts_mat_row_f32 / mat element reads):
- *     relative tolerance 1e-5, odd sizes so that every tail runs.
+ *     relative tolerance 1e-5, odd sizes so that every tail runs. Q8_0 GEMVs
+ *     round x to int16 per block of 32 first (kernels.c, rows_scalar_q8); their
+ *     reference does the same with rint(x / (max|x| / 32767)).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,6 +198,19 @@ static void close_to(double got, double want, const char *what, const ts_mat *W)
     }
 }
 
+/* The Q8_0 GEMVs' view of x: per block of 32, dx * rint(x / dx), dx = max|x| / 32767. */
+static void x_as_q8_gemv_sees(const float *x, size_t K, double *out)
+{
+    for (size_t k = 0; k < K; k += 32) {
+        float m = 0.0f;
+        for (size_t j = 0; j < 32; j++)
+            m = fmaxf(m, fabsf(x[k + j]));
+        float d = m / 32767.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (size_t j = 0; j < 32; j++)
+            out[k + j] = (double)d * (double)rintf(x[k + j] * id);
+    }
+}
+
 static void test_kernels_all_layouts(void **state)
 {
     (void)state;
@@ -224,11 +239,14 @@ static void test_kernels_all_layouts(void **state)
     for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
         ts_mat W = make_mat(w, K, N, cases[ci].dt, cases[ci].lay);
         /* float64 references on the stored (rounded) values */
-        double ref[N];
+        double ref[N], xs[K];
+        for (size_t k = 0; k < K; k++)
+            xs[k] = x[k];
+        if (cases[ci].dt == TS_DTYPE_Q8_0) x_as_q8_gemv_sees(x, K, xs);
         for (size_t j = 0; j < N; j++) {
             double a = 0;
             for (size_t k = 0; k < K; k++)
-                a += (double)x[k] * at(&W, k, j);
+                a += xs[k] * at(&W, k, j);
             ref[j] = a;
         }
         for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
@@ -268,11 +286,14 @@ static void test_kernels_all_layouts(void **state)
     for (size_t ti = 0; ti < 4; ti++) {
         /* (rows = N, cols = K): reuse w as N rows of K */
         ts_mat R = make_mat(w, N, K, row_types[ti], TS_LAYOUT_ROWS);
-        double ref[N];
+        double ref[N], xs[K];
+        for (size_t k = 0; k < K; k++)
+            xs[k] = x[k];
+        if (row_types[ti] == TS_DTYPE_Q8_0) x_as_q8_gemv_sees(x, K, xs);
         for (size_t r = 0; r < N; r++) {
             double a = 0;
             for (size_t c = 0; c < K; c++)
-                a += at(&R, r, c) * (double)x[c];
+                a += at(&R, r, c) * xs[c];
             ref[r] = a;
         }
         for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
