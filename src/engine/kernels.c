@@ -1059,7 +1059,9 @@ static float exp_sub_avx512(float *x, size_t n, float m)
  * gemm_wx: Y[T][r] = X[t] . W[r] for W (rows, K): 4 x 4 tiles of dot products,
  *   vectorised along K, reduced at the end; blocks of 64 rows of W (<= 192 KB)
  *   stay in L2 across all of X. Q8_0 rows are dequantized 32 at a time into the
- *   scratch first (so are the rows of a TS_LAYOUT_COLS Conv1D matrix).
+ *   scratch first. A Q8_0 Conv1D matrix (TS_LAYOUT_COLS: rows are output
+ *   columns) is dequantized 32 columns at a time and transposed into an F32
+ *   [K][32] panel for gemm_xw's tiles (2x the speed of dot-product tiles).
  */
 static inline __m512 load16m(const void *p, size_t i, ts_dtype dt, __mmask16 m)
 {
@@ -1245,9 +1247,23 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
     case TS_LAYOUT_COLS: /* rows of the transpose are output columns */
         for (size_t j = n0; j < n1; j += 32) {
             size_t nr = n1 - j < 32 ? n1 - j : 32;
-            if (W->dtype == TS_DTYPE_Q8_0) {
-                to_f32_avx512_q8(W->data, j * K, scratch, nr * K);
-                gemm_wx_typed(Y + j, N, X, T, scratch, TS_DTYPE_F32, K, 0, nr, true);
+            if (W->dtype == TS_DTYPE_Q8_0) { /* K is a multiple of 32 (whole blocks) */
+                /* dequantize + transpose into an F32 panel [K][32]: the xw tiles (8 x 32) */
+                float tile[32][QK];
+                const size_t rb = K / QK * Q8_BYTES;
+                for (size_t kb = 0; kb < K / QK; kb++) {
+                    for (size_t r = 0; r < nr; r++)
+                        to_f32_avx512_q8((const unsigned char *)W->data + (j + r) * rb, kb * QK,
+                                         tile[r], QK);
+                    for (size_t r = nr; r < 32; r++)
+                        memset(tile[r], 0, sizeof tile[r]);
+                    for (size_t i = 0; i < QK; i++) {
+                        float *row = scratch + (kb * QK + i) * 32;
+                        for (size_t r = 0; r < 32; r++)
+                            row[r] = tile[r][i];
+                    }
+                }
+                xw_panel_tiles(Y, X, T, K, N, j, nr, scratch);
             } else {
                 gemm_wx_typed(Y + j, N, X, T,
                               (const char *)W->data + ts_dtype_row_bytes(W->dtype, j * K),
