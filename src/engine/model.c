@@ -172,20 +172,10 @@ static void conv_task(void *arg, int ith, int nth)
             ts_mat_row_f32(S, k, a, b - a, tmp);
             for (size_t j0 = a; j0 < b; j0 += TS_PANEL) {
                 size_t m = b - j0 < TS_PANEL ? b - j0 : TS_PANEL;
-                float *v = tmp + (j0 - a);
-                if (m < TS_PANEL) { /* the last panel: zero-padded */
-                    float pad[TS_PANEL] = {0};
-                    memcpy(pad, v, m * sizeof *pad);
-                    v = pad;
-                    ts_convert_f32(D->dtype, v,
-                                   out + ts_dtype_row_bytes(D->dtype,
-                                                            ((j0 / TS_PANEL) * K + k) * TS_PANEL),
-                                   TS_PANEL);
-                    continue;
-                }
-                ts_convert_f32(D->dtype, v,
-                               out + ts_dtype_row_bytes(D->dtype, ((j0 / TS_PANEL) * K + k) * TS_PANEL),
-                               TS_PANEL);
+                float pad[TS_PANEL] = {0}, *v = tmp + (j0 - a);
+                if (m < TS_PANEL) v = memcpy(pad, v, m * sizeof *pad); /* the last panel */
+                size_t at = ((j0 / TS_PANEL) * K + k) * TS_PANEL;
+                ts_convert_f32(D->dtype, v, out + ts_dtype_row_bytes(D->dtype, at), TS_PANEL);
             }
         }
         return;
