@@ -51,10 +51,11 @@ static void usage(FILE *f)
                "                       as part of the load) into the decode layout; q8_0 is\n"
                "                       llama.cpp's Q8_0 (docs/engine.md)\n"
                "  --profile            also time each phase of a decode step (per token)\n"
-               "  --fidelity-text FILE with --weights other than stored: score the converted\n"
-               "                       model against the stored one on the last 10%% of FILE\n"
-               "                       (default: the TinyShakespeare of ../shared/data when\n"
-               "                       present; 'none' skips it)\n"
+               "  --fidelity-text FILE with --weights that round (q8_0, or f16/bf16 of an F32\n"
+               "                       model): score the converted model against the stored\n"
+               "                       one on the last 10%% of FILE (default: the TinyShakespeare\n"
+               "                       of ../shared/data when present; 'none' skips it; given\n"
+               "                       explicitly, a lossless repack is scored too)\n"
                "  --fidelity-positions N  positions scored (default 1024)\n"
                "  --json               one JSON object with every run's numbers\n"
                "  -h, --help           this help\n"
@@ -323,7 +324,13 @@ int ts_cmd_bench(int argc, char **argv)
     bool have_fid = false;
     char fid_note[TS_ERR_SIZE] = "";
     const bool fid_off = fid_text_given && strcmp(fid_text, "none") == 0;
-    if (rc == TS_EXIT_OK && weights != TS_WEIGHTS_STORED && !fid_off) {
+    /* a repack or a widening (F16 -> F32) changes no number: scored only when asked */
+    ts_weights_info wconv;
+    ts_model_weights_info(model, &wconv);
+    const bool lossless =
+        wconv.matrix_dtype == info->dtype || wconv.matrix_dtype == TS_DTYPE_F32;
+    if (rc == TS_EXIT_OK && weights != TS_WEIGHTS_STORED && !fid_off &&
+        (!lossless || fid_text_given)) {
         FILE *probe = fid_text_given ? NULL : fopen(fid_text, "rb");
         if (!fid_text_given && !probe) {
             snprintf(fid_note, sizeof fid_note, "skipped: %s not found (--fidelity-text FILE)",
