@@ -87,6 +87,19 @@ static double median(const double *v, size_t n)
     return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
+/* Resident set size of this process in MB (Linux /proc/self/status VmRSS), -1 if unknown. */
+static double rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    double kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) kb = strtod(line + 6, NULL);
+    fclose(f);
+    return kb < 0 ? -1 : kb / 1024.0;
+}
+
 typedef struct bench_result {
     int threads;
     double prefill[64], decode[64]; /* tok/s per run */
@@ -283,6 +296,7 @@ int ts_cmd_bench(int argc, char **argv)
             return ts_cli_error("%s", err[0] ? err : ts_status_str(st));
         }
     }
+    const double rss_loaded = rss_mb(); /* the model (+ its pages touched so far), no context */
     const ts_model_info *info = ts_model_get_info(model);
     if (P + G > info->n_positions) {
         int n_pos = (int)info->n_positions;
@@ -375,6 +389,7 @@ int ts_cmd_bench(int argc, char **argv)
             cJSON_AddNumberToObject(o, "n_params", (double)info->n_params);
             cJSON_AddStringToObject(o, "kernels", ts_engine_isa_name());
             cJSON_AddNumberToObject(o, "load_ms", load_ms);
+            cJSON_AddNumberToObject(o, "rss_after_load_mb", rss_loaded);
             cJSON_AddNumberToObject(o, "prompt_tokens", (double)P);
             cJSON_AddNumberToObject(o, "gen_tokens", (double)G);
             cJSON_AddNumberToObject(o, "runs", (double)runs);
@@ -431,8 +446,9 @@ int ts_cmd_bench(int argc, char **argv)
                 printf(" (copy %.1f MB, converted in %.1f ms)", (double)wi.copy_bytes / 1e6,
                        wi.convert_ms);
             printf("\nkernels   %s\n", ts_engine_isa_name());
-            printf("load      %.1f ms (mmap + validation + tokenizer%s; median of %ld)\n", load_ms,
-                   wi.mode != TS_WEIGHTS_STORED ? " + conversion" : "", runs);
+            printf("load      %.1f ms (mmap + validation + tokenizer%s; median of %ld); RSS after "
+                   "load %.0f MB\n",
+                   load_ms, wi.mode != TS_WEIGHTS_STORED ? " + conversion" : "", runs, rss_loaded);
             printf("machine   load average %.2f before, %.2f after\n\n", load0[0], load1[0]);
             printf("threads   prefill tok/s (%ld-token prompt)   decode tok/s (%ld tokens)\n", P,
                    G);

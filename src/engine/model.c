@@ -202,6 +202,15 @@ static void conv_task(void *arg, int ith, int nth)
     }
 }
 
+/* Drop the pages of a converted tensor from this process (they stay in the page cache). */
+static void release_pages(const ts_tensor *t)
+{
+    const uintptr_t page = 4096;
+    uintptr_t a = ((uintptr_t)t->data + page - 1) & ~(page - 1);
+    uintptr_t b = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 static ts_dtype weights_dtype(ts_weights_type w)
 {
     switch (w) {
@@ -285,6 +294,11 @@ static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t
     ts_threadpool_free(pool);
     free(scratch);
     (void)mprotect(map, map_size, PROT_READ); /* the model is read-only from here on */
+    /* The checkpoint's copies of the converted matrices are not read again: out of the RSS. */
+    release_pages(&m->w.lm_head);
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++)
+            if (ts_layer_tensors[k].cols_c > 0) release_pages(&m->w.layers[l].t[k]);
     m->winfo.matrix_dtype = dt;
     m->winfo.copy_bytes = total;
     m->winfo.convert_ms = (now_s() - t0) * 1e3;
