@@ -128,9 +128,12 @@ int main(int argc, char **argv)
     printf("%-14s %-12s %-16s %7s %9s %9s\n", "isa", "dtype/layout", "kernel", "threads", "GB/s",
            "ms/call");
     const bench_cfg xw_cfgs[] = {
-        {TS_DTYPE_F32, TS_LAYOUT_ROWS, "F32 rows"},     {TS_DTYPE_F16, TS_LAYOUT_ROWS, "F16 rows"},
-        {TS_DTYPE_BF16, TS_LAYOUT_ROWS, "BF16 rows"},   {TS_DTYPE_F32, TS_LAYOUT_PANELS, "F32 panels"},
-        {TS_DTYPE_F16, TS_LAYOUT_PANELS, "F16 panels"}, {TS_DTYPE_Q8_0, TS_LAYOUT_COLS, "Q8_0 cols"},
+        {TS_DTYPE_F32, TS_LAYOUT_ROWS, "F32 rows"},
+        {TS_DTYPE_F16, TS_LAYOUT_ROWS, "F16 rows"},
+        {TS_DTYPE_BF16, TS_LAYOUT_ROWS, "BF16 rows"},
+        {TS_DTYPE_F32, TS_LAYOUT_PANELS, "F32 panels"},
+        {TS_DTYPE_F16, TS_LAYOUT_PANELS, "F16 panels"},
+        {TS_DTYPE_Q8_0, TS_LAYOUT_COLS, "Q8_0 cols"},
     };
     const ts_dtype head_types[] = {TS_DTYPE_F32, TS_DTYPE_F16, TS_DTYPE_BF16, TS_DTYPE_Q8_0};
     for (int nt = 1; nt <= 2; nt++) {

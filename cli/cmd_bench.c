@@ -341,8 +341,7 @@ int ts_cmd_bench(int argc, char **argv)
     /* a repack or a widening (F16 -> F32) changes no number: scored only when asked */
     ts_weights_info wconv;
     ts_model_weights_info(model, &wconv);
-    const bool lossless =
-        wconv.matrix_dtype == info->dtype || wconv.matrix_dtype == TS_DTYPE_F32;
+    const bool lossless = wconv.matrix_dtype == info->dtype || wconv.matrix_dtype == TS_DTYPE_F32;
     if (rc == TS_EXIT_OK && weights != TS_WEIGHTS_STORED && !fid_off &&
         (!lossless || fid_text_given)) {
         FILE *probe = fid_text_given ? NULL : fopen(fid_text, "rb");
@@ -440,8 +439,9 @@ int ts_cmd_bench(int argc, char **argv)
                    "params\n",
                    (int)info->n_layer, (int)info->n_embd, (int)info->n_head, (int)info->n_positions,
                    (int)info->n_vocab, ts_dtype_name(info->dtype), (double)info->n_params / 1e6);
-            printf("weights   %s: matrices %s, %.1f MB read per decoded token", ts_weights_type_name(wi.mode),
-                   ts_dtype_name(wi.matrix_dtype), (double)wi.matrix_bytes / 1e6);
+            printf("weights   %s: matrices %s, %.1f MB read per decoded token",
+                   ts_weights_type_name(wi.mode), ts_dtype_name(wi.matrix_dtype),
+                   (double)wi.matrix_bytes / 1e6);
             if (wi.mode != TS_WEIGHTS_STORED)
                 printf(" (copy %.1f MB, converted in %.1f ms)", (double)wi.copy_bytes / 1e6,
                        wi.convert_ms);
@@ -469,17 +469,20 @@ int ts_cmd_bench(int argc, char **argv)
                         double v = 0;
                         for (int q = 0; q < TS_PHASE_COUNT; q++)
                             if (q == ph || ph == TS_PHASE_COUNT) v += pf->decode_s[q];
-                        printf("  %9.3f", pf->decode_tokens ? v * 1e3 / (double)pf->decode_tokens : 0.0);
+                        printf("  %9.3f",
+                               pf->decode_tokens ? v * 1e3 / (double)pf->decode_tokens : 0.0);
                     }
                     printf("\n");
                 }
             }
             if (have_fid) {
-                printf("\nfidelity  %s vs the stored weights (F32 arithmetic), %zu held-out positions "
-                       "of %s (last 10%%)\n",
-                       ts_weights_type_name(wi.mode), fid.n_positions, fid_text);
-                printf("          max |dlogit| %.4f   mean |dlogit| %.5f   top-1 agreement %.2f%%\n",
-                       fid.max_abs_dlogit, fid.mean_abs_dlogit, 100.0 * fid.top1_agree);
+                printf(
+                    "\nfidelity  %s vs the stored weights (F32 arithmetic), %zu held-out positions "
+                    "of %s (last 10%%)\n",
+                    ts_weights_type_name(wi.mode), fid.n_positions, fid_text);
+                printf(
+                    "          max |dlogit| %.4f   mean |dlogit| %.5f   top-1 agreement %.2f%%\n",
+                    fid.max_abs_dlogit, fid.mean_abs_dlogit, 100.0 * fid.top1_agree);
                 printf("          KL(p_ref || p_q):");
                 for (size_t k = 0; k < fid.n_temps; k++)
                     printf("  T=%g %.2e", fid.temps[k], fid.kl[k]);

@@ -116,7 +116,8 @@ static void check_position(const float *logits, size_t V, const cJSON *pos)
         assert_true(id >= 0 && (size_t)id < V);
         check_diff(logits[id], cJSON_GetArrayItem(lg, i)->valuedouble);
     }
-    assert_int_equal((int)ts_argmax(logits, V), (int)cJSON_GetObjectItem(pos, "argmax")->valuedouble);
+    assert_int_equal((int)ts_argmax(logits, V),
+                     (int)cJSON_GetObjectItem(pos, "argmax")->valuedouble);
     check_diff(ts_logsumexp(logits, V, 1.0), cJSON_GetObjectItem(pos, "logsumexp")->valuedouble);
 }
 
@@ -189,7 +190,8 @@ static void test_last_logits_full_vocab(void **state)
     assert_int_equal(ts_context_new(model, &cp, &ctx, err, sizeof err), TS_OK);
     assert_int_equal(ts_model_eval(ctx, ids, n, err, sizeof err), TS_OK);
     const float *got = ts_context_logits(ctx);
-    for (size_t i = 0; i < V; i++) check_diff(got[i], want[i]);
+    for (size_t i = 0; i < V; i++)
+        check_diff(got[i], want[i]);
     ts_context_free(ctx);
     free(raw);
 }
@@ -243,9 +245,9 @@ static void test_q8_0(void **state)
     assert_int_equal(ts_read_file(path, &text, &len, err, sizeof err), TS_OK);
     size_t from = len - len / 10, n = 0;
     static int32_t ids[40000];
-    assert_int_equal(ts_tokenizer_encode(ts_model_tokenizer(model), text + from, len - from, 0,
-                                         ids, 40000, &n),
-                     TS_OK);
+    assert_int_equal(
+        ts_tokenizer_encode(ts_model_tokenizer(model), text + from, len - from, 0, ids, 40000, &n),
+        TS_OK);
     free(text);
     assert_true(n >= 512);
 
@@ -286,9 +288,8 @@ static void test_q8_0(void **state)
     assert_true(f.top1_agree >= 0.95);
     assert_true(f.kl[1] <= 1e-3 && f.kl[1] > 0);
     assert_true(f.max_abs_dlogit <= 0.5 && f.max_abs_dlogit > 0);
-    assert_int_equal(ts_model_fidelity(model, model, ids, 100, 50, temps, 3, 1, &f, err,
-                                       sizeof err),
-                     TS_OK);
+    assert_int_equal(
+        ts_model_fidelity(model, model, ids, 100, 50, temps, 3, 1, &f, err, sizeof err), TS_OK);
     assert_true(f.max_abs_dlogit == 0 && f.kl[0] == 0 && f.top1_agree == 1.0);
     assert_int_equal(f.n_positions, 100);
     assert_int_equal(ts_model_fidelity(model, q, ids, 100, 300, temps, 3, 1, &f, err, sizeof err),

@@ -720,7 +720,8 @@ static void test_kernels(void **state)
                 else
                     assert_true(fabs(y[j] - ref_xw[j]) <= 1e-5 * (1 + fabs(ref_xw[j])));
             }
-            ts_mat Wt = {datas[dt], (ts_dtype)dt, K, N, TS_LAYOUT_ROWS}; /* (rows K, cols N) . x[N] */
+            ts_mat Wt = {datas[dt], (ts_dtype)dt, K, N,
+                         TS_LAYOUT_ROWS}; /* (rows K, cols N) . x[N] */
             for (size_t r = 0; r < K; r++) {
                 ts_mat_row_f32(&Wt, r, 0, N, row);
                 double a = 0;
@@ -824,10 +825,14 @@ static void test_f16_exhaustive(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_f16_exhaustive),   cmocka_unit_test(test_kernels),
-        cmocka_unit_test(test_reference_logits), cmocka_unit_test(test_reference_logits_converted),
-        cmocka_unit_test(test_concurrent_contexts), cmocka_unit_test(test_truncate),
-        cmocka_unit_test(test_chunked_prefill),  cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_f16_exhaustive),
+        cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_reference_logits),
+        cmocka_unit_test(test_reference_logits_converted),
+        cmocka_unit_test(test_concurrent_contexts),
+        cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_chunked_prefill),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_alloc_in_eval),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -97,9 +97,9 @@ static void test_q8_0_reference_blocks(void **state)
 static void test_f16_bf16_rounding(void **state)
 {
     (void)state;
-    const float edge[] = {0.0f,     -0.0f,        1.0f,         65504.0f,    65519.99f, 65520.0f,
-                          1e-8f,    5.96e-8f,     2.98e-8f,     2.9802322e-8f, 6.1e-5f, -3.3e-7f,
-                          INFINITY, -INFINITY,    1e30f,        0.33333334f};
+    const float edge[] = {0.0f,     -0.0f,     1.0f,     65504.0f,      65519.99f, 65520.0f,
+                          1e-8f,    5.96e-8f,  2.98e-8f, 2.9802322e-8f, 6.1e-5f,   -3.3e-7f,
+                          INFINITY, -INFINITY, 1e30f,    0.33333334f};
     for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
         uint16_t h = ts_f32_to_f16(edge[i]);
 #if defined(__F16C__)
@@ -192,8 +192,7 @@ static void close_to(double got, double want, const char *what, const ts_mat *W)
 {
     if (!(fabs(got - want) <= 1e-5 * (1.0 + fabs(want)))) {
         fprintf(stderr, "%s: %s layout %d isa %s: got %.8g want %.8g\n", what,
-                ts_dtype_name(W->dtype), (int)W->layout, ts_isa_name(ts_kernels_isa()), got,
-                want);
+                ts_dtype_name(W->dtype), (int)W->layout, ts_isa_name(ts_kernels_isa()), got, want);
         fail();
     }
 }

@@ -38,9 +38,9 @@ static double kl_at(const float *zr, const float *zq, size_t n, double t)
     return kl > 0.0 ? kl : 0.0; /* rounding can leave -1e-17 */
 }
 
-ts_status ts_model_fidelity(const ts_model *ref, const ts_model *q, const int32_t *tokens,
-                            size_t n, size_t window, const double *temps, size_t n_temps,
-                            int32_t n_threads, ts_fidelity *out, char *err, size_t err_size)
+ts_status ts_model_fidelity(const ts_model *ref, const ts_model *q, const int32_t *tokens, size_t n,
+                            size_t window, const double *temps, size_t n_temps, int32_t n_threads,
+                            ts_fidelity *out, char *err, size_t err_size)
 {
     memset(out, 0, sizeof *out);
     const ts_model_info *ir = ts_model_get_info(ref), *iq = ts_model_get_info(q);

@@ -48,7 +48,7 @@
 #define TS_HAVE_AVX2 1
 #endif
 
-#define QK 32       /* Q8_0: values per block */
+#define QK       32 /* Q8_0: values per block */
 #define Q8_BYTES 34 /* Q8_0: F16 scale + 32 int8 */
 
 /* ======================================================================== */
@@ -191,7 +191,8 @@ static float mat_at(const ts_mat *W, size_t r, size_t c)
     case TS_LAYOUT_ROWS:
         return elem(W->data, W->dtype, r * W->cols + c);
     case TS_LAYOUT_PANELS:
-        return elem(W->data, W->dtype, (c / TS_PANEL) * W->rows * TS_PANEL + r * TS_PANEL + c % TS_PANEL);
+        return elem(W->data, W->dtype,
+                    (c / TS_PANEL) * W->rows * TS_PANEL + r * TS_PANEL + c % TS_PANEL);
     case TS_LAYOUT_COLS:
         return elem(W->data, W->dtype, c * W->rows + r);
     }
@@ -254,7 +255,7 @@ static void to_f32_scalar_q8(const void *w, size_t i0, float *out, size_t n)
 }
 
 #define TS_ROWS_SCALAR(NAME, DT)                                                                   \
-    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)       \
+    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
         for (size_t r = r0; r < r1; r++) {                                                         \
             float acc = 0.0f;                                                                      \
@@ -489,7 +490,7 @@ static inline __m256 exp8(__m256 x)
     }
 
 #define TS_ROWS_AVX2(NAME, LOAD, DT, ES)                                                           \
-    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)       \
+    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
         size_t cv = K & ~(size_t)7;                                                                \
         size_t r = r0;                                                                             \
@@ -547,7 +548,8 @@ static inline __m256 exp8(__m256 x)
             for (; k < K; k++) {                                                                   \
                 __m256 x0 = _mm256_set1_ps(x[k]);                                                  \
                 for (int q = 0; q < 4; q++)                                                        \
-                    a[q] = _mm256_fmadd_ps(LOAD(w, base + k * TS_PANEL + 8 * (size_t)q), x0, a[q]); \
+                    a[q] =                                                                         \
+                        _mm256_fmadd_ps(LOAD(w, base + k * TS_PANEL + 8 * (size_t)q), x0, a[q]);   \
             }                                                                                      \
             float out[TS_PANEL];                                                                   \
             for (int q = 0; q < 4; q++)                                                            \
@@ -780,7 +782,7 @@ static inline __m512 exp16(__m512 x)
  * prefetched exactly once, two groups of 4 rows ahead.
  */
 #define TS_ROWS_AVX512(NAME, LOAD, DT, ES)                                                         \
-    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)       \
+    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
         enum { STEP = 64 / ES };                                                                   \
         const size_t cl = K & ~(size_t)(STEP - 1), cv = K & ~(size_t)15;                           \
@@ -902,8 +904,7 @@ static inline __m512 q8_block_i16(const unsigned char *b, __m512i xv, float dx, 
     return _mm512_fmadd_ps(s, _mm512_set1_ps(_cvtsh_ss(load_u16(b, 0)) * dx), acc);
 }
 
-static void rows_avx512_q8(float *y, const void *w, size_t K, const float *x, size_t r0,
-                           size_t r1)
+static void rows_avx512_q8(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)
 {
     if (K > TS_Q8_MAX_K) {
         rows_scalar_q8(y, w, K, x, r0, r1);
@@ -971,13 +972,12 @@ static inline __m512 roundf16(__m512 v)
     __m512 a = _mm512_abs_ps(v);
     __m512 f = _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     __m512 two = _mm512_set1_ps(2.0f);
-    __m512 r = _mm512_add_ps(
-        f, _mm512_roundscale_ps(_mm512_mul_ps(two, _mm512_sub_ps(a, f)),
-                                _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+    __m512 r = _mm512_add_ps(f, _mm512_roundscale_ps(_mm512_mul_ps(two, _mm512_sub_ps(a, f)),
+                                                     _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
     /* copy the sign of v */
     return _mm512_castsi512_ps(
-        _mm512_or_si512(_mm512_castps_si512(r), _mm512_and_si512(_mm512_castps_si512(v),
-                                                                 _mm512_set1_epi32(INT32_MIN))));
+        _mm512_or_si512(_mm512_castps_si512(r),
+                        _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN))));
 }
 
 static void quantize_q8_avx512(const float *src, void *dst, size_t n)
@@ -1266,8 +1266,8 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
                 xw_panel_tiles(Y, X, T, K, N, j, nr, scratch);
             } else {
                 gemm_wx_typed(Y + j, N, X, T,
-                              (const char *)W->data + ts_dtype_row_bytes(W->dtype, j * K),
-                              W->dtype, K, 0, nr, true);
+                              (const char *)W->data + ts_dtype_row_bytes(W->dtype, j * K), W->dtype,
+                              K, 0, nr, true);
             }
         }
         return;
@@ -1309,49 +1309,61 @@ typedef struct type_traits {
 } type_traits;
 
 static const type_traits k_traits[TS_DTYPE_COUNT] = {
-    [TS_DTYPE_F32] = {"F32", 1, 4,
-                      {[TS_ISA_SCALAR] = {to_f32_scalar_f32, rows_scalar_f32, xw_scalar_f32,
-                                          panels_scalar_f32},
+    [TS_DTYPE_F32] = {"F32",
+                      1,
+                      4,
+                      {
+                          [TS_ISA_SCALAR] = {to_f32_scalar_f32, rows_scalar_f32, xw_scalar_f32,
+                                             panels_scalar_f32},
 #ifdef TS_HAVE_AVX2
-                       [TS_ISA_AVX2] = {to_f32_scalar_f32, rows_avx2_f32, xw_avx2_f32,
-                                        panels_avx2_f32},
+                          [TS_ISA_AVX2] = {to_f32_scalar_f32, rows_avx2_f32, xw_avx2_f32,
+                                           panels_avx2_f32},
 #endif
 #ifdef TS_HAVE_AVX512
-                       [TS_ISA_AVX512] = {to_f32_scalar_f32, rows_avx512_f32, xw_avx512_f32,
-                                          panels_avx512_f32},
+                          [TS_ISA_AVX512] = {to_f32_scalar_f32, rows_avx512_f32, xw_avx512_f32,
+                                             panels_avx512_f32},
 #endif
                       }},
-    [TS_DTYPE_F16] = {"F16", 1, 2,
-                      {[TS_ISA_SCALAR] = {to_f32_scalar_f16, rows_scalar_f16, xw_scalar_f16,
-                                          panels_scalar_f16},
+    [TS_DTYPE_F16] = {"F16",
+                      1,
+                      2,
+                      {
+                          [TS_ISA_SCALAR] = {to_f32_scalar_f16, rows_scalar_f16, xw_scalar_f16,
+                                             panels_scalar_f16},
 #ifdef TS_HAVE_AVX2
-                       [TS_ISA_AVX2] = {to_f32_avx2_f16, rows_avx2_f16, xw_avx2_f16,
-                                        panels_avx2_f16},
+                          [TS_ISA_AVX2] = {to_f32_avx2_f16, rows_avx2_f16, xw_avx2_f16,
+                                           panels_avx2_f16},
 #endif
 #ifdef TS_HAVE_AVX512
-                       [TS_ISA_AVX512] = {to_f32_avx512_f16, rows_avx512_f16, xw_avx512_f16,
-                                          panels_avx512_f16},
+                          [TS_ISA_AVX512] = {to_f32_avx512_f16, rows_avx512_f16, xw_avx512_f16,
+                                             panels_avx512_f16},
 #endif
                       }},
-    [TS_DTYPE_BF16] = {"BF16", 1, 2,
-                       {[TS_ISA_SCALAR] = {to_f32_scalar_bf16, rows_scalar_bf16, xw_scalar_bf16,
-                                           panels_scalar_bf16},
+    [TS_DTYPE_BF16] = {"BF16",
+                       1,
+                       2,
+                       {
+                           [TS_ISA_SCALAR] = {to_f32_scalar_bf16, rows_scalar_bf16, xw_scalar_bf16,
+                                              panels_scalar_bf16},
 #ifdef TS_HAVE_AVX2
-                        [TS_ISA_AVX2] = {to_f32_avx2_bf16, rows_avx2_bf16, xw_avx2_bf16,
-                                         panels_avx2_bf16},
+                           [TS_ISA_AVX2] = {to_f32_avx2_bf16, rows_avx2_bf16, xw_avx2_bf16,
+                                            panels_avx2_bf16},
 #endif
 #ifdef TS_HAVE_AVX512
-                        [TS_ISA_AVX512] = {to_f32_avx512_bf16, rows_avx512_bf16, xw_avx512_bf16,
-                                           panels_avx512_bf16},
+                           [TS_ISA_AVX512] = {to_f32_avx512_bf16, rows_avx512_bf16, xw_avx512_bf16,
+                                              panels_avx512_bf16},
 #endif
                        }},
-    [TS_DTYPE_Q8_0] = {"Q8_0", QK, Q8_BYTES,
-                       {[TS_ISA_SCALAR] = {to_f32_scalar_q8, rows_scalar_q8, NULL, NULL},
+    [TS_DTYPE_Q8_0] = {"Q8_0",
+                       QK,
+                       Q8_BYTES,
+                       {
+                           [TS_ISA_SCALAR] = {to_f32_scalar_q8, rows_scalar_q8, NULL, NULL},
 #ifdef TS_HAVE_AVX2
-                        [TS_ISA_AVX2] = {to_f32_scalar_q8, rows_avx2_q8, NULL, NULL},
+                           [TS_ISA_AVX2] = {to_f32_scalar_q8, rows_avx2_q8, NULL, NULL},
 #endif
 #ifdef TS_HAVE_AVX512
-                        [TS_ISA_AVX512] = {to_f32_avx512_q8, rows_avx512_q8, NULL, NULL},
+                           [TS_ISA_AVX512] = {to_f32_avx512_q8, rows_avx512_q8, NULL, NULL},
 #endif
                        }},
 };

@@ -54,7 +54,7 @@
 /* One block: its matrices (the ts_layer_tensors entries with cols_c > 0) and
  * F32 copies of its vectors (LayerNorm parameters, biases), by ts_layer_tensor. */
 typedef struct model_layer {
-    ts_mat m[TS_LT_COUNT];   /* matrices only; views of the mmap or of `packed` */
+    ts_mat m[TS_LT_COUNT];       /* matrices only; views of the mmap or of `packed` */
     const float *v[TS_LT_COUNT]; /* vectors only; into ts_model.vecs */
 } model_layer;
 
@@ -86,7 +86,8 @@ static const char *const k_weights_names[] = {"stored", "f32", "f16", "bf16", "q
 
 const char *ts_weights_type_name(ts_weights_type w)
 {
-    return (unsigned)w < sizeof k_weights_names / sizeof *k_weights_names ? k_weights_names[w] : "?";
+    return (unsigned)w < sizeof k_weights_names / sizeof *k_weights_names ? k_weights_names[w]
+                                                                          : "?";
 }
 
 bool ts_weights_type_parse(const char *name, ts_weights_type *out)
@@ -143,8 +144,8 @@ static void split_range(size_t n, int ith, int nth, size_t align, size_t *a, siz
 /* One matrix to convert: src (any layout the checkpoint gives) into dst. */
 typedef struct conv_job {
     const ts_mat *src;
-    ts_mat dst;          /* dst.data is writable: inside ts_model.packed */
-    float *scratch;      /* [nth][scratch_floats] */
+    ts_mat dst;     /* dst.data is writable: inside ts_model.packed */
+    float *scratch; /* [nth][scratch_floats] */
     size_t scratch_floats;
 } conv_job;
 
@@ -256,9 +257,8 @@ static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t
     size_t map_size = (total + 2 * huge - 1) & ~(huge - 1);
     void *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED)
-        return ts_errorf(err, err_size, TS_ERR_NOMEM,
-                         "%s: cannot map %zu MB for the %s weights", dir, total >> 20,
-                         ts_weights_type_name(m->winfo.mode));
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: cannot map %zu MB for the %s weights",
+                         dir, total >> 20, ts_weights_type_name(m->winfo.mode));
     m->packed = map;
     m->packed_size = map_size;
     /* Start on a 2 MB boundary so that whole huge pages cover the matrices. */
@@ -587,9 +587,9 @@ const float *ts_context_logits(const ts_context *ctx)
     return ctx->logits + ctx->last_row * (size_t)ctx->model->info.n_vocab;
 }
 
-static const char *const k_phase_names[TS_PHASE_COUNT] = {
-    "embed", "layernorm", "c_attn", "kv_copy", "attention", "attn.c_proj", "mlp.c_fc",
-    "mlp.c_proj", "lm_head"};
+static const char *const k_phase_names[TS_PHASE_COUNT] = {"embed",    "layernorm",  "c_attn",
+                                                          "kv_copy",  "attention",  "attn.c_proj",
+                                                          "mlp.c_fc", "mlp.c_proj", "lm_head"};
 
 const char *ts_phase_name(ts_phase p)
 {
@@ -619,7 +619,6 @@ const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows)
 /* ======================================================================== */
 /* forward pass                                                             */
 /* ======================================================================== */
-
 
 typedef enum epilogue { EPI_STORE, EPI_RESIDUAL, EPI_GELU } epilogue;
 
@@ -798,7 +797,8 @@ static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts
     ts_threadpool_run(ctx->pool, mm_task, &j);
 }
 
-/* Per-phase timing: a no-op unless the context profiles (then `acc` is its decode or prefill sums). */
+/* Per-phase timing: a no-op unless the context profiles (then `acc` is its decode or prefill sums).
+ */
 #define PHASE(ph, ...)                                                                             \
     do {                                                                                           \
         double t0_ = acc ? now_s() : 0.0;                                                          \
@@ -830,8 +830,8 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
         const float *const *v = m->layers[l].v;
         PHASE(TS_PHASE_LAYERNORM,
               layernorm(ctx, ctx->xn, ctx->x, v[TS_LT_LN_1_W], v[TS_LT_LN_1_B], T));
-        PHASE(TS_PHASE_ATTN_QKV, matmul(ctx, ctx->qkv, ctx->xn, T, &W[TS_LT_ATTN_W],
-                                        v[TS_LT_ATTN_B], EPI_STORE));
+        PHASE(TS_PHASE_ATTN_QKV,
+              matmul(ctx, ctx->qkv, ctx->xn, T, &W[TS_LT_ATTN_W], v[TS_LT_ATTN_B], EPI_STORE));
         PHASE(TS_PHASE_KV_COPY, {
             float *kc = ctx->k_cache + (l * ctx->n_ctx + p0) * C;
             float *vc = ctx->v_cache + (l * ctx->n_ctx + p0) * C;
