@@ -431,6 +431,9 @@ static void test_reference_logits_converted(void **state)
                      TS_ERR_UNSUPPORTED);
     assert_null(model);
     assert_non_null(strstr(err, "q8_0 need n_embd a multiple of 32"));
+    mp.weights = (ts_weights_type)99;
+    assert_int_equal(ts_model_load(R.models[0].dir, &mp, &model, err, sizeof err), TS_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown weights type 99"));
     ts_weights_type w = TS_WEIGHTS_STORED;
     assert_true(ts_weights_type_parse("Q8_0", &w) && w == TS_WEIGHTS_Q8_0);
     assert_false(ts_weights_type_parse("q4_0", &w));

@@ -370,6 +370,11 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
     }
     m->n_threads = params && params->n_threads > 0 ? params->n_threads : ts_threadpool_n_cores();
     m->winfo.mode = params ? params->weights : TS_WEIGHTS_STORED;
+    if ((unsigned)m->winfo.mode > TS_WEIGHTS_Q8_0) {
+        int bad = (int)m->winfo.mode;
+        ts_model_free(m);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: unknown weights type %d", dir, bad);
+    }
     m->winfo.matrix_dtype = m->info.dtype;
     if (m->winfo.mode != TS_WEIGHTS_STORED) {
         st = convert_weights(m, dir, err, err_size);
