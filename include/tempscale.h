@@ -366,6 +366,7 @@ typedef struct ts_weights_info {
     size_t copy_bytes;     /* anonymous memory holding converted matrices (0 when stored) */
     double convert_ms;     /* time ts_model_load spent converting (0 when stored) */
 } ts_weights_info;
+/* Fill *out (neither may be NULL); no allocation. */
 void ts_model_weights_info(const ts_model *model, ts_weights_info *out);
 
 /*
@@ -439,6 +440,7 @@ typedef struct ts_profile {
 } ts_profile;
 /* Copy the sums into *out (all zero when the context was made without profile). */
 void ts_context_profile(const ts_context *ctx, ts_profile *out);
+/* Zero the sums (e.g. after a warm-up eval). */
 void ts_context_profile_reset(ts_context *ctx);
 
 /*
@@ -450,9 +452,10 @@ void ts_context_profile_reset(ts_context *ctx);
  *   kl[i]            mean over positions of KL(p_ref || p_q) at temperature
  *                    temps[i] (softmax(z / T), log-sum-exp in double),
  *   top1_agree       share of positions whose argmax agrees.
- * n_positions = positions scored (n rounded down to whole windows, the last
- * partial window included). Allocates two contexts with all_logits (of window
- * positions each) and frees them. TS_ERR_INVALID when the shapes differ,
+ * n_positions = n (every token is scored; the last window may be shorter).
+ * temps[0:n_temps] must be finite and > 0. n_threads 0 = the models' default.
+ * Allocates two contexts with all_logits (of window positions each) and frees
+ * them; the models are only read (they may be shared with other threads). TS_ERR_INVALID when the shapes differ,
  * window is 0 or beyond either model's n_positions, or n_temps > 8.
  */
 #define TS_FIDELITY_MAX_TEMPS 8
