@@ -432,8 +432,47 @@ size_t ts_utf8_stream_flush(ts_utf8_stream *st, char *out);
 /* ======================================================================== */
 /* Model and context (src/engine/safetensors.c, src/engine/config.c, src/engine/model.c)         */
 /* ======================================================================== */
-typedef enum ts_dtype { TS_DTYPE_F32 = 0, TS_DTYPE_F16 = 1, TS_DTYPE_BF16 = 2 } ts_dtype;
+/*
+ * Element types of weight matrices. F32, F16 and BF16 are read from
+ * checkpoints; Q8_0 exists only in memory, made at load (ts_model_params.weights):
+ * blocks of 32 consecutive values along a matrix's input dimension, each an F16
+ * scale d = max|x| / 127 and 32 int8 q = round(x / d), 34 bytes (llama.cpp's Q8_0).
+ */
+typedef enum ts_dtype {
+    TS_DTYPE_F32 = 0,
+    TS_DTYPE_F16 = 1,
+    TS_DTYPE_BF16 = 2,
+    TS_DTYPE_Q8_0 = 3,
+} ts_dtype;
+#define TS_DTYPE_COUNT 4
+/* "F32", "F16", "BF16", "Q8_0"; "?" for anything else. Static string. */
 const char *ts_dtype_name(ts_dtype dt);
+
+/*
+ * How ts_model_load holds the weight matrices (ts_model_params.weights).
+ *   TS_WEIGHTS_STORED (0, the default): read in place from the mmap'd
+ *     checkpoint, in its stored dtype. Load is lazy (pages come in on first
+ *     use) and costs no memory beyond the page cache.
+ *   TS_WEIGHTS_F32 / F16 / BF16 / Q8_0: every matrix is converted at load into
+ *     that type, in anonymous memory (huge pages when the kernel gives them), in
+ *     the layout the decode kernels stream fastest (docs/engine.md). Costs the
+ *     load time of one pass over the weights (threaded) and the memory of the
+ *     copy (F32 twice F16, Q8_0 34/32 bytes per weight). Converting to the
+ *     stored type is a plain repack. Q8_0 needs n_embd a multiple of 32.
+ * The embeddings' position table wpe, the LayerNorm parameters and the biases
+ * stay F32 / as stored in every mode.
+ */
+typedef enum ts_weights_type {
+    TS_WEIGHTS_STORED = 0,
+    TS_WEIGHTS_F32 = 1,
+    TS_WEIGHTS_F16 = 2,
+    TS_WEIGHTS_BF16 = 3,
+    TS_WEIGHTS_Q8_0 = 4,
+} ts_weights_type;
+/* "stored", "f32", "f16", "bf16", "q8_0". Static string; "?" for anything else. */
+const char *ts_weights_type_name(ts_weights_type w);
+/* Parse one of the names above (case-insensitive) into *out; false if unknown (out untouched). */
+bool ts_weights_type_parse(const char *name, ts_weights_type *out);
 
 typedef struct ts_model ts_model;
 typedef struct ts_context ts_context;
@@ -453,15 +492,23 @@ typedef struct ts_model_info {
 } ts_model_info;
 
 typedef struct ts_model_params {
-    int32_t n_threads; /* 0 = every online core */
+    int32_t n_threads;       /* 0 = every online core (contexts' default, and the load's
+                                conversion threads) */
+    ts_weights_type weights; /* TS_WEIGHTS_STORED (0) = in place, as stored */
 } ts_model_params;
 ts_model_params ts_model_default_params(void);
 
 /*
  * Load a GPT-2-family checkpoint from a Hugging Face layout directory:
  * config.json, model.safetensors (or model.safetensors.index.json + shards),
- * vocab.json, merges.txt. Weights are mmap'd. On failure *out is NULL and err
- * names the file and field.
+ * vocab.json, merges.txt. Weights are mmap'd (and converted when
+ * params->weights asks; params NULL = defaults). On failure *out is NULL and
+ * err names the file and field.
+ *
+ * Thread safety: a loaded model is read-only. Any number of contexts, each
+ * used by one thread at a time, may evaluate concurrently on one model (every
+ * converted copy is built inside ts_model_load). ts_model_free only after
+ * every context on it is freed.
  */
 ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out,
                         char *err, size_t err_size);
@@ -470,10 +517,30 @@ const ts_model_info *ts_model_get_info(const ts_model *model);
 /* Borrowed; valid until ts_model_free. */
 const ts_tokenizer *ts_model_tokenizer(const ts_model *model);
 
+/* How a loaded model holds its matrices (filled by ts_model_weights_info). */
+typedef struct ts_weights_info {
+    ts_weights_type mode;  /* what was asked */
+    ts_dtype matrix_dtype; /* dtype the kernels read (= info.dtype when stored) */
+    size_t matrix_bytes;   /* bytes of weight matrices one decoded token reads
+                              (every block matrix + the vocabulary projection) */
+    size_t copy_bytes;     /* anonymous memory holding converted matrices (0 when stored) */
+    double convert_ms;     /* time ts_model_load spent converting (0 when stored) */
+} ts_weights_info;
+/* Fill *out (neither may be NULL); no allocation. */
+void ts_model_weights_info(const ts_model *model, ts_weights_info *out);
+
+/*
+ * Name of the SIMD code path the kernels take on this machine: "avx512",
+ * "avx2+fma+f16c" or "scalar" (the best one compiled in and supported by the
+ * CPU). Static string.
+ */
+const char *ts_engine_isa_name(void);
+
 typedef struct ts_context_params {
     int32_t n_ctx;      /* 0 = the model's n_positions */
     int32_t n_threads;  /* 0 = the model's */
     bool all_logits;    /* keep logits of every position of the last eval */
+    bool profile;       /* accumulate per-phase times (ts_context_profile) */
 } ts_context_params;
 ts_context_params ts_context_default_params(void);
 
@@ -501,6 +568,69 @@ const float *ts_context_logits(const ts_context *ctx);
  * [*n_rows][n_vocab], borrowed until the next eval. NULL otherwise.
  */
 const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows);
+
+/*
+ * Per-phase wall time of the forward passes of a context made with
+ * profile = true, summed since it was made (or last reset), separately for
+ * decode (n == 1) and prefill evals. Phases: the embedding lookup, the
+ * LayerNorms, c_attn, the K/V cache copy, attention, attn.c_proj, mlp.c_fc
+ * (+ gelu), mlp.c_proj, and the vocabulary projection (lm_head).
+ * Profiling adds two clock reads per phase; without it the fields stay 0.
+ */
+typedef enum ts_phase {
+    TS_PHASE_EMBED = 0,
+    TS_PHASE_LAYERNORM,
+    TS_PHASE_ATTN_QKV,
+    TS_PHASE_KV_COPY,
+    TS_PHASE_ATTENTION,
+    TS_PHASE_ATTN_PROJ,
+    TS_PHASE_MLP_FC,
+    TS_PHASE_MLP_PROJ,
+    TS_PHASE_LM_HEAD,
+    TS_PHASE_COUNT
+} ts_phase;
+/* "embed", "layernorm", "c_attn", "kv_copy", "attention", "attn.c_proj", "mlp.c_fc",
+   "mlp.c_proj", "lm_head". Static string. */
+const char *ts_phase_name(ts_phase p);
+typedef struct ts_profile {
+    double decode_s[TS_PHASE_COUNT];  /* seconds summed over decode evals */
+    double prefill_s[TS_PHASE_COUNT]; /* seconds summed over prefill evals */
+    size_t decode_tokens;             /* decode evals counted */
+    size_t prefill_tokens;            /* tokens of prefill evals counted */
+} ts_profile;
+/* Copy the sums into *out (all zero when the context was made without profile). */
+void ts_context_profile(const ts_context *ctx, ts_profile *out);
+/* Zero the sums (e.g. after a warm-up eval). */
+void ts_context_profile_reset(ts_context *ctx);
+
+/*
+ * How much a converted model moves the next-token distribution, against a
+ * reference model of the same shape (e.g. Q8_0 against the stored weights):
+ * over n tokens cut into windows of `window` positions (each evaluated from an
+ * empty context, every position scored),
+ *   max_abs_dlogit   max over positions and vocabulary of |z_q - z_ref|,
+ *   kl[i]            mean over positions of KL(p_ref || p_q) at temperature
+ *                    temps[i] (softmax(z / T), log-sum-exp in double),
+ *   top1_agree       share of positions whose argmax agrees.
+ * n_positions = n (every token is scored; the last window may be shorter).
+ * temps[0:n_temps] must be finite and > 0. n_threads 0 = the models' default.
+ * Allocates two contexts with all_logits (of window positions each) and frees
+ * them; the models are only read (they may be shared with other threads). TS_ERR_INVALID when the shapes differ,
+ * window is 0 or beyond either model's n_positions, or n_temps > 8.
+ */
+#define TS_FIDELITY_MAX_TEMPS 8
+typedef struct ts_fidelity {
+    size_t n_positions;
+    double max_abs_dlogit;
+    double mean_abs_dlogit; /* over positions and vocabulary */
+    size_t n_temps;
+    double temps[TS_FIDELITY_MAX_TEMPS];
+    double kl[TS_FIDELITY_MAX_TEMPS];
+    double top1_agree;
+} ts_fidelity;
+ts_status ts_model_fidelity(const ts_model *ref, const ts_model *q, const int32_t *tokens,
+                            size_t n, size_t window, const double *temps, size_t n_temps,
+                            int32_t n_threads, ts_fidelity *out, char *err, size_t err_size);
 
 /* ======================================================================== */
 /* Generation, temperature sweeps, sampling statistics                      */
