@@ -27,6 +27,7 @@
 /* The CLI's own options (not request fields). */
 enum {
     OPT_MODEL = 1,
+    OPT_WEIGHTS,
     OPT_JSON,
     OPT_PLOT,
     OPT_PROMPT_FILE,
@@ -43,7 +44,7 @@ typedef struct cli_opt {
 } cli_opt;
 
 typedef struct cli_args {
-    const char *model, *plot, *prompt_file, *prompts_file, *file, *dump_logits;
+    const char *model, *weights, *plot, *prompt_file, *prompts_file, *file, *dump_logits;
     bool json;
     char **pos;
     size_t n_pos;
@@ -70,6 +71,8 @@ static size_t cli_options(const ts_analysis *a, cli_opt *out)
     bool calibrate = strcmp(name, "calibrate") == 0;
     if (ts_analysis_needs(a) >= TS_NEEDS_TOKENIZER || calibrate)
         out[n++] = (cli_opt){"model", OPT_MODEL, true};
+    if (ts_analysis_needs(a) == TS_NEEDS_MODEL || calibrate)
+        out[n++] = (cli_opt){"weights", OPT_WEIGHTS, true};
     if (has_field(a, "prompt", TS_FIELD_STRING))
         out[n++] = (cli_opt){"prompt-file", OPT_PROMPT_FILE, true};
     if (ts_analysis_find_field(a, "prompts") || strcmp(name, "compare") == 0)
@@ -421,6 +424,7 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
             ca.json = true;
             continue;
         case OPT_MODEL: slot = &ca.model; break;
+        case OPT_WEIGHTS: slot = &ca.weights; break;
         case OPT_PLOT: slot = &ca.plot; break;
         case OPT_PROMPT_FILE: slot = &ca.prompt_file; break;
         case OPT_PROMPTS_FILE: slot = &ca.prompts_file; break;
@@ -551,6 +555,12 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         ts_session_params sp = ts_session_default_params();
         sp.model_dir = dir;
         sp.tokenizer_only = needs == TS_NEEDS_TOKENIZER;
+        if (ca.weights && !ts_weights_type_parse(ca.weights, &sp.weights)) {
+            ts_cli_error("option --weights: unknown type '%s' (expected stored, f32, f16, bf16 or "
+                         "q8_0)",
+                         ca.weights);
+            goto out;
+        }
         ts_status st = ts_session_open(&sp, &session, err, sizeof err);
         if (st != TS_OK) {
             ts_cli_error("%s", err[0] ? err : ts_status_str(st));
