@@ -15,7 +15,7 @@ JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES = build-essential cmake pkg-config libopenblas-dev libcairo2-dev libcjson-dev \
-	libcurl4-openssl-dev libutf8proc-dev libcmocka-dev fonts-dejavu-core python3 libssl-dev \
+	libcurl4-openssl-dev libutf8proc-dev libcmocka-dev fonts-dejavu-core python3 libssl-dev liblbfgs-dev \
 	libmicrohttpd-dev
 # The tests of `tempscale serve` also run the official OpenAI client (Node) and the
 # explorer page in a real browser (playwright-core driving Debian's chromium).

@@ -6,14 +6,17 @@
  *   build/bench_model [--quick]
  *
  * Matrices have distilgpt2's shapes: c_fc (768 x 3072, [in, out]) and
- * mlp.c_proj (3072 x 768) for ts_gemv_xw and the vocabulary projection
- * (50,257 x 768) for ts_gemv_wx; the weights are bigger than the caches, so
- * every call streams them from DRAM.
+ * mlp.c_proj (3072 x 768) for ts_gemv_xw, in every dtype x layout the engine
+ * uses (row-major as stored, 32-column panels, Q8_0 transposed), and the
+ * vocabulary projection (50,257 x 768) for ts_gemv_wx; the weights are bigger
+ * than the caches, so every call streams them from DRAM. "wx 256x768 (L2)"
+ * repeats a cache-resident block: the kernel's compute ceiling. Best of N.
  * "read" is a plain AVX sum over the same bytes: the bandwidth ceiling.
  */
 #include "internal.h"
 
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #if defined(__AVX512F__)
@@ -61,8 +64,8 @@ static void gemv_task(void *arg, int ith, int nth)
 {
     gemv_job *j = arg;
     size_t n = j->rows ? j->W->rows : j->W->cols;
-    size_t a = n * (size_t)ith / (size_t)nth / 16 * 16,
-           b = n * (size_t)(ith + 1) / (size_t)nth / 16 * 16;
+    size_t a = n * (size_t)ith / (size_t)nth / 32 * 32,
+           b = n * (size_t)(ith + 1) / (size_t)nth / 32 * 32;
     if (ith == nth - 1) b = n;
     if (j->rows)
         ts_gemv_wx(j->y, j->W, j->x, a, b);
@@ -77,6 +80,29 @@ static void noop_task(void *arg, int ith, int nth)
     (void)nth;
 }
 
+/* One matrix configuration to time. */
+typedef struct bench_cfg {
+    ts_dtype dt;
+    ts_layout lay;
+    const char *name;
+} bench_cfg;
+
+static double time_gemv(ts_threadpool *pool, ts_mat *Ws, size_t copies, bool rows, int reps,
+                        float *y, const float *x)
+{
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        for (size_t c = 0; c < copies; c++) {
+            gemv_job j = {y, x, &Ws[c], rows};
+            ts_threadpool_run(pool, gemv_task, &j);
+        }
+        double t = (now_s() - t0) / (double)copies;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -85,65 +111,83 @@ int main(int argc, char **argv)
     const size_t K1 = 768, N1 = 3072, copies = 8;
     const size_t V = 50257, C = 768;
     size_t bytes_max = V * C * 4 > copies * K1 * N1 * 4 ? V * C * 4 : copies * K1 * N1 * 4;
-    unsigned char *buf = malloc(bytes_max);
+    /* anonymous memory with huge pages, as weights converted at load get */
+    unsigned char *buf = mmap(NULL, bytes_max + (2u << 20), PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     float *x = malloc(4 * 4096 * sizeof *x), *y = malloc(V * sizeof *y);
-    if (!buf || !x || !y) return 1;
+    if (buf == MAP_FAILED || !x || !y) return 1;
+    buf = (unsigned char *)(((uintptr_t)buf + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
+    (void)madvise(buf, bytes_max, MADV_HUGEPAGE);
     for (size_t i = 0; i < bytes_max / 2; i++)
         ((uint16_t *)buf)[i] = (uint16_t)(0x3000 + (i % 977));
     for (size_t i = 0; i < 4 * 4096; i++)
         x[i] = 0.001f * (float)(i % 100);
     ts_isa best = ts_kernels_isa();
-    printf("kernels available: best = %s\n", ts_isa_name(best));
-    printf("%-8s %-6s %-16s %7s %9s %9s\n", "isa", "dtype", "kernel", "threads", "GB/s", "ms/call");
+    printf("kernels available: best = %s; matrices in anonymous huge-page memory\n",
+           ts_isa_name(best));
+    printf("%-14s %-12s %-16s %7s %9s %9s\n", "isa", "dtype/layout", "kernel", "threads", "GB/s",
+           "ms/call");
+    const bench_cfg xw_cfgs[] = {
+        {TS_DTYPE_F32, TS_LAYOUT_ROWS, "F32 rows"},
+        {TS_DTYPE_F16, TS_LAYOUT_ROWS, "F16 rows"},
+        {TS_DTYPE_BF16, TS_LAYOUT_ROWS, "BF16 rows"},
+        {TS_DTYPE_F32, TS_LAYOUT_PANELS, "F32 panels"},
+        {TS_DTYPE_F16, TS_LAYOUT_PANELS, "F16 panels"},
+        {TS_DTYPE_Q8_0, TS_LAYOUT_COLS, "Q8_0 cols"},
+    };
+    const ts_dtype head_types[] = {TS_DTYPE_F32, TS_DTYPE_F16, TS_DTYPE_BF16, TS_DTYPE_Q8_0};
     for (int nt = 1; nt <= 2; nt++) {
         ts_threadpool *pool = NULL;
         if (ts_threadpool_new(nt, &pool) != TS_OK) return 1;
-        for (int dt = 0; dt < 3; dt++) {
-            size_t es = dt == TS_DTYPE_F32 ? 4 : 2;
-            /* read ceiling over the vocabulary-projection bytes */
-            double t0 = now_s();
+        for (int dt = 0; dt < 3 && nt == 1; dt++) { /* read ceiling over the lm_head bytes */
+            size_t bytes = V * C * (dt == 0 ? 4 : 2);
+            double t = 1e30;
             volatile float sink = 0;
-            for (int r = 0; r < reps; r++)
-                sink += read_all(buf, V * C * es);
-            double t = (now_s() - t0) / reps;
-            if (nt == 1)
-                printf("%-8s %-6s %-16s %7d %9.1f %9.3f\n", "-", ts_dtype_name((ts_dtype)dt),
-                       "read (ceiling)", 1, (double)(V * C * es) / t / 1e9, t * 1e3);
-            for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
-                if (!ts_kernels_force_isa((ts_isa)isa)) continue;
-                if (isa == TS_ISA_SCALAR && quick) continue;
-                /* xw over `copies` distinct matrices: c_fc (768 x 3072), then the same
-                   bytes as mlp.c_proj (3072 x 768, the narrowest rows) */
-                int r_xw = isa == TS_ISA_SCALAR ? 1 : reps;
+            for (int r = 0; r < reps; r++) {
+                double t0 = now_s();
+                sink += read_all(buf, bytes);
+                if (now_s() - t0 < t) t = now_s() - t0;
+            }
+            printf("%-14s %-12s %-16s %7d %9.1f %9.3f\n", "-", ts_dtype_name((ts_dtype)dt),
+                   "read (ceiling)", 1, (double)bytes / t / 1e9, t * 1e3);
+        }
+        for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+            if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+            if (isa == TS_ISA_SCALAR && quick) continue;
+            int r_xw = isa == TS_ISA_SCALAR ? 1 : reps;
+            for (size_t ci = 0; ci < sizeof xw_cfgs / sizeof *xw_cfgs; ci++) {
+                const bench_cfg *cf = &xw_cfgs[ci];
+                /* c_fc (768 x 3072), then mlp.c_proj (3072 x 768, the narrowest rows) */
                 for (int shape = 0; shape < 2; shape++) {
                     size_t rows = shape ? N1 : K1, cols = shape ? K1 : N1;
+                    size_t mb = ts_mat_bytes(cf->dt, cf->lay, rows, cols);
                     ts_mat Ws[8];
                     for (size_t c = 0; c < copies; c++)
-                        Ws[c] = (ts_mat){buf + c * K1 * N1 * es, (ts_dtype)dt, rows, cols};
-                    t0 = now_s();
-                    for (int r = 0; r < r_xw; r++)
-                        for (size_t c = 0; c < copies; c++) {
-                            gemv_job j = {y, x, &Ws[c], false};
-                            ts_threadpool_run(pool, gemv_task, &j);
-                        }
-                    t = (now_s() - t0) / r_xw / copies;
-                    printf("%-8s %-6s %-16s %7d %9.1f %9.3f\n", ts_isa_name((ts_isa)isa),
-                           ts_dtype_name((ts_dtype)dt), shape ? "xw 3072x768" : "xw 768x3072",
-                           nt, (double)(K1 * N1 * es) / t / 1e9, t * 1e3);
+                        Ws[c] = (ts_mat){buf + c * mb, cf->dt, rows, cols, cf->lay};
+                    double t = time_gemv(pool, Ws, copies, false, r_xw, y, x);
+                    printf("%-14s %-12s %-16s %7d %9.1f %9.3f\n", ts_isa_name((ts_isa)isa),
+                           cf->name, shape ? "xw 3072x768" : "xw 768x3072", nt,
+                           (double)mb / t / 1e9, t * 1e3);
                 }
-                ts_mat Wv = {buf, (ts_dtype)dt, V, C};
-                t0 = now_s();
-                for (int r = 0; r < r_xw; r++) {
-                    gemv_job j = {y, x, &Wv, true};
-                    ts_threadpool_run(pool, gemv_task, &j);
-                }
-                t = (now_s() - t0) / r_xw;
-                printf("%-8s %-6s %-16s %7d %9.1f %9.3f\n", ts_isa_name((ts_isa)isa),
-                       ts_dtype_name((ts_dtype)dt), "wx 50257x768", nt,
-                       (double)(V * C * es) / t / 1e9, t * 1e3);
             }
-            ts_kernels_force_isa(best);
+            for (size_t ti = 0; ti < 4; ti++) {
+                ts_mat Wv = {buf, head_types[ti], V, C, TS_LAYOUT_ROWS};
+                double t = time_gemv(pool, &Wv, 1, true, r_xw, y, x);
+                printf("%-14s %-12s %-16s %7d %9.1f %9.3f\n", ts_isa_name((ts_isa)isa),
+                       ts_dtype_name(head_types[ti]), "wx 50257x768", nt,
+                       (double)ts_mat_bytes(head_types[ti], TS_LAYOUT_ROWS, V, C) / t / 1e9,
+                       t * 1e3);
+                /* compute ceiling: 256 rows (in L2) over and over */
+                ts_mat Ws = {buf, head_types[ti], 256, C, TS_LAYOUT_ROWS};
+                ts_mat many[8] = {Ws, Ws, Ws, Ws, Ws, Ws, Ws, Ws};
+                t = time_gemv(pool, many, 8, true, r_xw * 20, y, x);
+                printf("%-14s %-12s %-16s %7d %9.1f %9.3f\n", ts_isa_name((ts_isa)isa),
+                       ts_dtype_name(head_types[ti]), "wx 256x768 (L2)", nt,
+                       (double)ts_mat_bytes(head_types[ti], TS_LAYOUT_ROWS, 256, C) / t / 1e9,
+                       t * 1e3);
+            }
         }
+        ts_kernels_force_isa(best);
         if (nt > 1) {
             const int n = quick ? 2000 : 20000;
             double t0 = now_s();
@@ -154,7 +198,6 @@ int main(int argc, char **argv)
         }
         ts_threadpool_free(pool);
     }
-    free(buf);
     free(x);
     free(y);
     return 0;

@@ -23,8 +23,8 @@ static void usage(FILE *f)
         "The temperature walkthrough, start to finish, on the bundled model (offline, a few\n"
         "seconds): what temperature does to softmax, how text becomes tokens, greedy and\n"
         "low-temperature generation, the model's top-10 next tokens, sampling, one\n"
-        "distribution at seven temperatures, entropy, several domains side by side, and\n"
-        "which temperature to use for what. Every step shows the command that reproduces\n"
+        "distribution at seven temperatures, entropy, several domains side by side, what\n"
+        "temperature does to text (measured), and which temperature to use for what. Every step shows the command that reproduces\n"
         "it, followed by that command's output.\n"
         "\n"
         "Options:\n"
@@ -70,7 +70,7 @@ static ts_request *make(const char *analysis, const char *const *kv)
  * Show the command that reproduces r, then run it with its output rendered
  * into the document (live). plot: the figure's file name, or NULL.
  */
-static int show(demo *d, ts_request *r, const char *plot, const char *caption)
+static int show(demo *d, ts_request *r, const char *plot, const char *const *captions)
 {
     if (!r) return TS_EXIT_FAIL;
     char extra[4400] = "", path[4400] = "";
@@ -90,7 +90,19 @@ static int show(demo *d, ts_request *r, const char *plot, const char *caption)
     ts_result *res = NULL;
     ts_status st = ts_request_run(r, d->session, &ro, &res, err, sizeof err);
     if (st == TS_OK) st = ts_result_doc(res, d->doc, true);
-    if (st == TS_OK && plot) st = ts_result_plot(res, path, NULL, err, sizeof err);
+    /* Every figure: the first at plot, figure i at plot with "-<name>" (as the CLI does). */
+    size_t n_fig = plot && st == TS_OK ? ts_result_n_figures(res) : 0;
+    char (*paths)[4400] = n_fig ? calloc(n_fig, sizeof *paths) : NULL;
+    if (n_fig && !paths) st = TS_ERR_NOMEM;
+    for (size_t i = 0; st == TS_OK && i < n_fig; i++) {
+        const char *dot = strrchr(path, '.');
+        if (i == 0)
+            snprintf(paths[i], sizeof paths[i], "%s", path);
+        else
+            snprintf(paths[i], sizeof paths[i], "%.*s-%s%s", (int)(dot - path), path,
+                     ts_result_figure_name(res, i), dot);
+        st = ts_result_plot_figure(res, i, paths[i], err, sizeof err);
+    }
     if (st != TS_OK) {
         ts_cli_field_message(ts_request_analysis(r), err, msg, sizeof msg);
         ts_cli_error("%s", msg[0] ? msg : ts_status_str(st));
@@ -98,8 +110,9 @@ static int show(demo *d, ts_request *r, const char *plot, const char *caption)
     } else {
         for (size_t i = 0; i < ts_result_n_warnings(res); i++)
             ts_cli_warn("%s", ts_result_warning(res, i));
-        if (plot) ts_doc_figure(d->doc, path, caption);
+        for (size_t i = 0; i < n_fig; i++) ts_doc_figure(d->doc, paths[i], captions[i]);
     }
+    free(paths);
     ts_result_free(res);
     ts_request_free(r);
     return rc;
@@ -123,9 +136,9 @@ static int section_math(demo *d)
             "measures the spread: 0 for a certain choice, log V for uniform over V tokens.");
     char plot[32];
     snprintf(plot, sizeof plot, "softmax%s", d->ext);
-    return show(d, make("softmax", NULL), plot,
-                "The same five logits at five temperatures: low T concentrates, high T "
-                "flattens.");
+    static const char *const cap[] = {
+        "The same five logits at five temperatures: low T concentrates, high T flattens."};
+    return show(d, make("softmax", NULL), plot, cap);
 }
 
 static int section_tokenize(demo *d)
@@ -186,9 +199,10 @@ static int section_sweep(demo *d)
                                      "0.01,0.1,0.5,1,2,5,100", "k", "10", NULL};
     char plot[32];
     snprintf(plot, sizeof plot, "sweep%s", d->ext);
-    return show(d, make("sweep", kv), plot,
-                "Left: top-10 probabilities (renormalised) per temperature. Right: entropy of the "
-                "full distribution against T, with T = 1 and the uniform ceiling log V marked.");
+    static const char *const cap[] = {
+        "Left: top-10 probabilities (renormalised) per temperature. Right: entropy of the "
+        "full distribution against T, with T = 1 and the uniform ceiling log V marked."};
+    return show(d, make("sweep", kv), plot, cap);
 }
 
 static int section_entropy(demo *d)
@@ -215,6 +229,27 @@ static int section_grid(demo *d)
     return show(d, make("compare", kv), NULL, NULL);
 }
 
+static int section_text(demo *d)
+{
+    section(d, "9. What temperature does to text",
+            "Temperature trades quality for diversity, and this can be measured. Eight samples "
+            "per temperature: distinct-n counts unique n-grams (diversity), self-BLEU how alike "
+            "the samples are, and the NLL under the model at T = 1 how probable the model itself "
+            "finds them (lower = more fluent; Caccia et al. 2020). The frontier plots one "
+            "against the other; coupled samples show how long each temperature stays on the "
+            "greedy text. docs/science.md defines every measure.");
+    const char *kv[] = {"prompt", "ROMEO:", "temperatures", "0,0.3,0.7,1,1.5", "samples", "8",
+                        "max_new_tokens", "20", "coupled", "true", "bootstrap", "200", "seed",
+                        d->seed, NULL};
+    static const char *const cap[] = {
+        "The quality-diversity frontier: one point per temperature (95 % intervals).",
+        "Every measure against temperature.",
+        "Coupled samples: the share still equal to the greedy text after k tokens."};
+    char plot[32];
+    snprintf(plot, sizeof plot, "diversity%s", d->ext);
+    return show(d, make("diversity", kv), plot, cap);
+}
+
 static void table_rows(demo *d, const char *title, const char *const *headers,
                        const char *const (*rows)[3], size_t n)
 {
@@ -229,7 +264,7 @@ static void table_rows(demo *d, const char *title, const char *const *headers,
 
 static int section_guidance(demo *d)
 {
-    section(d, "9. Practical guidance: which temperature for what",
+    section(d, "10. Practical guidance: which temperature for what",
             "Temperature is a dial between reliability and variety. Rough starting points "
             "(tune on your own model and task; truncation such as top-p or min-p keeps higher "
             "temperatures from reaching the incoherent tail):");
@@ -395,8 +430,8 @@ int ts_cmd_demo(int argc, char **argv)
             (unsigned long long)seed, d.term.color ? "\033[0m" : "");
     int (*const steps[])(demo *) = {section_math,    section_tokenize, section_generate,
                                     section_top,     section_sample,   section_sweep,
-                                    section_entropy, section_grid,     section_guidance,
-                                    section_references};
+                                    section_entropy, section_grid,     section_text,
+                                    section_guidance, section_references};
     rc = TS_EXIT_OK;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == TS_EXIT_OK; i++)
         rc = steps[i](&d);
@@ -424,8 +459,9 @@ int ts_cmd_demo(int argc, char **argv)
     if (rc == TS_EXIT_OK && out_dir) fprintf(stderr, "tempscale: figures are in %s/\n", out_dir);
 out:
     if (d.tmp_dir) {
-        static const char *const names[] = {"softmax", "sweep"};
-        for (size_t i = 0; i < 2; i++) {
+        static const char *const names[] = {"softmax", "sweep", "diversity",
+                                            "diversity-metrics", "diversity-divergence"};
+        for (size_t i = 0; i < 5; i++) {
             char f[4300];
             snprintf(f, sizeof f, "%s/%s%s", d.dir, names[i], d.ext);
             unlink(f);

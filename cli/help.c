@@ -107,6 +107,53 @@ static const cmd_help helps[] = {
      {"tempscale compare --temperatures 0.001,0.5,1,2 --samples 2 --coupled --seed 7",
       "tempscale compare \"ROMEO:\" \"JULIET:\" --labels romeo,juliet --samples 1 --seed 1",
       NULL}},
+    {"diversity", "[--model DIR] [PROMPT | --prompts-file F] [--temperatures LIST] [options]",
+     "Measure what temperature does to the text a model writes. For each temperature\n"
+     "(and each truncation setting) it draws --samples continuations of the prompt and\n"
+     "reports, with 95 % bootstrap intervals over samples:\n"
+     "  diversity  distinct-1/2/3 (unique n-grams / n-grams over all samples; Li et al. 2016)\n"
+     "  sameness   self-BLEU-4 of each sample against the others (Zhu et al. 2018) and the\n"
+     "             share of repeated 4-grams inside a sample\n"
+     "  quality    mean NLL per token under the model at T = 1 (Caccia et al. 2020), the\n"
+     "             mean entropy sampled from, and the share that ended with <|endoftext|>\n"
+     "--plot FILE draws the quality-diversity frontier (a point per T, a curve per setting),\n"
+     "FILE-metrics every measure against T, and with --coupled FILE-divergence: the share\n"
+     "of samples still equal to the greedy text after k tokens. The prompt is evaluated\n"
+     "once for all temperatures. Default chain: pure sampling (no top-k); --top-p-curves\n"
+     "adds a curve per top-p value and --curve SPEC one per set of sampler fields, e.g.\n"
+     "--curve 'target_entropy=3' --curve 'mirostat=2;mirostat_tau=4.33' to compare decoding\n"
+     "toward an entropy with Mirostat v2 (such curves set their own temperature: use\n"
+     "--temperatures 1). docs/science.md defines every measure.",
+     NULL,
+     {"tempscale diversity --prompt ROMEO: --temperatures 0.3,1,2 --samples 8 --max-new-tokens 16 "
+      "--seed 1",
+      "tempscale diversity --prompt ROMEO: --temperatures 0,0.5,1,1.5 --samples 8 "
+      "--max-new-tokens 16 --top-p-curves 0.9 --coupled --seed 2 --plot frontier.png",
+      "tempscale diversity --temperatures 1 --samples 8 --max-new-tokens 24 --curve "
+      "'target_entropy=3' --curve 'mirostat=2;mirostat_tau=4.33' --seed 3",
+      NULL}},
+    {"trace", "[--model DIR] [TEXT | --text TEXT | --file F | --generate N] [options]",
+     "Follow temperature along a text. For every token, under the model: its surprisal\n"
+     "(-log p) and rank, the entropy of the model's next-token distribution at T = 1 and\n"
+     "at --temperature, and the smallest T at which the token survives the truncation\n"
+     "given (--top-k / --top-p / --min-p) in the HF order. In the llama.cpp order\n"
+     "truncation runs at T = 1, so whether a token survives does not depend on T at all.\n"
+     "Then the temperature that best explains the whole text (maximum likelihood, with a\n"
+     "bootstrap interval): which settings could have produced it. --prompt gives context\n"
+     "that is not traced; --generate N traces a continuation drawn here instead.",
+     NULL,
+     {"tempscale trace \"ROMEO: What light through yonder window breaks?\" --plot trace.png",
+      "tempscale trace --prompt ROMEO: --generate 40 --temperature 1.5 --top-p 0.9 --seed 4",
+      NULL}},
+    {"map", "[--model DIR] [PROMPT | --prompt TEXT] [--axis top_p|min_p|top_k] [options]",
+     "Truncation x temperature for one next-token distribution: for each temperature and\n"
+     "each value of one truncation, what the sampler draws from - how many tokens it keeps,\n"
+     "their entropy and the probability mass they hold - in the Hugging Face order\n"
+     "(temperature, then truncation) and the llama.cpp order (truncation at T = 1, then\n"
+     "temperature), and their difference. The figure shows why the order matters.",
+     NULL,
+     {"tempscale map --prompt \"In the future, AI will\" --plot map.png",
+      "tempscale map --axis min_p --metric support --temperatures 0.5,1,2,4", NULL}},
     {"calibrate", "--val FILE [--test FILE] [options] | --text FILE [--model M] [options]",
      "Temperature scaling (Guo et al., \"On Calibration of Modern Neural Networks\", 2017):\n"
      "fit one scalar T* > 0 that minimises the mean negative log-likelihood of\n"
@@ -172,6 +219,10 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
                     "checkpoint directory or Hugging Face repo id (default: the bundled "
                     "tiny-shakespeare)",
                     NULL);
+    if (ts_analysis_needs(a) == TS_NEEDS_MODEL || strcmp(name, "calibrate") == 0)
+        option_line(f, "weights", "TYPE",
+                    "stored (as in the file), f32, f16, bf16 or q8_0 (converted at load)",
+                    "stored");
     for (size_t i = 0; i < ts_analysis_n_fields(a); i++) {
         const ts_field_info *fi = ts_analysis_field(a, i);
         if (fi->flags & TS_FIELD_HIDDEN) continue;
@@ -190,7 +241,9 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
         option_line(f, "prompts-file", "FILE",
                     "one prompt per line, or JSON Lines {\"prompt\",\"label\"} ('-' = stdin)",
                     NULL);
-    if (strcmp(name, "tokenize") == 0)
+    const ts_field_info *tf = ts_analysis_find_field(a, "text");
+    bool input_text = tf && tf->type == TS_FIELD_STRING && (tf->flags & TS_FIELD_INPUT);
+    if (input_text)
         option_line(f, "file", "PATH", "read the text from PATH as raw bytes ('-' = stdin)", NULL);
     if (strcmp(name, "top") == 0)
         option_line(f, "dump-logits", "FILE", "write the raw logits as a float32 .npy", NULL);
@@ -205,7 +258,10 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
         snprintf(json_help, sizeof json_help, "print the result as one line of JSON");
     option_line(f, "json", NULL, json_help, NULL);
     option_line(f, "help", NULL, "this help (also -h)", NULL);
-    if (pf)
+    if (input_text)
+        fprintf(f, "\nThe text is --text, the arguments (joined with spaces), --file, or standard "
+                   "input\nwhen it is piped.\n");
+    else if (pf)
         fprintf(f, "\nThe prompt is --prompt, the arguments, --prompt-file, or standard input when "
                    "it\nis piped (one trailing newline dropped). Without one: \"%s\".\n",
                 "In the future, AI will");

@@ -27,6 +27,7 @@
 /* The CLI's own options (not request fields). */
 enum {
     OPT_MODEL = 1,
+    OPT_WEIGHTS,
     OPT_JSON,
     OPT_PLOT,
     OPT_PROMPT_FILE,
@@ -43,7 +44,7 @@ typedef struct cli_opt {
 } cli_opt;
 
 typedef struct cli_args {
-    const char *model, *plot, *prompt_file, *prompts_file, *file, *dump_logits;
+    const char *model, *weights, *plot, *prompt_file, *prompts_file, *file, *dump_logits;
     bool json;
     char **pos;
     size_t n_pos;
@@ -55,6 +56,13 @@ static bool has_field(const ts_analysis *a, const char *name, ts_field_type type
     return f && f->type == type;
 }
 
+/* The analysis reads a main text (tokenize, trace): arguments, --file and stdin fill it. */
+static bool has_input_text(const ts_analysis *a)
+{
+    const ts_field_info *f = ts_analysis_find_field(a, "text");
+    return f && f->type == TS_FIELD_STRING && (f->flags & TS_FIELD_INPUT);
+}
+
 /* Which CLI options analysis a takes (table order = help order). */
 static size_t cli_options(const ts_analysis *a, cli_opt *out)
 {
@@ -63,11 +71,13 @@ static size_t cli_options(const ts_analysis *a, cli_opt *out)
     bool calibrate = strcmp(name, "calibrate") == 0;
     if (ts_analysis_needs(a) >= TS_NEEDS_TOKENIZER || calibrate)
         out[n++] = (cli_opt){"model", OPT_MODEL, true};
+    if (ts_analysis_needs(a) == TS_NEEDS_MODEL || calibrate)
+        out[n++] = (cli_opt){"weights", OPT_WEIGHTS, true};
     if (has_field(a, "prompt", TS_FIELD_STRING))
         out[n++] = (cli_opt){"prompt-file", OPT_PROMPT_FILE, true};
     if (ts_analysis_find_field(a, "prompts") || strcmp(name, "compare") == 0)
         out[n++] = (cli_opt){"prompts-file", OPT_PROMPTS_FILE, true};
-    if (strcmp(name, "tokenize") == 0) out[n++] = (cli_opt){"file", OPT_FILE, true};
+    if (has_input_text(a)) out[n++] = (cli_opt){"file", OPT_FILE, true};
     if (strcmp(name, "top") == 0) out[n++] = (cli_opt){"dump-logits", OPT_DUMP_LOGITS, true};
     if (ts_analysis_has_plot(a)) out[n++] = (cli_opt){"plot", OPT_PLOT, true};
     out[n++] = (cli_opt){"json", OPT_JSON, false};
@@ -414,6 +424,7 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
             ca.json = true;
             continue;
         case OPT_MODEL: slot = &ca.model; break;
+        case OPT_WEIGHTS: slot = &ca.weights; break;
         case OPT_PLOT: slot = &ca.plot; break;
         case OPT_PROMPT_FILE: slot = &ca.prompt_file; break;
         case OPT_PROMPTS_FILE: slot = &ca.prompts_file; break;
@@ -431,7 +442,9 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
     const char *name = cmd;
     bool prompt_field = has_field(a, "prompt", TS_FIELD_STRING);
     bool prompt_list = has_field(a, "prompt", TS_FIELD_STRINGS);
-    bool text_field = strcmp(name, "tokenize") == 0;
+    /* Arguments and piped input go to "text" where there is one (tokenize, trace). */
+    bool text_field = has_input_text(a);
+    if (text_field) prompt_field = false;
     if (ca.n_pos && !prompt_field && !prompt_list && !text_field) {
         ts_cli_error("%s: unexpected argument '%s' (see 'tempscale help %s')", cmd, ca.pos[0], cmd);
         goto out;
@@ -518,7 +531,7 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         free(data);
         if (!ok) goto out;
     }
-    if (text_field && !ts_request_is_set(req, "text")) {
+    if (strcmp(name, "tokenize") == 0 && !ts_request_is_set(req, "text")) {
         ts_cli_error("tokenize: no text (give TEXT, --file PATH, or pipe text on stdin; see "
                      "'tempscale help tokenize')");
         goto out;
@@ -542,6 +555,12 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         ts_session_params sp = ts_session_default_params();
         sp.model_dir = dir;
         sp.tokenizer_only = needs == TS_NEEDS_TOKENIZER;
+        if (ca.weights && !ts_weights_type_parse(ca.weights, &sp.weights)) {
+            ts_cli_error("option --weights: unknown type '%s' (expected stored, f32, f16, bf16 or "
+                         "q8_0)",
+                         ca.weights);
+            goto out;
+        }
         ts_status st = ts_session_open(&sp, &session, err, sizeof err);
         if (st != TS_OK) {
             ts_cli_error("%s", err[0] ? err : ts_status_str(st));
@@ -599,14 +618,22 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         ts_cli_field_message(a, ts_result_warning(res, i), msg, sizeof msg);
         ts_cli_warn("%s", msg);
     }
-    if (ca.plot) {
-        st = ts_result_plot(res, ca.plot, NULL, err, sizeof err);
+    for (size_t i = 0; ca.plot && i < ts_result_n_figures(res); i++) {
+        /* Figure 0 at FILE; figure i at FILE with "-<name>" before the extension. */
+        char path[4200];
+        const char *dot = strrchr(ca.plot, '.');
+        if (i == 0 || !dot)
+            snprintf(path, sizeof path, "%s", ca.plot);
+        else
+            snprintf(path, sizeof path, "%.*s-%s%s", (int)(dot - ca.plot), ca.plot,
+                     ts_result_figure_name(res, i), dot);
+        st = ts_result_plot_figure(res, i, path, err, sizeof err);
         if (st != TS_OK) {
             ts_cli_error("option --plot: %s", err);
             rc = ts_cli_exit_code(st);
             goto out;
         }
-        fprintf(stderr, "tempscale: wrote %s\n", ca.plot);
+        fprintf(stderr, "tempscale: wrote %s\n", path);
     }
     if (ca.dump_logits) {
         size_t n = 0;

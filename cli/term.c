@@ -83,6 +83,7 @@ static void table(const ts_term *t, const ts_doc_table *dt)
         for (size_t c = 0; c < nc; c++) ts_table_cell(tt, "%s", ts_doc_table_cell(dt, r, c));
     }
     if (!ts_table_print(tt, t->f)) ts_cli_warn("could not print a table (out of memory?)");
+    fputc('\n', t->f); /* a blank line after every table */
     ts_table_free(tt);
 }
 

@@ -432,8 +432,47 @@ size_t ts_utf8_stream_flush(ts_utf8_stream *st, char *out);
 /* ======================================================================== */
 /* Model and context (src/engine/safetensors.c, src/engine/config.c, src/engine/model.c)         */
 /* ======================================================================== */
-typedef enum ts_dtype { TS_DTYPE_F32 = 0, TS_DTYPE_F16 = 1, TS_DTYPE_BF16 = 2 } ts_dtype;
+/*
+ * Element types of weight matrices. F32, F16 and BF16 are read from
+ * checkpoints; Q8_0 exists only in memory, made at load (ts_model_params.weights):
+ * blocks of 32 consecutive values along a matrix's input dimension, each an F16
+ * scale d = max|x| / 127 and 32 int8 q = round(x / d), 34 bytes (llama.cpp's Q8_0).
+ */
+typedef enum ts_dtype {
+    TS_DTYPE_F32 = 0,
+    TS_DTYPE_F16 = 1,
+    TS_DTYPE_BF16 = 2,
+    TS_DTYPE_Q8_0 = 3,
+} ts_dtype;
+#define TS_DTYPE_COUNT 4
+/* "F32", "F16", "BF16", "Q8_0"; "?" for anything else. Static string. */
 const char *ts_dtype_name(ts_dtype dt);
+
+/*
+ * How ts_model_load holds the weight matrices (ts_model_params.weights).
+ *   TS_WEIGHTS_STORED (0, the default): read in place from the mmap'd
+ *     checkpoint, in its stored dtype. Load is lazy (pages come in on first
+ *     use) and costs no memory beyond the page cache.
+ *   TS_WEIGHTS_F32 / F16 / BF16 / Q8_0: every matrix is converted at load into
+ *     that type, in anonymous memory (huge pages when the kernel gives them), in
+ *     the layout the decode kernels stream fastest (docs/engine.md). Costs the
+ *     load time of one pass over the weights (threaded) and the memory of the
+ *     copy (F32 twice F16, Q8_0 34/32 bytes per weight). Converting to the
+ *     stored type is a plain repack. Q8_0 needs n_embd a multiple of 32.
+ * The embeddings' position table wpe, the LayerNorm parameters and the biases
+ * stay F32 / as stored in every mode.
+ */
+typedef enum ts_weights_type {
+    TS_WEIGHTS_STORED = 0,
+    TS_WEIGHTS_F32 = 1,
+    TS_WEIGHTS_F16 = 2,
+    TS_WEIGHTS_BF16 = 3,
+    TS_WEIGHTS_Q8_0 = 4,
+} ts_weights_type;
+/* "stored", "f32", "f16", "bf16", "q8_0". Static string; "?" for anything else. */
+const char *ts_weights_type_name(ts_weights_type w);
+/* Parse one of the names above (case-insensitive) into *out; false if unknown (out untouched). */
+bool ts_weights_type_parse(const char *name, ts_weights_type *out);
 
 typedef struct ts_model ts_model;
 typedef struct ts_context ts_context;
@@ -453,15 +492,23 @@ typedef struct ts_model_info {
 } ts_model_info;
 
 typedef struct ts_model_params {
-    int32_t n_threads; /* 0 = every online core */
+    int32_t n_threads;       /* 0 = every online core (contexts' default, and the load's
+                                conversion threads) */
+    ts_weights_type weights; /* TS_WEIGHTS_STORED (0) = in place, as stored */
 } ts_model_params;
 ts_model_params ts_model_default_params(void);
 
 /*
  * Load a GPT-2-family checkpoint from a Hugging Face layout directory:
  * config.json, model.safetensors (or model.safetensors.index.json + shards),
- * vocab.json, merges.txt. Weights are mmap'd. On failure *out is NULL and err
- * names the file and field.
+ * vocab.json, merges.txt. Weights are mmap'd (and converted when
+ * params->weights asks; params NULL = defaults). On failure *out is NULL and
+ * err names the file and field.
+ *
+ * Thread safety: a loaded model is read-only. Any number of contexts, each
+ * used by one thread at a time, may evaluate concurrently on one model (every
+ * converted copy is built inside ts_model_load). ts_model_free only after
+ * every context on it is freed.
  */
 ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out,
                         char *err, size_t err_size);
@@ -470,10 +517,30 @@ const ts_model_info *ts_model_get_info(const ts_model *model);
 /* Borrowed; valid until ts_model_free. */
 const ts_tokenizer *ts_model_tokenizer(const ts_model *model);
 
+/* How a loaded model holds its matrices (filled by ts_model_weights_info). */
+typedef struct ts_weights_info {
+    ts_weights_type mode;  /* what was asked */
+    ts_dtype matrix_dtype; /* dtype the kernels read (= info.dtype when stored) */
+    size_t matrix_bytes;   /* bytes of weight matrices one decoded token reads
+                              (every block matrix + the vocabulary projection) */
+    size_t copy_bytes;     /* anonymous memory holding converted matrices (0 when stored) */
+    double convert_ms;     /* time ts_model_load spent converting (0 when stored) */
+} ts_weights_info;
+/* Fill *out (neither may be NULL); no allocation. */
+void ts_model_weights_info(const ts_model *model, ts_weights_info *out);
+
+/*
+ * Name of the SIMD code path the kernels take on this machine: "avx512",
+ * "avx2+fma+f16c" or "scalar" (the best one compiled in and supported by the
+ * CPU). Static string.
+ */
+const char *ts_engine_isa_name(void);
+
 typedef struct ts_context_params {
     int32_t n_ctx;      /* 0 = the model's n_positions */
     int32_t n_threads;  /* 0 = the model's */
     bool all_logits;    /* keep logits of every position of the last eval */
+    bool profile;       /* accumulate per-phase times (ts_context_profile) */
 } ts_context_params;
 ts_context_params ts_context_default_params(void);
 
@@ -501,6 +568,69 @@ const float *ts_context_logits(const ts_context *ctx);
  * [*n_rows][n_vocab], borrowed until the next eval. NULL otherwise.
  */
 const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows);
+
+/*
+ * Per-phase wall time of the forward passes of a context made with
+ * profile = true, summed since it was made (or last reset), separately for
+ * decode (n == 1) and prefill evals. Phases: the embedding lookup, the
+ * LayerNorms, c_attn, the K/V cache copy, attention, attn.c_proj, mlp.c_fc
+ * (+ gelu), mlp.c_proj, and the vocabulary projection (lm_head).
+ * Profiling adds two clock reads per phase; without it the fields stay 0.
+ */
+typedef enum ts_phase {
+    TS_PHASE_EMBED = 0,
+    TS_PHASE_LAYERNORM,
+    TS_PHASE_ATTN_QKV,
+    TS_PHASE_KV_COPY,
+    TS_PHASE_ATTENTION,
+    TS_PHASE_ATTN_PROJ,
+    TS_PHASE_MLP_FC,
+    TS_PHASE_MLP_PROJ,
+    TS_PHASE_LM_HEAD,
+    TS_PHASE_COUNT
+} ts_phase;
+/* "embed", "layernorm", "c_attn", "kv_copy", "attention", "attn.c_proj", "mlp.c_fc",
+   "mlp.c_proj", "lm_head". Static string. */
+const char *ts_phase_name(ts_phase p);
+typedef struct ts_profile {
+    double decode_s[TS_PHASE_COUNT];  /* seconds summed over decode evals */
+    double prefill_s[TS_PHASE_COUNT]; /* seconds summed over prefill evals */
+    size_t decode_tokens;             /* decode evals counted */
+    size_t prefill_tokens;            /* tokens of prefill evals counted */
+} ts_profile;
+/* Copy the sums into *out (all zero when the context was made without profile). */
+void ts_context_profile(const ts_context *ctx, ts_profile *out);
+/* Zero the sums (e.g. after a warm-up eval). */
+void ts_context_profile_reset(ts_context *ctx);
+
+/*
+ * How much a converted model moves the next-token distribution, against a
+ * reference model of the same shape (e.g. Q8_0 against the stored weights):
+ * over n tokens cut into windows of `window` positions (each evaluated from an
+ * empty context, every position scored),
+ *   max_abs_dlogit   max over positions and vocabulary of |z_q - z_ref|,
+ *   kl[i]            mean over positions of KL(p_ref || p_q) at temperature
+ *                    temps[i] (softmax(z / T), log-sum-exp in double),
+ *   top1_agree       share of positions whose argmax agrees.
+ * n_positions = n (every token is scored; the last window may be shorter).
+ * temps[0:n_temps] must be finite and > 0. n_threads 0 = the models' default.
+ * Allocates two contexts with all_logits (of window positions each) and frees
+ * them; the models are only read (they may be shared with other threads). TS_ERR_INVALID when the shapes differ,
+ * window is 0 or beyond either model's n_positions, or n_temps > 8.
+ */
+#define TS_FIDELITY_MAX_TEMPS 8
+typedef struct ts_fidelity {
+    size_t n_positions;
+    double max_abs_dlogit;
+    double mean_abs_dlogit; /* over positions and vocabulary */
+    size_t n_temps;
+    double temps[TS_FIDELITY_MAX_TEMPS];
+    double kl[TS_FIDELITY_MAX_TEMPS];
+    double top1_agree;
+} ts_fidelity;
+ts_status ts_model_fidelity(const ts_model *ref, const ts_model *q, const int32_t *tokens,
+                            size_t n, size_t window, const double *temps, size_t n_temps,
+                            int32_t n_threads, ts_fidelity *out, char *err, size_t err_size);
 
 /* ======================================================================== */
 /* Generation, temperature sweeps, sampling statistics                      */
@@ -722,6 +852,8 @@ typedef struct ts_calib_metrics {
     double mce;      /* maximum calibration error over non-empty bins */
     double ace;      /* adaptive ECE, equal-mass bins */
     double brier;    /* multi-class Brier score, mean over rows of sum_k (p_k - y_k)^2 */
+    double classwise_ece; /* class-wise ECE (Kull et al. 2019): mean over classes j of the ECE of
+                             p_j against [y = j], equal-width bins on p_j; NaN for the LM store */
 } ts_calib_metrics;
 
 typedef struct ts_calib_bin {
@@ -766,6 +898,186 @@ ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, s
 /* Reliability diagram data: bins[n_bins], equal-width on max-softmax confidence. */
 ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_t n, size_t k,
                                double temperature, int32_t n_bins, ts_calib_bin *bins);
+
+/* ---- bootstrap intervals (src/calib/bootstrap.c, src/calib/calib_bootstrap.c) ----
+ * Percentile bootstrap, seeded and reproducible: replicate b of n rows under
+ * seed s is a PCG32 seeded ts_rng_seed_stream(s, b) drawing n row indices with
+ * O'Neill's unbiased bounded draw (ts_bootstrap_resample; tools/science_oracle.py
+ * draws the same ones). Same seed, same intervals, whatever the thread count.
+ * The interval is the (1-level)/2 and (1+level)/2 quantiles of the replicate
+ * values, interpolated as numpy.percentile (linear). docs/science.md.
+ */
+typedef struct ts_interval {
+    double estimate; /* the statistic on the full data */
+    double lo, hi;   /* percentile interval; NaN when no replicate was defined */
+    int32_t n_valid; /* replicates with a defined (non-NaN) value */
+} ts_interval;
+
+typedef struct ts_bootstrap_params {
+    int32_t n_resamples; /* B, in [2, TS_BOOTSTRAP_MAX]; default 1000 */
+    double level;        /* in (0, 1); default 0.95 */
+    uint64_t seed;       /* default 0 */
+} ts_bootstrap_params;
+#define TS_BOOTSTRAP_MAX 1000000
+
+/* B = 1000, level 0.95, seed 0. */
+ts_bootstrap_params ts_bootstrap_default_params(void);
+
+/*
+ * The row indices of replicate `replicate` of a bootstrap of n rows: idx[n]
+ * (caller's array). TS_ERR_INVALID for n == 0 or n >= 2^32. No allocation.
+ */
+ts_status ts_bootstrap_resample(uint64_t seed, uint64_t replicate, size_t n, uint32_t *idx);
+
+/*
+ * Intervals for n_stats ratios of sums over n units (samples, rows):
+ * statistic s = sum_i num[i][s] / sum_i den[i][s] (den NULL: the mean of
+ * num[.][s]), recomputed on every resample of units. out[n_stats]. A replicate
+ * whose denominator is 0 is undefined (dropped; see n_valid). Allocates
+ * B x n_stats doubles.
+ */
+ts_status ts_bootstrap_ratio(const double *num, const double *den, size_t n, size_t n_stats,
+                             const ts_bootstrap_params *bp, ts_interval *out, char *err,
+                             size_t err_size);
+
+/* One interval per field of ts_calib_metrics (classwise ECE excluded). */
+typedef struct ts_calib_metrics_ci {
+    ts_interval nll, accuracy, ece, mce, ace, brier;
+} ts_calib_metrics_ci;
+
+/*
+ * Bootstrap intervals of the metrics of softmax(logits / T) at each of n_temps
+ * temperatures: ci[n_temps]. Every replicate resamples rows once and scores
+ * all temperatures on it, so delta[t] (may be NULL) is the paired interval of
+ * metric(T_t) - metric(T_0) — e.g. temperatures {1, T*}: does T* really change
+ * the ECE? Cost: one pass over the logits per temperature, then O(n) per
+ * replicate; threads over replicates. Allocates O(n x n_temps).
+ */
+ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                     const double *temperatures, size_t n_temps, int32_t n_bins,
+                                     const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                     ts_calib_metrics_ci *delta, char *err, size_t err_size);
+
+/*
+ * Interval for T*: T is refitted (exactly, Newton from the full-data T*) on
+ * every resample of rows. t_star->estimate is the full-data T*. Cost: about
+ * 3 passes over the resampled logits per replicate, e.g. ~1 s per replicate
+ * for 1e6 x 10 on the loaded 2-core dev VM (bench/bench_science.c); use a
+ * smaller B for big sets.
+ */
+ts_status ts_calib_fit_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                 const ts_bootstrap_params *bp, ts_interval *t_star, char *err,
+                                 size_t err_size);
+
+/* ---- vector and matrix scaling, the comparison (src/calib/scaling.c) ----
+ * Guo et al. 2017's baselines, p = softmax(q):
+ *   TS_CALIB_NONE         q = z                 0 parameters
+ *   TS_CALIB_TEMPERATURE  q = z / T             1
+ *   TS_CALIB_VECTOR       q_j = w_j z_j + b_j   2K
+ *   TS_CALIB_MATRIX       q = W z + b           K^2 + K, only for K <= TS_CALIB_MATRIX_MAX_K
+ * fitted by mean NLL (+ l2/2 (||w - 1||^2 or ||W - I||_F^2, + ||b||^2); l2 = 0 is
+ * Guo et al.'s unregularised fit) with L-BFGS (liblbfgs) from the identity.
+ */
+typedef enum ts_calib_method {
+    TS_CALIB_NONE = 0,
+    TS_CALIB_TEMPERATURE = 1,
+    TS_CALIB_VECTOR = 2,
+    TS_CALIB_MATRIX = 3,
+} ts_calib_method;
+#define TS_CALIB_N_METHODS    4
+#define TS_CALIB_MATRIX_MAX_K 100
+
+/* "none", "temperature", "vector", "matrix". Static. */
+const char *ts_calib_method_name(ts_calib_method m);
+/* Parameters of a method for K classes (0, 1, 2K, K^2 + K). */
+size_t ts_calib_method_params(ts_calib_method m, size_t k);
+
+typedef struct ts_calib_scaling_info {
+    size_t n_params;
+    double l2;          /* the penalty used (0 for none / temperature) */
+    int32_t iterations; /* L-BFGS iterations (Newton passes for temperature) */
+    bool converged;     /* L-BFGS success, or max |gradient| <= 1e-7 */
+    int status;         /* liblbfgs return code (0 for none / temperature) */
+    double grad_max;    /* max |dJ/dx| at the solution (vector / matrix) */
+    double objective;   /* J at the solution (vector / matrix) */
+    double nll_fit;     /* mean NLL on the fit set at the solution */
+} ts_calib_scaling_info;
+
+typedef struct ts_calib_scaling ts_calib_scaling;
+
+/*
+ * Fit a method on logits [n][k] and labels. TS_ERR_UNSUPPORTED for matrix
+ * scaling with K > 100, TS_ERR_INVALID for bad rows / l2 < 0. *out is owned
+ * by the caller (ts_calib_scaling_free). Allocates O(K^2 + 2048 K).
+ */
+ts_status ts_calib_scaling_fit(ts_calib_method method, const float *logits, const int32_t *labels,
+                               size_t n, size_t k, double l2, ts_calib_scaling **out, char *err,
+                               size_t err_size);
+void ts_calib_scaling_free(ts_calib_scaling *s);
+ts_calib_method ts_calib_scaling_method(const ts_calib_scaling *s);
+/* Borrowed, valid until ts_calib_scaling_free. */
+const ts_calib_scaling_info *ts_calib_scaling_get_info(const ts_calib_scaling *s);
+/* T of none (1) / temperature scaling; 1 for the others. */
+double ts_calib_scaling_temperature(const ts_calib_scaling *s);
+/* w[K] (vector) or W[K][K] row-major (matrix), and b[K] in *bias; NULL for none /
+ * temperature. Borrowed. */
+const double *ts_calib_scaling_weights(const ts_calib_scaling *s, const double **bias);
+/* out[n][k] = the scaled logits q of n rows (log-probabilities up to a per-row shift). */
+ts_status ts_calib_scaling_apply(const ts_calib_scaling *s, const float *logits, size_t n,
+                                 double *out);
+/* Metrics of softmax(q) on (logits, labels), including class-wise ECE; bins may be NULL.
+ * Vector and matrix scaling may change the argmax, hence the accuracy. */
+ts_status ts_calib_scaling_metrics(const ts_calib_scaling *s, const float *logits,
+                                   const int32_t *labels, size_t n, int32_t n_bins,
+                                   ts_calib_metrics *out, ts_calib_bin *bins, char *err,
+                                   size_t err_size);
+
+/* One row of the comparison table. */
+typedef struct ts_calib_comparison {
+    ts_calib_method method;
+    size_t n_params;
+    bool fitted;        /* false: skipped (matrix with K > 100), see note */
+    char note[96];      /* why skipped / not converged; "" otherwise */
+    double temperature; /* T for none / temperature */
+    ts_calib_scaling_info info;
+    ts_calib_metrics metrics; /* on the evaluation set */
+    bool has_intervals;
+    ts_calib_metrics_ci ci;    /* bootstrap over evaluation rows (same resamples for all rows) */
+    ts_calib_metrics_ci delta; /* metric(method) - metric(none), paired */
+} ts_calib_comparison;
+
+/*
+ * Fit every method on (fit_logits, fit_labels) and evaluate on (eval_logits,
+ * eval_labels) — pass the same arrays twice for an in-sample table. out is
+ * indexed by ts_calib_method. bp (may be NULL) adds bootstrap intervals.
+ */
+ts_status ts_calib_compare(const float *fit_logits, const int32_t *fit_labels, size_t n_fit,
+                           const float *eval_logits, const int32_t *eval_labels, size_t n_eval,
+                           size_t k, int32_t n_bins, double l2, const ts_bootstrap_params *bp,
+                           ts_calib_comparison out[TS_CALIB_N_METHODS], char *err, size_t err_size);
+
+/* ---- diagnostics (src/calib/diagnose.c) ---- */
+#define TS_CALIB_MIN_BIN_ROWS 30   /* a bin with fewer rows is "thin" */
+#define TS_CALIB_SPARSE_SHARE 0.05 /* share of rows in thin bins that triggers a warning */
+enum {
+    TS_CALIB_WARN_FEW_ROWS = 1u << 0,    /* n < 30 x n_bins */
+    TS_CALIB_WARN_SPARSE_BINS = 1u << 1, /* > 5 % of rows in non-empty bins of < 30 rows */
+    TS_CALIB_WARN_ECE_WORSE = 1u << 2,   /* ECE(T*) > ECE(1) */
+    TS_CALIB_WARN_ECE_WORSE_SIGNIFICANT = 1u << 3, /* ... and the paired delta interval is > 0 */
+    TS_CALIB_WARN_AT_BOUND = 1u << 4,              /* T* at TS_CALIB_T_MIN / T_MAX */
+    TS_CALIB_WARN_NOT_CONVERGED = 1u << 5,
+};
+/*
+ * The warnings that apply, as a bit set. bins (the reliability bins of the
+ * set being judged, may be NULL), fit, before/after (metrics at T = 1 and T*)
+ * and delta (paired after - before interval) may each be NULL to skip their
+ * checks. Pure: no allocation.
+ */
+unsigned ts_calib_diagnose(const ts_calib_bin *bins, int32_t n_bins, size_t n,
+                           const ts_calib_fit *fit, const ts_calib_metrics *before,
+                           const ts_calib_metrics *after, const ts_calib_metrics_ci *delta);
+/* A one-line English explanation of one warning bit (static; "" for unknown). */
+const char *ts_calib_warning_text(unsigned bit);
 
 /*
  * True when every row is non-negative and sums to 1 (within 1e-6 + k * 6e-8):
@@ -837,6 +1149,211 @@ double ts_lm_calib_nll(const ts_lm_calib *c, double temperature);
 ts_status ts_lm_calib_metrics(const ts_lm_calib *c, double temperature, int32_t n_bins,
                               ts_calib_metrics *out, ts_calib_bin *bins,
                               double *nll_error_bound, char *err, size_t err_size);
+
+/* Tokens [begin, end) of the store only (a held-out split); errors as the whole-store calls. */
+ts_status ts_lm_calib_fit_range(const ts_lm_calib *c, size_t begin, size_t end, double t_min,
+                                double t_max, ts_calib_fit *out);
+ts_status ts_lm_calib_metrics_range(const ts_lm_calib *c, size_t begin, size_t end,
+                                    double temperature, int32_t n_bins, ts_calib_metrics *out,
+                                    ts_calib_bin *bins, double *nll_error_bound, char *err,
+                                    size_t err_size);
+/*
+ * Bootstrap over the tokens [begin, end) (i.i.d. tokens: text is autocorrelated,
+ * so these intervals are on the narrow side; docs/science.md). T* in [t_min,
+ * t_max] on every resample: the NLL's derivative is evaluated exactly at 65
+ * nodes around the full-data T* (x/÷ 1.5) and interpolated (cubic Hermite)
+ * between them, so a replicate costs O(tokens) additions, not a refit; roots
+ * outside the nodes, and ranges over 262,144 tokens, are refitted exactly
+ * (src/calib/calibrate_lm.c). The metrics as ts_calib_metrics_bootstrap
+ * (delta[t] paired vs temperatures[0]; brier NaN). Allocates O(end - begin).
+ */
+ts_status ts_lm_calib_fit_bootstrap(const ts_lm_calib *c, size_t begin, size_t end, double t_min,
+                                    double t_max, const ts_bootstrap_params *bp,
+                                    ts_interval *t_star, char *err, size_t err_size);
+ts_status ts_lm_calib_metrics_bootstrap(const ts_lm_calib *c, size_t begin, size_t end,
+                                        const double *temperatures, size_t n_temps, int32_t n_bins,
+                                        const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                        ts_calib_metrics_ci *delta, char *err, size_t err_size);
+
+/* A held-out split of the stored tokens (`calibrate --fit-until F`). */
+typedef struct ts_lm_heldout {
+    size_t split;                   /* tokens [0, split) fit T*, [split, n) are scored */
+    ts_calib_fit fit;               /* on the fit part (nll_before / nll_after of that part) */
+    ts_calib_metrics before, after; /* on the scored part at T = 1 and T* */
+    double nll_error_bound;         /* the store's bound on the scored part (max of both T) */
+    bool has_intervals;             /* the fields below are filled (bp given) */
+    ts_interval t_star;             /* T* refitted on resamples of the fit part */
+    ts_calib_metrics_ci before_ci, after_ci; /* resamples of the scored part */
+    ts_calib_metrics_ci delta_ci;            /* after - before, paired (same resamples) */
+} ts_lm_heldout;
+
+/*
+ * Fit T on the first floor(F n) stored tokens and score the rest at T = 1 and
+ * T*; with bp (may be NULL) also the bootstrap intervals. F in (0, 1) and
+ * both parts non-empty, else TS_ERR_INVALID naming --fit-until.
+ */
+ts_status ts_lm_calib_heldout(const ts_lm_calib *c, double fit_until, int32_t n_bins,
+                              const ts_bootstrap_params *bp, ts_lm_heldout *out, char *err,
+                              size_t err_size);
+
+/* ---- scoring a text with the model (src/calib/lm_score.c) ---- */
+
+/* Progress of a long computation: done of total units. Never called concurrently. */
+typedef void (*ts_progress_fn)(size_t done, size_t total, void *user);
+/*
+ * One scored position: logits[n_vocab] predicting ids[position] == target
+ * (borrowed until the callback returns). A non-TS_OK return stops scoring.
+ */
+typedef ts_status (*ts_lm_token_fn)(size_t position, const float *logits, int32_t target,
+                                    void *user);
+
+/*
+ * Hugging Face's sliding-window perplexity recipe: windows of `window` tokens
+ * (0 = the model's n_positions) starting every `stride` tokens (0 = window / 2);
+ * every token 1 .. n_ids-1 is scored exactly once, in order, with as much left
+ * context as the window allows. ctx: made from model with all_logits = true
+ * and n_ctx >= window (its KV cache is reset). progress (may be NULL) after
+ * each window. Never prints. Errors: n_ids < 2, stride >= window (a window's
+ * first token has no prediction in it, so windows must overlap), a context
+ * without all_logits (TS_ERR_INVALID), ts_model_eval's, the callback's
+ * (message names the token position).
+ */
+ts_status ts_lm_score_text(const ts_model *model, ts_context *ctx, const int32_t *ids, size_t n_ids,
+                           size_t window, size_t stride, ts_lm_token_fn fn, void *user,
+                           ts_progress_fn progress, void *progress_user, char *err,
+                           size_t err_size);
+/* ts_lm_score_text into the store (ts_lm_calib_add per token; the store needs n_ids - 1 slots). */
+ts_status ts_lm_calib_score(const ts_model *model, ts_context *ctx, const int32_t *ids,
+                            size_t n_ids, size_t window, size_t stride, ts_lm_calib *store,
+                            ts_progress_fn progress, void *progress_user, char *err,
+                            size_t err_size);
+
+/* ======================================================================== */
+/* Measurement: what temperature does to text (src/measure/)                */
+/* ======================================================================== */
+/*
+ * Library computations behind `tempscale diversity`, `trace` and `map`
+ * (issue 13). Formulas and references: docs/science.md. Every figure comes with
+ * a seeded percentile bootstrap interval (ts_bootstrap_params above).
+ */
+
+/*
+ * The samples of one prompt: sample j is tokens[offsets[j], offsets[j+1])
+ * (generated tokens only, prompt excluded; whether the end-of-text token is
+ * included is the caller's choice, the same for every sample). All arrays are
+ * borrowed for the call. logprob / entropy / ended_eot may be NULL: the
+ * figures that need them are then NaN.
+ */
+typedef struct ts_sample_set {
+    size_t n_samples;
+    const int32_t *tokens; /* [offsets[n_samples]] */
+    const size_t *offsets; /* [n_samples + 1], offsets[0] = 0, non-decreasing */
+    const double *logprob; /* [offsets[n]] raw log p of each token under the model at T = 1 */
+    const double *entropy; /* [offsets[n]] entropy (nats) of the distribution it was drawn from */
+    const bool *ended_eot; /* [n_samples] the sample stopped at end-of-text */
+} ts_sample_set;
+
+/* Every figure of `diversity` for one prompt and one temperature. */
+typedef struct ts_diversity {
+    size_t n_samples, n_tokens;
+    ts_interval distinct[3]; /* distinct-1, -2, -3: unique n-grams / n-grams, all samples */
+    ts_interval self_bleu4;  /* mean BLEU-4 of each sample against the others (NaN if 1 sample) */
+    ts_interval repetition4; /* seq-rep-4: mean over samples of 1 - unique 4-grams / 4-grams
+                                (samples shorter than 4 tokens excluded) */
+    ts_interval nll;         /* nats per token under T = 1, pooled over all tokens */
+    ts_interval entropy;     /* mean per-step entropy (nats), pooled over all tokens */
+    ts_interval eot_share;   /* share of samples ending in end-of-text */
+} ts_diversity;
+
+/*
+ * Measure a sample set; intervals from bp's bootstrap over samples (each
+ * figure is a ratio of per-sample sums, resampled as such: docs/science.md).
+ * Allocates O(tokens) for the n-gram table, freed before returning. Errors:
+ * no samples, bad offsets, missing tokens (TS_ERR_INVALID), bad bp.
+ */
+ts_status ts_diversity_measure(const ts_sample_set *s, const ts_bootstrap_params *bp,
+                               ts_diversity *out, char *err, size_t err_size);
+
+/* Per sample (arrays [n_samples], each may be NULL): self-BLEU-4 against the
+ * others (NaN for a single sample) and seq-rep-4 (NaN under 4 tokens). */
+ts_status ts_diversity_per_sample(const ts_sample_set *s, double *self_bleu4, double *rep4,
+                                  char *err, size_t err_size);
+
+/*
+ * Coupled mode's divergence curve: curve[k] (k = 0 .. max_k) = share of
+ * samples whose first k tokens equal the greedy text's (a sample that ends
+ * earlier or later differs at the end; an identical text never diverges), with
+ * bootstrap intervals over samples. common_prefix[n_samples] (may be NULL)
+ * gets each sample's common prefix length (SIZE_MAX = identical).
+ */
+ts_status ts_divergence_curve(const int32_t *greedy, size_t n_greedy, const ts_sample_set *s,
+                              size_t max_k, const ts_bootstrap_params *bp, ts_interval *curve,
+                              size_t *common_prefix, char *err, size_t err_size);
+
+/* ---- trace: one position of a text (src/measure/trace.c) ---- */
+
+/* A truncation setting, with ts_sampler_params' meaning and ranges (0 / 1 / 0 = off). */
+typedef struct ts_truncation {
+    int32_t top_k;
+    double top_p;
+    double min_p;
+} ts_truncation;
+
+typedef struct ts_token_trace {
+    int32_t token;
+    size_t rank;        /* 1-based in the sampler's ranking (logit desc, lower id first) */
+    double surprisal;   /* -log p(token) under softmax(z), nats */
+    double surprisal_t; /* -log p(token) under softmax(z / T) (untruncated), nats */
+    double entropy;     /* of softmax(z), nats */
+    double entropy_t;   /* of softmax(z / T), nats */
+    double temperature; /* the T asked for */
+    /* HF order (truncation sees softmax(z / T)): the token survives top-k, top-p
+     * and min-p exactly for T > t_min_hf (top-p's bound is strict, min-p's is
+     * not: at T = t_min_hf it survives iff only min-p set the bound).
+     * 0: at every T > 0; INFINITY: at no T (top-k, or too far down for top-p). */
+    double t_min_hf;
+    bool survives_hf; /* at the T asked for */
+    /* llama.cpp order: truncation runs at T = 1, before temperature, so survival
+     * does not depend on T (llama_t_independent is always true: say so).
+     * t_min_llama is 0 when it survives, INFINITY when not. At T = 0 both orders
+     * keep only the top-ranked token. */
+    bool survives_llama;
+    double t_min_llama;
+    bool llama_t_independent;
+} ts_token_trace;
+
+/*
+ * Trace one position: logits[n] of the model and the token that followed.
+ * T >= 0 (0 greedy, INFINITY uniform). trunc may be NULL (no truncation).
+ * Errors: logits as ts_softmax, token out of range or masked (-inf), bad T or
+ * truncation values (message names them). No allocation; O(n) per solver step.
+ */
+ts_status ts_trace_token(const float *logits, size_t n, int32_t token, double temperature,
+                         const ts_truncation *trunc, ts_token_trace *out, char *err,
+                         size_t err_size);
+
+/* ---- map: truncation x temperature (src/measure/map.c) ---- */
+
+typedef enum ts_map_axis { TS_MAP_TOP_P = 0, TS_MAP_MIN_P = 1, TS_MAP_TOP_K = 2 } ts_map_axis;
+
+/* One cell: what the sampler draws from at (T, value). */
+typedef struct ts_map_cell {
+    size_t support; /* tokens kept (ts_sampler_apply's n_cands) */
+    double entropy; /* nats, of softmax(z / T) renormalised over the kept tokens */
+    double mass;    /* probability the kept tokens have under softmax(z / T), untruncated */
+} ts_map_cell;
+
+/*
+ * The grid temperatures[n_temps] x values[n_values] of one truncation (top-p
+ * in (0, 1], min-p in [0, 1), top-k integral >= 0; the others off), in the HF
+ * and the llama.cpp order: hf[t * n_values + v], llama[...] (either may be
+ * NULL). Agrees with ts_sampler_apply (tests/test_measure.c). Allocates O(n)
+ * scratch once (a sort of the logits), then O(n) per temperature and
+ * O(log n) per cell.
+ */
+ts_status ts_map_grid(const float *logits, size_t n, const double *temperatures, size_t n_temps,
+                      ts_map_axis axis, const double *values, size_t n_values, ts_map_cell *hf,
+                      ts_map_cell *llama, char *err, size_t err_size);
 
 /* ======================================================================== */
 /* Plots (src/plot*.c): cairo, format from the extension .png/.svg/.pdf,    */
@@ -998,13 +1515,13 @@ ts_status ts_plot_divergence(const char *path, const ts_divergence_figure *fig, 
                              size_t err_size);
 
 /* One token of a text traced under the model. */
-typedef struct ts_trace_token {
+typedef struct ts_trace_point {
     const char *text;  /* the token as UTF-8 (may be NULL: no label) */
     double surprisal;  /* -log p(token) under the model at T = 1, nats */
     double entropy;    /* entropy of the model's next-token distribution at T = 1, nats */
     double entropy_t;  /* the same at the chosen temperature; NaN = not drawn */
     int64_t rank;      /* rank of the token under the model, 1 = most likely */
-} ts_trace_token;
+} ts_trace_point;
 
 /*
  * The trace figure: along the text (x = token position), the surprisal of
@@ -1015,7 +1532,7 @@ typedef struct ts_trace_token {
  * panel without labels). Spaces show as "·", newlines as "↵". tokens borrowed.
  * 1 <= n. Format from the extension; written atomically.
  */
-ts_status ts_plot_trace(const char *path, const ts_trace_token *tokens, size_t n,
+ts_status ts_plot_trace(const char *path, const ts_trace_point *tokens, size_t n,
                         double temperature, const char *title, char *err, size_t err_size);
 
 typedef struct ts_map_figure {

@@ -45,6 +45,7 @@ typedef struct ts_session_params {
     int32_t n_slots;        /* contexts in the pool: requests that run at once (default 1) */
     int32_t n_threads;      /* threads per context; 0 = max(1, cores / n_slots) */
     int32_t max_queue;      /* requests allowed to wait for a context; -1 = unbounded (default) */
+    ts_weights_type weights; /* how the matrices are held (ts_model_params.weights) */
 } ts_session_params;
 
 ts_session_params ts_session_default_params(void);
@@ -196,6 +197,7 @@ typedef enum ts_field_type {
 #define TS_FIELD_REPEAT 1u    /* CLI: the option may be repeated, each adds an item */
 #define TS_FIELD_NO_JSON 2u   /* a CLI-only field (a file name the CLI reads, e.g. --text) */
 #define TS_FIELD_HIDDEN 4u    /* JSON only: not a CLI option (the CLI fills it its own way) */
+#define TS_FIELD_INPUT 8u     /* the main input text: the CLI's arguments, --file or stdin */
 
 typedef struct ts_field_info {
     const char *name;    /* JSON key (snake_case); the CLI option is --name with '-' for '_' */
@@ -266,8 +268,9 @@ ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t le
                                ts_request **out, char *err, size_t err_size);
 
 /*
- * If the analysis takes a "seed" that is not set, set one from the OS's
- * randomness and return true (the caller may tell the user); false otherwise.
+ * If the analysis takes a "seed" that is not set and whose absence means a
+ * random one, set one from the OS's randomness and return true (the caller
+ * may tell the user); false otherwise.
  */
 bool ts_request_ensure_seed(ts_request *r, uint64_t *seed);
 
@@ -354,6 +357,16 @@ ts_status ts_result_doc(const ts_result *res, ts_doc *doc, bool live);
 /* The analysis' figure (.png, .svg, .pdf; atomic). TS_ERR_UNSUPPORTED when it has none. */
 ts_status ts_result_plot(const ts_result *res, const char *path, const char *title, char *err,
                          size_t err_size);
+
+/*
+ * Some results have several figures (diversity: the frontier, the metrics
+ * against T, the divergence curve). Figure 0 is ts_result_plot's; figure i
+ * has a short name ("metrics") that front ends put in its file name.
+ */
+size_t ts_result_n_figures(const ts_result *res);
+const char *ts_result_figure_name(const ts_result *res, size_t i);
+ts_status ts_result_plot_figure(const ts_result *res, size_t i, const char *path, char *err,
+                                size_t err_size);
 
 /* top: the raw last-position logits (n_vocab floats); NULL for other analyses. */
 const float *ts_result_logits(const ts_result *res, size_t *n);

@@ -133,13 +133,35 @@ const char *ts_safetensors_path(const ts_safetensors *st);
  */
 ts_status ts_config_load(const char *dir, ts_model_info *info, char *err, size_t err_size);
 
+/*
+ * The tensors of one GPT-2 block: one table (weights.c: ts_layer_tensors) gives
+ * each its name suffix after "h.N." and its shape in units of n_embd C
+ * (cols 0 = a vector). Binding, the F32 copies of the vectors and the
+ * matrix conversions all walk this table instead of naming fields.
+ */
+typedef enum ts_layer_tensor {
+    TS_LT_LN_1_W = 0,  /* ln_1.weight (C) */
+    TS_LT_LN_1_B,      /* ln_1.bias (C) */
+    TS_LT_ATTN_W,      /* attn.c_attn.weight Conv1D [in, out] (C, 3C) */
+    TS_LT_ATTN_B,      /* attn.c_attn.bias (3C) */
+    TS_LT_ATTN_PROJ_W, /* attn.c_proj.weight (C, C) */
+    TS_LT_ATTN_PROJ_B, /* attn.c_proj.bias (C) */
+    TS_LT_LN_2_W,      /* ln_2.weight (C) */
+    TS_LT_LN_2_B,      /* ln_2.bias (C) */
+    TS_LT_FC_W,        /* mlp.c_fc.weight (C, 4C) */
+    TS_LT_FC_B,        /* mlp.c_fc.bias (4C) */
+    TS_LT_FC_PROJ_W,   /* mlp.c_proj.weight (4C, C) */
+    TS_LT_FC_PROJ_B,   /* mlp.c_proj.bias (C) */
+    TS_LT_COUNT
+} ts_layer_tensor;
+typedef struct ts_layer_tensor_desc {
+    const char *suffix; /* after "h.N." */
+    int rows_c, cols_c; /* shape = (rows_c * C, cols_c * C); cols_c 0: a vector of rows_c * C */
+} ts_layer_tensor_desc;
+extern const ts_layer_tensor_desc ts_layer_tensors[TS_LT_COUNT];
+
 typedef struct ts_layer_weights {
-    ts_tensor ln_1_w, ln_1_b;           /* (C), (C) */
-    ts_tensor attn_w, attn_b;           /* c_attn Conv1D, stored [in, out]: (C, 3C), (3C) */
-    ts_tensor attn_proj_w, attn_proj_b; /* (C, C), (C) */
-    ts_tensor ln_2_w, ln_2_b;           /* (C), (C) */
-    ts_tensor fc_w, fc_b;               /* mlp.c_fc: (C, 4C), (4C) */
-    ts_tensor fc_proj_w, fc_proj_b;     /* mlp.c_proj: (4C, C), (C) */
+    ts_tensor t[TS_LT_COUNT]; /* indexed by ts_layer_tensor */
 } ts_layer_weights;
 
 typedef struct ts_weights {
@@ -187,45 +209,102 @@ void ts_context_set_batch(ts_context *ctx, size_t n_batch);
 
 /*
  * Kernels (src/engine/kernels.c). Legend: T tokens, C channels, K inner size, N
- * outputs, V vocabulary. Weight matrices stay in their stored dtype (F32, F16
- * or BF16) and are converted to F32 in registers; every accumulation is F32.
+ * outputs, V vocabulary. Weight matrices stay in their dtype (F32, F16, BF16
+ * or Q8_0) and are converted to F32 in registers; every accumulation is F32.
  * Activations are F32. No kernel allocates, prints or fails.
+ *
+ * Every dtype is one row of the traits table in kernels.c (block size, bytes
+ * per block, and per ISA: to-F32 conversion, row-dot GEMV, Conv1D GEMVs);
+ * docs/engine.md has the recipe for adding one.
  */
+
+/*
+ * How a matrix's elements lie in memory. A matrix is always described by its
+ * logical shape (rows, cols) as the checkpoint stores it: Conv1D (K, N) =
+ * [in, out], the vocabulary projection (V, C).
+ *   TS_LAYOUT_ROWS    row-major [rows][cols] (as stored in the checkpoint)
+ *   TS_LAYOUT_PANELS  Conv1D only: ceil(N / 32) column panels, each [K][32]
+ *                     row-major (zero-padded past N), panel after panel: one
+ *                     thread's share of the output columns is one contiguous
+ *                     stream, and a prefill GEMM panel is ready-made.
+ *   TS_LAYOUT_COLS    Conv1D only: transposed, N rows of K (blocks run along the
+ *                     input dimension: Q8_0 is always stored so).
+ */
+typedef enum ts_layout { TS_LAYOUT_ROWS = 0, TS_LAYOUT_PANELS = 1, TS_LAYOUT_COLS = 2 } ts_layout;
+#define TS_PANEL 32 /* columns per panel */
+
 typedef struct ts_mat {
-    const void *data; /* row-major [rows][cols], little-endian, dtype */
+    const void *data; /* little-endian elements of dtype, in layout */
     ts_dtype dtype;
-    size_t rows, cols;
+    size_t rows, cols; /* logical shape */
+    ts_layout layout;
 } ts_mat;
+
+/* Elements per block (1, or 32 for Q8_0) and bytes of n elements (n a multiple of the block). */
+size_t ts_dtype_block(ts_dtype dt);
+size_t ts_dtype_row_bytes(ts_dtype dt, size_t n);
+/* Bytes a matrix of this shape takes in this layout and dtype. */
+size_t ts_mat_bytes(ts_dtype dt, ts_layout layout, size_t rows, size_t cols);
 
 /* Which SIMD code path the kernels take (the best one compiled in and supported). */
 typedef enum ts_isa { TS_ISA_SCALAR = 0, TS_ISA_AVX2 = 1, TS_ISA_AVX512 = 2 } ts_isa;
+/* Resolved once (pthread_once); safe to call from any thread. */
 ts_isa ts_kernels_isa(void);
 const char *ts_isa_name(ts_isa isa);
-/* Force a code path (tests and bench); returns false if it is not available. */
+/* Force a code path (tests and bench; not while another thread runs kernels);
+ * returns false if it is not available. */
 bool ts_kernels_force_isa(ts_isa isa);
 
 float ts_f16_to_f32(uint16_t h);
 float ts_bf16_to_f32(uint16_t h);
-/* out[0:n] = W[row, col0 : col0 + n] as F32. */
+/* Round to nearest even, as F16C's vcvtps2ph does (inf/NaN kept). */
+uint16_t ts_f32_to_f16(float f);
+uint16_t ts_f32_to_bf16(float f);
+
+/*
+ * out[0:n] = W[row, col0 : col0 + n] as F32. Any layout; for Q8_0 col0 and n
+ * must be multiples of 32 in TS_LAYOUT_ROWS. Fast for TS_LAYOUT_ROWS (a
+ * contiguous run, which may span rows: rows are consecutive), element by
+ * element otherwise (tests, fallbacks).
+ */
 void ts_mat_row_f32(const ts_mat *W, size_t row, size_t col0, size_t n, float *out);
 
-/* y[n0:n1] = x[0:K] . W[:, n0:n1] for W (K, N) stored [in, out] (Conv1D). Overwrites. */
+/*
+ * Convert n F32 values to dtype dt at dst (n a multiple of the block); Q8_0
+ * blocks exactly as llama.cpp's quantize_row_q8_0_ref (and gguf-py's
+ * Q8_0.quantize_blocks): d = max|x| / 127, q = roundf(x * (1 / d)) (0 when
+ * d = 0), d stored as F16 (round to nearest even).
+ */
+void ts_convert_f32(ts_dtype dt, const float *src, void *dst, size_t n);
+
+/*
+ * Decode GEMV for a Conv1D matrix W (K, N) in any layout:
+ * y[n0:n1] = x[0:K] . W[:, n0:n1]. Overwrites. With TS_LAYOUT_PANELS, n0 must
+ * be a multiple of 32 and n1 one too or N.
+ */
 void ts_gemv_xw(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1);
-/* y[r] = W[r, :] . x for r in [r0, r1), W (rows, K) (the tied vocabulary projection). */
+/* y[r] = W[r, :] . x for r in [r0, r1), W (rows, K) row-major (the vocabulary projection). */
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1);
 
 /*
- * Prefill GEMMs with the dtype widened in registers (no conversion panel).
+ * Prefill GEMMs with the dtype widened in registers or per panel.
  * ts_gemm_available() is true when they have a fast path (AVX-512); otherwise
  * model.c uses OpenBLAS sgemm (these still work, as slow reference loops).
- *   ts_gemm_xw: Y[T][n0:n1] += X[T][K] . W[K][n0:n1]   (W (K, N) [in, out]; ldY = N)
- *   ts_gemm_wx: Y[t][r] = X[t][0:K] . W[r][0:K], r in [r0, r1)   (W (V, K); ldY = ldy)
+ *   ts_gemm_xw: Y[T][n0:n1] += X[T][K] . W[K][n0:n1]   (W (K, N) Conv1D, any layout; ldY = N;
+ *               PANELS: n0, n1 as for ts_gemv_xw)
+ *   ts_gemm_wx: Y[t][r] = X[t][0:K] . W[r][0:K], r in [r0, r1)   (W (V, K) rows; ldY = ldy)
+ * scratch: 64-byte aligned, K * 32 floats (a packed panel, or 32 dequantized rows).
  */
 bool ts_gemm_available(void);
 void ts_gemm_xw(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0, size_t n1,
-                float *panel); /* panel: 64-byte aligned scratch of K * 32 floats */
+                float *scratch);
 void ts_gemm_wx(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W, size_t r0,
-                size_t r1);
+                size_t r1, float *scratch);
+/*
+ * out[k][0:cw] = W[k][c0:c0+cw] as F32 for every k < K (a column block of a
+ * Conv1D matrix in any layout, k-major): the OpenBLAS fallback's panel.
+ */
+void ts_mat_cols_f32(const ts_mat *W, size_t c0, size_t cw, float *out);
 
 float ts_dot_f32(const float *a, const float *b, size_t n);
 /* y[0:n] += a * x[0:n] */
@@ -607,6 +686,84 @@ ts_status ts_calib_binned(const double *conf, const uint8_t *correct, size_t n, 
 ts_status ts_calib_metrics_bins(const float *logits, const int32_t *labels, size_t n, size_t k,
                                 double temperature, int32_t n_bins, ts_calib_metrics *out,
                                 ts_calib_bin *bins, char *err, size_t err_size);
+
+/* ---- calibration / bootstrap internals (src/calib/bootstrap.c, calib_bootstrap.c) -- */
+
+/* Equal-width bin of c in [0, 1]: b with b/B < c <= (b+1)/B; c = 0 goes to bin 0. */
+int32_t ts_calib_conf_bin(double c, int32_t n_bins);
+
+/* As ts_calib_minimize, starting the Newton search at t_start (nll_before is NaN
+ * unless t_start == 1). */
+ts_status ts_calib_minimize_from(ts_calib_objective fn, void *ctx, double t_min, double t_max,
+                                 double t_start, ts_calib_fit *out);
+
+/* Validate bootstrap parameters for n rows (message in err). */
+ts_status ts_bootstrap_check(const ts_bootstrap_params *bp, size_t n, char *err, size_t err_size);
+/* counts[n] = multiplicities of replicate `replicate` (the same draws as ts_bootstrap_resample). */
+void ts_bootstrap_counts(uint64_t seed, uint64_t replicate, size_t n, uint32_t *counts);
+/* numpy.percentile(x, 100 q) ("linear") of sorted x[n]; NaN when n == 0. */
+double ts_percentile_sorted(const double *x, size_t n, double q);
+
+/*
+ * A statistic of one resample: counts[n] multiplicities (sum n), out[n_stats].
+ * scratch: scratch_bytes of the calling thread's own memory. Called from
+ * several threads at once (distinct replicates): must not write shared state.
+ */
+typedef void (*ts_boot_fn)(void *ctx, const uint32_t *counts, size_t n, double *out, void *scratch);
+/* reps[B][n_stats] = fn over the B replicates (threads over replicates). */
+ts_status ts_bootstrap_run(size_t n, const ts_bootstrap_params *bp, size_t n_stats, ts_boot_fn fn,
+                           void *ctx, size_t scratch_bytes, double *reps, char *err,
+                           size_t err_size);
+/* out[s] = {estimates[s] (NULL: NaN), percentile interval of column s}, NaNs dropped. */
+ts_status ts_bootstrap_intervals(const double *reps, size_t n_reps, size_t n_stats, double level,
+                                 const double *estimates, ts_interval *out);
+
+/* One row, packed for the bootstrap's sweep in confidence order. */
+typedef struct ts_calib_rec {
+    double nll, brier, conf;
+    uint32_t row; /* index into the resample counts */
+    int32_t bin;
+    uint8_t correct;
+} ts_calib_rec;
+
+/* Per-row records of one calibrated model (see calib_bootstrap.c). */
+typedef struct ts_calib_rowset {
+    size_t n;
+    int32_t n_bins;
+    bool has_brier;
+    double *nll, *brier, *conf; /* [n] */
+    uint8_t *correct;           /* [n] */
+    int32_t *bin;               /* [n] equal-width bin of conf */
+    uint32_t *order;            /* [n] rows by (conf, row index) ascending */
+    ts_calib_rec *rec;          /* [n] the rows in that order (ts_calib_rowset_finish) */
+} ts_calib_rowset;
+/* Allocate the arrays of n rows (all malloc'd; free with ts_calib_rowset_free). */
+ts_status ts_calib_rowset_init(ts_calib_rowset *r, size_t n, char *err, size_t err_size);
+void ts_calib_rowset_free(ts_calib_rowset *r);
+/* After nll/brier/conf/correct are filled: bins and the confidence order (allocates a sort). */
+ts_status ts_calib_rowset_finish(ts_calib_rowset *r, int32_t n_bins, char *err, size_t err_size);
+/* Rows of softmax(logits / T) (validated inputs). */
+ts_status ts_calib_dense_rows(const float *logits, const int32_t *labels, size_t n, size_t k,
+                              double temperature, int32_t n_bins, ts_calib_rowset *r, char *err,
+                              size_t err_size);
+/* Metric intervals of n_sets rowsets over the same rows (same resamples); delta vs set 0. */
+ts_status ts_calib_rowsets_bootstrap(const ts_calib_rowset *sets, size_t n_sets,
+                                     const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                     ts_calib_metrics_ci *delta, char *err, size_t err_size);
+
+/* The six metrics of a rowset (every row once; classwise_ece NaN). */
+void ts_calib_rowset_metrics(const ts_calib_rowset *r, ts_calib_metrics *out);
+
+/* Class-wise ECE accumulator: add rows of probabilities p[k] with label y. */
+typedef struct ts_classwise {
+    size_t k, n;
+    int32_t n_bins;
+    double *acc; /* [k][n_bins][3]: sum p, sum [y = j], count */
+} ts_classwise;
+ts_status ts_classwise_init(ts_classwise *c, size_t k, int32_t n_bins, char *err, size_t err_size);
+void ts_classwise_add(ts_classwise *c, const double *p, int32_t y);
+/* The class-wise ECE; frees the accumulator. */
+double ts_classwise_finish(ts_classwise *c);
 
 /* ---- hub internals (src/hub/hub.c) ------------------------------------------- */
 

@@ -2,8 +2,10 @@
 # test_cli_bench.sh — `tempscale bench` end to end on the F16 engine fixture
 # (tests/data/model_f16 + the real GPT-2 tokenizer from $TS_GPT2_TOKENIZER):
 #   --json parses and has the documented fields with positive speeds per thread
-#   count; the text table lists each thread count; bad input exits 2 with a
-#   one-line message (unknown option, prompt + generation beyond the context,
+#   count; the text table lists each thread count; --weights q8_0 (bundled model)
+#   reports the conversion, the fidelity and the per-phase profile; bad input
+#   exits 2 with a one-line message (unknown option, unknown weight type, Q8_0 on
+#   n_embd 16, missing fidelity text, prompt + generation beyond the context,
 #   --threads 0, missing model).
 set -u
 CLI=${TS_CLI:?run through ctest}
@@ -38,6 +40,27 @@ txt=$("$CLI" bench --model "$dir" --threads 2 --prompt-tokens 4 --gen-tokens 2 -
 echo "$txt" | grep -Eq '^ +2 +[0-9.]+ +[0-9.]+$' || fail "text table: $txt"
 echo "$txt" | grep -q 'F16' || fail "text names the dtype: $txt"
 
+# --weights q8_0 on the bundled model (n_embd 128): conversion reported, fidelity printed
+SRC=${TS_SOURCE_DIR:?}
+out=$("$CLI" bench --model "$SRC/models/tiny-shakespeare" --weights q8_0 --threads 1 --prompt-tokens 8 \
+      --gen-tokens 4 --runs 1 --fidelity-positions 64 --profile --json) || fail "bench --weights q8_0 exited $?"
+echo "$out" | "$PY" -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["weights"] == "q8_0" and o["matrix_dtype"] == "Q8_0" and o["dtype"] == "F16", o
+assert o["copy_bytes"] > 0 and o["convert_ms"] > 0 and o["matrix_bytes_per_token"] > 0, o
+f = o["fidelity"]
+assert f["positions"] == 64 and 0 < f["max_abs_dlogit"] < 1 and f["top1_agreement"] > 0.9, f
+assert [k["temperature"] for k in f["kl"]] == [0.5, 1, 2] and all(0 < k["kl_ref_q"] < 1e-2 for k in f["kl"]), f
+p = o["results"][0]["decode_ms_per_token"]
+assert set(p) == {"embed", "layernorm", "c_attn", "kv_copy", "attention", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head"}, p
+assert p["lm_head"] > 0, p
+' || fail "bench --weights q8_0 --json fields: $out"
+txt=$("$CLI" bench --model "$SRC/models/tiny-shakespeare" --weights q8_0 --threads 1 --prompt-tokens 4 \
+      --gen-tokens 2 --runs 1 --fidelity-positions 32) || fail "bench q8_0 text exited $?"
+echo "$txt" | grep -q 'KL(p_ref || p_q):  T=0.5' || fail "text prints the KL: $txt"
+echo "$txt" | grep -q 'top-1 agreement' || fail "text prints top-1 agreement: $txt"
+
 expect_usage() { # expect_usage PATTERN ARGS...
     local pat=$1; shift
     local err rc
@@ -46,6 +69,9 @@ expect_usage() { # expect_usage PATTERN ARGS...
     echo "$err" | grep -q -- "$pat" || fail "bench $*: message '$err' lacks '$pat'"
 }
 expect_usage "unrecognized option" --bogus
+expect_usage "'q4' is not one of stored, f32, f16, bf16, q8_0" --model "$dir" --weights q4
+expect_usage "need n_embd a multiple of 32" --model "$dir" --weights q8_0
+expect_usage "cannot open" --model "$SRC/models/tiny-shakespeare" --weights f32 --runs 1 --gen-tokens 1 --prompt-tokens 2 --fidelity-text /nonexistent
 expect_usage "exceed the model's context of 64 positions" --model "$dir" --prompt-tokens 60 --gen-tokens 10
 expect_usage "out of range" --model "$dir" --threads 0
 expect_usage "no such directory" --model "$dir/nonexistent"

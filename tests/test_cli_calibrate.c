@@ -109,11 +109,19 @@ static void test_json_matches_library(void **state)
     cJSON *root = cJSON_Parse(out_text);
     if (!root) fail_msg("not JSON: %s", out_text);
     /* Exactly these keys. */
-    const char *top[6] = {"temperature", "iterations", "converged", "bins", "val", "test"};
+    const char *top[8] = {"temperature", "iterations", "converged", "bins",
+                          "val",         "test",       "intervals", "methods"};
     int n_keys = 0;
     for (const cJSON *it = root->child; it; it = it->next) n_keys++;
-    assert_int_equal(n_keys, 6);
-    for (int i = 0; i < 6; i++) assert_non_null(cJSON_GetObjectItemCaseSensitive(root, top[i]));
+    assert_int_equal(n_keys, 8);
+    for (int i = 0; i < 8; i++) assert_non_null(cJSON_GetObjectItemCaseSensitive(root, top[i]));
+    /* The T* interval holds T*; the test set's ECE interval holds its ECE. */
+    const cJSON *iv = cJSON_GetObjectItemCaseSensitive(root, "intervals");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(iv, "temperature");
+    double t_star = cJSON_GetObjectItemCaseSensitive(root, "temperature")->valuedouble;
+    assert_true(cJSON_GetObjectItemCaseSensitive(ts, "lo")->valuedouble <= t_star);
+    assert_true(cJSON_GetObjectItemCaseSensitive(ts, "hi")->valuedouble >= t_star);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "methods")), 4);
     float *z;
     int32_t *y;
     size_t n, k;

@@ -305,7 +305,7 @@ def test_demo(tmp):
     c = run("demo", "--seed", "42")
     check(b.stdout == c.stdout, "demo: same seed -> same bytes")
     text = a.stdout.decode()
-    for i in range(1, 10):
+    for i in range(1, 11):
         check(("== %d." % i) in text, "demo: section %d present" % i)
     with open(out, encoding="utf-8") as f:
         doc = f.read()
@@ -314,13 +314,13 @@ def test_demo(tmp):
     ck.close()
     check(doc.startswith("<!DOCTYPE html>") and not ck.stack and not ck.errors,
           "report: well-formed (%s %s)" % (ck.errors[:2], ck.stack))
-    check(ck.h2 == 10, "report: 9 sections and the references (got %d)" % ck.h2)
+    check(ck.h2 == 11, "report: 10 sections and the references (got %d)" % ck.h2)
     for ref in ("Guo", "Hinton", "Holtzman", "Fan, Lewis", "Basu", "Meister", "Nguyen"):
         check(ref in doc, "report: references cite " + ref)
     check("[science]" in doc and "[math]" in doc, "report: prompt labels in the grid")
     check("@media (max-width:760px)" in doc, "report: a narrow-screen layout")
     check(ck.tables >= 8, "report: tables as <table> (got %d)" % ck.tables)
-    check(len(ck.imgs) == 2, "report: two figures (got %d)" % len(ck.imgs))
+    check(len(ck.imgs) == 5, "report: five figures (got %d)" % len(ck.imgs))
     for src in ck.imgs:
         ok = src.startswith("data:image/svg+xml;base64,")
         if ok:
@@ -330,7 +330,8 @@ def test_demo(tmp):
     check("http://" not in doc.replace("http://www.w3.org", "") and "https://" not in doc,
           "report: no external resources")
     check("tempscale sweep" in doc and "--seed 42" in doc, "report: reproducing commands")
-    for name in ("softmax.svg", "sweep.svg"):
+    for name in ("softmax.svg", "sweep.svg", "diversity.svg", "diversity-metrics.svg",
+                 "diversity-divergence.svg"):
         check(os.path.exists(os.path.join(figs, name)), "demo --out-dir keeps " + name)
 
 
@@ -352,7 +353,8 @@ def test_demo_sections(tmp):
         blocks.append((cmd, demo[eol + 1:end]))
     check(len(blocks) >= 9, "demo: %d reproducing commands shown" % len(blocks))
     shown = set(b[0].split()[1] for b in blocks)
-    check(shown >= {"softmax", "tokenize", "generate", "top", "sample", "sweep", "compare"},
+    check(shown >= {"softmax", "tokenize", "generate", "top", "sample", "sweep", "compare",
+                    "diversity"},
           "demo: every walkthrough command is shown (%s)" % sorted(shown))
     for cmd, want in blocks:
         args = shlex.split(cmd)[1:]

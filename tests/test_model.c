@@ -19,6 +19,10 @@
  *   - prompts longer than the activation buffers (evaluated in chunks);
  *   - errors: context overflow (TS_ERR_RANGE), ids outside the vocabulary
  *     (TS_ERR_INVALID), neither changes the context;
+ *   - the same with the matrices converted at load without loss (to F32, and
+ *     repacked in their own dtype: panel layout);
+ *   - two contexts on one model evaluating concurrently in two threads give
+ *     bit-identical logits to sequential runs;
  *   - ts_model_eval does not allocate (malloc / calloc / realloc /
  *     posix_memalign counted; skipped under ASan, which owns malloc);
  * plus the kernels alone on odd sizes against float64 loops, and the F16
@@ -40,6 +44,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -252,11 +257,14 @@ static int group_teardown(void **state)
     return 0;
 }
 
+static ts_weights_type g_weights = TS_WEIGHTS_STORED; /* how load() holds the matrices */
+
 static ts_model *load(const model_ref *m, int n_threads)
 {
     char err[TS_ERR_SIZE] = "";
     ts_model_params mp = ts_model_default_params();
     mp.n_threads = n_threads;
+    mp.weights = g_weights;
     ts_model *model = NULL;
     ts_status st = ts_model_load(m->dir, &mp, &model, err, sizeof err);
     if (st != TS_OK) fprintf(stderr, "load %s: %s\n", m->dir, err);
@@ -312,8 +320,9 @@ static void check(size_t mi, const char *what, double d, size_t pos)
 {
     if (d > g_worst[mi]) g_worst[mi] = d;
     if (!(d <= TOL)) {
-        fprintf(stderr, "%s %s: position %zu: max |dlogit| = %.3g > %.0e (isa %s)\n",
-                R.models[mi].name, what, pos, d, TOL, ts_isa_name(ts_kernels_isa()));
+        fprintf(stderr, "%s %s: position %zu: max |dlogit| = %.3g > %.0e (isa %s, weights %s)\n",
+                R.models[mi].name, what, pos, d, TOL, ts_isa_name(ts_kernels_isa()),
+                ts_weights_type_name(g_weights));
         fail();
     }
 }
@@ -386,6 +395,118 @@ static void test_reference_logits(void **state)
     for (size_t mi = 0; mi < R.n_models; mi++)
         printf("# %s: worst max |dlogit| vs PyTorch float64 = %.2e (tolerance %.0e)\n",
                R.models[mi].name, g_worst[mi], TOL);
+}
+
+/*
+ * The same with the matrices converted at load without loss: to F32 (every
+ * fixture), and repacked in their own dtype (F16 -> F16, BF16 -> BF16): the
+ * panel layout and the converted vocabulary projection, every ISA, 1 and 2 threads.
+ */
+static void run_model_packed(size_t mi, int n_threads)
+{
+    const ts_weights_type own[3] = {TS_WEIGHTS_F32, TS_WEIGHTS_F16, TS_WEIGHTS_BF16};
+    const ts_weights_type modes[2] = {TS_WEIGHTS_F32, own[mi]};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && modes[1] == modes[0]) continue;
+        g_weights = modes[k];
+        run_model(mi, n_threads);
+    }
+    g_weights = TS_WEIGHTS_STORED;
+}
+
+static void test_reference_logits_converted(void **state)
+{
+    (void)state;
+    memset(g_worst, 0, sizeof g_worst);
+    for_each_isa(run_model_packed);
+    for (size_t mi = 0; mi < R.n_models; mi++)
+        printf("# %s, converted at load: worst max |dlogit| vs PyTorch float64 = %.2e\n",
+               R.models[mi].name, g_worst[mi]);
+    /* Q8_0 needs n_embd a multiple of 32: refused by name (these fixtures have 16) */
+    char err[TS_ERR_SIZE] = "";
+    ts_model_params mp = ts_model_default_params();
+    mp.weights = TS_WEIGHTS_Q8_0;
+    ts_model *model = NULL;
+    assert_int_equal(ts_model_load(R.models[0].dir, &mp, &model, err, sizeof err),
+                     TS_ERR_UNSUPPORTED);
+    assert_null(model);
+    assert_non_null(strstr(err, "q8_0 need n_embd a multiple of 32"));
+    mp.weights = (ts_weights_type)99;
+    assert_int_equal(ts_model_load(R.models[0].dir, &mp, &model, err, sizeof err), TS_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown weights type 99"));
+    ts_weights_type w = TS_WEIGHTS_STORED;
+    assert_true(ts_weights_type_parse("Q8_0", &w) && w == TS_WEIGHTS_Q8_0);
+    assert_false(ts_weights_type_parse("q4_0", &w));
+    assert_string_equal(ts_weights_type_name(TS_WEIGHTS_F16), "f16");
+}
+
+/*
+ * One model, read-only, shared by two contexts that evaluate different prompts
+ * at the same time in two threads (each context with its own 2-thread pool):
+ * the logits equal, bit for bit, those of the same evals run one after the
+ * other. Stored and converted weights.
+ */
+typedef struct conc_arg {
+    ts_context *ctx;
+    const prompt_ref *p;
+    float *out; /* [n][V]: prefill half, then decode one by one */
+    int rc;
+} conc_arg;
+
+static void *conc_run(void *arg)
+{
+    conc_arg *a = arg;
+    char err[TS_ERR_SIZE];
+    size_t k = a->p->n / 2, V = R.V;
+    ts_context_truncate(a->ctx, 0);
+    a->rc = ts_model_eval(a->ctx, a->p->ids, k, err, sizeof err);
+    memcpy(a->out, ts_context_logits(a->ctx), V * sizeof(float));
+    for (size_t t = k; a->rc == TS_OK && t < a->p->n; t++) {
+        a->rc = ts_model_eval(a->ctx, a->p->ids + t, 1, err, sizeof err);
+        memcpy(a->out + (t - k + 1) * V, ts_context_logits(a->ctx), V * sizeof(float));
+    }
+    return NULL;
+}
+
+static void test_concurrent_contexts(void **state)
+{
+    (void)state;
+    const ts_weights_type modes[2] = {TS_WEIGHTS_STORED, TS_WEIGHTS_F32};
+    for (int mode = 0; mode < 2; mode++)
+        for (size_t mi = 0; mi < R.n_models; mi++) {
+            g_weights = modes[mode];
+            ts_model *model = load(&R.models[mi], 2);
+            g_weights = TS_WEIGHTS_STORED;
+            const prompt_ref *p[2] = {&R.models[mi].prompts[2], &R.models[mi].prompts[3]};
+            conc_arg seq[2], par[2];
+            for (int i = 0; i < 2; i++) {
+                size_t rows = p[i]->n - p[i]->n / 2 + 1;
+                seq[i] = (conc_arg){new_ctx(model, false, 0), p[i], malloc(rows * R.V * 4), -1};
+                par[i] = (conc_arg){new_ctx(model, false, 0), p[i], malloc(rows * R.V * 4), -1};
+            }
+            for (int i = 0; i < 2; i++)
+                conc_run(&seq[i]);
+            pthread_t th[2];
+            for (int i = 0; i < 2; i++)
+                assert_int_equal(pthread_create(&th[i], NULL, conc_run, &par[i]), 0);
+            for (int i = 0; i < 2; i++)
+                assert_int_equal(pthread_join(th[i], NULL), 0);
+            for (int i = 0; i < 2; i++) {
+                size_t rows = p[i]->n - p[i]->n / 2 + 1;
+                assert_int_equal(seq[i].rc, TS_OK);
+                assert_int_equal(par[i].rc, TS_OK);
+                assert_memory_equal(seq[i].out, par[i].out, rows * R.V * sizeof(float));
+                /* and right: the last position against PyTorch */
+                check(mi, "concurrent decode",
+                      diff_sub(par[i].out + (rows - 1) * R.V, p[i]->sub + (p[i]->n - 1) * R.n_sub),
+                      p[i]->n - 1);
+                ts_context_free(seq[i].ctx);
+                ts_context_free(par[i].ctx);
+                free(seq[i].out);
+                free(par[i].out);
+            }
+            ts_model_free(model);
+        }
 }
 
 /* Several samples from one prompt: truncate back and decode again, bit for bit. */
@@ -511,7 +632,9 @@ static void test_no_alloc_in_eval(void **state)
     for (size_t mi = 0; mi < R.n_models; mi++) {
         const model_ref *m = &R.models[mi];
         const prompt_ref *p = &m->prompts[2];
+        g_weights = mi == 1 ? TS_WEIGHTS_F16 : TS_WEIGHTS_STORED; /* the packed layout too */
         ts_model *model = load(m, 2);
+        g_weights = TS_WEIGHTS_STORED;
         for (int all = 0; all <= 1; all++) {
             ts_context *ctx = new_ctx(model, all, 0);
             eval_ok(ctx, p->ids, p->n); /* warm up (OpenBLAS sets up its buffers once) */
@@ -579,7 +702,7 @@ static void test_kernels(void **state)
     for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
         if (!ts_kernels_force_isa((ts_isa)isa)) continue;
         for (int dt = 0; dt < 3; dt++) {
-            ts_mat W = {datas[dt], (ts_dtype)dt, K, N};
+            ts_mat W = {datas[dt], (ts_dtype)dt, K, N, TS_LAYOUT_ROWS};
             float row[53];
             /* float64 references from the stored values */
             for (size_t j = 0; j < N; j++) {
@@ -600,7 +723,8 @@ static void test_kernels(void **state)
                 else
                     assert_true(fabs(y[j] - ref_xw[j]) <= 1e-5 * (1 + fabs(ref_xw[j])));
             }
-            ts_mat Wt = {datas[dt], (ts_dtype)dt, K, N}; /* (rows K, cols N) . x[N] */
+            ts_mat Wt = {datas[dt], (ts_dtype)dt, K, N,
+                         TS_LAYOUT_ROWS}; /* (rows K, cols N) . x[N] */
             for (size_t r = 0; r < K; r++) {
                 ts_mat_row_f32(&Wt, r, 0, N, row);
                 double a = 0;
@@ -633,7 +757,7 @@ static void test_kernels(void **state)
                 }
             for (size_t i = 0; i < TT * 53; i++)
                 Y[i] = -3.0f;
-            ts_gemm_wx(Y, 40, X, TT, &Wt, 2, 37); /* X (TT, N=53), ldy 40 */
+            ts_gemm_wx(Y, 40, X, TT, &Wt, 2, 37, panel); /* X (TT, N=53), ldy 40 */
             for (size_t t = 0; t < TT; t++)
                 for (size_t r = 0; r < 40; r++) {
                     if (r < 2 || r >= 37) {
@@ -704,9 +828,14 @@ static void test_f16_exhaustive(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_f16_exhaustive),   cmocka_unit_test(test_kernels),
-        cmocka_unit_test(test_reference_logits), cmocka_unit_test(test_truncate),
-        cmocka_unit_test(test_chunked_prefill),  cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_f16_exhaustive),
+        cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_reference_logits),
+        cmocka_unit_test(test_reference_logits_converted),
+        cmocka_unit_test(test_concurrent_contexts),
+        cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_chunked_prefill),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_alloc_in_eval),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

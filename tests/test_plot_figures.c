@@ -789,9 +789,9 @@ static void test_trace(void **state)
     (void)state;
     const char *words[6] = {"ROMEO", ":", "\n", " But", " soft", ","};
     enum { N = 40, LONG = 900 };
-    ts_trace_token tok[LONG];
+    ts_trace_point tok[LONG];
     for (int i = 0; i < LONG; i++)
-        tok[i] = (ts_trace_token){words[i % 6], 1 + 7 * fabs(sin(i * 1.3)), 2 + fabs(cos(i * 0.7)),
+        tok[i] = (ts_trace_point){words[i % 6], 1 + 7 * fabs(sin(i * 1.3)), 2 + fabs(cos(i * 0.7)),
                                   1.5 + fabs(cos(i * 0.7)) / 2,
                                   i % 6 == 0   ? 1
                                   : i % 6 == 1 ? 3

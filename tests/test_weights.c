@@ -48,6 +48,8 @@ static float elem(const ts_tensor *t, size_t i)
         return stw_f16_to_f32(((const uint16_t *)t->data)[i]);
     case TS_DTYPE_BF16:
         return stw_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    case TS_DTYPE_Q8_0: /* never in a checkpoint */
+        break;
     }
     return 0;
 }
@@ -91,19 +93,19 @@ static void check_model(const stw_gpt2 *g)
         char n[64];
 #define CHK(field, suffix, d0, d1)                                                                 \
     snprintf(n, sizeof n, "h.%d.%s", l, suffix);                                                   \
-    check_view(&lw->field, n, d0, d1)
-        CHK(ln_1_w, "ln_1.weight", C, -1);
-        CHK(ln_1_b, "ln_1.bias", C, -1);
-        CHK(attn_w, "attn.c_attn.weight", C, 3 * C);
-        CHK(attn_b, "attn.c_attn.bias", 3 * C, -1);
-        CHK(attn_proj_w, "attn.c_proj.weight", C, C);
-        CHK(attn_proj_b, "attn.c_proj.bias", C, -1);
-        CHK(ln_2_w, "ln_2.weight", C, -1);
-        CHK(ln_2_b, "ln_2.bias", C, -1);
-        CHK(fc_w, "mlp.c_fc.weight", C, 4 * C);
-        CHK(fc_b, "mlp.c_fc.bias", 4 * C, -1);
-        CHK(fc_proj_w, "mlp.c_proj.weight", 4 * C, C);
-        CHK(fc_proj_b, "mlp.c_proj.bias", C, -1);
+    check_view(&lw->t[field], n, d0, d1)
+        CHK(TS_LT_LN_1_W, "ln_1.weight", C, -1);
+        CHK(TS_LT_LN_1_B, "ln_1.bias", C, -1);
+        CHK(TS_LT_ATTN_W, "attn.c_attn.weight", C, 3 * C);
+        CHK(TS_LT_ATTN_B, "attn.c_attn.bias", 3 * C, -1);
+        CHK(TS_LT_ATTN_PROJ_W, "attn.c_proj.weight", C, C);
+        CHK(TS_LT_ATTN_PROJ_B, "attn.c_proj.bias", C, -1);
+        CHK(TS_LT_LN_2_W, "ln_2.weight", C, -1);
+        CHK(TS_LT_LN_2_B, "ln_2.bias", C, -1);
+        CHK(TS_LT_FC_W, "mlp.c_fc.weight", C, 4 * C);
+        CHK(TS_LT_FC_B, "mlp.c_fc.bias", 4 * C, -1);
+        CHK(TS_LT_FC_PROJ_W, "mlp.c_proj.weight", 4 * C, C);
+        CHK(TS_LT_FC_PROJ_B, "mlp.c_proj.bias", C, -1);
 #undef CHK
     }
     check_view(&w.ln_f_w, "ln_f.weight", C, -1);

@@ -145,6 +145,7 @@ bool ts_calib_looks_like_probabilities(const float *logits, size_t n, size_t k)
 typedef struct dense_ctx {
     const float *logits;
     const int32_t *labels;
+    const uint32_t *w; /* row multiplicities (a bootstrap resample), NULL = all 1 */
     size_t k;
     double beta;
 } dense_ctx;
@@ -157,6 +158,8 @@ static void dense_objective_rows(void *vctx, size_t begin, size_t end, double ac
     const double beta = c->beta;
     double f = 0, g = 0, h = 0;
     for (size_t i = begin; i < end; i++) {
+        const double wi = c->w ? c->w[i] : 1.0;
+        if (wi == 0) continue;
         const float *z = c->logits + i * k;
         float m = z[0];
         for (size_t j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
@@ -170,9 +173,9 @@ static void dense_objective_rows(void *vctx, size_t begin, size_t end, double ac
         }
         double dy = (double)z[c->labels[i]] - (double)m;
         double mean = s1 / s0, var = s2 / s0 - mean * mean;
-        f += log(s0) - beta * dy;
-        g += mean - dy;
-        h += var > 0 ? var : 0;
+        f += wi * (log(s0) - beta * dy);
+        g += wi * (mean - dy);
+        h += wi * (var > 0 ? var : 0);
     }
     acc[0] = f;
     acc[1] = g;
@@ -184,14 +187,19 @@ typedef struct dense_problem {
     const float *logits;
     const int32_t *labels;
     size_t n, k;
+    const uint32_t *w; /* multiplicities summing to n, or NULL */
+    bool serial;       /* already inside a bootstrap thread */
 } dense_problem;
 
 static void dense_objective(void *vctx, double beta, double out[3])
 {
     const dense_problem *p = vctx;
-    dense_ctx c = {p->logits, p->labels, p->k, beta};
+    dense_ctx c = {p->logits, p->labels, p->w, p->k, beta};
     double acc[4];
-    parallel_rows(dense_objective_rows, &c, p->n, p->k, acc);
+    if (p->serial)
+        dense_objective_rows(&c, 0, p->n, acc);
+    else
+        parallel_rows(dense_objective_rows, &c, p->n, p->k, acc);
     for (int i = 0; i < 3; i++) out[i] = acc[i] / (double)p->n;
 }
 
@@ -200,14 +208,27 @@ static void dense_objective(void *vctx, double beta, double out[3])
 ts_status ts_calib_minimize(ts_calib_objective fn, void *ctx, double t_min, double t_max,
                             ts_calib_fit *out)
 {
+    return ts_calib_minimize_from(fn, ctx, t_min, t_max, 1.0, out);
+}
+
+ts_status ts_calib_minimize_from(ts_calib_objective fn, void *ctx, double t_min, double t_max,
+                                 double t_start, ts_calib_fit *out)
+{
     memset(out, 0, sizeof *out);
     if (!(t_min > 0) || !(t_max > t_min) || !isfinite(t_max)) return TS_ERR_INVALID;
+    if (!(t_start > 0) || !isfinite(t_start)) return TS_ERR_INVALID;
     const double b_min = 1.0 / t_max, b_max = 1.0 / t_min;
     double v[3];
-    fn(ctx, 1.0, v);
-    out->nll_before = v[0];
-    double beta = 1.0 < b_min ? b_min : 1.0 > b_max ? b_max : 1.0;
-    if (beta != 1.0) fn(ctx, beta, v);
+    double beta = 1.0 / t_start;
+    beta = beta < b_min ? b_min : beta > b_max ? b_max : beta;
+    if (t_start == 1.0) {
+        fn(ctx, 1.0, v);
+        out->nll_before = v[0];
+        if (beta != 1.0) fn(ctx, beta, v);
+    } else {
+        out->nll_before = NAN; /* not evaluated: the caller started elsewhere */
+        fn(ctx, beta, v);
+    }
     /* Bracket: f'(lo) < 0 < f'(hi); 0 = not yet known. */
     double lo = 0, hi = 0, dx_old = INFINITY;
     int it = 0, one_sided = 0;
@@ -263,7 +284,7 @@ ts_status ts_calib_fit_temperature(const float *logits, const int32_t *labels, s
     memset(out, 0, sizeof *out);
     ts_status st = check_inputs(logits, labels, n, k, err, err_size);
     if (st != TS_OK) return st;
-    dense_problem p = {logits, labels, n, k};
+    dense_problem p = {logits, labels, n, k, NULL, false};
     st = ts_calib_minimize(dense_objective, &p, TS_CALIB_T_MIN, TS_CALIB_T_MAX, out);
     if (st != TS_OK) return ts_errorf(err, err_size, st, "calibration: bad temperature range");
     return TS_OK;
@@ -314,8 +335,9 @@ static void metric_rows(void *vctx, size_t begin, size_t end, double acc[4])
     acc[3] = 0;
 }
 
-/* Equal-width bin of confidence c in (0, 1]: b with l_b < c <= u_b, l_b = b * (1/B). */
-static int32_t conf_bin(double c, int32_t n_bins)
+/* Equal-width bin of confidence c in [0, 1]: b with l_b < c <= u_b, l_b = b * (1/B) (0 in bin 0).
+ */
+int32_t ts_calib_conf_bin(double c, int32_t n_bins)
 {
     const double w = 1.0 / n_bins;
     int32_t b = (int32_t)ceil(c * n_bins) - 1;
@@ -350,7 +372,7 @@ ts_status ts_calib_binned(const double *conf, const uint8_t *correct, size_t n, 
     size_t cnt[TS_CALIB_MAX_BINS] = {0};
     double hits = 0;
     for (size_t i = 0; i < n; i++) {
-        int32_t b = conf_bin(conf[i], n_bins);
+        int32_t b = ts_calib_conf_bin(conf[i], n_bins);
         sum_c[b] += conf[i];
         sum_a[b] += correct[i];
         cnt[b]++;
@@ -393,6 +415,75 @@ ts_status ts_calib_binned(const double *conf, const uint8_t *correct, size_t n, 
     }
     free(rows);
     m->ace = ace;
+    return TS_OK;
+}
+
+/* ---- class-wise ECE (Kull et al. 2019) --------------------------------------- */
+
+ts_status ts_classwise_init(ts_classwise *c, size_t k, int32_t n_bins, char *err, size_t err_size)
+{
+    memset(c, 0, sizeof *c);
+    size_t cells;
+    if (ts_mul_overflows(k, (size_t)n_bins * 3, &cells) ||
+        !(c->acc = calloc(cells, sizeof(double))))
+        return ts_errorf(err, err_size, TS_ERR_NOMEM,
+                         "calibration: out of memory (class-wise ECE)");
+    c->k = k;
+    c->n_bins = n_bins;
+    return TS_OK;
+}
+
+void ts_classwise_add(ts_classwise *c, const double *p, int32_t y)
+{
+    const size_t nb = (size_t)c->n_bins;
+    for (size_t j = 0; j < c->k; j++) {
+        double *a = c->acc + 3 * (j * nb + (size_t)ts_calib_conf_bin(p[j], c->n_bins));
+        a[0] += p[j];
+        a[1] += (int32_t)j == y;
+        a[2] += 1;
+    }
+    c->n++;
+}
+
+double ts_classwise_finish(ts_classwise *c)
+{
+    double sum = 0;
+    const size_t cells = c->k * (size_t)c->n_bins;
+    for (size_t i = 0; i < cells; i++)
+        sum += fabs(c->acc[3 * i + 1] - c->acc[3 * i]);
+    double v = c->n ? sum / ((double)c->n * (double)c->k) : NAN;
+    free(c->acc);
+    c->acc = NULL;
+    return v;
+}
+
+/* Class-wise ECE of softmax(beta z): one more pass, k probabilities per row. */
+static ts_status classwise_ece_dense(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                     double beta, int32_t n_bins, double *out, char *err,
+                                     size_t err_size)
+{
+    ts_classwise cw;
+    double *p = malloc(k * sizeof *p);
+    ts_status st = p ? ts_classwise_init(&cw, k, n_bins, err, err_size)
+                     : ts_errorf(err, err_size, TS_ERR_NOMEM, "calibration: out of memory");
+    if (st != TS_OK) {
+        free(p);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *z = logits + i * k;
+        float m = z[0];
+        for (size_t j = 1; j < k; j++)
+            m = z[j] > m ? z[j] : m;
+        double s = 0;
+        for (size_t j = 0; j < k; j++)
+            s += p[j] = exp(beta * ((double)z[j] - m));
+        for (size_t j = 0; j < k; j++)
+            p[j] /= s;
+        ts_classwise_add(&cw, p, labels[i]);
+    }
+    *out = ts_classwise_finish(&cw);
+    free(p);
     return TS_OK;
 }
 
@@ -450,6 +541,9 @@ ts_status ts_calib_metrics_bins(const float *logits, const int32_t *labels, size
     if (st != TS_OK) return st;
     out->nll = acc[0] / (double)n;
     out->brier = acc[1] / (double)n;
+    st = classwise_ece_dense(logits, labels, n, k, 1.0 / temperature, n_bins, &out->classwise_ece,
+                             err, err_size);
+    if (st != TS_OK) return st;
     /* Accuracy counted two ways (argmax of the logits, and binned) must agree. */
     TS_ASSERT(out->accuracy == acc[2] / (double)n);
     return TS_OK;
@@ -468,5 +562,122 @@ ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_
     st = ts_calib_binned(conf, correct, n, n_bins, &m, bins, NULL, 0);
     free(conf);
     free(correct);
+    return st;
+}
+
+/* ---- bootstrap ------------------------------------------------------------- */
+
+typedef struct rows_ctx {
+    const float *logits;
+    const int32_t *labels;
+    size_t k;
+    double beta;
+    ts_calib_rowset *r;
+} rows_ctx;
+
+static void dense_rows_worker(void *vctx, size_t begin, size_t end, double acc[4])
+{
+    const rows_ctx *c = vctx;
+    const size_t k = c->k;
+    for (size_t i = begin; i < end; i++) {
+        const float *z = c->logits + i * k;
+        size_t am = 0;
+        for (size_t j = 1; j < k; j++)
+            if (z[j] > z[am]) am = j;
+        const double m = z[am];
+        double s0 = 0, s2 = 0;
+        for (size_t j = 0; j < k; j++) {
+            double e = exp(c->beta * ((double)z[j] - m));
+            s0 += e;
+            s2 += e * e;
+        }
+        const int32_t y = c->labels[i];
+        double dy = (double)z[y] - m, py = exp(c->beta * dy) / s0;
+        c->r->nll[i] = log(s0) - c->beta * dy;
+        c->r->brier[i] = s2 / (s0 * s0) - 2 * py + 1;
+        c->r->conf[i] = 1.0 / s0;
+        c->r->correct[i] = (size_t)y == am;
+    }
+    memset(acc, 0, 4 * sizeof *acc);
+}
+
+ts_status ts_calib_dense_rows(const float *logits, const int32_t *labels, size_t n, size_t k,
+                              double temperature, int32_t n_bins, ts_calib_rowset *r, char *err,
+                              size_t err_size)
+{
+    ts_status st = ts_calib_rowset_init(r, n, err, err_size);
+    if (st != TS_OK) return st;
+    rows_ctx c = {logits, labels, k, 1.0 / temperature, r};
+    double acc[4];
+    parallel_rows(dense_rows_worker, &c, n, k, acc);
+    r->has_brier = true;
+    st = ts_calib_rowset_finish(r, n_bins, err, err_size);
+    if (st != TS_OK) ts_calib_rowset_free(r);
+    return st;
+}
+
+ts_status ts_calib_metrics_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                     const double *temperatures, size_t n_temps, int32_t n_bins,
+                                     const ts_bootstrap_params *bp, ts_calib_metrics_ci *ci,
+                                     ts_calib_metrics_ci *delta, char *err, size_t err_size)
+{
+    ts_status st = check_inputs(logits, labels, n, k, err, err_size);
+    if (st != TS_OK) return st;
+    if ((st = ts_bootstrap_check(bp, n, err, err_size)) != TS_OK) return st;
+    if (n_bins < 1 || n_bins > TS_CALIB_MAX_BINS)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "bins: %d out of range [1, %d]", n_bins,
+                         TS_CALIB_MAX_BINS);
+    if (n_temps == 0) return ts_errorf(err, err_size, TS_ERR_INVALID, "bootstrap: no temperatures");
+    for (size_t t = 0; t < n_temps; t++)
+        if (!(temperatures[t] > 0) || !isfinite(temperatures[t]))
+            return ts_errorf(err, err_size, TS_ERR_INVALID,
+                             "calibration: temperature %g must be positive and finite",
+                             temperatures[t]);
+    ts_calib_rowset *sets = calloc(n_temps, sizeof *sets);
+    if (!sets) return ts_errorf(err, err_size, TS_ERR_NOMEM, "bootstrap: out of memory");
+    for (size_t t = 0; t < n_temps && st == TS_OK; t++)
+        st = ts_calib_dense_rows(logits, labels, n, k, temperatures[t], n_bins, &sets[t], err,
+                                 err_size);
+    if (st == TS_OK) st = ts_calib_rowsets_bootstrap(sets, n_temps, bp, ci, delta, err, err_size);
+    for (size_t t = 0; t < n_temps; t++)
+        ts_calib_rowset_free(&sets[t]);
+    free(sets);
+    return st;
+}
+
+typedef struct fit_boot_ctx {
+    const float *logits;
+    const int32_t *labels;
+    size_t k;
+    double t_hat;
+} fit_boot_ctx;
+
+static void fit_boot_stat(void *vctx, const uint32_t *counts, size_t n, double *out, void *scratch)
+{
+    (void)scratch;
+    const fit_boot_ctx *c = vctx;
+    dense_problem p = {c->logits, c->labels, n, c->k, counts, true};
+    ts_calib_fit f;
+    ts_status st =
+        ts_calib_minimize_from(dense_objective, &p, TS_CALIB_T_MIN, TS_CALIB_T_MAX, c->t_hat, &f);
+    out[0] = st == TS_OK ? f.temperature : NAN;
+}
+
+ts_status ts_calib_fit_bootstrap(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                 const ts_bootstrap_params *bp, ts_interval *t_star, char *err,
+                                 size_t err_size)
+{
+    ts_calib_fit fit;
+    ts_status st = ts_calib_fit_temperature(logits, labels, n, k, &fit, err, err_size);
+    if (st != TS_OK) return st;
+    if ((st = ts_bootstrap_check(bp, n, err, err_size)) != TS_OK) return st;
+    double *reps = malloc((size_t)bp->n_resamples * sizeof *reps);
+    if (!reps) return ts_errorf(err, err_size, TS_ERR_NOMEM, "bootstrap: out of memory");
+    fit_boot_ctx c = {logits, labels, k, fit.temperature};
+    st = ts_bootstrap_run(n, bp, 1, fit_boot_stat, &c, 0, reps, err, err_size);
+    if (st == TS_OK && ts_bootstrap_intervals(reps, (size_t)bp->n_resamples, 1, bp->level,
+                                              &fit.temperature, t_star) != TS_OK)
+        st = ts_errorf(err, err_size, TS_ERR_NOMEM, "bootstrap: out of memory");
+    free(reps);
     return st;
 }

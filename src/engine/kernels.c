@@ -1,29 +1,40 @@
 /*
- * kernels.c — the forward pass's inner loops: GEMV over F32 / F16 / BF16
- * weights (decode), dot / axpy / softmax for attention, gelu_new, LayerNorm.
+ * kernels.c — the forward pass's inner loops: GEMV / GEMM over F32, F16, BF16
+ * and Q8_0 weights, dot / axpy / softmax for attention, gelu_new, LayerNorm,
+ * and the conversions (F32 -> F16 / BF16 / Q8_0) that ts_model_load uses.
  *
- * Weights are read in the dtype they are stored in and widened to F32 in
- * registers; every product and sum is F32 (no F16/BF16 arithmetic). Three code
- * paths, chosen once at run time from what was compiled in and what the CPU
- * supports:
+ * Weights are read in their dtype and widened to F32 in registers; every
+ * product and sum is F32 (no F16/BF16 arithmetic, no quantized activations).
+ * Three code paths, chosen once at run time from what was compiled in and what
+ * the CPU supports:
  *   AVX-512 (F + BW + VL; 16 lanes)  vcvtph2ps for F16, shift-by-16 for BF16
  *   AVX2 + FMA + F16C (8 lanes)
  *   scalar (always compiled: the portable fallback and the tests' reference)
  * The SIMD paths are compiled when the compiler targets the ISA (the default
  * build uses -march=native; TS_NATIVE=OFF gives the scalar path only).
  *
+ * One seam for weight types: k_traits[dtype] holds the block size, the bytes
+ * per block and, per ISA, the kernels (to-F32 run conversion, row-dot GEMV,
+ * Conv1D GEMV on row-major and on panel layout). Every entry point below goes
+ * through it; a NULL kernel falls back to the scalar row. Adding a type = a
+ * row here + its kernels + ts_convert_f32 (docs/engine.md has the recipe).
+ *
  * Decode is memory-bound: one token reads every weight once, so the GEMVs
- * stream W sequentially and keep the accumulators in L1 / registers.
- *   ts_gemv_xw: W (K, N) stored [in, out] (Conv1D). y[n0:n1] accumulates four
- *     (AVX-512: eight) rows of W at a time (sequential streams; y stays in
- *     L1). Threads split the columns; AVX-512 prefetches the next 8 rows of
- *     16-bit weights (see TS_GEMV_XW_AVX512).
- *   ts_gemv_wx: W (V, C) (the vocabulary projection). Dot products, four rows
- *     at a time sharing the loads of x. Threads split the rows.
+ * stream W sequentially and keep the accumulators in registers / L1.
+ *   Conv1D, TS_LAYOUT_ROWS (the mmap'd checkpoint, [in, out]): y[n0:n1]
+ *     accumulates 8 (AVX-512) / 4 rows of W at a time; threads split the
+ *     columns, so each reads a stripe of every row.
+ *   Conv1D, TS_LAYOUT_PANELS (converted at load, [N/32][K][32]): one panel's
+ *     32 outputs stay in registers over all K; a thread's panels are one
+ *     contiguous stream.
+ *   Conv1D, TS_LAYOUT_COLS and the vocabulary projection (rows of K): dot
+ *     products, four rows at a time sharing the loads of x; threads split rows.
  */
 #include "internal.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
@@ -36,6 +47,9 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define TS_HAVE_AVX2 1
 #endif
+
+#define QK       32 /* Q8_0: values per block */
+#define Q8_BYTES 34 /* Q8_0: F16 scale + 32 int8 */
 
 /* ======================================================================== */
 /* dtype conversion                                                         */
@@ -76,6 +90,40 @@ float ts_bf16_to_f32(uint16_t h)
     return f;
 }
 
+uint16_t ts_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) /* inf / NaN (quiet, keep some payload) */
+        return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u | ((ax >> 13) & 0x3ffu) : 0));
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to >= 65520: inf */
+    if (ax < 0x38800000u) {                                   /* F16 subnormal or zero */
+        /* value = ax as float; F16 subnormal unit 2^-24: round(value * 2^24) RNE */
+        float v;
+        memcpy(&v, &ax, sizeof v);
+        float r = v * 16777216.0f; /* exact (power of two), < 1024 */
+        uint32_t q = (uint32_t)r;
+        float frac = r - (float)q;
+        if (frac > 0.5f || (frac == 0.5f && (q & 1u))) q++;
+        return (uint16_t)(sign | q);
+    }
+    uint32_t mant = ax & 0x7fffffu, e = (ax >> 23) - 127 + 15;
+    uint32_t h = (e << 10) | (mant >> 13);
+    uint32_t rest = mant & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++; /* may carry into the exponent */
+    return (uint16_t)(sign | h);
+}
+
+uint16_t ts_f32_to_bf16(float f)
+{
+    uint32_t b;
+    memcpy(&b, &f, sizeof b);
+    if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40u); /* quiet NaN */
+    return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+
 static inline uint16_t load_u16(const void *p, size_t i)
 {
     uint16_t v;
@@ -83,8 +131,8 @@ static inline uint16_t load_u16(const void *p, size_t i)
     return v;
 }
 
-/* Element i of a weight buffer as F32. */
-static inline float weight_at(const void *data, ts_dtype dt, size_t i)
+/* Element i (counted over the whole buffer) of a weight buffer as F32. */
+static inline float elem(const void *data, ts_dtype dt, size_t i)
 {
     switch (dt) {
     case TS_DTYPE_F32: {
@@ -96,6 +144,57 @@ static inline float weight_at(const void *data, ts_dtype dt, size_t i)
         return ts_f16_to_f32(load_u16(data, i));
     case TS_DTYPE_BF16:
         return ts_bf16_to_f32(load_u16(data, i));
+    case TS_DTYPE_Q8_0: {
+        const unsigned char *b = (const unsigned char *)data + (i / QK) * Q8_BYTES;
+        return ts_f16_to_f32(load_u16(b, 0)) * (float)(int8_t)b[2 + i % QK];
+    }
+    }
+    return 0.0f;
+}
+
+size_t ts_dtype_block(ts_dtype dt)
+{
+    return dt == TS_DTYPE_Q8_0 ? QK : 1;
+}
+
+size_t ts_dtype_row_bytes(ts_dtype dt, size_t n)
+{
+    switch (dt) {
+    case TS_DTYPE_F32:
+        return 4 * n;
+    case TS_DTYPE_F16:
+    case TS_DTYPE_BF16:
+        return 2 * n;
+    case TS_DTYPE_Q8_0:
+        return n / QK * Q8_BYTES;
+    }
+    return 0;
+}
+
+size_t ts_mat_bytes(ts_dtype dt, ts_layout layout, size_t rows, size_t cols)
+{
+    switch (layout) {
+    case TS_LAYOUT_ROWS:
+        return rows * ts_dtype_row_bytes(dt, cols);
+    case TS_LAYOUT_PANELS:
+        return (cols + TS_PANEL - 1) / TS_PANEL * ts_dtype_row_bytes(dt, rows * TS_PANEL);
+    case TS_LAYOUT_COLS:
+        return cols * ts_dtype_row_bytes(dt, rows);
+    }
+    return 0;
+}
+
+/* W[r][c] (logical indices) as F32, any layout: the slow, obviously right path. */
+static float mat_at(const ts_mat *W, size_t r, size_t c)
+{
+    switch (W->layout) {
+    case TS_LAYOUT_ROWS:
+        return elem(W->data, W->dtype, r * W->cols + c);
+    case TS_LAYOUT_PANELS:
+        return elem(W->data, W->dtype,
+                    (c / TS_PANEL) * W->rows * TS_PANEL + r * TS_PANEL + c % TS_PANEL);
+    case TS_LAYOUT_COLS:
+        return elem(W->data, W->dtype, c * W->rows + r);
     }
     return 0.0f;
 }
@@ -105,13 +204,13 @@ static inline float weight_at(const void *data, ts_dtype dt, size_t i)
  * hardware prefetchers alone left it at ~1/2 of the read bandwidth, so it
  * asks for the rows two steps ahead (measured 1.5-2x on that GEMV). Prefetches
  * past the end of the matrix are harmless (they never fault). `i` is an
- * element index; the byte address depends on the dtype, decided by W->dtype.
+ * element index, ES the element size in bytes.
  */
 #if defined(TS_HAVE_AVX2) || defined(TS_HAVE_AVX512)
-#define PREFETCH_ROWS(w, i, K)                                                                     \
+#define PREFETCH_ROWS(w, i, K, ES)                                                                 \
     do {                                                                                           \
-        const char *pf_ = (const char *)(w) + (i) * (W->dtype == TS_DTYPE_F32 ? 4 : 2);            \
-        size_t rs_ = (K) * (W->dtype == TS_DTYPE_F32 ? 4 : 2);                                     \
+        const char *pf_ = (const char *)(w) + (i) * (ES);                                          \
+        size_t rs_ = (K) * (ES);                                                                   \
         _mm_prefetch(pf_, _MM_HINT_T0);                                                            \
         _mm_prefetch(pf_ + rs_, _MM_HINT_T0);                                                      \
         _mm_prefetch(pf_ + 2 * rs_, _MM_HINT_T0);                                                  \
@@ -119,32 +218,138 @@ static inline float weight_at(const void *data, ts_dtype dt, size_t i)
     } while (0)
 #endif
 
+/* Kernel signatures of the traits table. w is the matrix's data; indices are elements. */
+typedef void (*to_f32_fn)(const void *w, size_t i0, float *out, size_t n); /* i0, n: whole blocks */
+/* y[r] = row r . x[0:K] for r in [r0, r1); rows of K elements, consecutive */
+typedef void (*rows_fn)(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1);
+/* y[n0:n1] = x[0:K] . W[:, n0:n1], W (K, N) in the row-major or panel layout */
+typedef void (*xw_fn)(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,
+                      size_t n1);
+
 /* ======================================================================== */
 /* scalar path                                                              */
 /* ======================================================================== */
 
-static void gemv_xw_scalar(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)
+static void to_f32_scalar_f32(const void *w, size_t i0, float *out, size_t n)
 {
-    size_t N = W->cols;
-    for (size_t j = n0; j < n1; j++)
-        y[j] = 0.0f;
-    for (size_t k = 0; k < W->rows; k++) {
-        float xk = x[k];
-        for (size_t j = n0; j < n1; j++)
-            y[j] += xk * weight_at(W->data, W->dtype, k * N + j);
+    memcpy(out, (const float *)w + i0, n * sizeof *out);
+}
+static void to_f32_scalar_f16(const void *w, size_t i0, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = ts_f16_to_f32(load_u16(w, i0 + i));
+}
+static void to_f32_scalar_bf16(const void *w, size_t i0, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = ts_bf16_to_f32(load_u16(w, i0 + i));
+}
+static void to_f32_scalar_q8(const void *w, size_t i0, float *out, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)w + i0 / QK * Q8_BYTES;
+    for (size_t i = 0; i < n; i += QK, b += Q8_BYTES) {
+        float d = ts_f16_to_f32(load_u16(b, 0));
+        for (size_t j = 0; j < QK; j++)
+            out[i + j] = d * (float)(int8_t)b[2 + j];
     }
 }
 
-static void gemv_wx_scalar(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
+#define TS_ROWS_SCALAR(NAME, DT)                                                                   \
+    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
+    {                                                                                              \
+        for (size_t r = r0; r < r1; r++) {                                                         \
+            float acc = 0.0f;                                                                      \
+            for (size_t c = 0; c < K; c++)                                                         \
+                acc += elem(w, DT, r * K + c) * x[c];                                              \
+            y[r] = acc;                                                                            \
+        }                                                                                          \
+    }
+TS_ROWS_SCALAR(rows_scalar_f32, TS_DTYPE_F32)
+TS_ROWS_SCALAR(rows_scalar_f16, TS_DTYPE_F16)
+TS_ROWS_SCALAR(rows_scalar_bf16, TS_DTYPE_BF16)
+
+/*
+ * Q8_0 row dots (every ISA computes the same function): x is first rounded to
+ * int16 per block of 32, xq = rint(x / dx) with dx = max|x| / 32767 (relative
+ * error <= 1.5e-5 of the block's largest |x|, far below the weights' 1/254),
+ * so that a block is one exact int32 sum of q * xq, scaled by d * dx. The
+ * SIMD kernels do it with vpmaddwd (int16 pairs), ~1.6x the F32-widening speed.
+ */
+#define TS_Q8_MAX_K 16384 /* longer rows take the F32-activation loop (scalar) */
+
+static void x_to_i16_scalar(const float *x, size_t K, int16_t *xq, float *dx)
 {
-    size_t K = W->cols;
+    for (size_t k = 0; k < K; k += QK) {
+        float m = 0.0f;
+        for (size_t j = 0; j < QK; j++)
+            m = fmaxf(m, fabsf(x[k + j]));
+        float d = m / 32767.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        dx[k / QK] = d;
+        for (size_t j = 0; j < QK; j++)
+            xq[k + j] = (int16_t)lrintf(x[k + j] * id);
+    }
+}
+
+static void rows_scalar_q8(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)
+{
+    const size_t nb = K / QK;
+    int16_t xq[TS_Q8_MAX_K];
+    float dx[TS_Q8_MAX_K / QK];
+    const bool exact_x = K > TS_Q8_MAX_K;
+    if (!exact_x) x_to_i16_scalar(x, K, xq, dx);
     for (size_t r = r0; r < r1; r++) {
+        const unsigned char *b = (const unsigned char *)w + r * nb * Q8_BYTES;
         float acc = 0.0f;
-        for (size_t c = 0; c < K; c++)
-            acc += weight_at(W->data, W->dtype, r * K + c) * x[c];
+        for (size_t k = 0; k < nb; k++, b += Q8_BYTES) {
+            float d = ts_f16_to_f32(load_u16(b, 0));
+            if (exact_x) {
+                float s = 0.0f;
+                for (size_t j = 0; j < QK; j++)
+                    s += (float)(int8_t)b[2 + j] * x[k * QK + j];
+                acc += s * d;
+                continue;
+            }
+            int32_t s = 0;
+            for (size_t j = 0; j < QK; j++)
+                s += (int32_t)(int8_t)b[2 + j] * xq[k * QK + j];
+            acc += (float)s * (d * dx[k]);
+        }
         y[r] = acc;
     }
 }
+
+#define TS_XW_SCALAR(NAME, DT)                                                                     \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
+    {                                                                                              \
+        for (size_t j = n0; j < n1; j++)                                                           \
+            y[j] = 0.0f;                                                                           \
+        for (size_t k = 0; k < K; k++) {                                                           \
+            float xk = x[k];                                                                       \
+            for (size_t j = n0; j < n1; j++)                                                       \
+                y[j] += xk * elem(w, DT, k * N + j);                                               \
+        }                                                                                          \
+    }
+TS_XW_SCALAR(xw_scalar_f32, TS_DTYPE_F32)
+TS_XW_SCALAR(xw_scalar_f16, TS_DTYPE_F16)
+TS_XW_SCALAR(xw_scalar_bf16, TS_DTYPE_BF16)
+
+#define TS_PANELS_SCALAR(NAME, DT)                                                                 \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
+    {                                                                                              \
+        (void)N;                                                                                   \
+        for (size_t j = n0; j < n1; j++) {                                                         \
+            size_t base = (j / TS_PANEL) * K * TS_PANEL + j % TS_PANEL;                            \
+            float acc = 0.0f;                                                                      \
+            for (size_t k = 0; k < K; k++)                                                         \
+                acc += x[k] * elem(w, DT, base + k * TS_PANEL);                                    \
+            y[j] = acc;                                                                            \
+        }                                                                                          \
+    }
+TS_PANELS_SCALAR(panels_scalar_f32, TS_DTYPE_F32)
+TS_PANELS_SCALAR(panels_scalar_f16, TS_DTYPE_F16)
+TS_PANELS_SCALAR(panels_scalar_bf16, TS_DTYPE_BF16)
 
 static float dot_scalar(const float *a, const float *b, size_t n)
 {
@@ -181,6 +386,24 @@ static float exp_sub_scalar(float *x, size_t n, float m)
     return sum;
 }
 
+/* roundf (half away from zero), as gguf-py's np_roundf computes it: exact below 2^23. */
+static void quantize_q8_scalar(const float *src, void *dst, size_t n)
+{
+    unsigned char *b = dst;
+    for (size_t i = 0; i < n; i += QK, b += Q8_BYTES) {
+        float amax = 0.0f;
+        for (size_t j = 0; j < QK; j++) {
+            float a = fabsf(src[i + j]);
+            amax = a > amax ? a : amax;
+        }
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t dh = ts_f32_to_f16(d);
+        memcpy(b, &dh, sizeof dh);
+        for (size_t j = 0; j < QK; j++)
+            b[2 + j] = (unsigned char)(int8_t)roundf(src[i + j] * id);
+    }
+}
+
 /* ======================================================================== */
 /* AVX2 + FMA + F16C path (8 lanes)                                         */
 /* ======================================================================== */
@@ -198,6 +421,11 @@ static inline __m256 load8_bf16(const void *p, size_t i)
 {
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + i));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+/* 8 int8 at byte p as F32 */
+static inline __m256 load8_i8(const unsigned char *p)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 }
 
 static inline float hsum8(__m256 v)
@@ -228,11 +456,10 @@ static inline __m256 exp8(__m256 x)
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-#define TS_GEMV_XW_AVX2(NAME, LOAD)                                                                \
-    static void NAME(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)              \
+#define TS_XW_AVX2(NAME, LOAD, DT)                                                                 \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
     {                                                                                              \
-        const size_t N = W->cols, K = W->rows;                                                     \
-        const void *w = W->data;                                                                   \
         size_t jv = n0 + ((n1 - n0) & ~(size_t)7);                                                 \
         memset(y + n0, 0, (n1 - n0) * sizeof *y);                                                  \
         size_t k = 0;                                                                              \
@@ -249,10 +476,8 @@ static inline __m256 exp8(__m256 x)
                 _mm256_storeu_ps(y + j, a);                                                        \
             }                                                                                      \
             for (size_t j = jv; j < n1; j++)                                                       \
-                y[j] += x[k] * weight_at(w, W->dtype, r0 + j) +                                    \
-                        x[k + 1] * weight_at(w, W->dtype, r1 + j) +                                \
-                        x[k + 2] * weight_at(w, W->dtype, r2 + j) +                                \
-                        x[k + 3] * weight_at(w, W->dtype, r3 + j);                                 \
+                y[j] += x[k] * elem(w, DT, r0 + j) + x[k + 1] * elem(w, DT, r1 + j) +              \
+                        x[k + 2] * elem(w, DT, r2 + j) + x[k + 3] * elem(w, DT, r3 + j);           \
         }                                                                                          \
         for (; k < K; k++) {                                                                       \
             __m256 x0 = _mm256_set1_ps(x[k]);                                                      \
@@ -260,22 +485,20 @@ static inline __m256 exp8(__m256 x)
                 _mm256_storeu_ps(y + j,                                                            \
                                  _mm256_fmadd_ps(LOAD(w, k * N + j), x0, _mm256_loadu_ps(y + j))); \
             for (size_t j = jv; j < n1; j++)                                                       \
-                y[j] += x[k] * weight_at(w, W->dtype, k * N + j);                                  \
+                y[j] += x[k] * elem(w, DT, k * N + j);                                             \
         }                                                                                          \
     }
 
-#define TS_GEMV_WX_AVX2(NAME, LOAD)                                                                \
-    static void NAME(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)              \
+#define TS_ROWS_AVX2(NAME, LOAD, DT, ES)                                                           \
+    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
-        const size_t K = W->cols;                                                                  \
-        const void *w = W->data;                                                                   \
         size_t cv = K & ~(size_t)7;                                                                \
         size_t r = r0;                                                                             \
         for (; r + 4 <= r1; r += 4) {                                                              \
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                            \
             size_t b0 = r * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;                              \
             for (size_t c = 0; c < cv; c += 8) {                                                   \
-                PREFETCH_ROWS(w, b0 + 8 * K + c, K);                                               \
+                PREFETCH_ROWS(w, b0 + 8 * K + c, K, ES);                                           \
                 __m256 xv = _mm256_loadu_ps(x + c);                                                \
                 a0 = _mm256_fmadd_ps(LOAD(w, b0 + c), xv, a0);                                     \
                 a1 = _mm256_fmadd_ps(LOAD(w, b1 + c), xv, a1);                                     \
@@ -284,10 +507,10 @@ static inline __m256 exp8(__m256 x)
             }                                                                                      \
             float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);                  \
             for (size_t c = cv; c < K; c++) {                                                      \
-                s0 += weight_at(w, W->dtype, b0 + c) * x[c];                                       \
-                s1 += weight_at(w, W->dtype, b1 + c) * x[c];                                       \
-                s2 += weight_at(w, W->dtype, b2 + c) * x[c];                                       \
-                s3 += weight_at(w, W->dtype, b3 + c) * x[c];                                       \
+                s0 += elem(w, DT, b0 + c) * x[c];                                                  \
+                s1 += elem(w, DT, b1 + c) * x[c];                                                  \
+                s2 += elem(w, DT, b2 + c) * x[c];                                                  \
+                s3 += elem(w, DT, b3 + c) * x[c];                                                  \
             }                                                                                      \
             y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;                                \
         }                                                                                          \
@@ -297,46 +520,96 @@ static inline __m256 exp8(__m256 x)
                 a0 = _mm256_fmadd_ps(LOAD(w, r * K + c), _mm256_loadu_ps(x + c), a0);              \
             float s0 = hsum8(a0);                                                                  \
             for (size_t c = cv; c < K; c++)                                                        \
-                s0 += weight_at(w, W->dtype, r * K + c) * x[c];                                    \
+                s0 += elem(w, DT, r * K + c) * x[c];                                               \
             y[r] = s0;                                                                             \
         }                                                                                          \
     }
 
-TS_GEMV_XW_AVX2(gemv_xw_avx2_f32, load8_f32)
-TS_GEMV_XW_AVX2(gemv_xw_avx2_f16, load8_f16)
-TS_GEMV_XW_AVX2(gemv_xw_avx2_bf16, load8_bf16)
-TS_GEMV_WX_AVX2(gemv_wx_avx2_f32, load8_f32)
-TS_GEMV_WX_AVX2(gemv_wx_avx2_f16, load8_f16)
-TS_GEMV_WX_AVX2(gemv_wx_avx2_bf16, load8_bf16)
+/* One panel's 32 outputs in 4 registers (two sets, alternating k) over all K. */
+#define TS_PANELS_AVX2(NAME, LOAD)                                                                 \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
+    {                                                                                              \
+        (void)N;                                                                                   \
+        for (size_t p = n0 / TS_PANEL; p * TS_PANEL < n1; p++) {                                   \
+            const size_t base = p * K * TS_PANEL;                                                  \
+            __m256 a[4], b[4];                                                                     \
+            for (int q = 0; q < 4; q++)                                                            \
+                a[q] = b[q] = _mm256_setzero_ps();                                                 \
+            size_t k = 0;                                                                          \
+            for (; k + 2 <= K; k += 2) {                                                           \
+                __m256 x0 = _mm256_set1_ps(x[k]), x1 = _mm256_set1_ps(x[k + 1]);                   \
+                size_t e = base + k * TS_PANEL;                                                    \
+                for (int q = 0; q < 4; q++) {                                                      \
+                    a[q] = _mm256_fmadd_ps(LOAD(w, e + 8 * (size_t)q), x0, a[q]);                  \
+                    b[q] = _mm256_fmadd_ps(LOAD(w, e + TS_PANEL + 8 * (size_t)q), x1, b[q]);       \
+                }                                                                                  \
+            }                                                                                      \
+            for (; k < K; k++) {                                                                   \
+                __m256 x0 = _mm256_set1_ps(x[k]);                                                  \
+                for (int q = 0; q < 4; q++)                                                        \
+                    a[q] =                                                                         \
+                        _mm256_fmadd_ps(LOAD(w, base + k * TS_PANEL + 8 * (size_t)q), x0, a[q]);   \
+            }                                                                                      \
+            float out[TS_PANEL];                                                                   \
+            for (int q = 0; q < 4; q++)                                                            \
+                _mm256_storeu_ps(out + 8 * q, _mm256_add_ps(a[q], b[q]));                          \
+            size_t j0 = p * TS_PANEL, m = n1 - j0 < TS_PANEL ? n1 - j0 : TS_PANEL;                 \
+            memcpy(y + j0, out, m * sizeof *y);                                                    \
+        }                                                                                          \
+    }
 
-static void gemv_xw_avx2(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)
+TS_XW_AVX2(xw_avx2_f32, load8_f32, TS_DTYPE_F32)
+TS_XW_AVX2(xw_avx2_f16, load8_f16, TS_DTYPE_F16)
+TS_XW_AVX2(xw_avx2_bf16, load8_bf16, TS_DTYPE_BF16)
+TS_ROWS_AVX2(rows_avx2_f32, load8_f32, TS_DTYPE_F32, 4)
+TS_ROWS_AVX2(rows_avx2_f16, load8_f16, TS_DTYPE_F16, 2)
+TS_ROWS_AVX2(rows_avx2_bf16, load8_bf16, TS_DTYPE_BF16, 2)
+TS_PANELS_AVX2(panels_avx2_f32, load8_f32)
+TS_PANELS_AVX2(panels_avx2_f16, load8_f16)
+TS_PANELS_AVX2(panels_avx2_bf16, load8_bf16)
+
+/* Q8_0 rows (see rows_scalar_q8): per block, vpmaddwd of q (int8 -> int16) and xq. */
+static void rows_avx2_q8(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)
 {
-    switch (W->dtype) {
-    case TS_DTYPE_F32:
-        gemv_xw_avx2_f32(y, x, W, n0, n1);
-        break;
-    case TS_DTYPE_F16:
-        gemv_xw_avx2_f16(y, x, W, n0, n1);
-        break;
-    case TS_DTYPE_BF16:
-        gemv_xw_avx2_bf16(y, x, W, n0, n1);
-        break;
+    if (K > TS_Q8_MAX_K) {
+        rows_scalar_q8(y, w, K, x, r0, r1);
+        return;
+    }
+    int16_t xq[TS_Q8_MAX_K] __attribute__((aligned(32)));
+    float dx[TS_Q8_MAX_K / QK];
+    x_to_i16_scalar(x, K, xq, dx);
+    const size_t nb = K / QK, rb = nb * Q8_BYTES;
+    const unsigned char *base = w;
+    for (size_t r = r0; r < r1; r++) {
+        const unsigned char *b = base + r * rb;
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t k = 0; k < nb; k++, b += Q8_BYTES) {
+            __m256i q0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 2)));
+            __m256i q1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 18)));
+            __m256i p = _mm256_add_epi32(
+                _mm256_madd_epi16(q0, _mm256_load_si256((const __m256i *)(xq + k * QK))),
+                _mm256_madd_epi16(q1, _mm256_load_si256((const __m256i *)(xq + k * QK + 16))));
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                                  _mm256_set1_ps(ts_f16_to_f32(load_u16(b, 0)) * dx[k]), acc);
+        }
+        y[r] = hsum8(acc);
     }
 }
 
-static void gemv_wx_avx2(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
+static void to_f32_avx2_f16(const void *w, size_t i0, float *out, size_t n)
 {
-    switch (W->dtype) {
-    case TS_DTYPE_F32:
-        gemv_wx_avx2_f32(y, W, x, r0, r1);
-        break;
-    case TS_DTYPE_F16:
-        gemv_wx_avx2_f16(y, W, x, r0, r1);
-        break;
-    case TS_DTYPE_BF16:
-        gemv_wx_avx2_bf16(y, W, x, r0, r1);
-        break;
-    }
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, load8_f16(w, i0 + i));
+    to_f32_scalar_f16(w, i0 + i, out + i, n - i);
+}
+static void to_f32_avx2_bf16(const void *w, size_t i0, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, load8_bf16(w, i0 + i));
+    to_f32_scalar_bf16(w, i0 + i, out + i, n - i);
 }
 
 static float dot_avx2(const float *a, const float *b, size_t n)
@@ -412,6 +685,11 @@ static inline __m512 load16_bf16(const void *p, size_t i)
     __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
+/* 16 int8 at byte p as F32 */
+static inline __m512 load16_i8(const unsigned char *p)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
 
 static inline __m512 exp16(__m512 x)
 {
@@ -439,11 +717,10 @@ static inline __m512 exp16(__m512 x)
  * c_attn / c_fc changed by -17% to +4%. For F32 (rows twice as long, one
  * prefetch per line) it measured neutral to worse, so F32 goes without.
  */
-#define TS_GEMV_XW_AVX512(NAME, LOAD, PF)                                                          \
-    static void NAME(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)              \
+#define TS_XW_AVX512(NAME, LOAD, DT, PF)                                                           \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
     {                                                                                              \
-        const size_t N = W->cols, K = W->rows;                                                     \
-        const void *w = W->data;                                                                   \
         size_t jv = n0 + ((n1 - n0) & ~(size_t)15);                                                \
         memset(y + n0, 0, (n1 - n0) * sizeof *y);                                                  \
         size_t k = 0;                                                                              \
@@ -455,8 +732,8 @@ static inline __m512 exp16(__m512 x)
             size_t r0 = k * N;                                                                     \
             for (size_t j = n0; j < jv; j += 16) {                                                 \
                 if (PF) {                                                                          \
-                    PREFETCH_ROWS(w, r0 + 8 * N + j, N);                                           \
-                    PREFETCH_ROWS(w, r0 + 12 * N + j, N);                                          \
+                    PREFETCH_ROWS(w, r0 + 8 * N + j, N, 2);                                        \
+                    PREFETCH_ROWS(w, r0 + 12 * N + j, N, 2);                                       \
                 }                                                                                  \
                 __m512 a = _mm512_loadu_ps(y + j), b = _mm512_setzero_ps();                        \
                 a = _mm512_fmadd_ps(LOAD(w, r0 + j), x0, a);                                       \
@@ -471,7 +748,7 @@ static inline __m512 exp16(__m512 x)
             }                                                                                      \
             for (size_t j = jv; j < n1; j++)                                                       \
                 for (size_t q = 0; q < 8; q++)                                                     \
-                    y[j] += x[k + q] * weight_at(w, W->dtype, r0 + q * N + j);                     \
+                    y[j] += x[k + q] * elem(w, DT, r0 + q * N + j);                                \
         }                                                                                          \
         for (; k + 4 <= K; k += 4) {                                                               \
             __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]);                       \
@@ -486,10 +763,8 @@ static inline __m512 exp16(__m512 x)
                 _mm512_storeu_ps(y + j, a);                                                        \
             }                                                                                      \
             for (size_t j = jv; j < n1; j++)                                                       \
-                y[j] += x[k] * weight_at(w, W->dtype, r0 + j) +                                    \
-                        x[k + 1] * weight_at(w, W->dtype, r1 + j) +                                \
-                        x[k + 2] * weight_at(w, W->dtype, r2 + j) +                                \
-                        x[k + 3] * weight_at(w, W->dtype, r3 + j);                                 \
+                y[j] += x[k] * elem(w, DT, r0 + j) + x[k + 1] * elem(w, DT, r1 + j) +              \
+                        x[k + 2] * elem(w, DT, r2 + j) + x[k + 3] * elem(w, DT, r3 + j);           \
         }                                                                                          \
         for (; k < K; k++) {                                                                       \
             __m512 x0 = _mm512_set1_ps(x[k]);                                                      \
@@ -497,22 +772,36 @@ static inline __m512 exp16(__m512 x)
                 _mm512_storeu_ps(y + j,                                                            \
                                  _mm512_fmadd_ps(LOAD(w, k * N + j), x0, _mm512_loadu_ps(y + j))); \
             for (size_t j = jv; j < n1; j++)                                                       \
-                y[j] += x[k] * weight_at(w, W->dtype, k * N + j);                                  \
+                y[j] += x[k] * elem(w, DT, k * N + j);                                             \
         }                                                                                          \
     }
 
-#define TS_GEMV_WX_AVX512(NAME, LOAD)                                                              \
-    static void NAME(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)              \
+/*
+ * Row dots, 4 rows at a time sharing each load of x. Each step reads one
+ * 64-byte line of every row (F32: 16 values, 16-bit types: 32), so each line is
+ * prefetched exactly once, two groups of 4 rows ahead.
+ */
+#define TS_ROWS_AVX512(NAME, LOAD, DT, ES)                                                         \
+    static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
-        const size_t K = W->cols;                                                                  \
-        const void *w = W->data;                                                                   \
-        size_t cv = K & ~(size_t)15;                                                               \
+        enum { STEP = 64 / ES };                                                                   \
+        const size_t cl = K & ~(size_t)(STEP - 1), cv = K & ~(size_t)15;                           \
         size_t r = r0;                                                                             \
         for (; r + 4 <= r1; r += 4) {                                                              \
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                            \
             size_t b0 = r * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;                              \
-            for (size_t c = 0; c < cv; c += 16) {                                                  \
-                PREFETCH_ROWS(w, b0 + 8 * K + c, K);                                               \
+            size_t c = 0;                                                                          \
+            for (; c < cl; c += STEP) {                                                            \
+                PREFETCH_ROWS(w, b0 + 8 * K + c, K, ES);                                           \
+                for (size_t u = 0; u < STEP; u += 16) {                                            \
+                    __m512 xv = _mm512_loadu_ps(x + c + u);                                        \
+                    a0 = _mm512_fmadd_ps(LOAD(w, b0 + c + u), xv, a0);                             \
+                    a1 = _mm512_fmadd_ps(LOAD(w, b1 + c + u), xv, a1);                             \
+                    a2 = _mm512_fmadd_ps(LOAD(w, b2 + c + u), xv, a2);                             \
+                    a3 = _mm512_fmadd_ps(LOAD(w, b3 + c + u), xv, a3);                             \
+                }                                                                                  \
+            }                                                                                      \
+            for (; c < cv; c += 16) {                                                              \
                 __m512 xv = _mm512_loadu_ps(x + c);                                                \
                 a0 = _mm512_fmadd_ps(LOAD(w, b0 + c), xv, a0);                                     \
                 a1 = _mm512_fmadd_ps(LOAD(w, b1 + c), xv, a1);                                     \
@@ -521,59 +810,190 @@ static inline __m512 exp16(__m512 x)
             }                                                                                      \
             float s0 = _mm512_reduce_add_ps(a0), s1 = _mm512_reduce_add_ps(a1);                    \
             float s2 = _mm512_reduce_add_ps(a2), s3 = _mm512_reduce_add_ps(a3);                    \
-            for (size_t c = cv; c < K; c++) {                                                      \
-                s0 += weight_at(w, W->dtype, b0 + c) * x[c];                                       \
-                s1 += weight_at(w, W->dtype, b1 + c) * x[c];                                       \
-                s2 += weight_at(w, W->dtype, b2 + c) * x[c];                                       \
-                s3 += weight_at(w, W->dtype, b3 + c) * x[c];                                       \
+            for (; c < K; c++) {                                                                   \
+                s0 += elem(w, DT, b0 + c) * x[c];                                                  \
+                s1 += elem(w, DT, b1 + c) * x[c];                                                  \
+                s2 += elem(w, DT, b2 + c) * x[c];                                                  \
+                s3 += elem(w, DT, b3 + c) * x[c];                                                  \
             }                                                                                      \
             y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;                                \
         }                                                                                          \
         for (; r < r1; r++) {                                                                      \
             __m512 a0 = _mm512_setzero_ps();                                                       \
-            for (size_t c = 0; c < cv; c += 16)                                                    \
+            size_t c = 0;                                                                          \
+            for (; c < cv; c += 16)                                                                \
                 a0 = _mm512_fmadd_ps(LOAD(w, r * K + c), _mm512_loadu_ps(x + c), a0);              \
             float s0 = _mm512_reduce_add_ps(a0);                                                   \
-            for (size_t c = cv; c < K; c++)                                                        \
-                s0 += weight_at(w, W->dtype, r * K + c) * x[c];                                    \
+            for (; c < K; c++)                                                                     \
+                s0 += elem(w, DT, r * K + c) * x[c];                                               \
             y[r] = s0;                                                                             \
         }                                                                                          \
     }
 
-TS_GEMV_XW_AVX512(gemv_xw_avx512_f32, load16_f32, 0)
-TS_GEMV_XW_AVX512(gemv_xw_avx512_f16, load16_f16, 1)
-TS_GEMV_XW_AVX512(gemv_xw_avx512_bf16, load16_bf16, 1)
-TS_GEMV_WX_AVX512(gemv_wx_avx512_f32, load16_f32)
-TS_GEMV_WX_AVX512(gemv_wx_avx512_f16, load16_f16)
-TS_GEMV_WX_AVX512(gemv_wx_avx512_bf16, load16_bf16)
+/*
+ * One panel's 32 outputs in 2 registers (two sets, alternating k) over all K:
+ * the panel ([K][32], contiguous) is a single sequential stream, and a
+ * thread's panels follow each other in memory.
+ */
+#define TS_PANELS_AVX512(NAME, LOAD)                                                               \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
+    {                                                                                              \
+        (void)N;                                                                                   \
+        for (size_t p = n0 / TS_PANEL; p * TS_PANEL < n1; p++) {                                   \
+            const size_t base = p * K * TS_PANEL;                                                  \
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;                            \
+            size_t k = 0;                                                                          \
+            for (; k + 2 <= K; k += 2) {                                                           \
+                __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]);                   \
+                size_t e = base + k * TS_PANEL;                                                    \
+                a0 = _mm512_fmadd_ps(LOAD(w, e), x0, a0);                                          \
+                a1 = _mm512_fmadd_ps(LOAD(w, e + 16), x0, a1);                                     \
+                b0 = _mm512_fmadd_ps(LOAD(w, e + 32), x1, b0);                                     \
+                b1 = _mm512_fmadd_ps(LOAD(w, e + 48), x1, b1);                                     \
+            }                                                                                      \
+            for (; k < K; k++) {                                                                   \
+                __m512 x0 = _mm512_set1_ps(x[k]);                                                  \
+                size_t e = base + k * TS_PANEL;                                                    \
+                a0 = _mm512_fmadd_ps(LOAD(w, e), x0, a0);                                          \
+                a1 = _mm512_fmadd_ps(LOAD(w, e + 16), x0, a1);                                     \
+            }                                                                                      \
+            size_t j0 = p * TS_PANEL, m = n1 - j0 < TS_PANEL ? n1 - j0 : TS_PANEL;                 \
+            __mmask16 m0 = m >= 16 ? 0xffff : (__mmask16)((1u << m) - 1u);                         \
+            __mmask16 m1 = m >= 32 ? 0xffff : m > 16 ? (__mmask16)((1u << (m - 16)) - 1u) : 0;     \
+            _mm512_mask_storeu_ps(y + j0, m0, _mm512_add_ps(a0, b0));                              \
+            _mm512_mask_storeu_ps(y + j0 + 16, m1, _mm512_add_ps(a1, b1));                         \
+        }                                                                                          \
+    }
 
-static void gemv_xw_avx512(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)
+TS_XW_AVX512(xw_avx512_f32, load16_f32, TS_DTYPE_F32, 0)
+TS_XW_AVX512(xw_avx512_f16, load16_f16, TS_DTYPE_F16, 1)
+TS_XW_AVX512(xw_avx512_bf16, load16_bf16, TS_DTYPE_BF16, 1)
+TS_ROWS_AVX512(rows_avx512_f32, load16_f32, TS_DTYPE_F32, 4)
+TS_ROWS_AVX512(rows_avx512_f16, load16_f16, TS_DTYPE_F16, 2)
+TS_ROWS_AVX512(rows_avx512_bf16, load16_bf16, TS_DTYPE_BF16, 2)
+TS_PANELS_AVX512(panels_avx512_f32, load16_f32)
+TS_PANELS_AVX512(panels_avx512_f16, load16_f16)
+TS_PANELS_AVX512(panels_avx512_bf16, load16_bf16)
+
+/*
+ * Q8_0 rows, 4 at a time sharing the loads of xq (see rows_scalar_q8): per
+ * block, vpmovsxbw + vpmaddwd give 16 int32 pair sums, scaled by d * dx. The
+ * next group of 4 rows (4 * 34 bytes per block step) is prefetched meanwhile.
+ */
+/* x_to_i16_scalar, 16 lanes (vcvtps2dq rounds to nearest even, as lrintf). */
+static void x_to_i16(const float *x, size_t K, int16_t *xq, float *dx)
 {
-    switch (W->dtype) {
-    case TS_DTYPE_F32:
-        gemv_xw_avx512_f32(y, x, W, n0, n1);
-        break;
-    case TS_DTYPE_F16:
-        gemv_xw_avx512_f16(y, x, W, n0, n1);
-        break;
-    case TS_DTYPE_BF16:
-        gemv_xw_avx512_bf16(y, x, W, n0, n1);
-        break;
+    for (size_t k = 0; k < K; k += QK) {
+        __m512 v0 = _mm512_loadu_ps(x + k), v1 = _mm512_loadu_ps(x + k + 16);
+        float m = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        float d = m / 32767.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        dx[k / QK] = d;
+        __m512 iv = _mm512_set1_ps(id);
+        _mm256_storeu_si256((__m256i *)(xq + k),
+                            _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(_mm512_mul_ps(v0, iv))));
+        _mm256_storeu_si256((__m256i *)(xq + k + 16),
+                            _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(_mm512_mul_ps(v1, iv))));
     }
 }
 
-static void gemv_wx_avx512(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
+static inline __m512 q8_block_i16(const unsigned char *b, __m512i xv, float dx, __m512 acc)
 {
-    switch (W->dtype) {
-    case TS_DTYPE_F32:
-        gemv_wx_avx512_f32(y, W, x, r0, r1);
-        break;
-    case TS_DTYPE_F16:
-        gemv_wx_avx512_f16(y, W, x, r0, r1);
-        break;
-    case TS_DTYPE_BF16:
-        gemv_wx_avx512_bf16(y, W, x, r0, r1);
-        break;
+    __m512i qw = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 2)));
+    __m512 s = _mm512_cvtepi32_ps(_mm512_madd_epi16(qw, xv));
+    return _mm512_fmadd_ps(s, _mm512_set1_ps(_cvtsh_ss(load_u16(b, 0)) * dx), acc);
+}
+
+static void rows_avx512_q8(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)
+{
+    if (K > TS_Q8_MAX_K) {
+        rows_scalar_q8(y, w, K, x, r0, r1);
+        return;
+    }
+    int16_t xq[TS_Q8_MAX_K] __attribute__((aligned(64)));
+    float dx[TS_Q8_MAX_K / QK];
+    x_to_i16(x, K, xq, dx);
+    const size_t nb = K / QK, rb = nb * Q8_BYTES;
+    const unsigned char *base = w;
+    size_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        const unsigned char *b = base + r * rb;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t k = 0; k < nb; k++) {
+            const unsigned char *bk = b + k * Q8_BYTES;
+            _mm_prefetch((const char *)b + 4 * rb + k * 4 * Q8_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)b + 4 * rb + k * 4 * Q8_BYTES + 64, _MM_HINT_T0);
+            __m512i xv = _mm512_load_si512((const void *)(xq + k * QK));
+            a0 = q8_block_i16(bk, xv, dx[k], a0);
+            a1 = q8_block_i16(bk + rb, xv, dx[k], a1);
+            a2 = q8_block_i16(bk + 2 * rb, xv, dx[k], a2);
+            a3 = q8_block_i16(bk + 3 * rb, xv, dx[k], a3);
+        }
+        y[r] = _mm512_reduce_add_ps(a0), y[r + 1] = _mm512_reduce_add_ps(a1);
+        y[r + 2] = _mm512_reduce_add_ps(a2), y[r + 3] = _mm512_reduce_add_ps(a3);
+    }
+    for (; r < r1; r++) {
+        const unsigned char *b = base + r * rb;
+        __m512 a0 = _mm512_setzero_ps();
+        for (size_t k = 0; k < nb; k++)
+            a0 = q8_block_i16(b + k * Q8_BYTES, _mm512_load_si512((const void *)(xq + k * QK)),
+                              dx[k], a0);
+        y[r] = _mm512_reduce_add_ps(a0);
+    }
+}
+
+static void to_f32_avx512_f16(const void *w, size_t i0, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, load16_f16(w, i0 + i));
+    to_f32_scalar_f16(w, i0 + i, out + i, n - i);
+}
+static void to_f32_avx512_bf16(const void *w, size_t i0, float *out, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, load16_bf16(w, i0 + i));
+    to_f32_scalar_bf16(w, i0 + i, out + i, n - i);
+}
+static void to_f32_avx512_q8(const void *w, size_t i0, float *out, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)w + i0 / QK * Q8_BYTES;
+    for (size_t i = 0; i < n; i += QK, b += Q8_BYTES) {
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(load_u16(b, 0)));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(load16_i8(b + 2), d));
+        _mm512_storeu_ps(out + i + 16, _mm512_mul_ps(load16_i8(b + 18), d));
+    }
+}
+
+/* The scalar quantizer's arithmetic, 16 lanes: bit-identical blocks. */
+static inline __m512 roundf16(__m512 v)
+{
+    __m512 a = _mm512_abs_ps(v);
+    __m512 f = _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 two = _mm512_set1_ps(2.0f);
+    __m512 r = _mm512_add_ps(f, _mm512_roundscale_ps(_mm512_mul_ps(two, _mm512_sub_ps(a, f)),
+                                                     _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+    /* copy the sign of v */
+    return _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_castps_si512(r),
+                        _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN))));
+}
+
+static void quantize_q8_avx512(const float *src, void *dst, size_t n)
+{
+    unsigned char *b = dst;
+    for (size_t i = 0; i < n; i += QK, b += Q8_BYTES) {
+        __m512 v0 = _mm512_loadu_ps(src + i), v1 = _mm512_loadu_ps(src + i + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint16_t dh = ts_f32_to_f16(d);
+        memcpy(b, &dh, sizeof dh);
+        __m512 idv = _mm512_set1_ps(id);
+        __m512i q0 = _mm512_cvttps_epi32(roundf16(_mm512_mul_ps(v0, idv)));
+        __m512i q1 = _mm512_cvttps_epi32(roundf16(_mm512_mul_ps(v1, idv)));
+        _mm_storeu_si128((__m128i *)(b + 2), _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(b + 18), _mm512_cvtepi32_epi8(q1));
     }
 }
 
@@ -627,17 +1047,21 @@ static float exp_sub_avx512(float *x, size_t n, float m)
 }
 
 /*
- * Prefill GEMMs (AVX-512 only; other ISAs use OpenBLAS from model.c). The
- * weights are widened to F32 as they are loaded, so F16/BF16 need no panel.
+ * Prefill GEMMs (AVX-512 only; other ISAs use OpenBLAS from model.c).
  *
  * gemm_xw: Y[T][n0:n1] += X[T][K] . W[K][n0:n1]. Micro-tile MR rows x 32
- *   columns in 2*MR zmm accumulators; per k: two (converted) loads of W,
+ *   columns in 2*MR zmm accumulators; per k: two loads of the F32 panel,
  *   MR broadcasts of X, 2*MR FMAs. Column panels of 32 are the outer loop:
- *   each K x 32 panel of W is read from DRAM once, packed (see below), and
- *   served from L2 (<= 384 KB) to every row block. Column tails are masked.
- * gemm_wx: Y[T][r] = X[t] . W[r] for W (V, K) (the vocabulary projection):
- *   4 x 4 tiles of dot products, vectorised along K, reduced at the end;
- *   blocks of 64 rows of W (<= 192 KB) stay in L2 across all of X.
+ *   each K x 32 panel of W is read from DRAM once, as F32 [K][32] (packed
+ *   from the row-major matrix, widened from a converted panel, or used in
+ *   place when W is an F32 panel), and served from L2 (<= 384 KB) to every
+ *   row block. Column tails are masked.
+ * gemm_wx: Y[T][r] = X[t] . W[r] for W (rows, K): 4 x 4 tiles of dot products,
+ *   vectorised along K, reduced at the end; blocks of 64 rows of W (<= 192 KB)
+ *   stay in L2 across all of X. Q8_0 rows are dequantized 32 at a time into the
+ *   scratch first. A Q8_0 Conv1D matrix (TS_LAYOUT_COLS: rows are output
+ *   columns) is dequantized 32 columns at a time and transposed into an F32
+ *   [K][32] panel for gemm_xw's tiles (2x the speed of dot-product tiles).
  */
 static inline __m512 load16m(const void *p, size_t i, ts_dtype dt, __mmask16 m)
 {
@@ -681,12 +1105,26 @@ static inline __attribute__((always_inline)) void xw_tile(float *Y, size_t ldy, 
     }
 }
 
+/* Y[T][j:j+32] += X . panel for one F32 panel [K][32] (64-byte aligned). */
+static void xw_panel_tiles(float *Y, const float *X, size_t T, size_t K, size_t N, size_t j,
+                           size_t left, const float *panel)
+{
+    __mmask16 m0 = tail_mask(left), m1 = left > 16 ? tail_mask(left - 16) : 0;
+    size_t t = 0;
+    for (; t + 8 <= T; t += 8)
+        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 8);
+    for (; t + 4 <= T; t += 4)
+        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 4);
+    for (; t < T; t++)
+        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 1);
+}
+
 /*
- * W's columns are N apart (9-12 KB for GPT-2: a multiple of 4 KB, so a
- * K x 32 column panel would fall into a few cache sets and thrash). Each
- * panel is therefore first packed, widened to F32, into [K][32] scratch.
+ * Row-major W: its columns are N apart (9-12 KB for GPT-2: a multiple of 4 KB,
+ * so an unpacked K x 32 column panel would fall into a few cache sets and
+ * thrash). Each panel is therefore first packed, widened to F32, into scratch.
  */
-static inline __attribute__((always_inline)) void gemm_xw_body(float *Y, const float *X, size_t T,
+static inline __attribute__((always_inline)) void gemm_xw_rows(float *Y, const float *X, size_t T,
                                                                const ts_mat *W, size_t n0,
                                                                size_t n1, float *panel,
                                                                const ts_dtype dt)
@@ -699,36 +1137,14 @@ static inline __attribute__((always_inline)) void gemm_xw_body(float *Y, const f
             _mm512_store_ps(panel + 32 * k, load16m(W->data, k * N + j, dt, m0));
             _mm512_store_ps(panel + 32 * k + 16, load16m(W->data, k * N + j + 16, dt, m1));
         }
-        size_t t = 0;
-        for (; t + 8 <= T; t += 8)
-            xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 8);
-        for (; t + 4 <= T; t += 4)
-            xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 4);
-        for (; t < T; t++)
-            xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 1);
-    }
-}
-
-/* One copy per dtype, so the conversion is decided outside the inner loops. */
-static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
-                           size_t n1, float *panel)
-{
-    switch (W->dtype) {
-    case TS_DTYPE_F32:
-        gemm_xw_body(Y, X, T, W, n0, n1, panel, TS_DTYPE_F32);
-        break;
-    case TS_DTYPE_F16:
-        gemm_xw_body(Y, X, T, W, n0, n1, panel, TS_DTYPE_F16);
-        break;
-    case TS_DTYPE_BF16:
-        gemm_xw_body(Y, X, T, W, n0, n1, panel, TS_DTYPE_BF16);
-        break;
+        xw_panel_tiles(Y, X, T, K, N, j, left, panel);
     }
 }
 
 static inline __attribute__((always_inline)) void wx_tile(float *Y, size_t ldy, const float *X,
                                                           size_t K, const void *w, ts_dtype dt,
-                                                          size_t r, const int MR, const int NR)
+                                                          size_t r, const int MR, const int NR,
+                                                          bool add)
 {
     __m512 acc[4][4];
     for (int i = 0; i < MR; i++)
@@ -746,57 +1162,219 @@ static inline __attribute__((always_inline)) void wx_tile(float *Y, size_t ldy, 
         }
     }
     for (int i = 0; i < MR; i++)
-        for (int q = 0; q < NR; q++)
-            Y[(size_t)i * ldy + r + (size_t)q] = _mm512_reduce_add_ps(acc[i][q]);
+        for (int q = 0; q < NR; q++) {
+            float *y = &Y[(size_t)i * ldy + r + (size_t)q];
+            *y = (add ? *y : 0.0f) + _mm512_reduce_add_ps(acc[i][q]);
+        }
 }
 
+/*
+ * Y[t][yoff + r] (= or +=) X[t] . w[r] for rows r in [r0, r1) of w (rows of K
+ * elements of dt, consecutive).
+ */
 static inline __attribute__((always_inline)) void gemm_wx_body(float *Y, size_t ldy, const float *X,
-                                                               size_t T, const ts_mat *W, size_t r0,
-                                                               size_t r1, const ts_dtype dt)
+                                                               size_t T, const void *w, size_t K,
+                                                               size_t r0, size_t r1,
+                                                               const ts_dtype dt, bool add)
 {
-    const size_t K = W->cols;
     for (size_t rb = r0; rb < r1; rb += 64) {
         size_t re = r1 - rb < 64 ? r1 : rb + 64;
         size_t t = 0;
         for (; t + 4 <= T; t += 4) {
             size_t r = rb;
             for (; r + 4 <= re; r += 4)
-                wx_tile(Y + t * ldy, ldy, X + t * K, K, W->data, dt, r, 4, 4);
+                wx_tile(Y + t * ldy, ldy, X + t * K, K, w, dt, r, 4, 4, add);
             for (; r < re; r++)
-                wx_tile(Y + t * ldy, ldy, X + t * K, K, W->data, dt, r, 4, 1);
+                wx_tile(Y + t * ldy, ldy, X + t * K, K, w, dt, r, 4, 1, add);
         }
         for (; t < T; t++) {
             size_t r = rb;
             for (; r + 4 <= re; r += 4)
-                wx_tile(Y + t * ldy, ldy, X + t * K, K, W->data, dt, r, 1, 4);
+                wx_tile(Y + t * ldy, ldy, X + t * K, K, w, dt, r, 1, 4, add);
             for (; r < re; r++)
-                wx_tile(Y + t * ldy, ldy, X + t * K, K, W->data, dt, r, 1, 1);
+                wx_tile(Y + t * ldy, ldy, X + t * K, K, w, dt, r, 1, 1, add);
         }
     }
 }
-static void gemm_wx_avx512(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
-                           size_t r0, size_t r1)
+
+/* One copy per dtype, so the conversion is decided outside the inner loops. */
+static void gemm_wx_typed(float *Y, size_t ldy, const float *X, size_t T, const void *w,
+                          ts_dtype dt, size_t K, size_t r0, size_t r1, bool add)
 {
-    switch (W->dtype) {
-    case TS_DTYPE_F32:
-        gemm_wx_body(Y, ldy, X, T, W, r0, r1, TS_DTYPE_F32);
-        break;
+    switch (dt) {
     case TS_DTYPE_F16:
-        gemm_wx_body(Y, ldy, X, T, W, r0, r1, TS_DTYPE_F16);
+        gemm_wx_body(Y, ldy, X, T, w, K, r0, r1, TS_DTYPE_F16, add);
         break;
     case TS_DTYPE_BF16:
-        gemm_wx_body(Y, ldy, X, T, W, r0, r1, TS_DTYPE_BF16);
+        gemm_wx_body(Y, ldy, X, T, w, K, r0, r1, TS_DTYPE_BF16, add);
         break;
+    default:
+        gemm_wx_body(Y, ldy, X, T, w, K, r0, r1, TS_DTYPE_F32, add);
+        break;
+    }
+}
+
+static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
+                           size_t n1, float *scratch)
+{
+    const size_t K = W->rows, N = W->cols;
+    switch (W->layout) {
+    case TS_LAYOUT_ROWS:
+        switch (W->dtype) {
+        case TS_DTYPE_F16:
+            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, TS_DTYPE_F16);
+            return;
+        case TS_DTYPE_BF16:
+            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, TS_DTYPE_BF16);
+            return;
+        default:
+            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, TS_DTYPE_F32);
+            return;
+        }
+    case TS_LAYOUT_PANELS:
+        for (size_t j = n0; j < n1; j += TS_PANEL) {
+            size_t e = j / TS_PANEL * K * TS_PANEL;
+            const float *panel = scratch;
+            if (W->dtype == TS_DTYPE_F32)
+                panel = (const float *)W->data + e;
+            else if (W->dtype == TS_DTYPE_F16)
+                to_f32_avx512_f16(W->data, e, scratch, K * TS_PANEL);
+            else
+                to_f32_avx512_bf16(W->data, e, scratch, K * TS_PANEL);
+            xw_panel_tiles(Y, X, T, K, N, j, n1 - j, panel);
+        }
+        return;
+    case TS_LAYOUT_COLS: /* rows of the transpose are output columns */
+        for (size_t j = n0; j < n1; j += 32) {
+            size_t nr = n1 - j < 32 ? n1 - j : 32;
+            if (W->dtype == TS_DTYPE_Q8_0) { /* K is a multiple of 32 (whole blocks) */
+                /* dequantize + transpose into an F32 panel [K][32]: the xw tiles (8 x 32) */
+                float tile[32][QK];
+                const size_t rb = K / QK * Q8_BYTES;
+                for (size_t kb = 0; kb < K / QK; kb++) {
+                    for (size_t r = 0; r < nr; r++)
+                        to_f32_avx512_q8((const unsigned char *)W->data + (j + r) * rb, kb * QK,
+                                         tile[r], QK);
+                    for (size_t r = nr; r < 32; r++)
+                        memset(tile[r], 0, sizeof tile[r]);
+                    for (size_t i = 0; i < QK; i++) {
+                        float *row = scratch + (kb * QK + i) * 32;
+                        for (size_t r = 0; r < 32; r++)
+                            row[r] = tile[r][i];
+                    }
+                }
+                xw_panel_tiles(Y, X, T, K, N, j, nr, scratch);
+            } else {
+                gemm_wx_typed(Y + j, N, X, T,
+                              (const char *)W->data + ts_dtype_row_bytes(W->dtype, j * K), W->dtype,
+                              K, 0, nr, true);
+            }
+        }
+        return;
+    }
+}
+
+static void gemm_wx_avx512(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
+                           size_t r0, size_t r1, float *scratch)
+{
+    const size_t K = W->cols;
+    if (W->dtype != TS_DTYPE_Q8_0) {
+        gemm_wx_typed(Y, ldy, X, T, W->data, W->dtype, K, r0, r1, false);
+        return;
+    }
+    for (size_t r = r0; r < r1; r += 32) {
+        size_t nr = r1 - r < 32 ? r1 - r : 32;
+        to_f32_avx512_q8(W->data, r * K, scratch, nr * K);
+        gemm_wx_typed(Y + r, ldy, X, T, scratch, TS_DTYPE_F32, K, 0, nr, false);
     }
 }
 #endif /* TS_HAVE_AVX512 */
 
 /* ======================================================================== */
+/* the traits table: one row per dtype                                      */
+/* ======================================================================== */
+
+typedef struct isa_kernels {
+    to_f32_fn to_f32;
+    rows_fn rows;
+    xw_fn xw;     /* Conv1D in TS_LAYOUT_ROWS (NULL: the type is never stored so) */
+    xw_fn panels; /* Conv1D in TS_LAYOUT_PANELS (NULL: never packed so) */
+} isa_kernels;
+
+typedef struct type_traits {
+    const char *name;
+    size_t block;       /* elements per block */
+    size_t block_bytes; /* bytes per block */
+    isa_kernels k[3];   /* by ts_isa; NULL entries fall back to the scalar row */
+} type_traits;
+
+static const type_traits k_traits[TS_DTYPE_COUNT] = {
+    [TS_DTYPE_F32] = {"F32",
+                      1,
+                      4,
+                      {
+                          [TS_ISA_SCALAR] = {to_f32_scalar_f32, rows_scalar_f32, xw_scalar_f32,
+                                             panels_scalar_f32},
+#ifdef TS_HAVE_AVX2
+                          [TS_ISA_AVX2] = {to_f32_scalar_f32, rows_avx2_f32, xw_avx2_f32,
+                                           panels_avx2_f32},
+#endif
+#ifdef TS_HAVE_AVX512
+                          [TS_ISA_AVX512] = {to_f32_scalar_f32, rows_avx512_f32, xw_avx512_f32,
+                                             panels_avx512_f32},
+#endif
+                      }},
+    [TS_DTYPE_F16] = {"F16",
+                      1,
+                      2,
+                      {
+                          [TS_ISA_SCALAR] = {to_f32_scalar_f16, rows_scalar_f16, xw_scalar_f16,
+                                             panels_scalar_f16},
+#ifdef TS_HAVE_AVX2
+                          [TS_ISA_AVX2] = {to_f32_avx2_f16, rows_avx2_f16, xw_avx2_f16,
+                                           panels_avx2_f16},
+#endif
+#ifdef TS_HAVE_AVX512
+                          [TS_ISA_AVX512] = {to_f32_avx512_f16, rows_avx512_f16, xw_avx512_f16,
+                                             panels_avx512_f16},
+#endif
+                      }},
+    [TS_DTYPE_BF16] = {"BF16",
+                       1,
+                       2,
+                       {
+                           [TS_ISA_SCALAR] = {to_f32_scalar_bf16, rows_scalar_bf16, xw_scalar_bf16,
+                                              panels_scalar_bf16},
+#ifdef TS_HAVE_AVX2
+                           [TS_ISA_AVX2] = {to_f32_avx2_bf16, rows_avx2_bf16, xw_avx2_bf16,
+                                            panels_avx2_bf16},
+#endif
+#ifdef TS_HAVE_AVX512
+                           [TS_ISA_AVX512] = {to_f32_avx512_bf16, rows_avx512_bf16, xw_avx512_bf16,
+                                              panels_avx512_bf16},
+#endif
+                       }},
+    [TS_DTYPE_Q8_0] = {"Q8_0",
+                       QK,
+                       Q8_BYTES,
+                       {
+                           [TS_ISA_SCALAR] = {to_f32_scalar_q8, rows_scalar_q8, NULL, NULL},
+#ifdef TS_HAVE_AVX2
+                           [TS_ISA_AVX2] = {to_f32_scalar_q8, rows_avx2_q8, NULL, NULL},
+#endif
+#ifdef TS_HAVE_AVX512
+                           [TS_ISA_AVX512] = {to_f32_avx512_q8, rows_avx512_q8, NULL, NULL},
+#endif
+                       }},
+};
+
+/* ======================================================================== */
 /* dispatch                                                                 */
 /* ======================================================================== */
 
-/* Resolved on first use; ts_context_new calls ts_kernels_isa() before it starts threads. */
-static int g_isa = -1;
+/* Resolved once (pthread_once); ts_kernels_force_isa (tests, bench) overrides. */
+static atomic_int g_isa = -1;
+static pthread_once_t g_isa_once = PTHREAD_ONCE_INIT;
 
 static bool isa_available(ts_isa isa)
 {
@@ -820,20 +1398,30 @@ static bool isa_available(ts_isa isa)
     return false;
 }
 
+static void resolve_isa(void)
+{
+    int best = isa_available(TS_ISA_AVX512) ? TS_ISA_AVX512
+               : isa_available(TS_ISA_AVX2) ? TS_ISA_AVX2
+                                            : TS_ISA_SCALAR;
+    int unset = -1;
+    atomic_compare_exchange_strong(&g_isa, &unset, best);
+}
+
 ts_isa ts_kernels_isa(void)
 {
-    if (g_isa < 0) {
-        g_isa = isa_available(TS_ISA_AVX512) ? TS_ISA_AVX512
-                : isa_available(TS_ISA_AVX2) ? TS_ISA_AVX2
-                                             : TS_ISA_SCALAR;
+    int isa = atomic_load_explicit(&g_isa, memory_order_relaxed);
+    if (isa < 0) {
+        pthread_once(&g_isa_once, resolve_isa);
+        isa = atomic_load(&g_isa);
     }
-    return (ts_isa)g_isa;
+    return (ts_isa)isa;
 }
 
 bool ts_kernels_force_isa(ts_isa isa)
 {
     if (!isa_available(isa)) return false;
-    g_isa = (int)isa;
+    pthread_once(&g_isa_once, resolve_isa);
+    atomic_store(&g_isa, (int)isa);
     return true;
 }
 
@@ -850,39 +1438,85 @@ const char *ts_isa_name(ts_isa isa)
     return "?";
 }
 
+const char *ts_engine_isa_name(void)
+{
+    return ts_isa_name(ts_kernels_isa());
+}
+
+/* The kernels of dt for the current ISA, each falling back to the scalar one. */
+static isa_kernels kernels_of(ts_dtype dt)
+{
+    const type_traits *t = &k_traits[dt];
+    isa_kernels k = t->k[ts_kernels_isa()], s = t->k[TS_ISA_SCALAR];
+    if (!k.to_f32) k.to_f32 = s.to_f32;
+    if (!k.rows) k.rows = s.rows;
+    if (!k.xw) k.xw = s.xw;
+    if (!k.panels) k.panels = s.panels;
+    return k;
+}
+
 void ts_mat_row_f32(const ts_mat *W, size_t row, size_t col0, size_t n, float *out)
 {
-    size_t base = row * W->cols + col0, i = 0;
-    if (W->dtype == TS_DTYPE_F32) {
-        memcpy(out, (const float *)W->data + base, n * sizeof *out);
+    if (W->layout == TS_LAYOUT_ROWS) {
+        kernels_of(W->dtype).to_f32(W->data, row * W->cols + col0, out, n);
         return;
     }
-    switch (ts_kernels_isa()) {
-#ifdef TS_HAVE_AVX512
-    case TS_ISA_AVX512:
-        if (W->dtype == TS_DTYPE_F16)
-            for (; i + 16 <= n; i += 16)
-                _mm512_storeu_ps(out + i, load16_f16(W->data, base + i));
-        else
-            for (; i + 16 <= n; i += 16)
-                _mm512_storeu_ps(out + i, load16_bf16(W->data, base + i));
-        break;
-#endif
-#ifdef TS_HAVE_AVX2
-    case TS_ISA_AVX2:
-        if (W->dtype == TS_DTYPE_F16)
-            for (; i + 8 <= n; i += 8)
-                _mm256_storeu_ps(out + i, load8_f16(W->data, base + i));
-        else
-            for (; i + 8 <= n; i += 8)
-                _mm256_storeu_ps(out + i, load8_bf16(W->data, base + i));
-        break;
-#endif
-    default:
-        break;
+    for (size_t i = 0; i < n; i++)
+        out[i] = mat_at(W, row, col0 + i);
+}
+
+void ts_mat_cols_f32(const ts_mat *W, size_t c0, size_t cw, float *out)
+{
+    const size_t K = W->rows;
+    if (W->layout == TS_LAYOUT_ROWS) {
+        to_f32_fn f = kernels_of(W->dtype).to_f32;
+        if (ts_dtype_block(W->dtype) == 1) {
+            for (size_t k = 0; k < K; k++)
+                f(W->data, k * W->cols + c0, out + k * cw, cw);
+            return;
+        }
     }
-    for (; i < n; i++)
-        out[i] = weight_at(W->data, W->dtype, base + i);
+    for (size_t k = 0; k < K; k++)
+        for (size_t j = 0; j < cw; j++)
+            out[k * cw + j] = mat_at(W, k, c0 + j);
+}
+
+void ts_convert_f32(ts_dtype dt, const float *src, void *dst, size_t n)
+{
+    switch (dt) {
+    case TS_DTYPE_F32:
+        memcpy(dst, src, n * sizeof *src);
+        return;
+    case TS_DTYPE_F16: {
+        size_t i = 0;
+        uint16_t *h = dst;
+#ifdef TS_HAVE_AVX512
+        if (ts_kernels_isa() == TS_ISA_AVX512)
+            for (; i + 16 <= n; i += 16)
+                _mm256_storeu_si256((__m256i *)(h + i),
+                                    _mm512_cvtps_ph(_mm512_loadu_ps(src + i),
+                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+        for (; i < n; i++)
+            h[i] = ts_f32_to_f16(src[i]);
+        return;
+    }
+    case TS_DTYPE_BF16: {
+        uint16_t *h = dst;
+        for (size_t i = 0; i < n; i++)
+            h[i] = ts_f32_to_bf16(src[i]);
+        return;
+    }
+    case TS_DTYPE_Q8_0:
+#ifdef TS_HAVE_AVX512
+        if (ts_kernels_isa() == TS_ISA_AVX512) {
+            quantize_q8_avx512(src, dst, n);
+            return;
+        }
+#endif
+        quantize_q8_scalar(src, dst, n);
+        return;
+    }
 }
 
 bool ts_gemm_available(void)
@@ -895,71 +1529,61 @@ bool ts_gemm_available(void)
 }
 
 void ts_gemm_xw(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0, size_t n1,
-                float *panel)
+                float *scratch)
 {
 #ifdef TS_HAVE_AVX512
     if (ts_kernels_isa() == TS_ISA_AVX512) {
-        gemm_xw_avx512(Y, X, T, W, n0, n1, panel);
+        gemm_xw_avx512(Y, X, T, W, n0, n1, scratch);
         return;
     }
 #endif
+    (void)scratch;
     /* Reference loop (the callers use OpenBLAS when !ts_gemm_available()). */
     for (size_t t = 0; t < T; t++)
         for (size_t k = 0; k < W->rows; k++)
             for (size_t j = n0; j < n1; j++)
-                Y[t * W->cols + j] +=
-                    X[t * W->rows + k] * weight_at(W->data, W->dtype, k * W->cols + j);
+                Y[t * W->cols + j] += X[t * W->rows + k] * mat_at(W, k, j);
 }
 
 void ts_gemm_wx(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W, size_t r0,
-                size_t r1)
+                size_t r1, float *scratch)
 {
 #ifdef TS_HAVE_AVX512
     if (ts_kernels_isa() == TS_ISA_AVX512) {
-        gemm_wx_avx512(Y, ldy, X, T, W, r0, r1);
+        gemm_wx_avx512(Y, ldy, X, T, W, r0, r1, scratch);
         return;
     }
 #endif
+    (void)scratch;
+    /* Reference loop in F32 activations, like the AVX-512 GEMM (the callers use OpenBLAS). */
     for (size_t t = 0; t < T; t++)
-        ts_gemv_wx(Y + t * ldy, W, X + t * W->cols, r0, r1);
+        for (size_t r = r0; r < r1; r++) {
+            float acc = 0.0f;
+            for (size_t c = 0; c < W->cols; c++)
+                acc += mat_at(W, r, c) * X[t * W->cols + c];
+            Y[t * ldy + r] = acc;
+        }
 }
 
 void ts_gemv_xw(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)
 {
-    switch (ts_kernels_isa()) {
-#ifdef TS_HAVE_AVX512
-    case TS_ISA_AVX512:
-        gemv_xw_avx512(y, x, W, n0, n1);
+    isa_kernels k = kernels_of(W->dtype);
+    switch (W->layout) {
+    case TS_LAYOUT_ROWS:
+        k.xw(y, x, W->data, W->rows, W->cols, n0, n1);
         return;
-#endif
-#ifdef TS_HAVE_AVX2
-    case TS_ISA_AVX2:
-        gemv_xw_avx2(y, x, W, n0, n1);
+    case TS_LAYOUT_PANELS:
+        k.panels(y, x, W->data, W->rows, W->cols, n0, n1);
         return;
-#endif
-    default:
-        gemv_xw_scalar(y, x, W, n0, n1);
+    case TS_LAYOUT_COLS:
+        k.rows(y, W->data, W->rows, x, n0, n1);
         return;
     }
 }
 
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
 {
-    switch (ts_kernels_isa()) {
-#ifdef TS_HAVE_AVX512
-    case TS_ISA_AVX512:
-        gemv_wx_avx512(y, W, x, r0, r1);
-        return;
-#endif
-#ifdef TS_HAVE_AVX2
-    case TS_ISA_AVX2:
-        gemv_wx_avx2(y, W, x, r0, r1);
-        return;
-#endif
-    default:
-        gemv_wx_scalar(y, W, x, r0, r1);
-        return;
-    }
+    kernels_of(W->dtype).rows(y, W->data, W->cols, x, r0, r1);
 }
 
 float ts_dot_f32(const float *a, const float *b, size_t n)

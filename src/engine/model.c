@@ -10,6 +10,16 @@
  *   logits = ln_f(x) . lm_headᵀ                 lm_head = wte when tied
  * Conv1D weights are stored [in, out]: y = x W + b.
  *
+ * Weights (ts_model_params.weights): by default the matrices are read in
+ * place from the mmap'd checkpoint (TS_LAYOUT_ROWS, stored dtype). Asked for a
+ * type (F32, F16, BF16, Q8_0), ts_model_load converts every block matrix and
+ * the vocabulary projection once, threaded, into one anonymous mapping (huge
+ * pages when the kernel grants them; read-only afterwards): F32/F16/BF16
+ * Conv1D matrices as 32-column panels (TS_LAYOUT_PANELS), Q8_0 ones
+ * transposed so that blocks run along the input (TS_LAYOUT_COLS), the
+ * vocabulary projection row-major. Nothing is built lazily, so contexts on
+ * one model may run concurrently (tests/test_model.c checks it).
+ *
  * Two paths, the same numbers (both are checked against PyTorch at every
  * position by tests/test_model.c):
  *   prefill (n > 1 tokens): each matrix product is a GEMM over the chunk's
@@ -20,8 +30,8 @@
  *     never fight over the cores), F16/BF16 converted panel by panel (512*C
  *     floats per thread) into the scratch first. The model is never expanded.
  *   decode (n == 1): hand-written SIMD GEMVs (kernels.c) reading the weights in
- *     their stored dtype, threads splitting the output columns; the vocabulary
- *     projection (the largest matrix) splits its rows.
+ *     their dtype, threads splitting the output columns (32 at a time); the
+ *     vocabulary projection (the largest matrix) splits its rows.
  * Attention reads the KV cache, F32 [n_layer][n_ctx][C] (head h at h*hd).
  *
  * Memory: everything ts_model_eval touches is allocated by ts_context_new;
@@ -31,24 +41,21 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <time.h>
 
 /* ======================================================================== */
 /* model                                                                    */
 /* ======================================================================== */
 
+/* One block: its matrices (the ts_layer_tensors entries with cols_c > 0) and
+ * F32 copies of its vectors (LayerNorm parameters, biases), by ts_layer_tensor. */
 typedef struct model_layer {
-    ts_mat attn_w;      /* (C, 3C) */
-    ts_mat attn_proj_w; /* (C, C) */
-    ts_mat fc_w;        /* (C, 4C) */
-    ts_mat fc_proj_w;   /* (4C, C) */
-    /* F32 copies of the small vectors (LayerNorm, biases) */
-    float *ln_1_w, *ln_1_b; /* (C) */
-    float *attn_b;          /* (3C) */
-    float *attn_proj_b;     /* (C) */
-    float *ln_2_w, *ln_2_b; /* (C) */
-    float *fc_b;            /* (4C) */
-    float *fc_proj_b;       /* (C) */
+    ts_mat m[TS_LT_COUNT];       /* matrices only; views of the mmap or of `packed` */
+    const float *v[TS_LT_COUNT]; /* vectors only; into ts_model.vecs */
 } model_layer;
 
 struct ts_model {
@@ -63,7 +70,35 @@ struct ts_model {
     model_layer *layers;
     float *ln_f_w, *ln_f_b; /* (C) */
     float *vecs;            /* one block holding every F32 vector above */
+    void *packed;           /* converted matrices (anonymous mapping) or NULL */
+    size_t packed_size;     /* bytes mapped at `packed` */
+    ts_weights_info winfo;
 };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const char *const k_weights_names[] = {"stored", "f32", "f16", "bf16", "q8_0"};
+
+const char *ts_weights_type_name(ts_weights_type w)
+{
+    return (unsigned)w < sizeof k_weights_names / sizeof *k_weights_names ? k_weights_names[w]
+                                                                          : "?";
+}
+
+bool ts_weights_type_parse(const char *name, ts_weights_type *out)
+{
+    for (size_t i = 0; name && i < sizeof k_weights_names / sizeof *k_weights_names; i++)
+        if (strcasecmp(name, k_weights_names[i]) == 0) {
+            *out = (ts_weights_type)i;
+            return true;
+        }
+    return false;
+}
 
 ts_model_params ts_model_default_params(void)
 {
@@ -73,7 +108,8 @@ ts_model_params ts_model_default_params(void)
 
 static ts_mat mat_of(const ts_tensor *t)
 {
-    ts_mat m = {t->data, t->dtype, (size_t)t->shape[0], t->ndim > 1 ? (size_t)t->shape[1] : 1};
+    ts_mat m = {t->data, t->dtype, (size_t)t->shape[0], t->ndim > 1 ? (size_t)t->shape[1] : 1,
+                TS_LAYOUT_ROWS};
     return m;
 }
 
@@ -84,7 +120,7 @@ static bool vec_f32(const ts_tensor *t, size_t n, float *dst)
     for (int32_t i = 0; i < t->ndim; i++)
         count *= (size_t)t->shape[i];
     if (count != n) return false;
-    ts_mat m = {t->data, t->dtype, 1, n};
+    ts_mat m = {t->data, t->dtype, 1, n, TS_LAYOUT_ROWS};
     ts_mat_row_f32(&m, 0, 0, n, dst);
     return true;
 }
@@ -92,6 +128,181 @@ static bool vec_f32(const ts_tensor *t, size_t n, float *dst)
 static bool mat_ok(const ts_tensor *t, size_t rows, size_t cols)
 {
     return t->data && t->ndim == 2 && (size_t)t->shape[0] == rows && (size_t)t->shape[1] == cols;
+}
+
+/* Part ith of nth of [0, n), boundaries on multiples of `align`. */
+static void split_range(size_t n, int ith, int nth, size_t align, size_t *a, size_t *b)
+{
+    size_t chunks = (n + align - 1) / align;
+    size_t c0 = chunks * (size_t)ith / (size_t)nth, c1 = chunks * (size_t)(ith + 1) / (size_t)nth;
+    *a = c0 * align < n ? c0 * align : n;
+    *b = c1 * align < n ? c1 * align : n;
+}
+
+/* ---- conversion at load (ts_model_params.weights) ----------------------- */
+
+/* One matrix to convert: src (any layout the checkpoint gives) into dst. */
+typedef struct conv_job {
+    const ts_mat *src;
+    ts_mat dst;     /* dst.data is writable: inside ts_model.packed */
+    float *scratch; /* [nth][scratch_floats] */
+    size_t scratch_floats;
+} conv_job;
+
+static void conv_task(void *arg, int ith, int nth)
+{
+    const conv_job *j = arg;
+    const ts_mat *S = j->src, *D = &j->dst;
+    unsigned char *out = (unsigned char *)D->data;
+    float *tmp = j->scratch + (size_t)ith * j->scratch_floats;
+    const size_t K = S->rows, N = S->cols;
+    size_t a, b;
+    switch (D->layout) {
+    case TS_LAYOUT_ROWS: /* the vocabulary projection: rows of K = C */
+        split_range(K, ith, nth, 1, &a, &b);
+        for (size_t r = a; r < b; r++) {
+            ts_mat_row_f32(S, r, 0, N, tmp);
+            ts_convert_f32(D->dtype, tmp, out + ts_dtype_row_bytes(D->dtype, r * N), N);
+        }
+        return;
+    case TS_LAYOUT_PANELS: /* Conv1D: panel p = columns 32p.. of every row, zero-padded */
+        /* Row by row, so that the source is read sequentially (its rows are 3-12 KB apart);
+           each of the thread's panels is written as its own sequential stream. */
+        split_range(N, ith, nth, TS_PANEL, &a, &b);
+        for (size_t k = 0; k < K; k++) {
+            ts_mat_row_f32(S, k, a, b - a, tmp);
+            for (size_t j0 = a; j0 < b; j0 += TS_PANEL) {
+                size_t m = b - j0 < TS_PANEL ? b - j0 : TS_PANEL;
+                float pad[TS_PANEL] = {0}, *v = tmp + (j0 - a);
+                if (m < TS_PANEL) v = memcpy(pad, v, m * sizeof *pad); /* the last panel */
+                size_t at = ((j0 / TS_PANEL) * K + k) * TS_PANEL;
+                ts_convert_f32(D->dtype, v, out + ts_dtype_row_bytes(D->dtype, at), TS_PANEL);
+            }
+        }
+        return;
+    case TS_LAYOUT_COLS: /* Conv1D transposed: output column j becomes a row of K */
+        /* Tiles of 32 source rows x 64 columns (read as row segments), each tile
+           column one 32-value block of an output row. */
+        split_range(N, ith, nth, TS_PANEL, &a, &b);
+        for (size_t k0 = 0; k0 < K; k0 += 32) {
+            size_t kh = K - k0 < 32 ? K - k0 : 32;
+            for (size_t j0 = a; j0 < b; j0 += 64) {
+                size_t m = b - j0 < 64 ? b - j0 : 64;
+                float *tile = tmp, *col = tmp + 32 * 64; /* [kh][m], [32] */
+                for (size_t k = 0; k < kh; k++)
+                    ts_mat_row_f32(S, k0 + k, j0, m, tile + k * m);
+                for (size_t jj = 0; jj < m; jj++) {
+                    for (size_t k = 0; k < kh; k++)
+                        col[k] = tile[k * m + jj];
+                    ts_convert_f32(D->dtype, col,
+                                   out + ts_dtype_row_bytes(D->dtype, (j0 + jj) * K + k0), kh);
+                }
+            }
+        }
+        return;
+    }
+}
+
+/* Drop the pages of a converted tensor from this process (they stay in the page cache). */
+static void release_pages(const ts_tensor *t)
+{
+    const uintptr_t page = 4096;
+    uintptr_t a = ((uintptr_t)t->data + page - 1) & ~(page - 1);
+    uintptr_t b = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+static ts_dtype weights_dtype(ts_weights_type w)
+{
+    switch (w) {
+    case TS_WEIGHTS_F16:
+        return TS_DTYPE_F16;
+    case TS_WEIGHTS_BF16:
+        return TS_DTYPE_BF16;
+    case TS_WEIGHTS_Q8_0:
+        return TS_DTYPE_Q8_0;
+    default:
+        return TS_DTYPE_F32;
+    }
+}
+
+/*
+ * Convert every block matrix and the vocabulary projection into one anonymous
+ * mapping, threaded over a temporary pool, and repoint the views at it.
+ * wte keeps its stored view unless it is the (tied) vocabulary projection.
+ */
+static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t err_size)
+{
+    const double t0 = now_s();
+    const ts_dtype dt = weights_dtype(m->winfo.mode);
+    const ts_layout conv_layout = dt == TS_DTYPE_Q8_0 ? TS_LAYOUT_COLS : TS_LAYOUT_PANELS;
+    const size_t C = (size_t)m->info.n_embd, L = (size_t)m->info.n_layer;
+    const size_t V = (size_t)m->info.n_vocab;
+    if (C % ts_dtype_block(dt) != 0)
+        return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED,
+                         "%s: weights %s need n_embd a multiple of %zu; this model has %zu", dir,
+                         ts_weights_type_name(m->winfo.mode), ts_dtype_block(dt), C);
+    /* Sizes first: every matrix starts on a 64-byte boundary. */
+    size_t total = 0, max_k = C;
+    const size_t head_bytes = (ts_mat_bytes(dt, TS_LAYOUT_ROWS, V, C) + 63) & ~(size_t)63;
+    total += head_bytes;
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++) {
+            const ts_mat *W = &m->layers[l].m[k];
+            if (ts_layer_tensors[k].cols_c == 0) continue;
+            total += (ts_mat_bytes(dt, conv_layout, W->rows, W->cols) + 63) & ~(size_t)63;
+            if (W->rows > max_k) max_k = W->rows;
+        }
+    const size_t huge = (size_t)2 << 20;
+    size_t map_size = (total + 2 * huge - 1) & ~(huge - 1);
+    void *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: cannot map %zu MB for the %s weights",
+                         dir, total >> 20, ts_weights_type_name(m->winfo.mode));
+    m->packed = map;
+    m->packed_size = map_size;
+    /* Start on a 2 MB boundary so that whole huge pages cover the matrices. */
+    unsigned char *base = (unsigned char *)(((uintptr_t)map + huge - 1) & ~(uintptr_t)(huge - 1));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(base, total, MADV_HUGEPAGE);
+#endif
+
+    int nth = m->n_threads > 0 ? m->n_threads : 1;
+    ts_threadpool *pool = NULL;
+    size_t scratch_floats = (max_k * TS_PANEL + max_k + 15) & ~(size_t)15;
+    float *scratch = malloc((size_t)nth * scratch_floats * sizeof *scratch);
+    if (!scratch || ts_threadpool_new(nth, &pool) != TS_OK) {
+        free(scratch);
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", dir);
+    }
+    unsigned char *at = base;
+    conv_job j = {&m->lm_head, {at, dt, V, C, TS_LAYOUT_ROWS}, scratch, scratch_floats};
+    ts_threadpool_run(pool, conv_task, &j);
+    bool tied = m->lm_head.data == m->wte.data;
+    m->lm_head = j.dst;
+    if (tied) m->wte = j.dst;
+    at += head_bytes;
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++) {
+            ts_mat *W = &m->layers[l].m[k];
+            if (ts_layer_tensors[k].cols_c == 0) continue;
+            conv_job jl = {W, {at, dt, W->rows, W->cols, conv_layout}, scratch, scratch_floats};
+            ts_threadpool_run(pool, conv_task, &jl);
+            *W = jl.dst;
+            at += (ts_mat_bytes(dt, conv_layout, W->rows, W->cols) + 63) & ~(size_t)63;
+        }
+    ts_threadpool_free(pool);
+    free(scratch);
+    (void)mprotect(map, map_size, PROT_READ); /* the model is read-only from here on */
+    /* The checkpoint's copies of the converted matrices are not read again: out of the RSS. */
+    release_pages(&m->w.lm_head);
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++)
+            if (ts_layer_tensors[k].cols_c > 0) release_pages(&m->w.layers[l].t[k]);
+    m->winfo.matrix_dtype = dt;
+    m->winfo.copy_bytes = total;
+    m->winfo.convert_ms = (now_s() - t0) * 1e3;
+    return TS_OK;
 }
 
 ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out, char *err,
@@ -122,36 +333,31 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
     m->wpe = mat_of(&m->w.wpe);
     m->lm_head = mat_of(&m->w.lm_head);
     bool ok = mat_ok(&m->w.wte, V, C) && mat_ok(&m->w.wpe, P, C) && mat_ok(&m->w.lm_head, V, C);
+    size_t per_layer = 0; /* F32 vector elements per block, from the tensor table */
+    for (int k = 0; k < TS_LT_COUNT; k++)
+        if (ts_layer_tensors[k].cols_c == 0) per_layer += (size_t)ts_layer_tensors[k].rows_c * C;
     m->layers = calloc(L ? L : 1, sizeof *m->layers);
-    size_t per_layer = 13 * C, n_vecs = L * per_layer + 2 * C;
+    size_t n_vecs = L * per_layer + 2 * C;
     m->vecs = malloc(n_vecs * sizeof *m->vecs);
     if (!m->layers || !m->vecs) {
         ts_model_free(m);
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", dir);
     }
     for (size_t l = 0; ok && l < L; l++) {
-        const ts_layer_weights *lw = &m->w.layers[l];
-        model_layer *ml = &m->layers[l];
         float *v = m->vecs + l * per_layer;
-        ml->attn_w = mat_of(&lw->attn_w);
-        ml->attn_proj_w = mat_of(&lw->attn_proj_w);
-        ml->fc_w = mat_of(&lw->fc_w);
-        ml->fc_proj_w = mat_of(&lw->fc_proj_w);
-        ok = mat_ok(&lw->attn_w, C, 3 * C) && mat_ok(&lw->attn_proj_w, C, C) &&
-             mat_ok(&lw->fc_w, C, 4 * C) && mat_ok(&lw->fc_proj_w, 4 * C, C);
-        ml->ln_1_w = v, v += C;
-        ml->ln_1_b = v, v += C;
-        ml->attn_b = v, v += 3 * C;
-        ml->attn_proj_b = v, v += C;
-        ml->ln_2_w = v, v += C;
-        ml->ln_2_b = v, v += C;
-        ml->fc_b = v, v += 4 * C;
-        ml->fc_proj_b = v, v += C;
-        ok = ok && vec_f32(&lw->ln_1_w, C, ml->ln_1_w) && vec_f32(&lw->ln_1_b, C, ml->ln_1_b) &&
-             vec_f32(&lw->attn_b, 3 * C, ml->attn_b) &&
-             vec_f32(&lw->attn_proj_b, C, ml->attn_proj_b) && vec_f32(&lw->ln_2_w, C, ml->ln_2_w) &&
-             vec_f32(&lw->ln_2_b, C, ml->ln_2_b) && vec_f32(&lw->fc_b, 4 * C, ml->fc_b) &&
-             vec_f32(&lw->fc_proj_b, C, ml->fc_proj_b);
+        for (int k = 0; ok && k < TS_LT_COUNT; k++) {
+            const ts_layer_tensor_desc *d = &ts_layer_tensors[k];
+            const ts_tensor *t = &m->w.layers[l].t[k];
+            size_t rows = (size_t)d->rows_c * C;
+            if (d->cols_c > 0) {
+                m->layers[l].m[k] = mat_of(t);
+                ok = mat_ok(t, rows, (size_t)d->cols_c * C);
+            } else {
+                ok = vec_f32(t, rows, v);
+                m->layers[l].v[k] = v;
+                v += rows;
+            }
+        }
     }
     m->ln_f_w = m->vecs + L * per_layer;
     m->ln_f_b = m->ln_f_w + C;
@@ -162,6 +368,28 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
                          "%s: bound weights do not have the shapes GPT-2 needs for n_embd %zu", dir,
                          C);
     }
+    m->n_threads = params && params->n_threads > 0 ? params->n_threads : ts_threadpool_n_cores();
+    m->winfo.mode = params ? params->weights : TS_WEIGHTS_STORED;
+    if ((unsigned)m->winfo.mode > TS_WEIGHTS_Q8_0) {
+        int bad = (int)m->winfo.mode;
+        ts_model_free(m);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: unknown weights type %d", dir, bad);
+    }
+    m->winfo.matrix_dtype = m->info.dtype;
+    if (m->winfo.mode != TS_WEIGHTS_STORED) {
+        st = convert_weights(m, dir, err, err_size);
+        if (st != TS_OK) {
+            ts_model_free(m);
+            return st;
+        }
+    }
+    m->winfo.matrix_bytes = ts_mat_bytes(m->lm_head.dtype, m->lm_head.layout, V, C);
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++)
+            if (ts_layer_tensors[k].cols_c > 0) {
+                const ts_mat *W = &m->layers[l].m[k];
+                m->winfo.matrix_bytes += ts_mat_bytes(W->dtype, W->layout, W->rows, W->cols);
+            }
 
     /* Tokenizer: dir/vocab.json + dir/merges.txt. */
     char vocab[4096], merges[4096];
@@ -182,7 +410,6 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
                          "%s: vocab.json has %zu tokens but config.json vocab_size is %zu", vocab,
                          n_tok, V);
     }
-    m->n_threads = params && params->n_threads > 0 ? params->n_threads : ts_threadpool_n_cores();
     *out = m;
     return TS_OK;
 }
@@ -195,6 +422,7 @@ void ts_model_free(ts_model *model)
     ts_safetensors_close(model->st);
     free(model->layers);
     free(model->vecs);
+    if (model->packed) munmap(model->packed, model->packed_size);
     free(model);
 }
 
@@ -206,6 +434,11 @@ const ts_model_info *ts_model_get_info(const ts_model *model)
 const ts_tokenizer *ts_model_tokenizer(const ts_model *model)
 {
     return model->tok;
+}
+
+void ts_model_weights_info(const ts_model *model, ts_weights_info *out)
+{
+    *out = model->winfo;
 }
 
 /* ======================================================================== */
@@ -233,11 +466,20 @@ struct ts_context {
     float *logits;       /* all_logits ? [n_ctx][V] : [V] */
     size_t n_logit_rows; /* rows of the last eval (all_logits) */
     size_t last_row;     /* row of `logits` holding the last position */
+    bool profile;
+    ts_profile prof; /* sums of the per-phase times (profile only) */
 };
+
+/* OpenBLAS's thread count is process-wide: set once, whichever context comes first. */
+static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
 
 ts_context_params ts_context_default_params(void)
 {
-    ts_context_params p = {0, 0, false};
+    ts_context_params p = {0, 0, false, false};
     return p;
 }
 
@@ -275,6 +517,7 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     c->n_ctx = p.n_ctx > 0 ? (size_t)p.n_ctx : P;
     c->n_batch = c->n_batch_max = c->n_ctx < TS_MAX_BATCH ? c->n_ctx : TS_MAX_BATCH;
     c->all_logits = p.all_logits;
+    c->profile = p.profile;
     c->nth = p.n_threads > 0 ? p.n_threads : model->n_threads;
     if (c->nth < 1) c->nth = 1;
 
@@ -300,8 +543,11 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "context of %zu positions: out of memory", P);
     }
     memset(c->logits, 0, V * sizeof *c->logits);
+    /* Touch the KV cache now, so that decode does not take its page faults. */
+    memset(c->k_cache, 0, L * c->n_ctx * C * sizeof *c->k_cache);
+    memset(c->v_cache, 0, L * c->n_ctx * C * sizeof *c->v_cache);
     /* We split GEMMs across our own pool; OpenBLAS threads would compete with it. */
-    openblas_set_num_threads(1);
+    pthread_once(&g_blas_once, blas_single_thread);
     *out = c;
     return TS_OK;
 }
@@ -346,6 +592,25 @@ const float *ts_context_logits(const ts_context *ctx)
     return ctx->logits + ctx->last_row * (size_t)ctx->model->info.n_vocab;
 }
 
+static const char *const k_phase_names[TS_PHASE_COUNT] = {"embed",    "layernorm",  "c_attn",
+                                                          "kv_copy",  "attention",  "attn.c_proj",
+                                                          "mlp.c_fc", "mlp.c_proj", "lm_head"};
+
+const char *ts_phase_name(ts_phase p)
+{
+    return (unsigned)p < TS_PHASE_COUNT ? k_phase_names[p] : "?";
+}
+
+void ts_context_profile(const ts_context *ctx, ts_profile *out)
+{
+    *out = ctx->prof;
+}
+
+void ts_context_profile_reset(ts_context *ctx)
+{
+    memset(&ctx->prof, 0, sizeof ctx->prof);
+}
+
 const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows)
 {
     if (!ctx->all_logits) {
@@ -359,15 +624,6 @@ const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows)
 /* ======================================================================== */
 /* forward pass                                                             */
 /* ======================================================================== */
-
-/* Part ith of nth of [0, n), boundaries on multiples of `align`. */
-static void split_range(size_t n, int ith, int nth, size_t align, size_t *a, size_t *b)
-{
-    size_t chunks = (n + align - 1) / align;
-    size_t c0 = chunks * (size_t)ith / (size_t)nth, c1 = chunks * (size_t)(ith + 1) / (size_t)nth;
-    *a = c0 * align < n ? c0 * align : n;
-    *b = c1 * align < n ? c1 * align : n;
-}
 
 typedef enum epilogue { EPI_STORE, EPI_RESIDUAL, EPI_GELU } epilogue;
 
@@ -388,13 +644,13 @@ static void mm_task(void *arg, int ith, int nth)
     const ts_mat *W = j->W;
     const size_t K = W->rows, N = W->cols, T = j->T;
     size_t n0, n1;
-    split_range(N, ith, nth, 16, &n0, &n1);
+    split_range(N, ith, nth, TS_PANEL, &n0, &n1); /* whole panels when W is packed */
     if (n0 >= n1) return;
     const size_t w = n1 - n0;
     float *Y = j->Y;
     const float *b = j->bias;
 
-    if (T == 1) { /* decode: GEMV on the stored dtype */
+    if (T == 1) { /* decode: GEMV on the weights' dtype and layout */
         if (j->epi == EPI_RESIDUAL) {
             float *tmp = j->ctx->tmp;
             ts_gemv_xw(tmp, j->X, W, n0, n1);
@@ -420,17 +676,16 @@ static void mm_task(void *arg, int ith, int nth)
     }
     if (ts_gemm_available()) {
         ts_gemm_xw(Y, j->X, T, W, n0, n1, j->ctx->panel + (size_t)ith * j->ctx->panel_floats);
-    } else if (W->dtype == TS_DTYPE_F32) {
+    } else if (W->dtype == TS_DTYPE_F32 && W->layout == TS_LAYOUT_ROWS) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)w, (int)K, 1.0f, j->X,
                     (int)K, (const float *)W->data + n0, (int)N, 1.0f, Y + n0, (int)N);
-    } else {
+    } else { /* any other dtype / layout: F32 column blocks [K][cw] first */
         float *panel = j->ctx->panel + (size_t)ith * j->ctx->panel_floats;
         size_t pw = (j->ctx->panel_floats / K) & ~(size_t)15;
         if (pw < 16) pw = 16;
         for (size_t c0 = n0; c0 < n1; c0 += pw) {
             size_t cw = n1 - c0 < pw ? n1 - c0 : pw;
-            for (size_t k = 0; k < K; k++)
-                ts_mat_row_f32(W, k, c0, cw, panel + k * cw);
+            ts_mat_cols_f32(W, c0, cw, panel);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)cw, (int)K, 1.0f,
                         j->X, (int)K, panel, (int)cw, 1.0f, Y + c0, (int)N);
         }
@@ -461,7 +716,8 @@ static void head_task(void *arg, int ith, int nth)
         return;
     }
     if (ts_gemm_available()) {
-        ts_gemm_wx(j->logits, V, j->X, T, W, r0, r1);
+        ts_gemm_wx(j->logits, V, j->X, T, W, r0, r1,
+                   j->ctx->panel + (size_t)ith * j->ctx->panel_floats);
         return;
     }
     if (W->dtype == TS_DTYPE_F32) {
@@ -546,52 +802,68 @@ static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts
     ts_threadpool_run(ctx->pool, mm_task, &j);
 }
 
+/* Per-phase timing: a no-op unless the context profiles (then `acc` is its decode or prefill sums).
+ */
+#define PHASE(ph, ...)                                                                             \
+    do {                                                                                           \
+        double t0_ = acc ? now_s() : 0.0;                                                          \
+        __VA_ARGS__;                                                                               \
+        if (acc) acc[ph] += now_s() - t0_;                                                         \
+    } while (0)
+
 /* Run T tokens at positions n_past .. n_past+T-1 (T <= n_batch); logits of the rows asked. */
 static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *logits, bool every_row,
-                    bool want_logits)
+                    bool want_logits, double *acc)
 {
     const ts_model *m = ctx->model;
     const size_t C = (size_t)m->info.n_embd, L = (size_t)m->info.n_layer;
     const size_t p0 = ctx->n_past;
 
     /* x = wte[token] + wpe[pos] */
-    for (size_t t = 0; t < T; t++) {
-        float *x = ctx->x + t * C, *pe = ctx->tmp;
-        ts_mat_row_f32(&m->wte, (size_t)tokens[t], 0, C, x);
-        ts_mat_row_f32(&m->wpe, p0 + t, 0, C, pe);
-        for (size_t i = 0; i < C; i++)
-            x[i] += pe[i];
-    }
+    PHASE(TS_PHASE_EMBED, {
+        for (size_t t = 0; t < T; t++) {
+            float *x = ctx->x + t * C, *pe = ctx->tmp;
+            ts_mat_row_f32(&m->wte, (size_t)tokens[t], 0, C, x);
+            ts_mat_row_f32(&m->wpe, p0 + t, 0, C, pe);
+            for (size_t i = 0; i < C; i++)
+                x[i] += pe[i];
+        }
+    });
 
     for (size_t l = 0; l < L; l++) {
-        const model_layer *ly = &m->layers[l];
-        layernorm(ctx, ctx->xn, ctx->x, ly->ln_1_w, ly->ln_1_b, T);
-        matmul(ctx, ctx->qkv, ctx->xn, T, &ly->attn_w, ly->attn_b, EPI_STORE);
-        float *kc = ctx->k_cache + (l * ctx->n_ctx + p0) * C;
-        float *vc = ctx->v_cache + (l * ctx->n_ctx + p0) * C;
-        for (size_t t = 0; t < T; t++) {
-            memcpy(kc + t * C, ctx->qkv + t * 3 * C + C, C * sizeof(float));
-            memcpy(vc + t * C, ctx->qkv + t * 3 * C + 2 * C, C * sizeof(float));
-        }
+        const ts_mat *W = m->layers[l].m;
+        const float *const *v = m->layers[l].v;
+        PHASE(TS_PHASE_LAYERNORM,
+              layernorm(ctx, ctx->xn, ctx->x, v[TS_LT_LN_1_W], v[TS_LT_LN_1_B], T));
+        PHASE(TS_PHASE_ATTN_QKV,
+              matmul(ctx, ctx->qkv, ctx->xn, T, &W[TS_LT_ATTN_W], v[TS_LT_ATTN_B], EPI_STORE));
+        PHASE(TS_PHASE_KV_COPY, {
+            float *kc = ctx->k_cache + (l * ctx->n_ctx + p0) * C;
+            float *vc = ctx->v_cache + (l * ctx->n_ctx + p0) * C;
+            for (size_t t = 0; t < T; t++) {
+                memcpy(kc + t * C, ctx->qkv + t * 3 * C + C, C * sizeof(float));
+                memcpy(vc + t * C, ctx->qkv + t * 3 * C + 2 * C, C * sizeof(float));
+            }
+        });
         att_job aj = {ctx, l, T, p0};
-        ts_threadpool_run(ctx->pool, att_task, &aj);
-        matmul(ctx, ctx->x, ctx->att, T, &ly->attn_proj_w, ly->attn_proj_b, EPI_RESIDUAL);
-        layernorm(ctx, ctx->xn, ctx->x, ly->ln_2_w, ly->ln_2_b, T);
-        matmul(ctx, ctx->fc, ctx->xn, T, &ly->fc_w, ly->fc_b, EPI_GELU);
-        matmul(ctx, ctx->x, ctx->fc, T, &ly->fc_proj_w, ly->fc_proj_b, EPI_RESIDUAL);
+        PHASE(TS_PHASE_ATTENTION, ts_threadpool_run(ctx->pool, att_task, &aj));
+        PHASE(TS_PHASE_ATTN_PROJ, matmul(ctx, ctx->x, ctx->att, T, &W[TS_LT_ATTN_PROJ_W],
+                                         v[TS_LT_ATTN_PROJ_B], EPI_RESIDUAL));
+        PHASE(TS_PHASE_LAYERNORM,
+              layernorm(ctx, ctx->xn, ctx->x, v[TS_LT_LN_2_W], v[TS_LT_LN_2_B], T));
+        PHASE(TS_PHASE_MLP_FC,
+              matmul(ctx, ctx->fc, ctx->xn, T, &W[TS_LT_FC_W], v[TS_LT_FC_B], EPI_GELU));
+        PHASE(TS_PHASE_MLP_PROJ, matmul(ctx, ctx->x, ctx->fc, T, &W[TS_LT_FC_PROJ_W],
+                                        v[TS_LT_FC_PROJ_B], EPI_RESIDUAL));
     }
     ctx->n_past += T;
     if (!want_logits) return;
 
-    if (every_row) {
-        layernorm(ctx, ctx->xn, ctx->x, m->ln_f_w, m->ln_f_b, T);
-        head_job hj = {ctx, ctx->xn, T, logits};
-        ts_threadpool_run(ctx->pool, head_task, &hj);
-    } else {
-        layernorm(ctx, ctx->xn, ctx->x + (T - 1) * C, m->ln_f_w, m->ln_f_b, 1);
-        head_job hj = {ctx, ctx->xn, 1, logits};
-        ts_threadpool_run(ctx->pool, head_task, &hj);
-    }
+    size_t rows = every_row ? T : 1;
+    const float *last = every_row ? ctx->x : ctx->x + (T - 1) * C;
+    PHASE(TS_PHASE_LAYERNORM, layernorm(ctx, ctx->xn, last, m->ln_f_w, m->ln_f_b, rows));
+    head_job hj = {ctx, ctx->xn, rows, logits};
+    PHASE(TS_PHASE_LM_HEAD, ts_threadpool_run(ctx->pool, head_task, &hj));
 }
 
 ts_status ts_model_eval(ts_context *ctx, const int32_t *tokens, size_t n, char *err,
@@ -617,13 +889,21 @@ ts_status ts_model_eval(ts_context *ctx, const int32_t *tokens, size_t n, char *
                              "token id %ld at index %zu is outside the vocabulary [0, %zu)",
                              (long)tokens[i], i, V);
 
+    double *acc = NULL;
+    if (ctx->profile) {
+        acc = n == 1 ? ctx->prof.decode_s : ctx->prof.prefill_s;
+        if (n == 1)
+            ctx->prof.decode_tokens++;
+        else
+            ctx->prof.prefill_tokens += n;
+    }
     for (size_t off = 0; off < n; off += ctx->n_batch) {
         size_t T = n - off < ctx->n_batch ? n - off : ctx->n_batch;
         bool last = off + T == n;
         if (ctx->all_logits)
-            forward(ctx, tokens + off, T, ctx->logits + off * V, true, true);
+            forward(ctx, tokens + off, T, ctx->logits + off * V, true, true, acc);
         else
-            forward(ctx, tokens + off, T, ctx->logits, false, last);
+            forward(ctx, tokens + off, T, ctx->logits, false, last, acc);
     }
     ctx->n_logit_rows = ctx->all_logits ? n : 1;
     ctx->last_row = ctx->all_logits ? n - 1 : 0;

@@ -136,6 +136,8 @@ const char *ts_dtype_name(ts_dtype dt)
         return "F16";
     case TS_DTYPE_BF16:
         return "BF16";
+    case TS_DTYPE_Q8_0:
+        return "Q8_0";
     }
     return "?";
 }

@@ -10,6 +10,7 @@
  *   h.N.attn.c_proj.weight (C, C)  .bias (C)
  *   h.N.ln_2.weight/.bias (C)   h.N.mlp.c_fc.weight (C, 4C)     .bias (4C)
  *   h.N.mlp.c_proj.weight (4C, C)  .bias (C)
+ * (the per-block names and shapes are one table, ts_layer_tensors, below)
  *   ln_f.weight/.bias (C)       lm_head.weight (V, C), never prefixed
  * Conv1D weights are stored [in, out] (y = x W + b), unlike nn.Linear.
  * h.N.attn.bias and h.N.attn.masked_bias are causal-mask buffers, not
@@ -35,19 +36,29 @@
 #include <stdint.h>
 #include <string.h>
 
+const ts_layer_tensor_desc ts_layer_tensors[TS_LT_COUNT] = {
+    [TS_LT_LN_1_W] = {"ln_1.weight", 1, 0},
+    [TS_LT_LN_1_B] = {"ln_1.bias", 1, 0},
+    [TS_LT_ATTN_W] = {"attn.c_attn.weight", 1, 3},
+    [TS_LT_ATTN_B] = {"attn.c_attn.bias", 3, 0},
+    [TS_LT_ATTN_PROJ_W] = {"attn.c_proj.weight", 1, 1},
+    [TS_LT_ATTN_PROJ_B] = {"attn.c_proj.bias", 1, 0},
+    [TS_LT_LN_2_W] = {"ln_2.weight", 1, 0},
+    [TS_LT_LN_2_B] = {"ln_2.bias", 1, 0},
+    [TS_LT_FC_W] = {"mlp.c_fc.weight", 1, 4},
+    [TS_LT_FC_B] = {"mlp.c_fc.bias", 4, 0},
+    [TS_LT_FC_PROJ_W] = {"mlp.c_proj.weight", 4, 1},
+    [TS_LT_FC_PROJ_B] = {"mlp.c_proj.bias", 1, 0},
+};
+
 typedef struct bind_ctx {
     const ts_safetensors *st;
     const char *prefix; /* "" or "transformer." */
     size_t n_params;
-    size_t matrix_params[3]; /* by ts_dtype, for info->dtype */
+    size_t matrix_params[TS_DTYPE_COUNT]; /* by ts_dtype, for info->dtype */
     char *err;
     size_t err_size;
 } bind_ctx;
-
-static size_t dtype_size(ts_dtype dt)
-{
-    return dt == TS_DTYPE_F32 ? 4 : 2;
-}
 
 static void fmt_dims(const ts_tensor *t, char *buf, size_t size)
 {
@@ -87,7 +98,7 @@ static ts_status bind(bind_ctx *b, const char *name, bool prefixed, int64_t d0, 
                          "%s: tensor %s has shape %s, config.json expects %s", t->file, full, got,
                          want);
     }
-    size_t esz = dtype_size(t->dtype);
+    size_t esz = ts_dtype_row_bytes(t->dtype, 1);
     if ((uintptr_t)t->data % esz != 0)
         return ts_errorf(b->err, b->err_size, TS_ERR_UNSUPPORTED,
                          "%s: tensor %s: %s data is not %zu-byte aligned in the file (re-save it "
@@ -163,27 +174,14 @@ ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weig
         (s = bind(&b, "wpe.weight", true, P, C, &w->wpe)))
         goto fail;
     for (int32_t l = 0; l < L; l++) {
-        ts_layer_weights *lw = &w->layers[l];
-        char n[12][64];
-        static const char *const k_suffix[12] = {
-            "ln_1.weight",        "ln_1.bias",        "attn.c_attn.weight", "attn.c_attn.bias",
-            "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",        "ln_2.bias",
-            "mlp.c_fc.weight",    "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias"};
-        for (int k = 0; k < 12; k++)
-            snprintf(n[k], sizeof n[k], "h.%d.%s", l, k_suffix[k]);
-        if ((s = bind(&b, n[0], true, C, -1, &lw->ln_1_w)) ||
-            (s = bind(&b, n[1], true, C, -1, &lw->ln_1_b)) ||
-            (s = bind(&b, n[2], true, C, 3 * C, &lw->attn_w)) ||
-            (s = bind(&b, n[3], true, 3 * C, -1, &lw->attn_b)) ||
-            (s = bind(&b, n[4], true, C, C, &lw->attn_proj_w)) ||
-            (s = bind(&b, n[5], true, C, -1, &lw->attn_proj_b)) ||
-            (s = bind(&b, n[6], true, C, -1, &lw->ln_2_w)) ||
-            (s = bind(&b, n[7], true, C, -1, &lw->ln_2_b)) ||
-            (s = bind(&b, n[8], true, C, 4 * C, &lw->fc_w)) ||
-            (s = bind(&b, n[9], true, 4 * C, -1, &lw->fc_b)) ||
-            (s = bind(&b, n[10], true, 4 * C, C, &lw->fc_proj_w)) ||
-            (s = bind(&b, n[11], true, C, -1, &lw->fc_proj_b)))
-            goto fail;
+        for (int k = 0; k < TS_LT_COUNT; k++) {
+            const ts_layer_tensor_desc *d = &ts_layer_tensors[k];
+            char n[64];
+            snprintf(n, sizeof n, "h.%d.%s", l, d->suffix);
+            if ((s = bind(&b, n, true, d->rows_c * C, d->cols_c ? d->cols_c * C : -1,
+                          &w->layers[l].t[k])))
+                goto fail;
+        }
     }
     if ((s = bind(&b, "ln_f.weight", true, C, -1, &w->ln_f_w)) ||
         (s = bind(&b, "ln_f.bias", true, C, -1, &w->ln_f_b)))
@@ -207,7 +205,7 @@ ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weig
     }
 
     ts_dtype best = TS_DTYPE_F32;
-    for (int d = 1; d < 3; d++)
+    for (int d = 1; d < TS_DTYPE_COUNT; d++)
         if (b.matrix_params[d] > b.matrix_params[best]) best = (ts_dtype)d;
     info->dtype = best;
     info->n_params = b.n_params;

@@ -40,7 +40,7 @@ static int class_of(int64_t rank)
     return 4;
 }
 
-ts_status ts_plot_trace(const char *path, const ts_trace_token *tok, size_t n, double temperature,
+ts_status ts_plot_trace(const char *path, const ts_trace_point *tok, size_t n, double temperature,
                         const char *title, char *err, size_t err_size)
 {
     if (!tok || n == 0)

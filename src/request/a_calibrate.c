@@ -28,7 +28,12 @@ typedef struct req_calibrate {
     double fit_until;
     int64_t stride;
     int64_t max_tokens;
+    int64_t bootstrap;
+    uint64_t seed;
+    int methods;
 } req_calibrate;
+
+static const char *const methods_names[] = {"all", "temperature", NULL};
 
 static const rq_field fields[] = {
     {.info = {.name = "val", .type = TS_FIELD_STRING, .metavar = "FILE",
@@ -68,6 +73,19 @@ static const rq_field fields[] = {
     {.info = {.name = "max_tokens", .type = TS_FIELD_INT, .metavar = "N", .def = "all",
               .help = "score at most N tokens"},
      .off = offsetof(req_calibrate, max_tokens), .min = 2, .max = 1L << 30},
+    {.info = {.name = "bootstrap", .type = TS_FIELD_INT, .metavar = "B",
+              .def = "1000 (0 for more than 1e6 logits)",
+              .help = "resamples for the 95 % intervals of T*, NLL, ECE ... (0 = none)"},
+     .off = offsetof(req_calibrate, bootstrap), .min = -1, .max = 100000},
+    {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "0",
+              .help = "seed of the bootstrap resamples"},
+     .off = offsetof(req_calibrate, seed)},
+    {.info = {.name = "methods", .type = TS_FIELD_ENUM, .metavar = "all|temperature",
+              .def = "all",
+              .help = "classifier: also compare vector and matrix scaling (Guo et al.) on the "
+                      "same split",
+              .choices = methods_names},
+     .off = offsetof(req_calibrate, methods)},
 };
 
 static void init(void *p)
@@ -75,6 +93,7 @@ static void init(void *p)
     req_calibrate *q = p;
     q->bins = 15;
     q->fit_until = 0.5;
+    q->bootstrap = -1; /* auto */
 }
 
 static ts_needs needs_of(const ts_request *r)
@@ -196,6 +215,11 @@ typedef struct res_calibrate {
     bool lm;
     ts_calib_fit fit;
     int32_t n_bins;
+    int32_t n_boot;           /* resamples used (0: no intervals) */
+    ts_interval t_star;       /* T* over resamples of the fit set */
+    ts_calib_metrics_ci ci[2], delta; /* on the reported set at T = 1 and T*; T* - 1 paired */
+    bool has_compare;
+    ts_calib_comparison cmp[TS_CALIB_N_METHODS];
     /* classifier */
     cal_set val, test;
     bool has_test;
@@ -242,23 +266,37 @@ static ts_status check(const ts_request *r, char *err, size_t err_size)
     return TS_OK;
 }
 
-static void warn_bins(rq_run *run, const char *what, size_t n, int32_t bins)
+/* The diagnostics of ts_calib_diagnose as warnings, with the numbers. */
+static void warn_diagnose(rq_run *run, const char *set, const char *unit, size_t n,
+                          int32_t n_bins, const ts_calib_bin *bins, const ts_calib_fit *fit,
+                          const ts_calib_metrics *before, const ts_calib_metrics *after,
+                          const ts_calib_metrics_ci *delta)
 {
-    double per = (double)n / bins;
-    if (per < 20)
-        rq_warn(run,
-                "bins: %zu %s in %d bins is about %.1f per bin; ECE and MCE are noisy below ~20 "
-                "per bin (use fewer --bins or more data)",
-                n, what, (int)bins, per);
+    unsigned w = ts_calib_diagnose(bins, n_bins, n, fit, before, after, delta);
+    if (w & TS_CALIB_WARN_FEW_ROWS)
+        rq_warn(run, "bins: %zu %s in %d bins is %.1f per bin: %s", n, unit, (int)n_bins,
+                (double)n / n_bins, ts_calib_warning_text(TS_CALIB_WARN_FEW_ROWS));
+    if (w & TS_CALIB_WARN_SPARSE_BINS)
+        rq_warn(run, "bins: %s", ts_calib_warning_text(TS_CALIB_WARN_SPARSE_BINS));
+    if (w & TS_CALIB_WARN_ECE_WORSE)
+        rq_warn(run, "T* = %.4f: ECE %.2f %% -> %.2f %% on %s; %s%s%s", fit->temperature,
+                100 * before->ece, 100 * after->ece, set,
+                ts_calib_warning_text(TS_CALIB_WARN_ECE_WORSE),
+                w & TS_CALIB_WARN_ECE_WORSE_SIGNIFICANT ? "; " : "",
+                w & TS_CALIB_WARN_ECE_WORSE_SIGNIFICANT
+                    ? ts_calib_warning_text(TS_CALIB_WARN_ECE_WORSE_SIGNIFICANT)
+                    : "");
+    if (w & TS_CALIB_WARN_AT_BOUND)
+        rq_warn(run, "T* = %g: %s", fit->temperature, ts_calib_warning_text(TS_CALIB_WARN_AT_BOUND));
+    if (w & TS_CALIB_WARN_NOT_CONVERGED)
+        rq_warn(run, "%s", ts_calib_warning_text(TS_CALIB_WARN_NOT_CONVERGED));
 }
 
-static void warn_ece(rq_run *run, const char *set, double t, double before, double after)
+/* Resamples to use: the field, or auto (1000, none beyond 1e6 logits). */
+static int32_t n_resamples(const req_calibrate *q, size_t cells)
 {
-    if (after > before)
-        rq_warn(run,
-                "T* = %.4f lowers the NLL but raises the ECE on %s (%.2f %% -> %.2f %%): the "
-                "NLL-optimal temperature is not the ECE-optimal one (docs/calibration.md)",
-                t, set, 100 * before, 100 * after);
+    if (q->bootstrap >= 0) return (int32_t)q->bootstrap;
+    return cells <= 1000000 ? 1000 : 0;
 }
 
 static ts_status run_classifier(rq_run *run, const req_calibrate *q, res_calibrate *c, char *err,
@@ -283,16 +321,44 @@ static ts_status run_classifier(rq_run *run, const req_calibrate *q, res_calibra
     if (st == TS_OK && c->has_test)
         st = evaluate(&c->test, c->fit.temperature, c->n_bins, err, err_size);
     if (st != TS_OK) return st;
-    if (c->fit.at_bound)
-        rq_warn(run,
-                "T* = %g is at the edge of the search range [%g, %g]: NLL is monotone on this "
-                "data",
-                c->fit.temperature, TS_CALIB_T_MIN, TS_CALIB_T_MAX);
     const cal_set *rep = c->has_test ? &c->test : &c->val;
-    warn_bins(run, "rows", rep->n, c->n_bins);
-    warn_ece(run, c->has_test ? "TEST" : "VAL", c->fit.temperature, rep->before.ece,
-             rep->after.ece);
+    c->n_boot = n_resamples(q, c->val.n * c->val.k);
+    if (c->n_boot == 1) c->n_boot = 2;
+    ts_bootstrap_params bp = ts_bootstrap_default_params();
+    bp.n_resamples = c->n_boot;
+    bp.seed = q->seed;
+    if (c->n_boot) {
+        st = ts_calib_fit_bootstrap(c->val.z, c->val.y, c->val.n, c->val.k, &bp, &c->t_star, e2,
+                                    sizeof e2);
+        double temps[2] = {1.0, c->fit.temperature};
+        ts_calib_metrics_ci delta[2];
+        if (st == TS_OK)
+            st = ts_calib_metrics_bootstrap(rep->z, rep->y, rep->n, rep->k, temps, 2, c->n_bins,
+                                            &bp, c->ci, delta, e2, sizeof e2);
+        if (st != TS_OK) return ts_errorf(err, err_size, st, "bootstrap: %s", e2);
+        c->delta = delta[1];
+    }
+    if (q->methods == 0) {
+        st = ts_calib_compare(c->val.z, c->val.y, c->val.n, rep->z, rep->y, rep->n, rep->k,
+                              c->n_bins, 0.0, c->n_boot ? &bp : NULL, c->cmp, e2, sizeof e2);
+        if (st != TS_OK) return ts_errorf(err, err_size, st, "methods: %s", e2);
+        c->has_compare = true;
+    }
+    warn_diagnose(run, c->has_test ? "TEST" : "VAL", "rows", rep->n, c->n_bins, rep->bins_after,
+                  &c->fit, &rep->before, &rep->after, c->n_boot ? &c->delta : NULL);
     return TS_OK;
+}
+
+/* ts_lm_calib_score's progress as TS_EV_PROGRESS events. */
+static void on_progress(size_t done, size_t total, void *user)
+{
+    rq_run *run = user;
+    ts_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = TS_EV_PROGRESS;
+    ev.done = done;
+    ev.total = total;
+    rq_emit(run, &ev);
 }
 
 static ts_status run_lm(rq_run *run, const req_calibrate *q, res_calibrate *c, char *err,
@@ -313,7 +379,7 @@ static ts_status run_lm(rq_run *run, const req_calibrate *q, res_calibrate *c, c
     c->window = L;
     int32_t *ids = malloc((len - start + 1) * sizeof *ids);
     ts_context *ctx = NULL;
-    ts_lm_calib *fit_store = NULL, *eval_store = NULL;
+    ts_lm_calib *store = NULL;
     size_t n_ids = 0;
     c->bins = calloc(2 * (size_t)c->n_bins, sizeof *c->bins);
     if (!ids || !c->bins) {
@@ -333,84 +399,90 @@ static ts_status run_lm(rq_run *run, const req_calibrate *q, res_calibrate *c, c
     }
     if (q->max_tokens > 0 && n_ids > (size_t)q->max_tokens + 1) n_ids = (size_t)q->max_tokens + 1;
     size_t stride = q->stride ? (size_t)q->stride : (L / 2 > 0 ? L / 2 : 1);
-    if (stride > L) {
+    if (stride >= L) {
         st = ts_errorf(err, err_size, TS_ERR_INVALID,
-                       "stride: %zu is more than the model's window of %zu tokens", stride, L);
+                       "stride: %zu is not less than the model's window of %zu tokens (windows "
+                       "must overlap: a window's first token has no prediction in it)",
+                       stride, L);
         goto out;
     }
     c->stride = stride;
-    size_t n_score = n_ids - 1;
-    /* Tokens [0, n_fit) fit T*; the rest are scored (all of them when fit_until = 1). */
-    size_t n_fit = q->fit_until >= 1.0 ? n_score : (size_t)(q->fit_until * (double)n_score);
-    if (n_fit < 1) n_fit = 1;
-    if (n_fit >= n_score && q->fit_until < 1.0) n_fit = n_score - 1;
-    size_t n_eval = q->fit_until >= 1.0 ? n_score : n_score - n_fit;
     ts_context_params cp = ts_context_default_params();
     cp.all_logits = true;
-    cp.n_threads = 0;
     st = ts_context_new(ts_session_model(run->session), &cp, &ctx, err, err_size);
-    if (st == TS_OK) st = ts_lm_calib_new(V, n_fit, &fit_store, err, err_size);
-    if (st == TS_OK) st = ts_lm_calib_new(V, n_eval, &eval_store, err, err_size);
-    if (st != TS_OK) goto out;
-    /* HF's sliding-window perplexity: every token scored once, with as much left context
-     * as the window allows; windows start every `stride` tokens. */
-    size_t prev_end = 0, scored = 0;
-    for (size_t begin = 0;; begin += stride) {
-        size_t end = begin + L < n_ids ? begin + L : n_ids;
-        ts_context_truncate(ctx, 0);
-        st = ts_model_eval(ctx, ids + begin, end - begin, err, err_size);
-        if (st != TS_OK) goto out;
-        size_t rows;
-        const float *lg = ts_context_all_logits(ctx, &rows);
-        TS_ASSERT(lg && rows == end - begin);
-        for (size_t t = prev_end > begin + 1 ? prev_end : begin + 1; t < end; t++, scored++) {
-            const float *row = lg + (t - begin - 1) * V;
-            bool to_fit = scored < n_fit, to_eval = q->fit_until >= 1.0 || !to_fit;
-            if ((to_fit && ts_lm_calib_add(fit_store, row, ids[t]) != TS_OK) ||
-                (to_eval && ts_lm_calib_add(eval_store, row, ids[t]) != TS_OK)) {
-                st = ts_errorf(err, err_size, TS_ERR_FORMAT,
-                               "%s: the model produced a non-finite logit at token %zu",
-                               q->text.s, t);
-                goto out;
-            }
-        }
-        prev_end = end;
-        ts_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.kind = TS_EV_PROGRESS;
-        ev.done = scored;
-        ev.total = n_score;
-        if (!rq_emit(run, &ev)) {
-            st = ts_errorf(err, err_size, TS_ERR_IO, "cancelled");
-            goto out;
-        }
-        if (end == n_ids) break;
-    }
-    ts_lm_calib_fit(fit_store, TS_CALIB_T_MIN, TS_CALIB_T_MAX, &c->fit);
-    c->tokens_fit = ts_lm_calib_count(fit_store);
-    c->tokens_scored = ts_lm_calib_count(eval_store);
-    double bound_b, bound_a;
-    st = ts_lm_calib_metrics(eval_store, 1.0, c->n_bins, &c->mb, c->bins, &bound_b, err,
-                             err_size);
+    if (st == TS_OK) st = ts_lm_calib_new(V, n_ids - 1, &store, err, err_size);
     if (st == TS_OK)
-        st = ts_lm_calib_metrics(eval_store, c->fit.temperature, c->n_bins, &c->ma,
-                                 c->bins + c->n_bins, &bound_a, err, err_size);
+        st = ts_lm_calib_score(ts_session_model(run->session), ctx, ids, n_ids, L, stride, store,
+                               on_progress, run, err, err_size);
+    if (st == TS_OK && run->cancelled) st = ts_errorf(err, err_size, TS_ERR_IO, "cancelled");
+    if (st != TS_OK) goto out;
+    size_t n = ts_lm_calib_count(store);
+    c->n_boot = n_resamples(q, n);
+    ts_bootstrap_params bp = ts_bootstrap_default_params();
+    bp.n_resamples = c->n_boot ? c->n_boot : 2;
+    bp.seed = q->seed;
+    size_t begin = 0;
+    if (q->fit_until < 1.0) {
+        ts_lm_heldout h;
+        st = ts_lm_calib_heldout(store, q->fit_until, c->n_bins, c->n_boot ? &bp : NULL, &h, err,
+                                 err_size);
+        if (st != TS_OK) goto out;
+        c->fit = h.fit;
+        c->mb = h.before;
+        c->ma = h.after;
+        c->bound = h.nll_error_bound;
+        c->tokens_fit = h.split;
+        c->tokens_scored = n - h.split;
+        begin = h.split;
+        if (h.has_intervals) {
+            c->t_star = h.t_star;
+            c->ci[0] = h.before_ci;
+            c->ci[1] = h.after_ci;
+            c->delta = h.delta_ci;
+        }
+    } else {
+        ts_lm_calib_fit(store, TS_CALIB_T_MIN, TS_CALIB_T_MAX, &c->fit);
+        double bb, ba;
+        st = ts_lm_calib_metrics(store, 1.0, c->n_bins, &c->mb, NULL, &bb, err, err_size);
+        if (st == TS_OK)
+            st = ts_lm_calib_metrics(store, c->fit.temperature, c->n_bins, &c->ma, NULL, &ba, err,
+                                     err_size);
+        if (st == TS_OK && c->n_boot) {
+            double temps[2] = {1.0, c->fit.temperature};
+            ts_calib_metrics_ci delta[2];
+            st = ts_lm_calib_fit_bootstrap(store, 0, n, TS_CALIB_T_MIN, TS_CALIB_T_MAX, &bp,
+                                           &c->t_star, err, err_size);
+            if (st == TS_OK)
+                st = ts_lm_calib_metrics_bootstrap(store, 0, n, temps, 2, c->n_bins, &bp, c->ci,
+                                                   delta, err, err_size);
+            c->delta = delta[1];
+        }
+        if (st != TS_OK) goto out;
+        c->bound = fmax(bb, ba);
+        c->tokens_fit = c->tokens_scored = n;
+        rq_warn(run, "fit_until: 1 fits and scores T* on the same %zu tokens (not held out)", n);
+    }
+    /* Reliability bins and the NLL(T) curve on the scored tokens. */
+    st = ts_lm_calib_metrics_range(store, begin, n, 1.0, c->n_bins, &c->mb, c->bins, NULL, err,
+                                   err_size);
+    if (st == TS_OK)
+        st = ts_lm_calib_metrics_range(store, begin, n, c->fit.temperature, c->n_bins, &c->ma,
+                                       c->bins + c->n_bins, NULL, err, err_size);
     if (st != TS_OK) goto out;
     TS_ASSERT(c->mb.accuracy == c->ma.accuracy);
-    c->bound = fmax(bound_b, bound_a);
     double lo = fmin(0.5, c->fit.temperature / 1.5), hi = fmax(2.0, c->fit.temperature * 1.5);
-    for (int i = 0; i < NC; i++) {
+    for (int i = 0; i < NC && st == TS_OK; i++) {
+        ts_calib_metrics m;
         c->ct[i] = lo * pow(hi / lo, (double)i / (NC - 1));
-        c->cn[i] = ts_lm_calib_nll(eval_store, c->ct[i]);
+        st = ts_lm_calib_metrics_range(store, begin, n, c->ct[i], 1, &m, NULL, NULL, err,
+                                       err_size);
+        c->cn[i] = m.nll;
     }
-    if (q->fit_until >= 1.0)
-        rq_warn(run, "fit_until: 1 fits and scores T* on the same %zu tokens (not held out)",
-                c->tokens_scored);
-    warn_bins(run, "tokens", c->tokens_scored, c->n_bins);
-    warn_ece(run, "the scored tokens", c->fit.temperature, c->mb.ece, c->ma.ece);
+    if (st != TS_OK) goto out;
+    warn_diagnose(run, "the scored tokens", "tokens", c->tokens_scored, c->n_bins,
+                  c->bins + c->n_bins, &c->fit, &c->mb, &c->ma, c->n_boot ? &c->delta : NULL);
 out:
-    ts_lm_calib_free(fit_store);
-    ts_lm_calib_free(eval_store);
+    ts_lm_calib_free(store);
     ts_context_free(ctx);
     free(ids);
     free(text);
@@ -450,7 +522,42 @@ static void json_set(cJSON *root, const char *name, const cal_set *s)
     cJSON_AddNumberToObject(o, "ace_after", s->after.ace);
     cJSON_AddNumberToObject(o, "brier_before", s->before.brier);
     cJSON_AddNumberToObject(o, "brier_after", s->after.brier);
+    cJSON_AddItemToObject(o, "classwise_ece_before", rq_json_number(s->before.classwise_ece));
+    cJSON_AddItemToObject(o, "classwise_ece_after", rq_json_number(s->after.classwise_ece));
     cJSON_AddNumberToObject(o, "accuracy", s->after.accuracy);
+}
+
+static cJSON *json_iv(const ts_interval *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "estimate", rq_json_number(v->estimate));
+    cJSON_AddItemToObject(o, "lo", rq_json_number(v->lo));
+    cJSON_AddItemToObject(o, "hi", rq_json_number(v->hi));
+    return o;
+}
+
+static cJSON *json_ci(const ts_calib_metrics_ci *ci)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "nll", json_iv(&ci->nll));
+    cJSON_AddItemToObject(o, "accuracy", json_iv(&ci->accuracy));
+    cJSON_AddItemToObject(o, "ece", json_iv(&ci->ece));
+    cJSON_AddItemToObject(o, "mce", json_iv(&ci->mce));
+    cJSON_AddItemToObject(o, "ace", json_iv(&ci->ace));
+    cJSON_AddItemToObject(o, "brier", json_iv(&ci->brier));
+    return o;
+}
+
+/* The bootstrap block: T*'s interval and the metrics' at T = 1, T* and their change. */
+static void json_intervals(cJSON *root, const res_calibrate *c)
+{
+    if (!c->n_boot) return;
+    cJSON *o = cJSON_AddObjectToObject(root, "intervals");
+    cJSON_AddNumberToObject(o, "resamples", c->n_boot);
+    cJSON_AddItemToObject(o, "temperature", json_iv(&c->t_star));
+    cJSON_AddItemToObject(o, "before", json_ci(&c->ci[0]));
+    cJSON_AddItemToObject(o, "after", json_ci(&c->ci[1]));
+    cJSON_AddItemToObject(o, "change", json_ci(&c->delta));
 }
 
 static cJSON *json(const ts_result *res)
@@ -465,8 +572,35 @@ static cJSON *json(const ts_result *res)
     if (!c->lm) {
         json_set(root, "val", &c->val);
         if (c->has_test) json_set(root, "test", &c->test);
+        json_intervals(root, c);
+        if (c->has_compare) {
+            cJSON *m = cJSON_AddArrayToObject(root, "methods");
+            for (int i = 0; i < TS_CALIB_N_METHODS; i++) {
+                const ts_calib_comparison *x = &c->cmp[i];
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "method", ts_calib_method_name(x->method));
+                cJSON_AddNumberToObject(o, "params", (double)x->n_params);
+                cJSON_AddBoolToObject(o, "fitted", x->fitted);
+                if (x->note[0]) cJSON_AddStringToObject(o, "note", x->note);
+                if (x->fitted) {
+                    cJSON_AddNumberToObject(o, "nll", x->metrics.nll);
+                    cJSON_AddNumberToObject(o, "accuracy", x->metrics.accuracy);
+                    cJSON_AddNumberToObject(o, "ece", x->metrics.ece);
+                    cJSON_AddNumberToObject(o, "mce", x->metrics.mce);
+                    cJSON_AddNumberToObject(o, "ace", x->metrics.ace);
+                    cJSON_AddNumberToObject(o, "brier", x->metrics.brier);
+                    cJSON_AddItemToObject(o, "classwise_ece", rq_json_number(x->metrics.classwise_ece));
+                    if (x->has_intervals) {
+                        cJSON_AddItemToObject(o, "intervals", json_ci(&x->ci));
+                        cJSON_AddItemToObject(o, "change", json_ci(&x->delta));
+                    }
+                }
+                cJSON_AddItemToArray(m, o);
+            }
+        }
         return root;
     }
+    json_intervals(root, c);
     cJSON_AddStringToObject(root, "model", res->model_dir);
     cJSON_AddStringToObject(root, "text", c->text_path);
     cJSON_AddNumberToObject(root, "fit_until", c->fit_until);
@@ -518,16 +652,18 @@ static void doc_fit(ts_doc *d, const ts_calib_fit *fit)
 
 static void metric_rows(ts_doc_table *t, const cal_set *const *sets, size_t n_sets)
 {
-    static const char *const names[6] = {"NLL (nats)", "accuracy", "ECE", "MCE", "adaptive ECE",
-                                         "Brier"};
-    for (int m = 0; m < 6; m++) {
+    static const char *const names[7] = {"NLL (nats)", "accuracy", "ECE", "MCE", "adaptive ECE",
+                                         "Brier", "class-wise ECE"};
+    for (int m = 0; m < 7; m++) {
         size_t r = ts_doc_table_row(t, TS_STYLE_PLAIN);
         ts_doc_table_set(t, r, 0, "%s", names[m]);
         for (size_t s = 0; s < n_sets; s++) {
             const ts_calib_metrics *b = &sets[s]->before, *a = &sets[s]->after;
-            double vb[6] = {b->nll, b->accuracy, b->ece, b->mce, b->ace, b->brier};
-            double va[6] = {a->nll, a->accuracy, a->ece, a->mce, a->ace, a->brier};
-            bool pct = m >= 1 && m <= 4;
+            double vb[7] = {b->nll, b->accuracy, b->ece, b->mce, b->ace, b->brier,
+                            b->classwise_ece};
+            double va[7] = {a->nll, a->accuracy, a->ece, a->mce, a->ace, a->brier,
+                            a->classwise_ece};
+            bool pct = (m >= 1 && m <= 4) || m == 6;
             if (pct) {
                 ts_doc_table_set(t, r, 1 + 2 * s, "%.2f %%", 100 * vb[m]);
                 ts_doc_table_set(t, r, 2 + 2 * s, "%.2f %%", 100 * va[m]);
@@ -591,11 +727,82 @@ static void doc_lm(const ts_result *res, ts_doc *d)
                   c->mb.nll - c->ma.nll, 100 * (c->mb.nll - c->ma.nll) / c->mb.nll, c->bound);
 }
 
+/* "T* 95 % interval" and the paired change of each metric. */
+static void doc_intervals(ts_doc *d, const res_calibrate *c, const char *set)
+{
+    if (!c->n_boot) return;
+    ts_doc_printf(d, TS_STYLE_PLAIN,
+                  "T* 95 %% bootstrap interval: [%.4f, %.4f] (%d resamples of the fit set)\n",
+                  c->t_star.lo, c->t_star.hi, (int)c->n_boot);
+    static const char *const h[] = {"metric", "T = 1", "T*", "change (T* - 1)"};
+    ts_doc_table *t = ts_doc_table_new(4, h);
+    if (!t) {
+        ts_doc_add_table(d, NULL);
+        return;
+    }
+    char title[160];
+    snprintf(title, sizeof title, "95 %% bootstrap intervals on %s (the change is paired)", set);
+    ts_doc_table_title(t, title);
+    for (size_t k = 1; k < 4; k++) ts_doc_table_right(t, k);
+    const ts_interval *b[5] = {&c->ci[0].nll, &c->ci[0].ece, &c->ci[0].mce, &c->ci[0].ace,
+                               &c->ci[0].brier};
+    const ts_interval *a[5] = {&c->ci[1].nll, &c->ci[1].ece, &c->ci[1].mce, &c->ci[1].ace,
+                               &c->ci[1].brier};
+    const ts_interval *x[5] = {&c->delta.nll, &c->delta.ece, &c->delta.mce, &c->delta.ace,
+                               &c->delta.brier};
+    static const char *const names[5] = {"NLL", "ECE", "MCE", "adaptive ECE", "Brier"};
+    for (int m = 0; m < 5; m++) {
+        if (c->lm && m == 4) break; /* no Brier for a language model */
+        size_t r = ts_doc_table_row(t, TS_STYLE_PLAIN);
+        ts_doc_table_set(t, r, 0, "%s", names[m]);
+        ts_doc_table_set(t, r, 1, "%.4f [%.4f, %.4f]", b[m]->estimate, b[m]->lo, b[m]->hi);
+        ts_doc_table_set(t, r, 2, "%.4f [%.4f, %.4f]", a[m]->estimate, a[m]->lo, a[m]->hi);
+        ts_doc_table_set(t, r, 3, "%+.4f [%+.4f, %+.4f]", x[m]->estimate, x[m]->lo, x[m]->hi);
+    }
+    ts_doc_add_table(d, t);
+}
+
+static void doc_methods(ts_doc *d, const res_calibrate *c, const char *set)
+{
+    static const char *const h[] = {"method", "params", "NLL", "accuracy", "ECE",
+                                    "class-wise ECE", "Brier"};
+    ts_doc_table *t = ts_doc_table_new(7, h);
+    if (!t) {
+        ts_doc_add_table(d, NULL);
+        return;
+    }
+    char title[160];
+    snprintf(title, sizeof title, "Guo et al.'s baselines, fitted on VAL, scored on %s", set);
+    ts_doc_table_title(t, title);
+    for (size_t k = 1; k < 7; k++) ts_doc_table_right(t, k);
+    for (int i = 0; i < TS_CALIB_N_METHODS; i++) {
+        const ts_calib_comparison *x = &c->cmp[i];
+        size_t r = ts_doc_table_row(t, x->method == TS_CALIB_TEMPERATURE ? TS_STYLE_ACCENT
+                                                                         : TS_STYLE_PLAIN);
+        ts_doc_table_set(t, r, 0, "%s", ts_calib_method_name(x->method));
+        ts_doc_table_set(t, r, 1, "%zu", x->n_params);
+        if (!x->fitted) {
+            ts_doc_table_set(t, r, 2, "%s", x->note[0] ? x->note : "not fitted");
+            continue;
+        }
+        ts_doc_table_set(t, r, 2, "%.4f", x->metrics.nll);
+        ts_doc_table_set(t, r, 3, "%.2f %%", 100 * x->metrics.accuracy);
+        ts_doc_table_set(t, r, 4, "%.2f %%", 100 * x->metrics.ece);
+        ts_doc_table_set(t, r, 5, "%.2f %%", 100 * x->metrics.classwise_ece);
+        ts_doc_table_set(t, r, 6, "%.4f", x->metrics.brier);
+    }
+    ts_doc_add_table(d, t);
+    ts_doc_printf(d, TS_STYLE_DIM,
+                  "Temperature scaling has one parameter and keeps the ranking; vector (2K) and "
+                  "matrix (K^2 + K) scaling can overfit a small VAL and change accuracy.\n");
+}
+
 static void doc(const ts_result *res, ts_doc *d, bool live)
 {
     const res_calibrate *c = res->data;
     if (c->lm) {
         doc_lm(res, d);
+        doc_intervals(d, c, "the scored tokens");
         return;
     }
     ts_doc_printf(d, TS_STYLE_PLAIN, "VAL:  %s  (%zu rows, %zu classes)\n", c->val.path, c->val.n,
@@ -621,8 +828,10 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
     metric_rows(t, sets, c->has_test ? 2 : 1);
     ts_doc_add_table(d, t);
     ts_doc_text(d, TS_STYLE_PLAIN,
-                "\nAccuracy does not change: dividing logits by T > 0 keeps their order.\n",
-                strlen("\nAccuracy does not change: dividing logits by T > 0 keeps their order.\n"));
+                "Accuracy does not change: dividing logits by T > 0 keeps their order.\n\n",
+                strlen("Accuracy does not change: dividing logits by T > 0 keeps their order.\n\n"));
+    doc_intervals(d, c, c->has_test ? "TEST" : "VAL");
+    if (c->has_compare) doc_methods(d, c, c->has_test ? "TEST" : "VAL");
 }
 
 static ts_status plot(const ts_result *res, const char *path, const char *title_arg, char *err,

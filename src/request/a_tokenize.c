@@ -14,7 +14,8 @@ typedef struct req_tokenize {
 
 static const rq_field fields[] = {
     {.info = {.name = "text", .type = TS_FIELD_STRING, .metavar = "TEXT",
-              .help = "the text (any bytes; the CLI also takes it as arguments, --file or stdin)"},
+              .help = "the text (any bytes; the CLI also takes it as arguments, --file or stdin)",
+              .flags = TS_FIELD_INPUT},
      .off = offsetof(req_tokenize, text)},
     {.info = {.name = "special", .type = TS_FIELD_BOOL,
               .help = "treat the literal <|endoftext|> as the special token (default: plain text)"},

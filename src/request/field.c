@@ -853,6 +853,9 @@ bool ts_request_ensure_seed(ts_request *r, uint64_t *seed)
 {
     int i = rq_field_index(r->a, "seed");
     if (i < 0 || r->set[i]) return false;
+    /* Only where an absent seed means a random one (calibrate's bootstrap defaults to 0). */
+    const char *def = r->a->fields[i].info.def;
+    if (def && strncmp(def, "random", 6) != 0) return false;
     uint64_t s = 0;
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {

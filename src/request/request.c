@@ -12,8 +12,8 @@
 #include <string.h>
 
 static const ts_analysis *const analyses[] = {
-    &rq_softmax, &rq_tokenize, &rq_top,     &rq_generate,
-    &rq_sample,  &rq_sweep,    &rq_compare, &rq_calibrate,
+    &rq_softmax, &rq_tokenize, &rq_top,       &rq_generate, &rq_sample, &rq_sweep,
+    &rq_compare, &rq_diversity, &rq_trace, &rq_map, &rq_calibrate,
 };
 #define N_ANALYSES (sizeof analyses / sizeof analyses[0])
 
@@ -172,4 +172,25 @@ ts_status ts_result_plot(const ts_result *res, const char *path, const char *tit
     if (!res->a->plot)
         return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED, "%s has no figure", res->a->name);
     return res->a->plot(res, path, title, err, err_size);
+}
+
+size_t ts_result_n_figures(const ts_result *res)
+{
+    if (res->a->n_figures) return res->a->n_figures(res);
+    return res->a->plot ? 1 : 0;
+}
+
+const char *ts_result_figure_name(const ts_result *res, size_t i)
+{
+    if (i == 0 || !res->a->figure_name) return "figure";
+    return res->a->figure_name(res, i);
+}
+
+ts_status ts_result_plot_figure(const ts_result *res, size_t i, const char *path, char *err,
+                                size_t err_size)
+{
+    if (i == 0) return ts_result_plot(res, path, NULL, err, err_size);
+    if (i >= ts_result_n_figures(res) || !res->a->plot_extra)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s has no figure %zu", res->a->name, i);
+    return res->a->plot_extra(res, i, path, err, err_size);
 }

@@ -86,6 +86,7 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
         if (nth < 1) nth = 1;
         ts_model_params mp = ts_model_default_params();
         mp.n_threads = nth;
+        mp.weights = p.weights;
         st = ts_model_load(p.model_dir, &mp, &s->model, err, err_size);
         if (st == TS_OK) {
             s->tok = ts_model_tokenizer(s->model);
