@@ -219,7 +219,7 @@ ts_status ts_config_load(const char *dir, ts_model_info *info, char *err, size_t
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: path too long", dir);
     memset(info, 0, sizeof *info);
     cJSON *root = NULL;
-    ts_status s = ts_json_load_file(path, &root, err, err_size);
+    ts_status s = ts_json_load_file(path, TS_CONFIG_FILE_MAX, &root, err, err_size);
     if (s != TS_OK) return s;
     s = parse_config(path, root, info, err, err_size);
     cJSON_Delete(root);
