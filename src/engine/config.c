@@ -19,6 +19,8 @@
  *   scale_attn_weights (true), scale_attn_by_inverse_layer_idx (false),
  *   add_cross_attention (false)           other values change the maths and
  *                                         are refused
+ * The file is read by ts_json_load_file: a regular file of at most
+ * TS_CONFIG_FILE_MAX (1 MiB) and 2^21 JSON values (docs/security.md).
  * Sizes are bounded so that every product the engine forms (V*C, 4C*C,
  * n_positions*C, L*12*C*C) fits in size_t and int32 indices stay valid.
  */

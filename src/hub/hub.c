@@ -33,6 +33,16 @@
  * the rename (sha256, or sha1 of "blob <size>\0" + data for git files), and
  * create the snapshot symlinks and the ref only after every blob is in
  * place, so a failed pull never leaves a half snapshot behind.
+ *
+ * The server is not trusted (docs/security.md). Everything it says goes
+ * through small parsers that neither allocate nor block (ts_http_head_line,
+ * ts_hub_head_meta, ts_hub_check_url, ts_hub_parse_model_info: fuzzed in
+ * tests/fuzz/): an etag must be a sha1 / sha256 (so every blob is verified
+ * and named safely), a size must be announced and bounds the download, every
+ * redirect is followed here (never by libcurl) after its URL passed the
+ * http(s) policy, the token goes only to the endpoint's origin, shard names
+ * pass the loader's own rule (ts_weight_map_load), and messages quoting the
+ * server are escaped by ts_errorf.
  */
 #include "internal.h"
 
@@ -75,19 +85,17 @@ static bool pathf(char *out, size_t out_size, const char *fmt, ...)
     return n >= 0 && (size_t)n < out_size;
 }
 
-static bool is_hex_n(const char *s, size_t n)
+static bool is_lower_hex(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    }
-    return s[n] == '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return true;
 }
 
 /* huggingface_hub's REGEX_COMMIT_HASH: ^[0-9a-f]{40}$ */
 static bool is_commit_hash(const char *s)
 {
-    return strlen(s) == 40 && is_hex_n(s, 40);
+    return strlen(s) == 40 && is_lower_hex(s, 40);
 }
 
 static bool is_file(const char *path)
@@ -135,7 +143,7 @@ static ts_status mkdir_parent(const char *path, char *err, size_t err_size)
     return mkdir_p(buf, err, err_size);
 }
 
-/* A file name from the server or an index: relative, no "..", no empty parts. */
+/* A revision as a path under refs/ ("refs/pr/1"): relative, no "..", no empty parts. */
 static bool safe_relpath(const char *s)
 {
     if (!s[0] || s[0] == '/' || strlen(s) > 512 || strchr(s, '\\')) return false;
@@ -569,13 +577,6 @@ void ts_http_head_line(ts_http_head *h, const char *line, size_t n)
         set_size(h, &h->content_length, "Content-Length", v, vlen);
 #undef KEEP
 #undef HDR
-}
-
-static bool is_lower_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
-    return true;
 }
 
 ts_status ts_hub_head_meta(const ts_http_head *h, const char *url, const char *commit,
