@@ -62,7 +62,7 @@ bench: build
 	./$(BUILD)/tempscale bench
 
 format:
-	clang-format -i include/*.h src/*.[ch] src/*/*.c cli/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] bench/*.c
+	clang-format -i include/*.h src/*.[ch] cli/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] bench/*.c
 
 install: build
 	cmake --install $(BUILD)
