@@ -4,6 +4,10 @@
 #   make demo     build, then run the walkthrough on the bundled model
 #   make test     build, then run the whole test suite (ctest)
 #   make asan     ASan+UBSan build in build-asan/ and its tests
+#   make fuzz     libFuzzer (clang) build in build-fuzz/, then every harness of
+#                 tests/fuzz/ for FUZZ_TIME seconds each (default 60); one harness:
+#                 make fuzz FUZZ=safetensors FUZZ_TIME=600
+#   make fuzz-ci  the same, 20 s per harness (what CI runs)
 #   make bench    run the benchmarks
 #   make format   clang-format every C file
 #   make install  install to PREFIX (default /usr/local)
@@ -14,14 +18,25 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES = build-essential cmake pkg-config libopenblas-dev libcairo2-dev libcjson-dev \
 	libcurl4-openssl-dev libutf8proc-dev libcmocka-dev fonts-dejavu-core python3 libssl-dev liblbfgs-dev
+# What only the tests need (the demo stays light): clang for the fuzzers.
+TEST_PACKAGES = clang libclang-rt-14-dev
 
-.PHONY: all deps build demo test asan bench format install clean
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_TIME    ?= 60
+FUZZ_CI_TIME ?= 20
+FUZZ         ?=
+
+.PHONY: all deps test-deps build demo test asan fuzz-build fuzz fuzz-ci bench format install clean
 
 all: build
 
 deps:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(DEB_PACKAGES)
+
+# The test suite's extra tools (run after deps).
+test-deps:
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(TEST_PACKAGES)
 
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
@@ -38,14 +53,24 @@ asan:
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
+fuzz-build:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZ)
+
+fuzz-ci: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CI_TIME) $(FUZZ)
+
 bench: build
 	./$(BUILD)/tempscale bench
 
 format:
-	clang-format -i include/*.h src/*.h src/*/*.[ch] cli/*.[ch] tests/*.[ch] bench/*.c
+	clang-format -i include/*.h src/*.h src/*/*.[ch] cli/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] bench/*.c
 
 install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)

@@ -404,7 +404,7 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
         return st;
     }
     size_t n_tok = ts_tokenizer_vocab_size(m->tok);
-    if (n_tok > V) {
+    if (n_tok != V) { /* a padded vocabulary is refused: its extra ids have no bytes */
         ts_model_free(m);
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
                          "%s: vocab.json has %zu tokens but config.json vocab_size is %zu", vocab,
