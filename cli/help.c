@@ -219,6 +219,9 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
                     "checkpoint directory or Hugging Face repo id (default: the bundled "
                     "tiny-shakespeare)",
                     NULL);
+    if (ts_analysis_needs(a) >= TS_NEEDS_TOKENIZER || strcmp(name, "calibrate") == 0)
+        option_line(f, "tokenizer", "DIR",
+                    "vocab.json + merges.txt from DIR (for a checkpoint without them)", NULL);
     if (ts_analysis_needs(a) == TS_NEEDS_MODEL || strcmp(name, "calibrate") == 0)
         option_line(f, "weights", "TYPE",
                     "stored (as in the file), f32, f16, bf16 or q8_0 (converted at load)",

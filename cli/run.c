@@ -28,6 +28,7 @@
 enum {
     OPT_MODEL = 1,
     OPT_WEIGHTS,
+    OPT_TOKENIZER,
     OPT_JSON,
     OPT_PLOT,
     OPT_PROMPT_FILE,
@@ -44,7 +45,7 @@ typedef struct cli_opt {
 } cli_opt;
 
 typedef struct cli_args {
-    const char *model, *weights, *plot, *prompt_file, *prompts_file, *file, *dump_logits;
+    const char *model, *weights, *tokenizer, *plot, *prompt_file, *prompts_file, *file, *dump_logits;
     bool json;
     char **pos;
     size_t n_pos;
@@ -71,6 +72,8 @@ static size_t cli_options(const ts_analysis *a, cli_opt *out)
     bool calibrate = strcmp(name, "calibrate") == 0;
     if (ts_analysis_needs(a) >= TS_NEEDS_TOKENIZER || calibrate)
         out[n++] = (cli_opt){"model", OPT_MODEL, true};
+    if (ts_analysis_needs(a) >= TS_NEEDS_TOKENIZER || calibrate)
+        out[n++] = (cli_opt){"tokenizer", OPT_TOKENIZER, true};
     if (ts_analysis_needs(a) == TS_NEEDS_MODEL || calibrate)
         out[n++] = (cli_opt){"weights", OPT_WEIGHTS, true};
     if (has_field(a, "prompt", TS_FIELD_STRING))
@@ -425,6 +428,7 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
             continue;
         case OPT_MODEL: slot = &ca.model; break;
         case OPT_WEIGHTS: slot = &ca.weights; break;
+        case OPT_TOKENIZER: slot = &ca.tokenizer; break;
         case OPT_PLOT: slot = &ca.plot; break;
         case OPT_PROMPT_FILE: slot = &ca.prompt_file; break;
         case OPT_PROMPTS_FILE: slot = &ca.prompts_file; break;
@@ -555,6 +559,12 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         ts_session_params sp = ts_session_default_params();
         sp.model_dir = dir;
         sp.tokenizer_only = needs == TS_NEEDS_TOKENIZER;
+        char tdir[4096];
+        if (ca.tokenizer) {
+            /* A directory, a bundled model's or a cached repo's: the same resolution as --model. */
+            if (!ts_cli_resolve_model(ca.tokenizer, tdir, sizeof tdir)) goto out;
+            sp.tokenizer_dir = tdir;
+        }
         if (ca.weights && !ts_weights_type_parse(ca.weights, &sp.weights)) {
             ts_cli_error("option --weights: unknown type '%s' (expected stored, f32, f16, bf16 or "
                          "q8_0)",
@@ -563,7 +573,14 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         }
         ts_status st = ts_session_open(&sp, &session, err, sizeof err);
         if (st != TS_OK) {
-            ts_cli_error("%s", err[0] ? err : ts_status_str(st));
+            bool no_tokenizer = !ca.tokenizer && (strstr(err, "vocab.json: No such file") ||
+                                                  strstr(err, "merges.txt: No such file"));
+            if (no_tokenizer)
+                ts_cli_error("%s (a checkpoint without GPT-2's tokenizer files: give them with "
+                             "--tokenizer DIR)",
+                             err);
+            else
+                ts_cli_error("%s", err[0] ? err : ts_status_str(st));
             rc = ts_cli_exit_code(st);
             goto out;
         }

@@ -496,6 +496,9 @@ typedef struct ts_model_params {
     int32_t n_threads;       /* 0 = every online core (contexts' default, and the load's
                                 conversion threads) */
     ts_weights_type weights; /* TS_WEIGHTS_STORED (0) = in place, as stored */
+    /* Directory of vocab.json and merges.txt when the checkpoint lacks them (NULL =
+     * the checkpoint's own directory). Borrowed for the call. */
+    const char *tokenizer_dir;
 } ts_model_params;
 ts_model_params ts_model_default_params(void);
 

@@ -46,6 +46,7 @@ typedef struct ts_session_params {
     int32_t n_threads;      /* threads per context; 0 = max(1, cores / n_slots) */
     int32_t max_queue;      /* requests allowed to wait for a context; -1 = unbounded (default) */
     ts_weights_type weights; /* how the matrices are held (ts_model_params.weights) */
+    const char *tokenizer_dir; /* vocab.json + merges.txt from elsewhere; NULL = model_dir */
 } ts_session_params;
 
 ts_session_params ts_session_default_params(void);

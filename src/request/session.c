@@ -68,13 +68,14 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
     ts_status st = TS_OK;
     if (!s->dir || !s->name) st = ts_errorf(err, err_size, TS_ERR_NOMEM, "session: out of memory");
     if (st == TS_OK && p.tokenizer_only) {
-        size_t n = strlen(p.model_dir) + 16;
+        const char *tdir = p.tokenizer_dir ? p.tokenizer_dir : p.model_dir;
+        size_t n = strlen(tdir) + 16;
         char *vocab = malloc(n), *merges = malloc(n);
         if (!vocab || !merges) {
             st = ts_errorf(err, err_size, TS_ERR_NOMEM, "session: out of memory");
         } else {
-            snprintf(vocab, n, "%s/vocab.json", p.model_dir);
-            snprintf(merges, n, "%s/merges.txt", p.model_dir);
+            snprintf(vocab, n, "%s/vocab.json", tdir);
+            snprintf(merges, n, "%s/merges.txt", tdir);
             st = ts_tokenizer_load(vocab, merges, &s->own_tok, err, err_size);
         }
         free(vocab);
@@ -87,6 +88,7 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
         ts_model_params mp = ts_model_default_params();
         mp.n_threads = nth;
         mp.weights = p.weights;
+        mp.tokenizer_dir = p.tokenizer_dir;
         st = ts_model_load(p.model_dir, &mp, &s->model, err, err_size);
         if (st == TS_OK) {
             s->tok = ts_model_tokenizer(s->model);
