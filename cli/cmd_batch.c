@@ -205,8 +205,13 @@ static char *error_line(size_t line, const char *custom_id, const char *code, co
 }
 
 /* Answer one input line; returns the output line (malloc'd) or NULL when out of memory. */
+/* A line longer than this is refused (cJSON's tree is ~40x the text). */
+#define BATCH_MAX_LINE (16u << 20)
+
 static char *answer(ts_session *s, size_t line, const char *text, const char *custom_id_checked)
 {
+    if (strlen(text) > BATCH_MAX_LINE)
+        return error_line(line, NULL, "line_too_long", "longer than 16 MiB");
     cJSON *in = cJSON_Parse(text);
     if (!in || !cJSON_IsObject(in)) {
         cJSON_Delete(in);
@@ -450,7 +455,7 @@ int ts_cmd_batch(int argc, char **argv)
         const char *q = p;
         while (*q == ' ' || *q == '\t') q++;
         if (*q == '\0') continue; /* blank lines are not requests */
-        cJSON *o = cJSON_Parse(p);
+        cJSON *o = l <= BATCH_MAX_LINE ? cJSON_Parse(p) : NULL;
         const cJSON *cid = cJSON_GetObjectItemCaseSensitive(o, "custom_id");
         char key[1100];
         line_key(key, sizeof key, cJSON_IsString(cid) ? cid->valuestring : NULL, line);

@@ -529,12 +529,15 @@ void ts_api_handle(ts_session *s, const char *method, const char *path, const ch
              "body_too_large");
         return;
     }
-    cJSON *root = cJSON_ParseWithLength(body ? body : "", len);
-    if (!root || !cJSON_IsObject(root)) {
+    cJSON *root = NULL;
+    char jerr[TS_ERR_SIZE] = "";
+    /* The project's one JSON reader: bounded in values before anything is built. */
+    if (ts_json_parse("the body", body ? body : "", len, TS_JSON_MAX_VALUES, &root, jerr,
+                      sizeof jerr) != TS_OK ||
+        !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        fail(out, 400,
-             root ? "the body must be a JSON object" : "the body is not valid JSON",
-             "invalid_request_error", NULL, "invalid_json");
+        fail(out, 400, root ? "the body must be a JSON object" : jerr, "invalid_request_error",
+             NULL, "invalid_json");
         return;
     }
     if (check_model(s, root, out)) {

@@ -838,8 +838,10 @@ ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t le
                                ts_request **out, char *err, size_t err_size)
 {
     *out = NULL;
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) return ts_errorf(err, err_size, TS_ERR_FORMAT, "the body is not valid JSON");
+    cJSON *root = NULL;
+    ts_status pst = ts_json_parse("the request", json, len, TS_JSON_MAX_VALUES, &root, err,
+                                  err_size);
+    if (pst != TS_OK) return pst;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return ts_errorf(err, err_size, TS_ERR_FORMAT, "the body must be a JSON object");
