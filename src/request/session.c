@@ -18,8 +18,8 @@
 #include <time.h>
 
 struct ts_session {
-    ts_model *model;         /* NULL when tokenizer_only */
-    ts_tokenizer *own_tok;   /* tokenizer_only: loaded here */
+    ts_model *model;       /* NULL when tokenizer_only */
+    ts_tokenizer *own_tok; /* tokenizer_only: loaded here */
     const ts_tokenizer *tok;
     char *dir, *name;
     rq_slot *slots;
@@ -43,9 +43,11 @@ ts_session_params ts_session_default_params(void)
 static char *base_name(const char *dir)
 {
     size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') n--;
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
     size_t s = n;
-    while (s > 0 && dir[s - 1] != '/') s--;
+    while (s > 0 && dir[s - 1] != '/')
+        s--;
     return strndup(dir + s, n - s);
 }
 
@@ -54,7 +56,8 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
 {
     *out = NULL;
     ts_session_params p = params ? *params : ts_session_default_params();
-    if (!p.model_dir) return ts_errorf(err, err_size, TS_ERR_INVALID, "session: no model directory");
+    if (!p.model_dir)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "session: no model directory");
     if (p.n_slots < 1 || p.n_slots > 256)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "parallel: %d is outside [1, 256]",
                          (int)p.n_slots);
@@ -101,13 +104,12 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
             cp.n_threads = nth;
             st = ts_context_new(s->model, &cp, &s->slots[i].ctx, err, err_size);
             if (st == TS_OK)
-                st = ts_generator_new(s->slots[i].ctx, s->tok, V, &s->slots[i].gen, err,
-                                      err_size);
+                st = ts_generator_new(s->slots[i].ctx, s->tok, V, &s->slots[i].gen, err, err_size);
             /* The window, for context_shift and to stop exactly at its end. */
             if (st == TS_OK)
-                st = ts_generator_set_n_ctx(
-                    s->slots[i].gen, (size_t)ts_model_get_info(s->model)->n_positions, err,
-                    err_size);
+                st = ts_generator_set_n_ctx(s->slots[i].gen,
+                                            (size_t)ts_model_get_info(s->model)->n_positions, err,
+                                            err_size);
             s->n_slots = i + 1;
         }
     }
@@ -136,11 +138,26 @@ void ts_session_free(ts_session *s)
     free(s);
 }
 
-const ts_model *ts_session_model(const ts_session *s) { return s->model; }
-const ts_tokenizer *ts_session_tokenizer(const ts_session *s) { return s->tok; }
-const char *ts_session_model_name(const ts_session *s) { return s->name; }
-const char *ts_session_model_dir(const ts_session *s) { return s->dir; }
-int32_t ts_session_n_slots(const ts_session *s) { return s->n_slots; }
+const ts_model *ts_session_model(const ts_session *s)
+{
+    return s->model;
+}
+const ts_tokenizer *ts_session_tokenizer(const ts_session *s)
+{
+    return s->tok;
+}
+const char *ts_session_model_name(const ts_session *s)
+{
+    return s->name;
+}
+const char *ts_session_model_dir(const ts_session *s)
+{
+    return s->dir;
+}
+int32_t ts_session_n_slots(const ts_session *s)
+{
+    return s->n_slots;
+}
 
 int32_t ts_session_n_waiting(const ts_session *s)
 {
