@@ -20,8 +20,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define TS_EXIT_OK 0
-#define TS_EXIT_FAIL 1
+#define TS_EXIT_OK    0
+#define TS_EXIT_FAIL  1
 #define TS_EXIT_USAGE 2
 
 /*
@@ -45,7 +45,8 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f);
 /* The examples of a command's help (NULL-terminated), for the test that runs them all. */
 const char *const *ts_cli_examples(const char *command);
 
-/* "tempscale: error: <message>\n" on stderr. Returns TS_EXIT_USAGE for `return ts_cli_error(...)`. */
+/* "tempscale: error: <message>\n" on stderr. Returns TS_EXIT_USAGE for `return ts_cli_error(...)`.
+ */
 int ts_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "tempscale: warning: ..." */
 void ts_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -31,7 +31,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
+    fprintf(
+        f,
         "Usage: tempscale batch IN.jsonl [-o OUT.jsonl] [--model DIR] [--parallel N] [--quiet]\n"
         "\n"
         "Answer a file of requests in the OpenAI Batch API format, one JSON object per line:\n"
@@ -40,7 +41,8 @@ static void usage(FILE *f)
         "url is /v1/completions (OpenAI's fields) or a native analysis: /api/top, /api/sweep,\n"
         "/api/sample, /api/generate, /api/compare, /api/tokenize, /api/softmax (the same\n"
         "fields and the same JSON as the command's --json). Each output line is\n"
-        "  {\"id\", \"custom_id\", \"response\": {\"status_code\", \"request_id\", \"body\"}, \"error\"}\n"
+        "  {\"id\", \"custom_id\", \"response\": {\"status_code\", \"request_id\", \"body\"}, "
+        "\"error\"}\n"
         "in input order; a line that cannot be read gets \"error\": {\"code\", \"message\"}.\n"
         "\n"
         "Output is appended and flushed line by line. Rerunning with the same -o skips\n"
@@ -68,7 +70,8 @@ typedef struct keyset {
 static uint64_t hash_str(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
     return h;
 }
 
@@ -91,7 +94,8 @@ static bool keyset_add(keyset *k, const char *s)
         for (size_t i = 0; i < k->cap; i++) {
             if (!k->keys[i]) continue;
             size_t j = hash_str(k->keys[i]) & (cap - 1);
-            while (keys[j]) j = (j + 1) & (cap - 1);
+            while (keys[j])
+                j = (j + 1) & (cap - 1);
             keys[j] = k->keys[i];
         }
         free(k->keys);
@@ -101,7 +105,8 @@ static bool keyset_add(keyset *k, const char *s)
     char *c = strdup(s);
     if (!c) return false;
     size_t j = hash_str(s) & (k->cap - 1);
-    while (k->keys[j]) j = (j + 1) & (k->cap - 1);
+    while (k->keys[j])
+        j = (j + 1) & (k->cap - 1);
     k->keys[j] = c;
     k->n++;
     return true;
@@ -109,7 +114,8 @@ static bool keyset_add(keyset *k, const char *s)
 
 static void keyset_free(keyset *k)
 {
-    for (size_t i = 0; i < k->cap; i++) free(k->keys[i]);
+    for (size_t i = 0; i < k->cap; i++)
+        free(k->keys[i]);
     free(k->keys);
 }
 
@@ -143,7 +149,8 @@ static bool load_done(const char *path, keyset *done, size_t *n_done)
         return false;
     }
     size_t keep = len;
-    while (keep > 0 && data[keep - 1] != '\n') keep--;
+    while (keep > 0 && data[keep - 1] != '\n')
+        keep--;
     if (keep != len && truncate(path, (off_t)keep) != 0) {
         ts_cli_error("option --output: %s: cannot drop the torn last line: %s", path,
                      strerror(errno));
@@ -177,9 +184,9 @@ static bool load_done(const char *path, keyset *done, size_t *n_done)
 /* ---- one line --------------------------------------------------------------- */
 
 typedef struct item {
-    size_t line;   /* 1-based */
-    char *text;    /* the input line (points into the input buffer) */
-    char *answer;  /* the output line, once done */
+    size_t line;  /* 1-based */
+    char *text;   /* the input line (points into the input buffer) */
+    char *answer; /* the output line, once done */
 } item;
 
 static char *error_line(size_t line, const char *custom_id, const char *code, const char *msg)
@@ -205,8 +212,13 @@ static char *error_line(size_t line, const char *custom_id, const char *code, co
 }
 
 /* Answer one input line; returns the output line (malloc'd) or NULL when out of memory. */
+/* A line longer than this is refused (cJSON's tree is ~40x the text). */
+#define BATCH_MAX_LINE (16u << 20)
+
 static char *answer(ts_session *s, size_t line, const char *text, const char *custom_id_checked)
 {
+    if (strlen(text) > BATCH_MAX_LINE)
+        return error_line(line, NULL, "line_too_long", "longer than 16 MiB");
     cJSON *in = cJSON_Parse(text);
     if (!in || !cJSON_IsObject(in)) {
         cJSON_Delete(in);
@@ -269,11 +281,11 @@ static void on_signal(int sig)
 typedef struct batch {
     ts_session *session;
     item *items;
-    char **dup_msg;   /* [n] non-NULL: a duplicate custom_id */
+    char **dup_msg; /* [n] non-NULL: a duplicate custom_id */
     size_t n;
-    size_t next;      /* next item to take */
-    size_t written;   /* items [0, written) are out */
-    int fd;           /* output */
+    size_t next;    /* next item to take */
+    size_t written; /* items [0, written) are out */
+    int fd;         /* output */
     bool write_failed;
     int write_errno;
     bool progress;
@@ -410,7 +422,8 @@ int ts_cmd_batch(int argc, char **argv)
         ts_cli_buf b = {0};
         char chunk[65536];
         size_t got;
-        while ((got = fread(chunk, 1, sizeof chunk, stdin)) > 0) ts_cli_buf_put(&b, chunk, got);
+        while ((got = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+            ts_cli_buf_put(&b, chunk, got);
         if (b.oom || ferror(stdin)) {
             free(b.p);
             return ts_cli_error("batch: cannot read standard input");
@@ -431,7 +444,8 @@ int ts_cmd_batch(int argc, char **argv)
 
     /* The lines still to answer. */
     size_t n_lines = 1;
-    for (size_t i = 0; i < len; i++) n_lines += data[i] == '\n';
+    for (size_t i = 0; i < len; i++)
+        n_lines += data[i] == '\n';
     b.items = calloc(n_lines, sizeof *b.items);
     b.dup_msg = calloc(n_lines, sizeof *b.dup_msg);
     if (!b.items || !b.dup_msg) {
@@ -448,9 +462,10 @@ int ts_cmd_batch(int argc, char **argv)
         size_t l = strlen(p);
         if (l && p[l - 1] == '\r') p[--l] = '\0';
         const char *q = p;
-        while (*q == ' ' || *q == '\t') q++;
+        while (*q == ' ' || *q == '\t')
+            q++;
         if (*q == '\0') continue; /* blank lines are not requests */
-        cJSON *o = cJSON_Parse(p);
+        cJSON *o = l <= BATCH_MAX_LINE ? cJSON_Parse(p) : NULL;
         const cJSON *cid = cJSON_GetObjectItemCaseSensitive(o, "custom_id");
         char key[1100];
         line_key(key, sizeof key, cJSON_IsString(cid) ? cid->valuestring : NULL, line);
@@ -515,7 +530,8 @@ int ts_cmd_batch(int argc, char **argv)
     for (size_t i = 0; i < n_th; i++)
         if (pthread_create(&th[i], NULL, worker, &b) == 0) started++;
     if (started == 0) worker(&b);
-    for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (b.write_failed) {
@@ -540,7 +556,8 @@ out:
     if (b.fd >= 0 && b.fd != STDOUT_FILENO) close(b.fd);
     for (size_t i = 0; b.items && i < b.n; i++)
         if (b.items[i].answer != (char *)1) free(b.items[i].answer);
-    for (size_t i = 0; b.dup_msg && i < b.n; i++) free(b.dup_msg[i]);
+    for (size_t i = 0; b.dup_msg && i < b.n; i++)
+        free(b.dup_msg[i]);
     free(b.items);
     free(b.dup_msg);
     ts_session_free(b.session);

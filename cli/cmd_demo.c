@@ -18,26 +18,27 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "Usage: tempscale demo [--model DIR] [--seed S] [--html FILE] [--out-dir DIR]\n"
-        "\n"
-        "The temperature walkthrough, start to finish, on the bundled model (offline, a few\n"
-        "seconds): what temperature does to softmax, how text becomes tokens, greedy and\n"
-        "low-temperature generation, the model's top-10 next tokens, sampling, one\n"
-        "distribution at seven temperatures, entropy, several domains side by side, what\n"
-        "temperature does to text (measured), and which temperature to use for what. Every step shows the command that reproduces\n"
-        "it, followed by that command's output.\n"
-        "\n"
-        "Options:\n"
-        "  --model DIR     run everything on another checkpoint (e.g. a distilgpt2 directory)\n"
-        "  --seed S        random seed for every sampling step (default: random, printed)\n"
-        "  --html FILE     also write a self-contained HTML report (tables, figures inline)\n"
-        "  --out-dir DIR   where the figures go (default: a temporary directory, removed\n"
-        "                  after the run unless given)\n"
-        "  -h, --help      this help\n"
-        "\n"
-        "Examples:\n"
-        "  tempscale demo\n"
-        "  tempscale demo --seed 42 --html walkthrough.html --out-dir figures\n");
+            "Usage: tempscale demo [--model DIR] [--seed S] [--html FILE] [--out-dir DIR]\n"
+            "\n"
+            "The temperature walkthrough, start to finish, on the bundled model (offline, a few\n"
+            "seconds): what temperature does to softmax, how text becomes tokens, greedy and\n"
+            "low-temperature generation, the model's top-10 next tokens, sampling, one\n"
+            "distribution at seven temperatures, entropy, several domains side by side, what\n"
+            "temperature does to text (measured), and which temperature to use for what. Every "
+            "step shows the command that reproduces\n"
+            "it, followed by that command's output.\n"
+            "\n"
+            "Options:\n"
+            "  --model DIR     run everything on another checkpoint (e.g. a distilgpt2 directory)\n"
+            "  --seed S        random seed for every sampling step (default: random, printed)\n"
+            "  --html FILE     also write a self-contained HTML report (tables, figures inline)\n"
+            "  --out-dir DIR   where the figures go (default: a temporary directory, removed\n"
+            "                  after the run unless given)\n"
+            "  -h, --help      this help\n"
+            "\n"
+            "Examples:\n"
+            "  tempscale demo\n"
+            "  tempscale demo --seed 42 --html walkthrough.html --out-dir figures\n");
 }
 
 typedef struct demo {
@@ -48,7 +49,7 @@ typedef struct demo {
     char *model_flag; /* " --model 'DIR'" or "" */
     char dir[4096];   /* figures */
     bool tmp_dir;
-    const char *ext;  /* ".svg" for the HTML report, else ".png" */
+    const char *ext; /* ".svg" for the HTML report, else ".png" */
 } demo;
 
 /* A request of `analysis` with fields set from name/value pairs (NULL-terminated). */
@@ -92,7 +93,7 @@ static int show(demo *d, ts_request *r, const char *plot, const char *const *cap
     if (st == TS_OK) st = ts_result_doc(res, d->doc, true);
     /* Every figure: the first at plot, figure i at plot with "-<name>" (as the CLI does). */
     size_t n_fig = plot && st == TS_OK ? ts_result_n_figures(res) : 0;
-    char (*paths)[4400] = n_fig ? calloc(n_fig, sizeof *paths) : NULL;
+    char(*paths)[4400] = n_fig ? calloc(n_fig, sizeof *paths) : NULL;
     if (n_fig && !paths) st = TS_ERR_NOMEM;
     for (size_t i = 0; st == TS_OK && i < n_fig; i++) {
         const char *dot = strrchr(path, '.');
@@ -110,7 +111,8 @@ static int show(demo *d, ts_request *r, const char *plot, const char *const *cap
     } else {
         for (size_t i = 0; i < ts_result_n_warnings(res); i++)
             ts_cli_warn("%s", ts_result_warning(res, i));
-        for (size_t i = 0; i < n_fig; i++) ts_doc_figure(d->doc, paths[i], captions[i]);
+        for (size_t i = 0; i < n_fig; i++)
+            ts_doc_figure(d->doc, paths[i], captions[i]);
     }
     free(paths);
     ts_result_free(res);
@@ -159,8 +161,15 @@ static int section_generate(demo *d)
             "especially falls into repeating its most probable phrase.");
     static const char *const temps[2] = {"0", "0.3"};
     for (int i = 0; i < 2; i++) {
-        const char *kv[] = {"prompt", "In the future, AI will", "temperature", temps[i],
-                            "max_new_tokens", "40", "seed", d->seed, NULL};
+        const char *kv[] = {"prompt",
+                            "In the future, AI will",
+                            "temperature",
+                            temps[i],
+                            "max_new_tokens",
+                            "40",
+                            "seed",
+                            d->seed,
+                            NULL};
         int rc = show(d, make("generate", kv), NULL, NULL);
         if (rc != TS_EXIT_OK) return rc;
     }
@@ -183,8 +192,8 @@ static int section_sample(demo *d)
             "Sampling draws a token at random with these probabilities, so likely tokens come "
             "up often and unlikely ones sometimes. Over 100 draws the counts track the "
             "expected counts; the chi-square test checks that the sampler is faithful.");
-    const char *kv[] = {"prompt", "In the future, AI will", "k", "10", "n", "100",
-                        "seed", d->seed, NULL};
+    const char *kv[] = {"prompt", "In the future, AI will", "k", "10", "n", "100", "seed", d->seed,
+                        NULL};
     return show(d, make("sample", kv), NULL, NULL);
 }
 
@@ -195,8 +204,9 @@ static int section_sweep(demo *d)
             "after the model). At T = 0.01 the top token takes everything; at T = 100 the top "
             "ten are nearly equal and the distribution is almost uniform over the whole "
             "vocabulary.");
-    static const char *const kv[] = {"prompt", "In the future, AI will", "temperatures",
-                                     "0.01,0.1,0.5,1,2,5,100", "k", "10", NULL};
+    static const char *const kv[] = {
+        "prompt", "In the future, AI will", "temperatures", "0.01,0.1,0.5,1,2,5,100", "k", "10",
+        NULL};
     char plot[32];
     snprintf(plot, sizeof plot, "sweep%s", d->ext);
     static const char *const cap[] = {
@@ -211,8 +221,15 @@ static int section_entropy(demo *d)
             "Entropy rises monotonically with T, so a target entropy fixes a temperature: "
             "exp(H) is the number of equally likely tokens the distribution is worth. Solving "
             "for T per step is the idea behind entropy-targeting samplers (e.g. Mirostat).");
-    static const char *const kv[] = {"prompt", "In the future, AI will", "temperatures", "1",
-                                     "target_entropy", "0.1,0.5,1,2,3,4,6", "k", "5", NULL};
+    static const char *const kv[] = {"prompt",
+                                     "In the future, AI will",
+                                     "temperatures",
+                                     "1",
+                                     "target_entropy",
+                                     "0.1,0.5,1,2,3,4,6",
+                                     "k",
+                                     "5",
+                                     NULL};
     return show(d, make("sweep", kv), NULL, NULL);
 }
 
@@ -224,8 +241,9 @@ static int section_grid(demo *d)
             "from temperature alone; each prompt has its own noise. '|' marks where a sample "
             "leaves the greedy text: low T stays on it longer, high T leaves at once and drifts "
             "into noise.");
-    const char *kv[] = {"temperatures", "0.3,1,2", "samples", "2", "max_new_tokens", "15",
-                        "coupled", "true", "seed", d->seed, NULL};
+    const char *kv[] = {"temperatures",   "0.3,1,2", "samples", "2",
+                        "max_new_tokens", "15",      "coupled", "true",
+                        "seed",           d->seed,   NULL};
     return show(d, make("compare", kv), NULL, NULL);
 }
 
@@ -238,9 +256,10 @@ static int section_text(demo *d)
             "finds them (lower = more fluent; Caccia et al. 2020). The frontier plots one "
             "against the other; coupled samples show how long each temperature stays on the "
             "greedy text. docs/science.md defines every measure.");
-    const char *kv[] = {"prompt", "ROMEO:", "temperatures", "0,0.3,0.7,1,1.5", "samples", "8",
-                        "max_new_tokens", "20", "coupled", "true", "bootstrap", "200", "seed",
-                        d->seed, NULL};
+    const char *kv[] = {
+        "prompt", "ROMEO:",  "temperatures", "0,0.3,0.7,1,1.5", "samples", "8",    "max_new_tokens",
+        "20",     "coupled", "true",         "bootstrap",       "200",     "seed", d->seed,
+        NULL};
     static const char *const cap[] = {
         "The quality-diversity frontier: one point per temperature (95 % intervals).",
         "Every measure against temperature.",
@@ -257,7 +276,8 @@ static void table_rows(demo *d, const char *title, const char *const *headers,
     if (t) ts_doc_table_title(t, title);
     for (size_t i = 0; t && i < n; i++) {
         size_t r = ts_doc_table_row(t, TS_STYLE_PLAIN);
-        for (size_t c = 0; c < 3; c++) ts_doc_table_set(t, r, c, "%s", rows[i][c]);
+        for (size_t c = 0; c < 3; c++)
+            ts_doc_table_set(t, r, c, "%s", rows[i][c]);
     }
     ts_doc_add_table(d->doc, t);
 }
@@ -277,7 +297,8 @@ static int section_guidance(demo *d)
          "variety matters; truncation guards the tail"},
         {"sampling the model as trained", "1.0, no truncation",
          "the model's own distribution (evaluation, data)"},
-        {"diversity probes, red teaming", "> 1.2 with min-p", "deliberately unlikely continuations"},
+        {"diversity probes, red teaming", "> 1.2 with min-p",
+         "deliberately unlikely continuations"},
     };
     table_rows(d, "Starting points", h1, rows, sizeof rows / sizeof rows[0]);
     static const char *const h2[] = {"library", "default when sampling", "note"};
@@ -349,13 +370,18 @@ int ts_cmd_demo(int argc, char **argv)
         }
         if (strncmp(a, "--", 2) != 0)
             return a[0] == '-' ? ts_cli_error("demo: unrecognized option '%s' (see 'tempscale "
-                                              "help demo')", a)
+                                              "help demo')",
+                                              a)
                                : ts_cli_error("demo: unexpected argument '%s'", a);
         size_t nl = eq ? (size_t)(eq - name) : strlen(name);
-        if (nl == 5 && strncmp(name, "model", 5) == 0) slot = &model_arg;
-        else if (nl == 4 && strncmp(name, "seed", 4) == 0) slot = &seed_arg;
-        else if (nl == 4 && strncmp(name, "html", 4) == 0) slot = &html;
-        else if (nl == 7 && strncmp(name, "out-dir", 7) == 0) slot = &out_dir;
+        if (nl == 5 && strncmp(name, "model", 5) == 0)
+            slot = &model_arg;
+        else if (nl == 4 && strncmp(name, "seed", 4) == 0)
+            slot = &seed_arg;
+        else if (nl == 4 && strncmp(name, "html", 4) == 0)
+            slot = &html;
+        else if (nl == 7 && strncmp(name, "out-dir", 7) == 0)
+            slot = &out_dir;
         else
             return ts_cli_error("demo: unrecognized option '--%.*s' (see 'tempscale help demo')",
                                 (int)nl, name);
@@ -428,9 +454,9 @@ int ts_cmd_demo(int argc, char **argv)
             d.term.color ? "\033[2m" : "", model_arg ? model_arg : "bundled tiny-shakespeare",
             (int)info->n_layer, (int)info->n_embd, (int)info->n_vocab, (int)info->n_positions,
             (unsigned long long)seed, d.term.color ? "\033[0m" : "");
-    int (*const steps[])(demo *) = {section_math,    section_tokenize, section_generate,
-                                    section_top,     section_sample,   section_sweep,
-                                    section_entropy, section_grid,     section_text,
+    int (*const steps[])(demo *) = {section_math,     section_tokenize,  section_generate,
+                                    section_top,      section_sample,    section_sweep,
+                                    section_entropy,  section_grid,      section_text,
                                     section_guidance, section_references};
     rc = TS_EXIT_OK;
     for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == TS_EXIT_OK; i++)
@@ -447,8 +473,8 @@ int ts_cmd_demo(int argc, char **argv)
                  "output; the whole report comes from: tempscale demo%s --seed %llu --html FILE",
                  TS_VERSION, model_arg ? model_arg : "the bundled tiny-shakespeare GPT-2",
                  (unsigned long long)seed, d.model_flag, (unsigned long long)seed);
-        st = ts_report_write_doc(d.doc, "The temperature walkthrough", intro, html, err,
-                                 sizeof err);
+        st =
+            ts_report_write_doc(d.doc, "The temperature walkthrough", intro, html, err, sizeof err);
         if (st != TS_OK) {
             ts_cli_error("option --html: %s", err);
             rc = ts_cli_exit_code(st);
@@ -459,8 +485,8 @@ int ts_cmd_demo(int argc, char **argv)
     if (rc == TS_EXIT_OK && out_dir) fprintf(stderr, "tempscale: figures are in %s/\n", out_dir);
 out:
     if (d.tmp_dir) {
-        static const char *const names[] = {"softmax", "sweep", "diversity",
-                                            "diversity-metrics", "diversity-divergence"};
+        static const char *const names[] = {"softmax", "sweep", "diversity", "diversity-metrics",
+                                            "diversity-divergence"};
         for (size_t i = 0; i < 5; i++) {
             char f[4300];
             snprintf(f, sizeof f, "%s/%s%s", d.dir, names[i], d.ext);

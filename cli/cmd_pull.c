@@ -16,6 +16,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: tempscale pull REPO_ID[@REVISION] [--revision R] [--json] [--quiet]\n"
+            "                      [--connect-timeout S] [--stall-timeout S]\n"
             "\n"
             "Download a model from the Hugging Face hub into the Hugging Face cache, in the\n"
             "exact layout huggingface_hub uses, so transformers and tempscale share it. Fetches\n"
@@ -31,6 +32,10 @@ static void usage(FILE *f)
             "  --revision R   branch, tag or commit hash (default: main, or @R in REPO_ID)\n"
             "  --json         print the result as JSON on stdout (errors too)\n"
             "  -q, --quiet    no progress bar (it is only drawn when stderr is a terminal)\n"
+            "  --connect-timeout S  give up connecting to a host after S seconds (default 30)\n"
+            "  --stall-timeout S    fail a transfer that averages under 1 KiB/s for S seconds;\n"
+            "                 metadata requests must also finish within connect + stall\n"
+            "                 seconds (default 30)\n"
             "  -h, --help     this help\n"
             "\n"
             "Environment (as huggingface_hub):\n"
@@ -41,6 +46,11 @@ static void usage(FILE *f)
             "                 `huggingface-cli login` stored in $HF_HOME/token)\n"
             "  HF_HUB_OFFLINE=1  no network: succeed only if the model is already cached\n"
             "  https_proxy, no_proxy ...  proxies, read by libcurl\n"
+            "\n"
+            "The hub is not trusted: only http(s) is fetched (plain http only from an http\n"
+            "hub or loopback), every redirect is checked, the token goes only to the hub's\n"
+            "host, a file is refused unless its etag is a sha256 / git sha1, a download stops\n"
+            "at its announced size and must fit the free disk space (docs/security.md).\n"
             "\n"
             "Exit status: 0 ok; 2 bad repo id, repository / revision not found, access\n"
             "refused (set HF_TOKEN and accept the licence) or no safetensors weights;\n"
@@ -160,9 +170,12 @@ int ts_cmd_pull(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"connect-timeout", required_argument, NULL, 'c'},
+        {"stall-timeout", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     const char *revision_opt = NULL;
+    long connect_s = 0, stall_s = 0;
     bool json = false, quiet = false;
     optind = 0;
     opterr = 0; /* ts_cli_bad_option's one line instead */
@@ -181,6 +194,14 @@ int ts_cmd_pull(int argc, char **argv)
         case 'h':
             usage(stdout);
             return TS_EXIT_OK;
+        case 'c':
+            if (!ts_cli_parse_long("connect-timeout", optarg, 1, 86400, &connect_s))
+                return TS_EXIT_USAGE;
+            break;
+        case 's':
+            if (!ts_cli_parse_long("stall-timeout", optarg, 1, 86400, &stall_s))
+                return TS_EXIT_USAGE;
+            break;
         default:
             return ts_cli_bad_option("pull", argv);
         }
@@ -204,6 +225,8 @@ int ts_cmd_pull(int argc, char **argv)
     ts_hub_pull_params p = ts_hub_pull_default_params();
     p.repo_id = repo_id;
     p.revision = revision;
+    p.connect_timeout_s = connect_s;
+    p.stall_timeout_s = stall_s;
     bar_state bar = {0};
     bar.enabled = !quiet && isatty(fileno(stderr));
     ts_hub_pull_result res;

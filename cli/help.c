@@ -17,7 +17,8 @@ typedef struct cmd_help {
 } cmd_help;
 
 static const cmd_help helps[] = {
-    {"softmax", "[--logits LIST] [--temperatures LIST] [options]",
+    {"softmax",
+     "[--logits LIST] [--temperatures LIST] [options]",
      "Shows what temperature does to a next-token distribution. A model outputs\n"
      "one logit z_i per token; sampling at temperature T uses\n"
      "\n"
@@ -36,7 +37,8 @@ static const cmd_help helps[] = {
       "tempscale softmax --logits 3,1,-inf,0 --labels ' the',' a',' cat',' dog' "
       "--temperatures 0,0.7,1,1.5,inf --plot softmax.png",
       "tempscale softmax --json", NULL}},
-    {"tokenize", "[--model DIR] [--json] [--special] [--file PATH | TEXT...]",
+    {"tokenize",
+     "[--model DIR] [--json] [--special] [--file PATH | TEXT...]",
      "Split text into GPT-2 byte-level BPE tokens, exactly as OpenAI's encoder (and\n"
      "Hugging Face's GPT2Tokenizer) do, and show each token's id and piece. Any bytes\n"
      "are accepted (NUL, invalid UTF-8): byte-level BPE can encode every byte string,\n"
@@ -49,18 +51,19 @@ static const cmd_help helps[] = {
      "on its own with errors=\"replace\" (U+FFFD for part of a character), as HF's\n"
      "tokenizer.decode([id]) does; the ids always decode back to the exact input.",
      {"tempscale tokenize \"In the future, AI will\"",
-      "tempscale tokenize --json --file prompt.txt",
-      "echo 'Hello world' | tempscale tokenize", NULL}},
-    {"top", "[--model DIR] [PROMPT | --prompt TEXT | --ids 1,2,3] [--k 10] [options]",
+      "tempscale tokenize --json --file prompt.txt", "echo 'Hello world' | tempscale tokenize",
+      NULL}},
+    {"top",
+     "[--model DIR] [PROMPT | --prompt TEXT | --ids 1,2,3] [--k 10] [options]",
      "Run the prompt through the model once and show the k most likely next tokens.\n"
      "'prob' is softmax(logits / T) over the whole vocabulary; 'prob in top-k' is the\n"
      "same renormalised within the k tokens shown (the notebook's column). The entropy\n"
      "line is the full-vocabulary entropy H and exp(H), the 'effective number of choices'.",
      NULL,
-     {"tempscale top \"The king is\"",
-      "tempscale top --prompt \"In the future, AI will\" --k 10",
+     {"tempscale top \"The king is\"", "tempscale top --prompt \"In the future, AI will\" --k 10",
       "tempscale top --prompt ROMEO: --temperature 0.5 --dump-logits logits.npy --json", NULL}},
-    {"generate", "[--model DIR] [PROMPT | --prompt TEXT | --prompts-file F] [options]",
+    {"generate",
+     "[--model DIR] [PROMPT | --prompt TEXT | --prompts-file F] [options]",
      "Generate a continuation of the prompt, one token at a time: the logits are divided\n"
      "by T, truncated (top-k, top-p, min-p) and one token is drawn. Text is printed as it\n"
      "is produced and generation stops at <|endoftext|> or at the context window. Low T\n"
@@ -73,7 +76,8 @@ static const cmd_help helps[] = {
       "tempscale generate --prompts-file prompts.txt --temperature 0.8 --seed 3 "
       "--max-new-tokens 10",
       NULL}},
-    {"sample", "[--model DIR] [PROMPT | --prompt TEXT] [--k 10] [--n 100] [options]",
+    {"sample",
+     "[--model DIR] [PROMPT | --prompt TEXT] [--k 10] [--n 100] [options]",
      "Draw n next tokens from the model's distribution, restricted to the k most likely\n"
      "tokens and renormalised, to see sampling at work: frequent tokens come up often,\n"
      "rare ones sometimes. The count table compares each token's count with its expected\n"
@@ -83,7 +87,8 @@ static const cmd_help helps[] = {
      NULL,
      {"tempscale sample --prompt \"In the future, AI will\" --k 10 --n 100 --seed 42",
       "tempscale sample --prompt ROMEO: --k 50257 --n 1000 --rows 15 --seed 1", NULL}},
-    {"sweep", "[--model DIR] [PROMPT | --prompt TEXT] [--temperatures LIST] [options]",
+    {"sweep",
+     "[--model DIR] [PROMPT | --prompt TEXT] [--temperatures LIST] [options]",
      "Show how temperature reshapes one next-token distribution: the model runs once and\n"
      "softmax(logits / T) is evaluated at every T. Low T piles the mass onto the top\n"
      "token (entropy -> 0), T = 1 is the model as trained, high T flattens everything\n"
@@ -93,7 +98,8 @@ static const cmd_help helps[] = {
      NULL,
      {"tempscale sweep --prompt \"In the future, AI will\" --plot sweep.png --target-entropy 2",
       "tempscale sweep --temperatures 1 --target-entropy 0.5,1,2,4 --k 5", NULL}},
-    {"compare", "[--model DIR] [PROMPT... | --prompt P ... | --prompts-file F] [options]",
+    {"compare",
+     "[--model DIR] [PROMPT... | --prompt P ... | --prompts-file F] [options]",
      "Generate several samples per prompt at several temperatures, side by side, to see\n"
      "how temperature trades coherence for variety in different domains. Each sample is\n"
      "compared with the greedy (T = 0) continuation: '|' marks where it first diverges.\n"
@@ -105,9 +111,9 @@ static const cmd_help helps[] = {
      "--prompts-file takes one prompt per line, or JSON Lines {\"prompt\": ..., \"label\": ...};\n"
      "'-' reads standard input (also used when prompts are piped in).",
      {"tempscale compare --temperatures 0.001,0.5,1,2 --samples 2 --coupled --seed 7",
-      "tempscale compare \"ROMEO:\" \"JULIET:\" --labels romeo,juliet --samples 1 --seed 1",
-      NULL}},
-    {"diversity", "[--model DIR] [PROMPT | --prompts-file F] [--temperatures LIST] [options]",
+      "tempscale compare \"ROMEO:\" \"JULIET:\" --labels romeo,juliet --samples 1 --seed 1", NULL}},
+    {"diversity",
+     "[--model DIR] [PROMPT | --prompts-file F] [--temperatures LIST] [options]",
      "Measure what temperature does to the text a model writes. For each temperature\n"
      "(and each truncation setting) it draws --samples continuations of the prompt and\n"
      "reports, with 95 % bootstrap intervals over samples:\n"
@@ -132,7 +138,8 @@ static const cmd_help helps[] = {
       "tempscale diversity --temperatures 1 --samples 8 --max-new-tokens 24 --curve "
       "'target_entropy=3' --curve 'mirostat=2;mirostat_tau=4.33' --seed 3",
       NULL}},
-    {"trace", "[--model DIR] [TEXT | --text TEXT | --file F | --generate N] [options]",
+    {"trace",
+     "[--model DIR] [TEXT | --text TEXT | --file F | --generate N] [options]",
      "Follow temperature along a text. For every token, under the model: its surprisal\n"
      "(-log p) and rank, the entropy of the model's next-token distribution at T = 1 and\n"
      "at --temperature, and the smallest T at which the token survives the truncation\n"
@@ -145,7 +152,8 @@ static const cmd_help helps[] = {
      {"tempscale trace \"ROMEO: What light through yonder window breaks?\" --plot trace.png",
       "tempscale trace --prompt ROMEO: --generate 40 --temperature 1.5 --top-p 0.9 --seed 4",
       NULL}},
-    {"map", "[--model DIR] [PROMPT | --prompt TEXT] [--axis top_p|min_p|top_k] [options]",
+    {"map",
+     "[--model DIR] [PROMPT | --prompt TEXT] [--axis top_p|min_p|top_k] [options]",
      "Truncation x temperature for one next-token distribution: for each temperature and\n"
      "each value of one truncation, what the sampler draws from - how many tokens it keeps,\n"
      "their entropy and the probability mass they hold - in the Hugging Face order\n"
@@ -154,7 +162,8 @@ static const cmd_help helps[] = {
      NULL,
      {"tempscale map --prompt \"In the future, AI will\" --plot map.png",
       "tempscale map --axis min_p --metric support --temperatures 0.5,1,2,4", NULL}},
-    {"calibrate", "--val FILE [--test FILE] [options] | --text FILE [--model M] [options]",
+    {"calibrate",
+     "--val FILE [--test FILE] [options] | --text FILE [--model M] [options]",
      "Temperature scaling (Guo et al., \"On Calibration of Modern Neural Networks\", 2017):\n"
      "fit one scalar T* > 0 that minimises the mean negative log-likelihood of\n"
      "softmax(logits / T) on held-out data. Dividing by T never changes the argmax, so\n"
@@ -201,7 +210,8 @@ static void option_line(FILE *f, const char *name, const char *meta, const char 
         fputc('\n', f);
         w = 0;
     }
-    for (; w < 24; w++) fputc(' ', f);
+    for (; w < 24; w++)
+        fputc(' ', f);
     fputs(help, f);
     if (def) fprintf(f, " (default %s)", def);
     fputc('\n', f);
@@ -219,6 +229,9 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
                     "checkpoint directory or Hugging Face repo id (default: the bundled "
                     "tiny-shakespeare)",
                     NULL);
+    if (ts_analysis_needs(a) >= TS_NEEDS_TOKENIZER || strcmp(name, "calibrate") == 0)
+        option_line(f, "tokenizer", "DIR",
+                    "vocab.json + merges.txt from DIR (for a checkpoint without them)", NULL);
     if (ts_analysis_needs(a) == TS_NEEDS_MODEL || strcmp(name, "calibrate") == 0)
         option_line(f, "weights", "TYPE",
                     "stored (as in the file), f32, f16, bf16 or q8_0 (converted at load)",
@@ -262,10 +275,12 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
         fprintf(f, "\nThe text is --text, the arguments (joined with spaces), --file, or standard "
                    "input\nwhen it is piped.\n");
     else if (pf)
-        fprintf(f, "\nThe prompt is --prompt, the arguments, --prompt-file, or standard input when "
-                   "it\nis piped (one trailing newline dropped). Without one: \"%s\".\n",
+        fprintf(f,
+                "\nThe prompt is --prompt, the arguments, --prompt-file, or standard input when "
+                "it\nis piped (one trailing newline dropped). Without one: \"%s\".\n",
                 "In the future, AI will");
     if (h && h->notes) fprintf(f, "\n%s\n", h->notes);
     fprintf(f, "\nExamples:\n");
-    for (size_t i = 0; h && i < 6 && h->examples[i]; i++) fprintf(f, "  %s\n", h->examples[i]);
+    for (size_t i = 0; h && i < 6 && h->examples[i]; i++)
+        fprintf(f, "  %s\n", h->examples[i]);
 }

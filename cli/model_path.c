@@ -53,8 +53,8 @@ static bool find_bundled(const char *name, char *dir, size_t dir_size)
 {
     char exe_models[PATH_MAX];
     const char *roots[4] = {getenv("TEMPSCALE_MODELS"),
-                            exe_models_dir(exe_models) ? exe_models : NULL,
-                            TS_DATA_DIR "/models", TS_SOURCE_DIR "/models"};
+                            exe_models_dir(exe_models) ? exe_models : NULL, TS_DATA_DIR "/models",
+                            TS_SOURCE_DIR "/models"};
     for (int i = 0; i < 4; i++) {
         if (!roots[i] || !roots[i][0]) continue;
         if (snprintf(dir, dir_size, "%s/%s", roots[i], name) >= (int)dir_size) continue;

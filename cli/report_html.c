@@ -22,8 +22,14 @@ typedef struct report {
     ts_status st;
 } report;
 
-static void put(report *r, const char *s, size_t n) { ts_cli_buf_put(&r->doc, s, n); }
-static void puts_(report *r, const char *s) { put(r, s, strlen(s)); }
+static void put(report *r, const char *s, size_t n)
+{
+    ts_cli_buf_put(&r->doc, s, n);
+}
+static void puts_(report *r, const char *s)
+{
+    put(r, s, strlen(s));
+}
 
 /* HTML-escape len bytes (invalid UTF-8 becomes U+FFFD first). */
 static void put_escaped(report *r, const char *s, size_t len)
@@ -37,11 +43,20 @@ static void put_escaped(report *r, const char *s, size_t len)
     for (size_t i = 0; i < n; i++) {
         const char *rep = NULL;
         switch (clean[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        default: break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        default:
+            break;
         }
         if (rep) {
             put(r, clean + start, i - start);
@@ -53,7 +68,10 @@ static void put_escaped(report *r, const char *s, size_t len)
     free(clean);
 }
 
-static void put_esc_str(report *r, const char *s) { put_escaped(r, s, strlen(s)); }
+static void put_esc_str(report *r, const char *s)
+{
+    put_escaped(r, s, strlen(s));
+}
 
 static void close_pre(report *r)
 {
@@ -151,7 +169,10 @@ static void cell_open(report *r, const char *tag, bool right, bool emph)
 {
     put(r, "<", 1);
     puts_(r, tag);
-    puts_(r, right && emph ? " class=\"r e\">" : right ? " class=\"r\">" : emph ? " class=\"e\">" : ">");
+    puts_(r, right && emph ? " class=\"r e\">"
+             : right       ? " class=\"r\">"
+             : emph        ? " class=\"e\">"
+                           : ">");
 }
 
 static void table(report *r, const ts_doc_table *t)
@@ -173,8 +194,10 @@ static void table(report *r, const ts_doc_table *t)
     puts_(r, "</tr></thead>\n<tbody>\n");
     for (size_t row = 0; row < ts_doc_table_n_rows(t); row++) {
         ts_style st = ts_doc_table_row_style(t, row);
-        const char *cls = st == TS_STYLE_BOLD ? "b" : st == TS_STYLE_ACCENT ? "a"
-                        : st == TS_STYLE_DIM  ? "d" : NULL;
+        const char *cls = st == TS_STYLE_BOLD     ? "b"
+                          : st == TS_STYLE_ACCENT ? "a"
+                          : st == TS_STYLE_DIM    ? "d"
+                                                  : NULL;
         bool rule = ts_doc_table_rule_before(t, row);
         puts_(r, "<tr");
         if (cls || rule) {
@@ -260,12 +283,24 @@ ts_status ts_report_write_doc(const ts_doc *doc, const char *title, const char *
     for (size_t i = 0; i < ts_doc_count(doc) && r.st == TS_OK; i++) {
         const ts_doc_block *b = ts_doc_get(doc, i);
         switch (b->kind) {
-        case TS_DOC_SECTION: section(&r, b->text); break;
-        case TS_DOC_NOTE: paragraph(&r, b->text); break;
-        case TS_DOC_COMMAND: command(&r, b->text); break;
-        case TS_DOC_TEXT: text(&r, b->style, b->text, b->len); break;
-        case TS_DOC_TABLE: table(&r, b->table); break;
-        case TS_DOC_FIGURE: figure(&r, b->text, b->extra); break;
+        case TS_DOC_SECTION:
+            section(&r, b->text);
+            break;
+        case TS_DOC_NOTE:
+            paragraph(&r, b->text);
+            break;
+        case TS_DOC_COMMAND:
+            command(&r, b->text);
+            break;
+        case TS_DOC_TEXT:
+            text(&r, b->style, b->text, b->len);
+            break;
+        case TS_DOC_TABLE:
+            table(&r, b->table);
+            break;
+        case TS_DOC_FIGURE:
+            figure(&r, b->text, b->extra);
+            break;
         }
     }
     if (r.st != TS_OK) {

@@ -28,6 +28,7 @@
 enum {
     OPT_MODEL = 1,
     OPT_WEIGHTS,
+    OPT_TOKENIZER,
     OPT_JSON,
     OPT_PLOT,
     OPT_PROMPT_FILE,
@@ -44,7 +45,8 @@ typedef struct cli_opt {
 } cli_opt;
 
 typedef struct cli_args {
-    const char *model, *weights, *plot, *prompt_file, *prompts_file, *file, *dump_logits;
+    const char *model, *weights, *tokenizer, *plot, *prompt_file, *prompts_file, *file,
+        *dump_logits;
     bool json;
     char **pos;
     size_t n_pos;
@@ -71,6 +73,8 @@ static size_t cli_options(const ts_analysis *a, cli_opt *out)
     bool calibrate = strcmp(name, "calibrate") == 0;
     if (ts_analysis_needs(a) >= TS_NEEDS_TOKENIZER || calibrate)
         out[n++] = (cli_opt){"model", OPT_MODEL, true};
+    if (ts_analysis_needs(a) >= TS_NEEDS_TOKENIZER || calibrate)
+        out[n++] = (cli_opt){"tokenizer", OPT_TOKENIZER, true};
     if (ts_analysis_needs(a) == TS_NEEDS_MODEL || calibrate)
         out[n++] = (cli_opt){"weights", OPT_WEIGHTS, true};
     if (has_field(a, "prompt", TS_FIELD_STRING))
@@ -96,7 +100,8 @@ void ts_cli_field_message(const ts_analysis *a, const char *msg, char *out, size
         if (f && strcmp(f->name, name) == 0) {
             char dashed[64];
             size_t i = 0;
-            for (; name[i] && i + 1 < sizeof dashed; i++) dashed[i] = name[i] == '_' ? '-' : name[i];
+            for (; name[i] && i + 1 < sizeof dashed; i++)
+                dashed[i] = name[i] == '_' ? '-' : name[i];
             dashed[i] = '\0';
             snprintf(out, size, "option --%s: %s", dashed, colon + 2);
             return;
@@ -108,7 +113,7 @@ void ts_cli_field_message(const ts_analysis *a, const char *msg, char *out, size
 int ts_cli_exit_code(ts_status st)
 {
     return st == TS_ERR_NOMEM || st == TS_ERR_NETWORK || st == TS_ERR_BUSY ? TS_EXIT_FAIL
-                                                                            : TS_EXIT_USAGE;
+                                                                           : TS_EXIT_USAGE;
 }
 
 /* The did-you-mean hint for an unknown option name (without dashes), or "". */
@@ -120,7 +125,8 @@ static void suggest(const ts_analysis *a, const cli_opt *opts, size_t n_opts, co
     char dashed[64] = "";
     if (best) {
         size_t i = 0;
-        for (; best[i] && i + 1 < sizeof dashed; i++) dashed[i] = best[i] == '_' ? '-' : best[i];
+        for (; best[i] && i + 1 < sizeof dashed; i++)
+            dashed[i] = best[i] == '_' ? '-' : best[i];
         dashed[i] = '\0';
     }
     /* The CLI's own options compete on plain edit distance of their spelling. */
@@ -232,8 +238,8 @@ static bool append_item(ts_request *r, const char *field, const char *value)
 
 static bool set_prompts_text(ts_request *r, char *data, const char *path)
 {
-    const char *pfield = ts_analysis_find_field(ts_request_analysis(r), "prompts") ? "prompts"
-                                                                                  : "prompt";
+    const char *pfield =
+        ts_analysis_find_field(ts_request_analysis(r), "prompts") ? "prompts" : "prompt";
     bool jsonl = false, ok = true;
     size_t n = 0, n_labels = 0, line = 0;
     for (char *p = data, *next; ok && p && *p; p = next) {
@@ -244,7 +250,8 @@ static bool set_prompts_text(ts_request *r, char *data, const char *path)
         size_t l = strlen(p);
         if (l && p[l - 1] == '\r') p[--l] = '\0';
         const char *q = p;
-        while (*q == ' ' || *q == '\t') q++;
+        while (*q == ' ' || *q == '\t')
+            q++;
         if (*q == '\0') continue;
         if (n == 0) jsonl = *q == '{';
         if (!jsonl) {
@@ -401,8 +408,8 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
             else if (i + 1 < argc)
                 value = argv[++i];
             else {
-                ts_cli_error("%s: option '--%s' needs a value (see 'tempscale help %s')", cmd,
-                             name, cmd);
+                ts_cli_error("%s: option '--%s' needs a value (see 'tempscale help %s')", cmd, name,
+                             cmd);
                 goto out;
             }
         }
@@ -423,13 +430,30 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
             }
             ca.json = true;
             continue;
-        case OPT_MODEL: slot = &ca.model; break;
-        case OPT_WEIGHTS: slot = &ca.weights; break;
-        case OPT_PLOT: slot = &ca.plot; break;
-        case OPT_PROMPT_FILE: slot = &ca.prompt_file; break;
-        case OPT_PROMPTS_FILE: slot = &ca.prompts_file; break;
-        case OPT_FILE: slot = &ca.file; break;
-        case OPT_DUMP_LOGITS: slot = &ca.dump_logits; break;
+        case OPT_MODEL:
+            slot = &ca.model;
+            break;
+        case OPT_WEIGHTS:
+            slot = &ca.weights;
+            break;
+        case OPT_TOKENIZER:
+            slot = &ca.tokenizer;
+            break;
+        case OPT_PLOT:
+            slot = &ca.plot;
+            break;
+        case OPT_PROMPT_FILE:
+            slot = &ca.prompt_file;
+            break;
+        case OPT_PROMPTS_FILE:
+            slot = &ca.prompts_file;
+            break;
+        case OPT_FILE:
+            slot = &ca.file;
+            break;
+        case OPT_DUMP_LOGITS:
+            slot = &ca.dump_logits;
+            break;
         }
         if (*slot) {
             ts_cli_error("option --%s: given twice (give each option once)", name);
@@ -457,7 +481,8 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
     if (ca.n_pos && (prompt_field || text_field)) {
         /* Several arguments are one text, joined with spaces (like echo). */
         size_t total = 0;
-        for (size_t i = 0; i < ca.n_pos; i++) total += strlen(ca.pos[i]) + 1;
+        for (size_t i = 0; i < ca.n_pos; i++)
+            total += strlen(ca.pos[i]) + 1;
         char *joined = malloc(total);
         if (!joined) {
             ts_cli_error("out of memory");
@@ -555,6 +580,12 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         ts_session_params sp = ts_session_default_params();
         sp.model_dir = dir;
         sp.tokenizer_only = needs == TS_NEEDS_TOKENIZER;
+        char tdir[4096];
+        if (ca.tokenizer) {
+            /* A directory, a bundled model's or a cached repo's: the same resolution as --model. */
+            if (!ts_cli_resolve_model(ca.tokenizer, tdir, sizeof tdir)) goto out;
+            sp.tokenizer_dir = tdir;
+        }
         if (ca.weights && !ts_weights_type_parse(ca.weights, &sp.weights)) {
             ts_cli_error("option --weights: unknown type '%s' (expected stored, f32, f16, bf16 or "
                          "q8_0)",
@@ -563,7 +594,14 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         }
         ts_status st = ts_session_open(&sp, &session, err, sizeof err);
         if (st != TS_OK) {
-            ts_cli_error("%s", err[0] ? err : ts_status_str(st));
+            bool no_tokenizer = !ca.tokenizer && (strstr(err, "vocab.json: No such file") ||
+                                                  strstr(err, "merges.txt: No such file"));
+            if (no_tokenizer)
+                ts_cli_error("%s (a checkpoint without GPT-2's tokenizer files: give them with "
+                             "--tokenizer DIR)",
+                             err);
+            else
+                ts_cli_error("%s", err[0] ? err : ts_status_str(st));
             rc = ts_cli_exit_code(st);
             goto out;
         }

@@ -13,13 +13,20 @@ static const char *ansi_of(ts_style style)
     static const char *const ranks[6] = {"\033[32m", "\033[36m", "\033[33m",
                                          "\033[35m", "\033[34m", "\033[31m"};
     switch (style) {
-    case TS_STYLE_PLAIN: return "";
-    case TS_STYLE_BOLD: return "\033[1m";
-    case TS_STYLE_DIM: return "\033[2m";
-    case TS_STYLE_PROMPT: return "\033[1;4m";
-    case TS_STYLE_ACCENT: return "\033[1;33m";
-    case TS_STYLE_WARN: return "\033[31m";
-    default: return ranks[((int)style - TS_STYLE_RANK0) % 6];
+    case TS_STYLE_PLAIN:
+        return "";
+    case TS_STYLE_BOLD:
+        return "\033[1m";
+    case TS_STYLE_DIM:
+        return "\033[2m";
+    case TS_STYLE_PROMPT:
+        return "\033[1;4m";
+    case TS_STYLE_ACCENT:
+        return "\033[1;33m";
+    case TS_STYLE_WARN:
+        return "\033[31m";
+    default:
+        return ranks[((int)style - TS_STYLE_RANK0) % 6];
     }
 }
 
@@ -56,7 +63,8 @@ static void note(const ts_term *t, const char *text)
         fwrite(p, 1, w, t->f);
         col += w;
         p += w;
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
     }
     if (t->color) fputs("\033[0m", t->f);
     fputs("\n\n", t->f);
@@ -80,7 +88,8 @@ static void table(const ts_term *t, const ts_doc_table *dt)
         ts_table_row(tt);
         ts_style st = ts_doc_table_row_style(dt, r);
         if (st != TS_STYLE_PLAIN && st != TS_STYLE_DIM) ts_table_emphasize_row(tt);
-        for (size_t c = 0; c < nc; c++) ts_table_cell(tt, "%s", ts_doc_table_cell(dt, r, c));
+        for (size_t c = 0; c < nc; c++)
+            ts_table_cell(tt, "%s", ts_doc_table_cell(dt, r, c));
     }
     if (!ts_table_print(tt, t->f)) ts_cli_warn("could not print a table (out of memory?)");
     fputc('\n', t->f); /* a blank line after every table */
@@ -95,19 +104,26 @@ void ts_term_block(const ts_doc_block *b, void *user)
         fputc('\n', t->f);
         if (t->color) fputs("\033[1;36m", t->f);
         fprintf(t->f, "== %s ", b->text);
-        for (size_t i = ts_cli_display_width(b->text); i < 80; i++) fputc('=', t->f);
+        for (size_t i = ts_cli_display_width(b->text); i < 80; i++)
+            fputc('=', t->f);
         if (t->color) fputs("\033[0m", t->f);
         fputs("\n\n", t->f);
         break;
     }
-    case TS_DOC_NOTE: note(t, b->text); break;
+    case TS_DOC_NOTE:
+        note(t, b->text);
+        break;
     case TS_DOC_COMMAND:
         styled(t, TS_STYLE_DIM, "$ ", 2);
         styled(t, TS_STYLE_DIM, b->text, b->len);
         fputc('\n', t->f);
         break;
-    case TS_DOC_TEXT: styled(t, b->style, b->text, b->len); break;
-    case TS_DOC_TABLE: table(t, b->table); break;
+    case TS_DOC_TEXT:
+        styled(t, b->style, b->text, b->len);
+        break;
+    case TS_DOC_TABLE:
+        table(t, b->table);
+        break;
     case TS_DOC_FIGURE:
         if (t->show_figures) {
             styled(t, TS_STYLE_DIM, "Figure: ", 8);

@@ -54,22 +54,23 @@ int ts_cli_bad_option(const char *cmd, char **argv)
     if (optopt)
         return ts_cli_error("%s: option '%s' needs a value (see 'tempscale help %s')", cmd, arg,
                             cmd);
-    return ts_cli_error("%s: unrecognized option '%.*s' (see 'tempscale help %s')", cmd,
-                        name_len, arg, cmd);
+    return ts_cli_error("%s: unrecognized option '%.*s' (see 'tempscale help %s')", cmd, name_len,
+                        arg, cmd);
 }
 
 bool ts_cli_parse_double(const char *opt, const char *s, double *out)
 {
-    while (*s == ' ') s++;
-    if (strcasecmp(s, "inf") == 0 || strcasecmp(s, "+inf") == 0 ||
-        strcasecmp(s, "infinity") == 0) {
+    while (*s == ' ')
+        s++;
+    if (strcasecmp(s, "inf") == 0 || strcasecmp(s, "+inf") == 0 || strcasecmp(s, "infinity") == 0) {
         *out = INFINITY;
         return true;
     }
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    while (end && *end == ' ') end++;
+    while (end && *end == ' ')
+        end++;
     if (end == s || *end != '\0') {
         ts_cli_error("option --%s: '%s' is not a number", opt, s);
         return false;
@@ -123,7 +124,8 @@ static bool parse_list(const char *opt, const char *s, void **out, size_t *n, si
     *out = NULL;
     *n = 0;
     size_t count = 1;
-    for (const char *p = s; *p; p++) count += (*p == ',');
+    for (const char *p = s; *p; p++)
+        count += (*p == ',');
     char *copy = strdup(s);
     unsigned char *arr = calloc(count, elem);
     if (!copy || !arr) {
@@ -135,7 +137,8 @@ static bool parse_list(const char *opt, const char *s, void **out, size_t *n, si
     size_t k = 0;
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ') tok++;
+        while (*tok == ' ')
+            tok++;
         if (*tok == '\0') continue;
         if (!parse(opt, tok, arr + k * elem)) {
             free(copy);
@@ -198,7 +201,8 @@ bool ts_cli_check_output(const char *opt, const char *path, bool figure)
                               strcasecmp(path + n - 4, ".svg") == 0 ||
                               strcasecmp(path + n - 4, ".pdf") == 0))) {
         ts_cli_error("option --%s: %s: unknown figure format (expected a .png, .svg or .pdf file "
-                     "name)", opt, path);
+                     "name)",
+                     opt, path);
         return false;
     }
     struct stat st;
@@ -228,7 +232,8 @@ void ts_cli_buf_put(ts_cli_buf *b, const char *s, size_t n)
     if (b->oom) return;
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) {
             b->oom = true;

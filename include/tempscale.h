@@ -57,8 +57,9 @@ const char *ts_status_str(ts_status s);
 /* Files (src/core/status.c)                                                */
 /* ======================================================================== */
 /*
- * Read a whole file into a NUL-terminated malloc'd buffer (caller frees);
- * *len gets the size without the NUL. The message names the path on failure.
+ * Read a whole regular file (at most 1 GiB; a FIFO, a device or a directory is
+ * refused before it is opened) into a NUL-terminated malloc'd buffer (caller
+ * frees); *len gets the size without the NUL. The message names the path.
  */
 ts_status ts_read_file(const char *path, char **data, size_t *len, char *err, size_t err_size);
 
@@ -495,6 +496,9 @@ typedef struct ts_model_params {
     int32_t n_threads;       /* 0 = every online core (contexts' default, and the load's
                                 conversion threads) */
     ts_weights_type weights; /* TS_WEIGHTS_STORED (0) = in place, as stored */
+    /* Directory of vocab.json and merges.txt when the checkpoint lacks them (NULL =
+     * the checkpoint's own directory). Borrowed for the call. */
+    const char *tokenizer_dir;
 } ts_model_params;
 ts_model_params ts_model_default_params(void);
 
@@ -1617,7 +1621,12 @@ typedef struct ts_hub_pull_params {
                               wrote ($HF_TOKEN_PATH, $HF_HOME/token); "" = none.
                               Sent as Authorization: Bearer. */
     int offline;           /* -1 = from $HF_HUB_OFFLINE / $TRANSFORMERS_OFFLINE, 0 no, 1 yes */
-    long timeout_s;        /* connect timeout and stall limit; 0 = 30 s */
+    long timeout_s;        /* default of the two below, and how long to wait for another
+                              download's lock on a blob; 0 = 30 s */
+    long connect_timeout_s; /* TCP + TLS connect, per request; 0 = timeout_s */
+    long stall_timeout_s;   /* a transfer averaging under 1 KiB/s for this long fails, and
+                              each metadata request (API answer, HEAD) must end within
+                              connect + stall seconds; 0 = timeout_s */
 } ts_hub_pull_params;
 
 /* repo_id NULL, revision "main", everything else from the environment. */
@@ -1662,11 +1671,20 @@ typedef struct ts_hub_pull_result {
  * etag, then renamed; snapshot symlinks and refs/{revision} are written only
  * once every blob is in place. A pull of a complete snapshot downloads
  * nothing. Offline (HF_HUB_OFFLINE=1) it only resolves from the cache.
+ * The server is not trusted (docs/security.md): only http(s) URLs are
+ * requested (plain http only when the endpoint is http or the host is
+ * loopback), redirects are checked one by one, the token goes only to the
+ * endpoint's host, an etag that is not a sha256 / git sha1 is refused (every
+ * file is verified), a download stops at its announced size and must fit the
+ * free disk space, shard names follow the loader's rule, and every message
+ * quoting the server escapes control characters.
  * Errors: TS_ERR_NOT_FOUND (repository / revision / file), TS_ERR_AUTH (401 /
  * 403), TS_ERR_UNSUPPORTED (no safetensors weights: pickle files are never
- * loaded), TS_ERR_NETWORK (curl's message), TS_ERR_IO (disk full, unwritable
- * cache, another download holding the blob's lock), TS_ERR_FORMAT (checksum mismatch, bad server answer). progress may be
- * NULL. The library prints nothing.
+ * loaded), TS_ERR_NETWORK (curl's message, a stall, a refused redirect),
+ * TS_ERR_IO (disk full, unwritable cache, another download holding the blob's
+ * lock), TS_ERR_FORMAT (checksum mismatch, more bytes than announced, an
+ * answer that cannot be verified). progress may be NULL. The library prints
+ * nothing.
  */
 ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progress, void *user,
                       ts_hub_pull_result *out, char *err, size_t err_size);

@@ -39,13 +39,14 @@ extern "C" {
 typedef struct ts_session ts_session;
 
 typedef struct ts_session_params {
-    const char *model_dir;  /* checkpoint directory (config.json, safetensors, vocab, merges) */
-    const char *model_name; /* name in results and /v1/models; NULL = model_dir's base name */
-    bool tokenizer_only;    /* load vocab.json + merges.txt only, no weights */
-    int32_t n_slots;        /* contexts in the pool: requests that run at once (default 1) */
-    int32_t n_threads;      /* threads per context; 0 = max(1, cores / n_slots) */
-    int32_t max_queue;      /* requests allowed to wait for a context; -1 = unbounded (default) */
+    const char *model_dir;   /* checkpoint directory (config.json, safetensors, vocab, merges) */
+    const char *model_name;  /* name in results and /v1/models; NULL = model_dir's base name */
+    bool tokenizer_only;     /* load vocab.json + merges.txt only, no weights */
+    int32_t n_slots;         /* contexts in the pool: requests that run at once (default 1) */
+    int32_t n_threads;       /* threads per context; 0 = max(1, cores / n_slots) */
+    int32_t max_queue;       /* requests allowed to wait for a context; -1 = unbounded (default) */
     ts_weights_type weights; /* how the matrices are held (ts_model_params.weights) */
+    const char *tokenizer_dir; /* vocab.json + merges.txt from elsewhere; NULL = model_dir */
 } ts_session_params;
 
 ts_session_params ts_session_default_params(void);
@@ -90,7 +91,7 @@ typedef enum ts_style {
     TS_STYLE_PROMPT, /* the user's prompt in generated text */
     TS_STYLE_ACCENT, /* emphasis: T = 1, greedy, the chosen value */
     TS_STYLE_WARN,
-    TS_STYLE_RANK0,  /* TS_STYLE_RANK0 + r: the colour of rank r (cycles through 6) */
+    TS_STYLE_RANK0, /* TS_STYLE_RANK0 + r: the colour of rank r (cycles through 6) */
 } ts_style;
 
 typedef enum ts_doc_kind {
@@ -180,27 +181,27 @@ typedef enum ts_needs {
 } ts_needs;
 
 typedef enum ts_field_type {
-    TS_FIELD_BOOL = 0,   /* CLI: a flag without value; JSON: true / false */
-    TS_FIELD_INT,        /* integer */
-    TS_FIELD_U64,        /* non-negative 64-bit integer (seeds) */
-    TS_FIELD_DOUBLE,     /* number; "inf" where infinity is allowed */
+    TS_FIELD_BOOL = 0, /* CLI: a flag without value; JSON: true / false */
+    TS_FIELD_INT,      /* integer */
+    TS_FIELD_U64,      /* non-negative 64-bit integer (seeds) */
+    TS_FIELD_DOUBLE,   /* number; "inf" where infinity is allowed */
     TS_FIELD_STRING,
-    TS_FIELD_ENUM,       /* one of a few names */
-    TS_FIELD_DOUBLES,    /* CLI: comma-separated; JSON: array of numbers ("inf" allowed) */
-    TS_FIELD_FLOATS,     /* logits: like DOUBLES, "-inf" allowed, stored as float32 */
-    TS_FIELD_IDS,        /* token ids: CLI comma-separated, JSON array of integers */
-    TS_FIELD_STRINGS,    /* CLI: comma-separated or a repeated option (per field); JSON: array */
-    TS_FIELD_BIAS,       /* logit bias: CLI "ID:BIAS,ID:BIAS"; JSON {"id": bias} */
+    TS_FIELD_ENUM,    /* one of a few names */
+    TS_FIELD_DOUBLES, /* CLI: comma-separated; JSON: array of numbers ("inf" allowed) */
+    TS_FIELD_FLOATS,  /* logits: like DOUBLES, "-inf" allowed, stored as float32 */
+    TS_FIELD_IDS,     /* token ids: CLI comma-separated, JSON array of integers */
+    TS_FIELD_STRINGS, /* CLI: comma-separated or a repeated option (per field); JSON: array */
+    TS_FIELD_BIAS,    /* logit bias: CLI "ID:BIAS,ID:BIAS"; JSON {"id": bias} */
 } ts_field_type;
 
 /* Field flags. */
-#define TS_FIELD_REPEAT 1u    /* CLI: the option may be repeated, each adds an item */
-#define TS_FIELD_NO_JSON 2u   /* a CLI-only field (a file name the CLI reads, e.g. --text) */
-#define TS_FIELD_HIDDEN 4u    /* JSON only: not a CLI option (the CLI fills it its own way) */
-#define TS_FIELD_INPUT 8u     /* the main input text: the CLI's arguments, --file or stdin */
+#define TS_FIELD_REPEAT  1u /* CLI: the option may be repeated, each adds an item */
+#define TS_FIELD_NO_JSON 2u /* a CLI-only field (a file name the CLI reads, e.g. --text) */
+#define TS_FIELD_HIDDEN  4u /* JSON only: not a CLI option (the CLI fills it its own way) */
+#define TS_FIELD_INPUT   8u /* the main input text: the CLI's arguments, --file or stdin */
 
 typedef struct ts_field_info {
-    const char *name;    /* JSON key (snake_case); the CLI option is --name with '-' for '_' */
+    const char *name; /* JSON key (snake_case); the CLI option is --name with '-' for '_' */
     ts_field_type type;
     const char *metavar; /* "T", "LIST", "N" for --help; NULL for flags */
     const char *def;     /* default as shown in --help; NULL = none / unset */
@@ -264,8 +265,8 @@ ts_status ts_request_set_bytes(ts_request *r, const char *field, const char *dat
  * are errors with a suggestion; "model" is accepted and ignored — the
  * session decides). TS_ERR_FORMAT for text that is not a JSON object.
  */
-ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t len,
-                               ts_request **out, char *err, size_t err_size);
+ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t len, ts_request **out,
+                               char *err, size_t err_size);
 
 /*
  * If the analysis takes a "seed" that is not set and whose absence means a
@@ -292,28 +293,29 @@ typedef enum ts_event_kind {
 
 typedef struct ts_event {
     ts_event_kind kind;
-    size_t prompt_index, temp_index, sample_index; /* which sequence (compare: prompt x T x sample) */
+    size_t prompt_index, temp_index,
+        sample_index; /* which sequence (compare: prompt x T x sample) */
     double temperature;
-    const ts_gen_step *step; /* TS_EV_TOKEN: borrowed for the call */
+    const ts_gen_step *step;   /* TS_EV_TOKEN: borrowed for the call */
     const char *finish_reason; /* TS_EV_SAMPLE_END: "stop" or "length" */
     const int32_t *prompt_ids; /* generation events: the prompt's ids (borrowed) */
     size_t n_prompt_ids;
-    const char *text;          /* TS_EV_SAMPLE_END: the whole generated text (borrowed) */
+    const char *text; /* TS_EV_SAMPLE_END: the whole generated text (borrowed) */
     size_t text_len;
-    bool eot;                  /* TS_EV_SAMPLE_END: ended by <|endoftext|> */
-    bool greedy;               /* compare: the greedy reference of the prompt */
-    bool compared;             /* compare, TS_EV_SAMPLE_END: diverges_at is meaningful */
-    long diverges_at;          /* compare, TS_EV_SAMPLE_END: first step off the greedy
-                                  text, -1 = never */
-    size_t diverge_offset;     /* ... and the byte offset in text where that happens */
-    size_t done, total;      /* TS_EV_PROGRESS */
+    bool eot;              /* TS_EV_SAMPLE_END: ended by <|endoftext|> */
+    bool greedy;           /* compare: the greedy reference of the prompt */
+    bool compared;         /* compare, TS_EV_SAMPLE_END: diverges_at is meaningful */
+    long diverges_at;      /* compare, TS_EV_SAMPLE_END: first step off the greedy
+                              text, -1 = never */
+    size_t diverge_offset; /* ... and the byte offset in text where that happens */
+    size_t done, total;    /* TS_EV_PROGRESS */
 } ts_event;
 
 /* Return non-zero to cancel the run (it ends with TS_ERR_IO "cancelled"). */
 typedef int (*ts_event_fn)(const ts_event *ev, void *user);
 
 typedef struct ts_run_opts {
-    ts_event_fn on_event;  /* may be NULL */
+    ts_event_fn on_event; /* may be NULL */
     void *user;
     /*
      * When set, the result is rendered into this document while it runs
@@ -321,7 +323,7 @@ typedef struct ts_run_opts {
      * adds only what comes after. NULL: nothing is rendered.
      */
     ts_doc *live_doc;
-    int slot_timeout_ms;   /* wait for a free context: -1 forever (default), 0 no wait */
+    int slot_timeout_ms; /* wait for a free context: -1 forever (default), 0 no wait */
 } ts_run_opts;
 
 typedef struct ts_result ts_result;
@@ -406,8 +408,7 @@ void ts_api_handle(ts_session *s, const char *method, const char *path, const ch
                    size_t len, const ts_api_opts *opts, ts_api_response *out);
 void ts_api_response_clear(ts_api_response *r);
 /* An OpenAI-shaped error body (malloc'd) for front ends (401, 413 ...). */
-char *ts_api_error_body(const char *message, const char *type, const char *param,
-                        const char *code);
+char *ts_api_error_body(const char *message, const char *type, const char *param, const char *code);
 
 #ifdef __cplusplus
 }

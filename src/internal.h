@@ -24,6 +24,11 @@
 /*
  * Write a printf-style one-line message into err (may be NULL) and return
  * status, so error paths read `return ts_errorf(err, n, TS_ERR_FORMAT, ...)`.
+ * Messages quote outside text (a server's header, a tensor name, a config
+ * string), so bytes that could drive a terminal are escaped as \xNN: C0
+ * controls (newline included), DEL, C1 controls (U+0080..U+009F) and bytes
+ * that are not UTF-8. The message is always one printable line, cut (never
+ * inside an escape) to err_size - 1 bytes; arguments may alias err.
  */
 ts_status ts_errorf(char *err, size_t err_size, ts_status status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -34,15 +39,59 @@ static inline int ts_mul_overflows(size_t a, size_t b, size_t *out)
     return __builtin_mul_overflow(a, b, out);
 }
 
-/* ts_read_file is public (tempscale.h). */
+/*
+ * Reading files an attacker may control (docs/security.md). Only regular
+ * files are read: a FIFO, a device (/dev/zero, /dev/urandom), a socket or a
+ * directory is refused by stat() before it is opened (so nothing blocks and no
+ * device is touched), and a file larger than the reader's cap is refused before
+ * any byte is read.
+ */
+#define TS_READ_FILE_MAX   ((uint64_t)1 << 30)  /* ts_read_file: 1 GiB (CSV, text) */
+#define TS_MODEL_FILE_MAX  ((uint64_t)16 << 20) /* vocab.json, merges.txt, *.index.json */
+#define TS_CONFIG_FILE_MAX ((uint64_t)1 << 20)  /* config.json: 1 MiB */
+/* Values (objects, arrays, scalars) in one JSON document: cJSON spends ~80
+ * bytes on each, so this bounds a parse at ~170 MiB whatever the input. */
+#define TS_JSON_MAX_VALUES ((size_t)1 << 21)
 
 /*
- * Read and parse a whole JSON file (config.json, *.index.json) into *root
- * (caller frees with cJSON_Delete). Errors name the path: unreadable file,
- * "invalid JSON at line L, column C", "unexpected text after the JSON object".
+ * Open path read-only if it is a regular file of at most max_bytes bytes:
+ * *fd (close it) and *size. TS_ERR_IO naming the path ("not a regular file",
+ * errno's text), TS_ERR_RANGE when it is larger than max_bytes.
+ */
+ts_status ts_open_regular(const char *path, uint64_t max_bytes, int *fd, uint64_t *size,
+                          char *err, size_t err_size);
+
+/*
+ * ts_read_file (public, tempscale.h) with another cap: the file must be a
+ * regular file of at most max_bytes (ts_read_file's cap is TS_READ_FILE_MAX).
+ */
+ts_status ts_read_file_max(const char *path, uint64_t max_bytes, char **data, size_t *len,
+                           char *err, size_t err_size);
+
+/*
+ * An upper bound on the number of values cJSON would build for text (one per
+ * ',', '[' and '{' outside strings, plus one). No allocation.
+ */
+size_t ts_json_count_values(const char *text, size_t len);
+
+/*
+ * Parse len bytes of JSON text (what names it in messages: a path or a URL)
+ * into *root (caller frees with cJSON_Delete). Refuses, before building
+ * anything, a document of more than max_values values; then errors are
+ * "invalid JSON at line L, column C" and "unexpected text after the JSON
+ * value" (whitespace may follow).
  */
 struct cJSON;
-ts_status ts_json_load_file(const char *path, struct cJSON **root, char *err, size_t err_size);
+ts_status ts_json_parse(const char *what, const char *text, size_t len, size_t max_values,
+                        struct cJSON **root, char *err, size_t err_size);
+
+/*
+ * The one reader of JSON files (config.json, vocab.json, *.index.json):
+ * ts_read_file_max(path, max_bytes) then ts_json_parse(path, ...,
+ * TS_JSON_MAX_VALUES).
+ */
+ts_status ts_json_load_file(const char *path, uint64_t max_bytes, struct cJSON **root, char *err,
+                            size_t err_size);
 
 /*
  * Atomic output files: write to "<path>.tmp.XXXXXX" beside the target, then
@@ -124,6 +173,33 @@ const ts_tensor *ts_safetensors_get(const ts_safetensors *st, size_t i);
 const ts_tensor *ts_safetensors_find(const ts_safetensors *st, const char *name);
 /* The path opened: the .safetensors file, or the index of a sharded set. Borrowed. */
 const char *ts_safetensors_path(const ts_safetensors *st);
+
+/*
+ * The one reader of model.safetensors.index.json, for the loader and for
+ * `pull`: {"weight_map": {TENSOR: SHARD, ...}, ...}. The file is read with
+ * ts_json_load_file (a regular file, at most TS_MODEL_FILE_MAX bytes); the
+ * weight_map must be a non-empty object of strings, and every SHARD must pass
+ * ts_shard_name_ok. Messages name the path and the entry.
+ */
+typedef struct ts_weight_map {
+    size_t n;               /* entries, in file order */
+    const char **tensor;    /* [n] tensor names */
+    const char **shard;     /* [n] each entry's shard (a string of shards[]) */
+    const char **shards;    /* [n_shards] the distinct shard names, sorted */
+    size_t n_shards;
+    struct cJSON *root;     /* owns the strings above */
+} ts_weight_map;
+ts_status ts_weight_map_load(const char *index_path, ts_weight_map *map, char *err,
+                             size_t err_size);
+/* Free what ts_weight_map_load filled; a zeroed map is a no-op. */
+void ts_weight_map_free(ts_weight_map *map);
+
+/*
+ * The one rule for a shard file name (pull downloads it, the loader opens it,
+ * both beside the index): a plain name ending in ".safetensors", at most 255
+ * bytes, with no '/', '\\', leading '.', or control character (C0, DEL).
+ */
+bool ts_shard_name_ok(const char *name);
 
 /*
  * Parse dir/config.json into info (n_layer, n_head, n_embd, n_positions
@@ -774,5 +850,69 @@ double ts_classwise_finish(ts_classwise *c);
  */
 ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t hex_size,
                              char *err, size_t err_size);
+
+/*
+ * The parsers of what a hub (or something pretending to be one) sends,
+ * exposed for tests/fuzz (docs/security.md). None of them allocates, blocks
+ * or touches the network.
+ */
+
+/* What tempscale reads from the headers of one HTTP response. */
+typedef struct ts_http_head {
+    long status;                /* from the status line; 0 when absent or malformed */
+    char etag[128];             /* ETag, as sent (trimmed) */
+    char linked_etag[128];      /* X-Linked-Etag */
+    char commit[64];            /* X-Repo-Commit */
+    char location[2048];        /* Location */
+    char error_code[64];        /* X-Error-Code */
+    char error_message[256];    /* X-Error-Message (cut to fit: only shown, escaped) */
+    int64_t linked_size;        /* X-Linked-Size; -1 when absent */
+    int64_t content_length;     /* Content-Length; -1 when absent */
+    char bad[32];               /* the first header we use that was malformed or too
+                                   long to keep whole ("" when none) */
+} ts_http_head;
+
+/* Forget every header (before a new response). */
+void ts_http_head_reset(ts_http_head *h);
+
+/*
+ * Take one header line as libcurl hands it over: n bytes, NOT NUL-terminated,
+ * usually ending in CRLF. A status line ("HTTP/...") starts a new response
+ * (after a redirect or a 100). Sizes are decimal digits only (no sign, no
+ * spaces inside, no overflow); a value that does not fit its field, or a
+ * malformed size, sets h->bad instead of being cut.
+ */
+void ts_http_head_line(ts_http_head *h, const char *line, size_t n);
+
+/*
+ * A HEAD answer for a file of the repository at commit, as get_hf_file_metadata
+ * reads it, refusing what cannot be verified: X-Repo-Commit must be commit;
+ * the etag (X-Linked-Etag, else ETag, W/ and quotes stripped) must be 40 or 64
+ * lowercase hex (a git sha1 or a sha256, checked after download); the size is
+ * X-Linked-Size for a redirect (its Content-Length is the redirect's own), else
+ * X-Linked-Size or Content-Length, and must be given. url names the request in
+ * messages. Fills etag (65 bytes) and *size.
+ */
+ts_status ts_hub_head_meta(const ts_http_head *h, const char *url, const char *commit,
+                           char etag[65], int64_t *size, char *err, size_t err_size);
+
+/*
+ * May a request go to url while talking to endpoint (a redirect target, or
+ * the endpoint itself)? Only http and https; plain http only when the
+ * endpoint is http or url's host is loopback (localhost, 127.0.0.0/8, ::1).
+ * TS_ERR_NETWORK naming the URL otherwise.
+ */
+ts_status ts_hub_check_url(const char *endpoint, const char *url, char *err, size_t err_size);
+
+/*
+ * The model-info answer {"sha": 40 hex, "siblings": [{"rfilename": ...}], ...}
+ * (what names it in messages): the commit, and the weights file to fetch,
+ * "model.safetensors" or "model.safetensors.index.json" (a static string).
+ * Refuses pickle-only repositories (TS_ERR_UNSUPPORTED) and repositories
+ * without config.json, vocab.json or merges.txt (TS_ERR_NOT_FOUND).
+ */
+ts_status ts_hub_parse_model_info(const char *what, const char *body, size_t len,
+                                  const char *repo_id, char commit[41], const char **weights,
+                                  char *err, size_t err_size);
 
 #endif /* TS_INTERNAL_H */

@@ -26,6 +26,27 @@ bytes that do not match the etag), tsorg/flaky (drops the first download of
 model.safetensors after FLAKY_CUT bytes), tsorg/norange (the same, and then
 ignores Range: answers 200 with the whole file), tsorg/old-name (renamed: relative
 307 redirects to tsorg/tiny).
+
+Hostile repositories (issue 15; each serves the tiny checkpoint with one lie):
+  tsorg/endless         announces 10 bytes for model.safetensors, streams up to 64 MiB
+  tsorg/huge            announces 2^60 bytes
+  tsorg/gopher, tsorg/dict, tsorg/file
+                        model.safetensors redirects to gopher://, dict:// (the trap
+                        port: a TCP listener that only counts connections) or
+                        file:///etc/passwd
+  tsorg/cdn-gopher      the CDN redirects once more, to gopher://
+  tsorg/api-file        the model-info API redirects to file:///etc/passwd
+  tsorg/trickle         the CDN sends model.safetensors at 2 bytes/s
+  tsorg/longetag        config.json and vocab.json get 200-character etags that share
+                        their first 150 characters
+  tsorg/hexless         ETag "not-a-hash"
+  tsorg/emptyredirect   302 with Content-Length 0, no X-Linked-Size, the etag of b""
+  tsorg/evil-msg        404 whose X-Error-Message holds ESC sequences and a BEL
+  tsorg/evil-shard      a weight_map naming "a<ESC>[2J.safetensors"
+  tsorg/subdir-shards   a weight_map naming sub/dir/model-00001-of-00001.safetensors
+  tsorg/bad-index       a weight_map entry that is a number (long tensor name)
+Every hostile behaviour is bounded: the trickle and the stream end by
+themselves, and the trap closes each connection it accepts.
 """
 import argparse
 import hashlib
@@ -35,12 +56,18 @@ import random
 import signal
 import struct
 import sys
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 TOKEN = "hf_good"
 FLAKY_CUT = 100_000
+HOSTILE_SINGLE = ["tsorg/endless", "tsorg/huge", "tsorg/gopher", "tsorg/dict", "tsorg/file",
+                  "tsorg/cdn-gopher", "tsorg/api-file", "tsorg/trickle", "tsorg/longetag",
+                  "tsorg/hexless", "tsorg/emptyredirect", "tsorg/evil-msg"]
+EVIL_MESSAGE = "\x1b[2J\x1b]0;pwned\x07 repository gone"
 
 
 def bytes_to_unicode():
@@ -147,11 +174,27 @@ def build_repos():
          "weight_map": weight_map}, indent=2).encode()
     pickle = dict(base)
     pickle["pytorch_model.bin"] = b"PK\x03\x04 not really a pickle, never fetched"
+    def with_index(weight_map, shard_files):
+        d = dict(base)
+        d.update(shard_files)
+        d["model.safetensors.index.json"] = json.dumps({"weight_map": weight_map}).encode()
+        return d
+
+    one_shard = safetensors_bytes(tensors)
+    subdir = with_index({n: "sub/dir/model-00001-of-00001.safetensors" for n in names},
+                        {"sub/dir/model-00001-of-00001.safetensors": one_shard})
+    evil_shard = with_index({n: "a\x1b[2J.safetensors" for n in names},
+                            {"a\x1b[2J.safetensors": one_shard})
+    bad_index = with_index({"transformer.h.11.mlp.c_proj.weight.of.a.long.tensor.name": 12345},
+                           {})
     repos = {}
     for repo, files in [("tsorg/tiny", single), ("distilgpt2", single),
                         ("tsorg/tiny-sharded", sharded), ("tsorg/pickle", pickle),
                         ("tsorg/gated", single), ("tsorg/corrupt", single),
-                        ("tsorg/flaky", single), ("tsorg/norange", single)]:
+                        ("tsorg/flaky", single), ("tsorg/norange", single)] + \
+            [(r, single) for r in HOSTILE_SINGLE] + \
+            [("tsorg/subdir-shards", subdir), ("tsorg/evil-shard", evil_shard),
+             ("tsorg/bad-index", bad_index)]:
         commit = commit_of(repo)
         revs = {"main": commit, commit: commit}
         if repo == "tsorg/tiny":
@@ -224,6 +267,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"Content-Type": "application/json"}, body, head)
         if parts[0] == "cdn-lfs" and len(parts) == 2:
             return self.cdn(parts[1], head)
+        if parts == ["cdn-hop"]:  # a CDN that redirects once more (to ?to=...)
+            to = unquote(self.path.split("?to=", 1)[1]) if "?to=" in self.path else "/"
+            return self.send(302, {"Location": to}, b"", head)
         if parts[:2] == ["api", "models"]:
             self.count("api")
             repo, rest = self.split_repo(parts[2:])
@@ -247,6 +293,10 @@ class Handler(BaseHTTPRequestHandler):
         return self.error(404, "EntryNotFound", "no such route", head)
 
     def api_info(self, repo, rev, head):
+        if repo == "tsorg/evil-msg":
+            return self.error(404, "RepoNotFound", EVIL_MESSAGE, head)
+        if repo == "tsorg/api-file":
+            return self.send(307, {"Location": "file:///etc/passwd"}, b"", head)
         r = self.server.repos[repo]
         if rev not in r["revisions"]:
             return self.error(404, "RevisionNotFound", "Invalid rev id: " + rev, head)
@@ -283,15 +333,55 @@ class Handler(BaseHTTPRequestHandler):
             self.server.cdn_map[sha] = (repo, name)
             pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\n" \
                       f"size {len(data)}\n".encode()
-            return self.send(302, {
-                "Location": loc, "X-Repo-Commit": commit,
-                "X-Linked-Etag": f'"{sha}"', "X-Linked-Size": str(len(data)),
-                "ETag": f'"{etag_of(pointer, "pointer")}"', "Content-Length": "0"}, b"", head)
+            headers = {"Location": loc, "X-Repo-Commit": commit,
+                       "X-Linked-Etag": f'"{sha}"', "X-Linked-Size": str(len(data)),
+                       "ETag": f'"{etag_of(pointer, "pointer")}"', "Content-Length": "0"}
+            trap = f"127.0.0.1:{self.server.trap_port}"
+            if repo == "tsorg/endless":
+                headers["X-Linked-Size"] = "10"
+            elif repo == "tsorg/huge":
+                headers["X-Linked-Size"] = str(1 << 60)
+            elif repo == "tsorg/gopher":
+                headers["Location"] = f"gopher://{trap}/1x"
+            elif repo == "tsorg/dict":
+                headers["Location"] = f"dict://{trap}/d:x"
+            elif repo == "tsorg/file":
+                headers["Location"] = "file:///etc/passwd"
+            elif repo == "tsorg/cdn-gopher":
+                headers["Location"] = f"http://{host}/cdn-hop?to=gopher://{trap}/1x"
+            elif repo == "tsorg/emptyredirect":
+                del headers["X-Linked-Size"]
+                headers["X-Linked-Etag"] = f'"{hashlib.sha256(b"").hexdigest()}"'
+            return self.send(302, headers, b"", head)
         headers = {"X-Repo-Commit": commit, "ETag": f'"{etag_of(data, name)}"',
                    "Content-Type": "application/octet-stream"}
+        if repo == "tsorg/longetag" and name in ("config.json", "vocab.json"):
+            headers["ETag"] = '"' + "a" * 150 + name.ljust(50, "x") + '"'
+        elif repo == "tsorg/hexless":
+            headers["ETag"] = '"not-a-hash"'
         if not head:
             self.count("data_gets")
         return self.send(200, headers, data, head)
+
+    def stream(self, length, chunk, pause, data=None, code=200, headers=None):
+        """Promise length bytes, send data (or zeros) chunk by chunk; stop when the client goes."""
+        self.send_response(code)
+        for k, v in (headers or {"Content-Length": str(length)}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        data = data if data is not None else bytes(length)
+        sent = 0
+        try:
+            for i in range(0, len(data), chunk):
+                self.wfile.write(data[i:i + chunk])
+                self.wfile.flush()
+                sent += len(data[i:i + chunk])
+                if pause:
+                    time.sleep(pause)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.count("bytes_sent", sent)
+        self.close_connection = True
 
     def cdn(self, sha, head):
         if self.headers.get("Authorization"):
@@ -325,6 +415,10 @@ class Handler(BaseHTTPRequestHandler):
         if rng:
             code = 206
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        if repo == "tsorg/endless":  # far more than the 10 bytes announced
+            return self.stream(64 << 20, 1 << 16, 0.0)
+        if repo == "tsorg/trickle":  # 2 bytes a second, 40 bytes at most
+            return self.stream(len(body), 2, 1.0, body[:40], code, headers)
         if repo in ("tsorg/flaky", "tsorg/norange"):
             with self.server.lock:
                 first = repo not in self.server.cut_done
@@ -342,6 +436,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send(code, headers, body)
 
 
+def trap(sock, server):
+    """Count and close every connection: where gopher:// and dict:// redirects point."""
+    while True:
+        conn, _ = sock.accept()
+        with server.lock:
+            server.stats["trap_connections"] += 1
+        conn.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
@@ -355,6 +458,7 @@ def main():
         os.makedirs(d, exist_ok=True)
         files = {}
         for name, data in r["files"].items():
+            os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
             with open(os.path.join(d, name), "wb") as f:
                 f.write(data)
             files[name] = {"etag": etag_of(data, name), "size": len(data)}
@@ -368,6 +472,12 @@ def main():
                  "auth_on_resolve": 0, "auth_on_cdn": 0, "ranges": []}
     srv.cdn_map = {}
     srv.cut_done = set()
+    srv.stats["trap_connections"] = 0
+    trap_sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    trap_sock.bind(("127.0.0.1", 0))
+    trap_sock.listen(8)
+    srv.trap_port = trap_sock.getsockname()[1]
+    threading.Thread(target=trap, args=(trap_sock, srv), daemon=True).start()
     print(f"PORT {srv.server_address[1]}", flush=True)
     try:
         srv.serve_forever()

@@ -86,6 +86,21 @@ def test_prompts(tmp):
     check(c and [p["prompt"] for p in c["prompts"]] == ["A", "B"], "compare: piped prompts")
 
 
+def test_tokenizer_dir(tmp):
+    """--tokenizer DIR for a checkpoint that lacks vocab.json / merges.txt."""
+    d = os.path.join(tmp, "weights-only")
+    os.mkdir(d)
+    src = os.path.join(MODELS, "tiny-shakespeare")
+    for f in ("config.json", "model.safetensors"):
+        os.symlink(os.path.abspath(os.path.join(src, f)), os.path.join(d, f))
+    p = run(["top", "--model", d])
+    check(p.returncode == 2 and b"--tokenizer DIR" in p.stderr,
+          "a checkpoint without tokenizer files: the error says --tokenizer")
+    a = js(["top", "--model", d, "--tokenizer", src, "--k", "3"])
+    b = js(["top", "--k", "3"])
+    check(a and b and a["top"] == b["top"], "--tokenizer: the same answer as the full model")
+
+
 def test_options():
     help_text = run(["--help"]).stdout.decode()
     cmds = [l.split()[0] for l in help_text.split("Commands:")[1].splitlines()[1:] if l.strip()
@@ -249,6 +264,7 @@ def main():
         return 77
     with tempfile.TemporaryDirectory() as tmp:
         test_prompts(tmp)
+        test_tokenizer_dir(tmp)
         test_options()
         test_defects()
         test_logprobs()

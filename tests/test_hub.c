@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -762,6 +763,270 @@ static void test_disk_full(void **state)
     free(o);
 }
 
+/* ---- a hostile hub (issue 15) ---------------------------------------------- */
+
+static ts_status pull_hostile(const char *repo, ts_hub_pull_result *r, char *err, size_t n)
+{
+    ts_hub_pull_params p = params_for(repo);
+    p.stall_timeout_s = 3;
+    err[0] = '\0';
+    return ts_hub_pull(&p, NULL, NULL, r, err, n);
+}
+
+static void expect_pull(const char *repo, ts_status want, const char *needle)
+{
+    ts_hub_pull_result r;
+    char err[TS_ERR_SIZE];
+    ts_status st = pull_hostile(repo, &r, err, sizeof err);
+    if (st != want || !strstr(err, needle))
+        fail_msg("pull %s: expected status %d and \"%s\", got %d: \"%s\"", repo, want, needle, st,
+                 err);
+    for (const unsigned char *q = (const unsigned char *)err; *q; q++)
+        if (*q < 0x20 || *q == 0x7f) fail_msg("pull %s: raw control byte in \"%s\"", repo, err);
+    char folder[256];
+    snprintf(folder, sizeof folder, "models--%s", repo);
+    char *slash = strchr(folder, '/');
+    if (slash) memmove(slash + 2, slash + 1, strlen(slash + 1) + 1), slash[0] = slash[1] = '-';
+    assert_false(exists("%s/%s/snapshots", g_cache, folder));
+}
+
+/* Defect 1, from a server: the rejected weight_map entry is named, not freed bytes. */
+static void test_hostile_index_entry_named(void **state)
+{
+    (void)state;
+    expect_pull("tsorg/bad-index", TS_ERR_FORMAT,
+                "weight_map entry \"transformer.h.11.mlp.c_proj.weight.of.a.long.tensor.name\" "
+                "must be a shard file name");
+}
+
+/* Defect 2: the announced size bounds the download, and must fit the disk. */
+static void test_hostile_download_bounded(void **state)
+{
+    (void)state;
+    ts_hub_pull_result r;
+    char err[TS_ERR_SIZE];
+    assert_int_equal(pull_hostile("tsorg/endless", &r, err, sizeof err), TS_ERR_FORMAT);
+    if (!strstr(err, "more than the 10 bytes it announced")) fail_msg("%s", err);
+    /* Nothing beyond the 10 announced bytes was written (the server had 64 MiB). */
+    if (r.bytes_downloaded > 3 * 1024 * 1024 + 10)
+        fail_msg("%llu bytes taken from a server that announced 10 (and config, vocab, merges)",
+                 (unsigned long long)r.bytes_downloaded);
+    const char *etag = manifest_etag("tsorg/endless", "model.safetensors");
+    assert_false(exists("%s/models--tsorg--endless/blobs/%s.incomplete", g_cache, etag));
+    assert_false(exists("%s/models--tsorg--endless/blobs/%s", g_cache, etag));
+    /* 2^60 bytes announced: refused before any byte is requested. */
+    int gets0 = stat_int("data_gets");
+    expect_pull("tsorg/huge", TS_ERR_IO, "disk full");
+    assert_int_equal(stat_int("data_gets") - gets0, 3); /* config, vocab, merges only */
+}
+
+/* Defect 3: redirects to anything but http(s) are refused before a connection. */
+static void test_hostile_redirect_schemes(void **state)
+{
+    (void)state;
+    const char *repos[] = {"tsorg/gopher", "tsorg/dict", "tsorg/file", "tsorg/cdn-gopher",
+                           "tsorg/api-file"};
+    for (size_t i = 0; i < sizeof repos / sizeof *repos; i++)
+        expect_pull(repos[i], TS_ERR_NETWORK, "only http and https URLs are fetched");
+    assert_int_equal(stat_int("trap_connections"), 0);
+    /* The policy itself: http(s) only; plain http only from an http hub or to loopback. */
+    static const struct {
+        const char *endpoint, *url;
+        bool ok;
+    } k[] = {
+        {"https://huggingface.co", "https://cdn-lfs.hf.co/x?sig=1", true},
+        {"https://huggingface.co", "http://cdn-lfs.hf.co/x", false},
+        {"https://huggingface.co", "http://127.0.0.1:8080/x", true},
+        {"https://huggingface.co", "http://127.9.8.7/x", true},
+        {"https://huggingface.co", "http://[::1]:9/x", true},
+        {"https://huggingface.co", "http://localhost/x", true},
+        {"https://huggingface.co", "http://127.0.0.1.evil.com/x", false},
+        {"https://huggingface.co", "HTTPS://CDN.example/x", true},
+        {"http://mirror.local", "http://cdn.example/x", true},
+        {"https://huggingface.co", "file:///etc/passwd", false},
+        {"https://huggingface.co", "gopher://127.0.0.1:70/1", false},
+        {"https://huggingface.co", "dict://127.0.0.1:2628/d:x", false},
+        {"https://huggingface.co", "ftp://example.com/x", false},
+        {"https://huggingface.co", "javascript:alert(1)", false},
+        {"https://huggingface.co", "https://", false},
+        {"https://huggingface.co", "", false},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof *k; i++) {
+        char err[TS_ERR_SIZE] = "";
+        ts_status st = ts_hub_check_url(k[i].endpoint, k[i].url, err, sizeof err);
+        if ((st == TS_OK) != k[i].ok)
+            fail_msg("%s from %s: expected %s, got %d \"%s\"", k[i].url, k[i].endpoint,
+                     k[i].ok ? "allowed" : "refused", st, err);
+    }
+    /* HF_ENDPOINT itself must be http(s). */
+    ts_hub_pull_params p = params_for("tsorg/tiny");
+    p.endpoint = "file:///etc";
+    ts_hub_pull_result r;
+    char err[TS_ERR_SIZE];
+    assert_int_equal(ts_hub_pull(&p, NULL, NULL, &r, err, sizeof err), TS_ERR_INVALID);
+    assert_non_null(strstr(err, "HF_ENDPOINT"));
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Defect 4: a server trickling 2 bytes/s is cut off after the stall timeout. */
+static void test_hostile_trickle_stalls(void **state)
+{
+    (void)state;
+    ts_hub_pull_params p = params_for("tsorg/trickle");
+    p.stall_timeout_s = 2;
+    ts_hub_pull_result r;
+    char err[TS_ERR_SIZE] = "";
+    double t0 = now_s();
+    assert_int_equal(ts_hub_pull(&p, NULL, NULL, &r, err, sizeof err), TS_ERR_NETWORK);
+    double took = now_s() - t0;
+    if (!strstr(err, "stalled")) fail_msg("%s", err);
+    if (took > 10.0) fail_msg("a 2 bytes/s server held pull for %.1f s (stall timeout 2 s)", took);
+    /* The CLI's options. */
+    char out[4096];
+    t0 = now_s();
+    assert_int_equal(
+        run_cli(NULL, "pull tsorg/trickle --stall-timeout 2 --connect-timeout 5", out, sizeof out),
+        1);
+    assert_true(now_s() - t0 < 10.0);
+    assert_non_null(strstr(out, "stalled"));
+    assert_int_equal(run_cli(NULL, "pull tsorg/tiny --stall-timeout 0", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--stall-timeout"));
+    assert_int_equal(run_cli(NULL, "pull tsorg/tiny --connect-timeout x", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--connect-timeout"));
+}
+
+/* Defect 5: header lines are not NUL-terminated; parse exactly n bytes. */
+static ts_http_head head_of(const char *const *hdr_lines, size_t n_lines)
+{
+    ts_http_head h;
+    ts_http_head_reset(&h);
+    for (size_t i = 0; i < n_lines; i++) {
+        /* an exact-size copy, no NUL: reading past it is an ASan error */
+        size_t n = strlen(hdr_lines[i]);
+        char *b = malloc(n ? n : 1);
+        assert_non_null(b);
+        memcpy(b, hdr_lines[i], n);
+        ts_http_head_line(&h, b, n);
+        free(b);
+    }
+    return h;
+}
+
+static void test_hostile_header_lines(void **state)
+{
+    (void)state;
+    /* "HTTP/1.1 2" of a buffer that goes on "00 OK": a status of one digit is none. */
+    const char *buf = "HTTP/1.1 200 OK\r\n";
+    ts_http_head h;
+    ts_http_head_reset(&h);
+    ts_http_head_line(&h, buf, 10);
+    assert_int_equal(h.status, 0);
+    const char *ok[] = {"HTTP/1.1 302 Found\r\n", "Content-Length: 0\r\n",
+                        "X-Linked-Size: 12345\r\n", "ETag: \"abc\"\r\n"};
+    h = head_of(ok, 4);
+    assert_int_equal(h.status, 302);
+    assert_int_equal(h.content_length, 0);
+    assert_int_equal(h.linked_size, 12345);
+    assert_string_equal(h.etag, "\"abc\"");
+    assert_string_equal(h.bad, "");
+    const char *http2[] = {"HTTP/2 404"};
+    assert_int_equal(head_of(http2, 1).status, 404);
+    /* sizes: digits only, no sign, no overflow, one value */
+    const char *bad_sizes[] = {"Content-Length: -5",
+                               "Content-Length: 1e3",
+                               "Content-Length: 1 2",
+                               "Content-Length: ",
+                               "X-Linked-Size: 99999999999999999999",
+                               "X-Linked-Size: 0x10",
+                               "Content-Length: +7"};
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++) {
+        h = head_of(&bad_sizes[i], 1);
+        if (!h.bad[0]) fail_msg("'%s' was accepted", bad_sizes[i]);
+    }
+    const char *twice[] = {"Content-Length: 10", "Content-Length: 11"};
+    assert_string_equal(head_of(twice, 2).bad, "Content-Length");
+    const char *bad_status[] = {"HTTP/1.1 99999999999999999999 x", "HTTP/1.1 2000", "HTTP/1.1",
+                                "HTTP/1.1 -200", "HTTP/1.1 020"};
+    for (size_t i = 0; i < sizeof bad_status / sizeof *bad_status; i++)
+        assert_int_equal(head_of(&bad_status[i], 1).status, 0);
+    /* An etag too long to keep is marked, never cut to a shared prefix. */
+    char long_etag[400] = "ETag: \"";
+    memset(long_etag + 7, 'a', 300);
+    strcat(long_etag, "\"");
+    const char *le[] = {long_etag};
+    assert_string_equal(head_of(le, 1).bad, "ETag");
+    assert_string_equal(head_of(le, 1).etag, "");
+}
+
+/* Defect 6: what cannot be verified is refused. */
+static void test_hostile_unverifiable(void **state)
+{
+    (void)state;
+    expect_pull("tsorg/longetag", TS_ERR_FORMAT, "malformed or too long");
+    expect_pull("tsorg/hexless", TS_ERR_FORMAT, "neither a git sha1 (40 hex) nor a sha256");
+    expect_pull("tsorg/emptyredirect", TS_ERR_FORMAT, "redirect without X-Linked-Size");
+    /* ts_hub_head_meta on its own */
+    const char *commit = "0123456789abcdef0123456789abcdef01234567";
+    char etag[65], err[TS_ERR_SIZE];
+    int64_t size;
+    ts_http_head h;
+    ts_http_head_reset(&h);
+    h.status = 200;
+    snprintf(h.commit, sizeof h.commit, "%s", commit);
+    snprintf(h.etag, sizeof h.etag, "W/\"%s\"", "ce013625030ba8dba906f756967f9e9ca394464a");
+    h.content_length = 6;
+    assert_int_equal(ts_hub_head_meta(&h, "u", commit, etag, &size, err, sizeof err), TS_OK);
+    assert_string_equal(etag, "ce013625030ba8dba906f756967f9e9ca394464a");
+    assert_int_equal(size, 6);
+    snprintf(h.etag, sizeof h.etag, "\"CE013625030BA8DBA906F756967F9E9CA394464A\"");
+    assert_int_equal(ts_hub_head_meta(&h, "u", commit, etag, &size, err, sizeof err),
+                     TS_ERR_FORMAT);
+    snprintf(h.etag, sizeof h.etag, "\"../../../etc/passwd\"");
+    assert_int_equal(ts_hub_head_meta(&h, "u", commit, etag, &size, err, sizeof err),
+                     TS_ERR_FORMAT);
+    snprintf(h.etag, sizeof h.etag, "%s", "ce013625030ba8dba906f756967f9e9ca394464a");
+    h.content_length = -1;
+    assert_int_equal(ts_hub_head_meta(&h, "u", commit, etag, &size, err, sizeof err),
+                     TS_ERR_FORMAT);
+    assert_non_null(strstr(err, "size is unknown"));
+    h.status = 302; /* a redirect's Content-Length is not the file's */
+    h.content_length = 0;
+    assert_int_equal(ts_hub_head_meta(&h, "u", commit, etag, &size, err, sizeof err),
+                     TS_ERR_FORMAT);
+    h.linked_size = 7;
+    assert_int_equal(ts_hub_head_meta(&h, "u", commit, etag, &size, err, sizeof err), TS_OK);
+    assert_int_equal(size, 7);
+}
+
+/* Defect 9: server text reaches messages escaped; control characters never reach file names. */
+static void test_hostile_text_escaped(void **state)
+{
+    (void)state;
+    expect_pull("tsorg/evil-msg", TS_ERR_NOT_FOUND, "(server: \\x1b[2J\\x1b]0;pwned\\x07 ");
+    char out[4096];
+    assert_int_equal(run_cli(NULL, "pull tsorg/evil-msg", out, sizeof out), 2);
+    assert_null(strchr(out, 0x1b));
+    assert_null(strchr(out, 0x07));
+    assert_non_null(strstr(out, "\\x1b[2J"));
+    expect_pull("tsorg/evil-shard", TS_ERR_FORMAT, "must be a plain file name");
+}
+
+/* Defect 11: pull applies the loader's shard-name rule (before any shard is fetched). */
+static void test_hostile_subdir_shards(void **state)
+{
+    (void)state;
+    int heads0 = stat_int("heads");
+    expect_pull("tsorg/subdir-shards", TS_ERR_FORMAT,
+                "shard \"sub/dir/model-00001-of-00001.safetensors\" must be a plain file name");
+    assert_int_equal(stat_int("heads") - heads0, 4); /* config, vocab, merges, the index */
+}
+
 /* Last: the server is gone, models resolve by name from the cache. */
 static void test_model_by_name_without_server(void **state)
 {
@@ -943,6 +1208,14 @@ int main(void)
         cmocka_unit_test(test_sharded_and_renamed),
         cmocka_unit_test(test_offline_mode),
         cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_hostile_index_entry_named),
+        cmocka_unit_test(test_hostile_download_bounded),
+        cmocka_unit_test(test_hostile_redirect_schemes),
+        cmocka_unit_test(test_hostile_trickle_stalls),
+        cmocka_unit_test(test_hostile_header_lines),
+        cmocka_unit_test(test_hostile_unverifiable),
+        cmocka_unit_test(test_hostile_text_escaped),
+        cmocka_unit_test(test_hostile_subdir_shards),
         cmocka_unit_test(test_model_by_name_without_server),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -28,7 +28,7 @@ if ! cmake --install "$build_dir" --prefix "$tmp/a" >"$tmp/install.log" 2>&1; th
     exit 1
 fi
 model="share/tempscale/models/tiny-shakespeare"
-for f in bin/tempscale include/tempscale.h "$model/config.json" "$model/model.safetensors" \
+for f in bin/tempscale include/tempscale.h include/tempscale_request.h "$model/config.json" "$model/model.safetensors" \
     "$model/vocab.json" "$model/merges.txt"; do
     check "installed $f" test -s "$tmp/a/$f"
 done
@@ -37,7 +37,7 @@ check "installed libtempscale.a" test -n "$lib"
 pc=$(cd "$tmp/a" && find . -name tempscale.pc | head -n 1) # ./lib/pkgconfig/tempscale.pc
 check "installed tempscale.pc" test -n "$pc"
 check "nothing else installed (no tests, benchmarks or internal headers)" \
-    test "$(find "$tmp/a" -type f | grep -cv "/$model/")" -eq 4
+    test "$(find "$tmp/a" -type f | grep -cv "/$model/")" -eq 5
 
 # Runs tempscale top --json from an unrelated cwd; prints the "model" field.
 model_dir_of() {
@@ -59,6 +59,9 @@ check "prefix moved: uses the new <prefix>/$model (got '$got')" test "$got" = "$
 # The header alone, strict C11.
 check "tempscale.h compiles alone (-std=c11 -pedantic -Werror)" \
     cc -std=c11 -pedantic -Wall -Wextra -Werror -fsyntax-only -x c "$tmp/b/include/tempscale.h"
+check "tempscale_request.h compiles alone (-std=c11 -Werror)" \
+    cc -std=c11 -Wall -Wextra -Werror -fsyntax-only -I"$tmp/b/include" -x c \
+    "$tmp/b/include/tempscale_request.h"
 
 # A program against the installed header and static library. A sanitizer build's
 # library needs the same runtime at link time.
@@ -67,8 +70,11 @@ if nm "$tmp/b/$lib" 2>/dev/null | grep -q __asan_; then san+=(-fsanitize=address
 if nm "$tmp/b/$lib" 2>/dev/null | grep -q __ubsan_; then san+=(-fsanitize=undefined); fi
 cat >"$tmp/use.c" <<'EOF'
 #include <tempscale.h>
+#include <tempscale_request.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 int main(void)
 {
     const float logits[3] = {2.0f, 1.0f, 0.1f};
@@ -76,6 +82,21 @@ int main(void)
     if (ts_softmax(logits, 3, 1.0, p) != TS_OK) return 1;
     /* softmax([2, 1, 0.1]) = [0.6590, 0.2424, 0.0986] */
     if (fabs(p[0] - 0.6590011) > 1e-6 || fabs(p[1] - 0.2424329) > 1e-6) return 1;
+    /* The same through the request layer (softmax needs no model). */
+    const char *body = "{\"logits\": [2, 1, 0.1], \"temperatures\": [1]}";
+    ts_request *r;
+    ts_result *res;
+    char err[TS_ERR_SIZE];
+    if (ts_request_from_json(ts_analysis_find("softmax"), body, strlen(body), &r, err,
+                             sizeof err) != TS_OK ||
+        ts_request_run(r, NULL, NULL, &res, err, sizeof err) != TS_OK)
+        return 1;
+    char *js = ts_result_json(res);
+    int ok = js && strstr(js, "\"probs\":[0.659001") != NULL;
+    free(js);
+    ts_result_free(res);
+    ts_request_free(r);
+    if (!ok) return 1;
     printf("%s %.4f\n", TS_VERSION, p[0]);
     return 0;
 }

@@ -7,8 +7,10 @@
  * commas. Spaces around cells, CRLF line ends and blank lines are tolerated.
  * No quoting: cells are plain numbers. Every error names "path:line".
  *
- * Invariant: the file is read once into memory and parsed in one pass; the
- * output arrays grow geometrically (amortised O(1) per row).
+ * Invariant: the file (a regular file of at most 1 GiB, ts_read_file) is read
+ * once into memory and parsed in one pass; the output arrays grow
+ * geometrically (amortised O(1) per row) but never beyond the rows the rest
+ * of the file can hold, so a wide header cannot size them.
  */
 #include "internal.h"
 
@@ -112,7 +114,11 @@ ts_status ts_csv_read_logits(const char *path, float **logits, int32_t **labels,
         }
         size_t K = ncols - 1;
         if (rows == cap) {
+            /* Never more rows than the rest of the file can hold: a row is at
+             * least K + 1 non-empty cells and K commas. */
             size_t ncap = cap ? cap * 2 : 1024, bytes;
+            size_t fit = rows + (size_t)(end - p) / (2 * ncols - 1) + 1;
+            if (ncap > fit) ncap = fit;
             if (ts_mul_overflows(ncap, K * sizeof(float), &bytes)) {
                 st = ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: too many rows", path);
                 goto fail;

@@ -14,8 +14,10 @@
  * descr is a numpy type string: byte order '<' '>' '|' '=', kind f/i/u/b, item size.
  * Structured dtypes (descr is a list), objects and strings are refused.
  *
- * Invariants: the header is parsed field by field (never by struct), every size
- * from the file is overflow-checked, data is converted to host order, and
+ * Invariants: only a regular file is read (ts_open_regular); the header is
+ * parsed field by field (never by struct), every size from the file is
+ * overflow-checked and compared with what the file holds before anything is
+ * allocated for it, data is converted to host order, and
  * Fortran-order arrays are transposed to C order, so callers see row-major data.
  */
 #include "internal.h"
@@ -23,6 +25,7 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NPY_MAGIC "\x93NUMPY"
 
@@ -252,9 +255,15 @@ static ts_status read_raw(const char *path, npy_header *h, unsigned char **raw, 
 {
     *raw = NULL;
     memset(h, 0, sizeof *h);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", path, strerror(errno));
-    ts_status st = TS_OK;
+    int fd;
+    uint64_t file_size;
+    ts_status st = ts_open_regular(path, UINT64_MAX, &fd, &file_size, err, err_size);
+    if (st != TS_OK) return st;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", path);
+    }
     char *text = NULL;
     unsigned char pre[12];
     size_t got = fread(pre, 1, 10, f);
@@ -291,6 +300,10 @@ static ts_status read_raw(const char *path, npy_header *h, unsigned char **raw, 
                        path, hlen);
         goto done;
     }
+    if ((uint64_t)hlen > file_size) {
+        st = ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: truncated npy header", path);
+        goto done;
+    }
     text = malloc(hlen + 1);
     if (!text) {
         st = ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", path);
@@ -306,6 +319,15 @@ static ts_status read_raw(const char *path, npy_header *h, unsigned char **raw, 
     size_t nbytes;
     if (ts_mul_overflows(h->count, h->itemsize, &nbytes)) {
         st = ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: npy shape overflows", path);
+        goto done;
+    }
+    /* Never allocate more than the file can hold: the header is outside data. */
+    uint64_t data_at = (uint64_t)(major == 1 ? 10 : 12) + hlen;
+    uint64_t avail = file_size > data_at ? file_size - data_at : 0;
+    if ((uint64_t)nbytes > avail) {
+        st = ts_errorf(err, err_size, TS_ERR_FORMAT,
+                       "%s: truncated npy data: header promises %zu bytes, file has %llu", path,
+                       nbytes, (unsigned long long)avail);
         goto done;
     }
     *raw = malloc(nbytes ? nbytes : 1);

@@ -19,6 +19,8 @@
  *   scale_attn_weights (true), scale_attn_by_inverse_layer_idx (false),
  *   add_cross_attention (false)           other values change the maths and
  *                                         are refused
+ * The file is read by ts_json_load_file: a regular file of at most
+ * TS_CONFIG_FILE_MAX (1 MiB) and 2^21 JSON values (docs/security.md).
  * Sizes are bounded so that every product the engine forms (V*C, 4C*C,
  * n_positions*C, L*12*C*C) fits in size_t and int32 indices stay valid.
  */
@@ -219,7 +221,7 @@ ts_status ts_config_load(const char *dir, ts_model_info *info, char *err, size_t
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: path too long", dir);
     memset(info, 0, sizeof *info);
     cJSON *root = NULL;
-    ts_status s = ts_json_load_file(path, &root, err, err_size);
+    ts_status s = ts_json_load_file(path, TS_CONFIG_FILE_MAX, &root, err, err_size);
     if (s != TS_OK) return s;
     s = parse_config(path, root, info, err, err_size);
     cJSON_Delete(root);

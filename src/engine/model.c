@@ -391,12 +391,13 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
                 m->winfo.matrix_bytes += ts_mat_bytes(W->dtype, W->layout, W->rows, W->cols);
             }
 
-    /* Tokenizer: dir/vocab.json + dir/merges.txt. */
+    /* Tokenizer: vocab.json + merges.txt in dir, or in params->tokenizer_dir. */
+    const char *tdir = params && params->tokenizer_dir ? params->tokenizer_dir : dir;
     char vocab[4096], merges[4096];
-    if (snprintf(vocab, sizeof vocab, "%s/vocab.json", dir) >= (int)sizeof vocab ||
-        snprintf(merges, sizeof merges, "%s/merges.txt", dir) >= (int)sizeof merges) {
+    if (snprintf(vocab, sizeof vocab, "%s/vocab.json", tdir) >= (int)sizeof vocab ||
+        snprintf(merges, sizeof merges, "%s/merges.txt", tdir) >= (int)sizeof merges) {
         ts_model_free(m);
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: path too long", dir);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: path too long", tdir);
     }
     st = ts_tokenizer_load(vocab, merges, &m->tok, err, err_size);
     if (st != TS_OK) {
@@ -404,7 +405,7 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
         return st;
     }
     size_t n_tok = ts_tokenizer_vocab_size(m->tok);
-    if (n_tok > V) {
+    if (n_tok != V) { /* a padded vocabulary is refused: its extra ids have no bytes */
         ts_model_free(m);
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
                          "%s: vocab.json has %zu tokens but config.json vocab_size is %zu", vocab,

@@ -14,7 +14,10 @@
  *      size of the header in bytes.
  *        - N >= 2 (the smallest header is "{}").
  *        - N <= 100,000,000: the reference implementation refuses larger
- *          headers (MAX_HEADER_SIZE) and so do we.
+ *          headers (MAX_HEADER_SIZE) and so do we. We also refuse a header
+ *          of more than TS_JSON_MAX_VALUES (2^21) JSON values, before it is
+ *          parsed: cJSON spends ~80 bytes on each, so a header of "[1,1,..."
+ *          shapes would otherwise cost 40 times its size in memory.
  *        - 8 + N <= file size.
  *   2. The next N bytes are the header: a UTF-8 JSON object.
  *        - It MUST begin with '{' (0x7B).
@@ -59,10 +62,11 @@
  *
  * Sharded checkpoints: model.safetensors.index.json is
  *     {"metadata": {...}, "weight_map": {"TENSOR": "model-00001-of-00002.safetensors", ...}}
- * Every shard named is opened once (shard names must be plain file names in
- * the same directory); every tensor listed must be in the shard it is mapped
- * to; a tensor name may appear in only one shard. Tensors a shard holds but
- * the map does not list are kept (transformers loads whole shards too).
+ * read by ts_weight_map_load, which `tempscale pull` uses too, so both apply
+ * the one shard-name rule (ts_shard_name_ok: a plain NAME.safetensors in the
+ * same directory). Every shard named is opened once; every tensor listed must
+ * be in the shard it is mapped to; a tensor name may appear in only one shard. Tensors a shard
+ * holds but the map does not list are kept (transformers loads whole shards too).
  *
  * Directory resolution follows transformers' from_pretrained: model.safetensors
  * is preferred over model.safetensors.index.json when both exist.
@@ -455,6 +459,13 @@ static ts_status parse_header(ts_safetensors *st, const st_file *f, char *err, s
                          "%s: header byte %zu (0x%02x) is not valid UTF-8 JSON text", path, bad,
                          hdr[bad]);
 
+    /* cJSON spends ~80 bytes per value: "[1,1,1,..." would cost 40x the header. */
+    size_t values = ts_json_count_values((const char *)hdr, (size_t)n);
+    if (values > TS_JSON_MAX_VALUES)
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: header holds about %zu JSON values, more than the %zu a "
+                         "safetensors header may have",
+                         path, values, TS_JSON_MAX_VALUES);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts((const char *)hdr, (size_t)n, &end, 0);
     if (!root) {
@@ -594,35 +605,27 @@ static ts_status map_file(ts_safetensors *st, const char *path, size_t *index, c
     st->n_files++;
     *index = st->n_files - 1;
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ts_errorf(err, err_size, TS_ERR_IO, "%s: not a regular file", path);
-    }
-    if (sb.st_size < 8) {
+    int fd;
+    uint64_t fsize;
+    ts_status s = ts_open_regular(path, UINT64_MAX, &fd, &fsize, err, err_size);
+    if (s != TS_OK) return s;
+    if (fsize < 8) {
         close(fd);
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: file is %lld bytes, too short for the 8-byte header length", path,
-                         (long long)sb.st_size);
+                         "%s: file is %llu bytes, too short for the 8-byte header length", path,
+                         (unsigned long long)fsize);
     }
-    if ((uint64_t)sb.st_size > SIZE_MAX) {
+    if (fsize > SIZE_MAX) {
         close(fd);
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: file too large to map", path);
     }
-    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *map = mmap(NULL, (size_t)fsize, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);
     if (map == MAP_FAILED)
         return ts_errorf(err, err_size, TS_ERR_IO, "%s: mmap failed: %s", path, strerror(e));
     f->map = map;
-    f->size = (size_t)sb.st_size;
+    f->size = (size_t)fsize;
     return TS_OK;
 }
 
@@ -687,70 +690,115 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static ts_status open_sharded(ts_safetensors *st, const char *dir, const char *index_path,
-                              char *err, size_t err_size)
+bool ts_shard_name_ok(const char *name)
 {
-    cJSON *root = NULL;
-    ts_status s = ts_json_load_file(index_path, &root, err, err_size);
+    static const char suffix[] = ".safetensors";
+    size_t n = strlen(name), ns = sizeof suffix - 1;
+    if (n <= ns || n > 255 || name[0] == '.' || strcmp(name + n - ns, suffix) != 0) return false;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '/' || *p == '\\') return false;
+    return true;
+}
+
+void ts_weight_map_free(ts_weight_map *map)
+{
+    if (!map) return;
+    free(map->tensor);
+    free(map->shard);
+    free(map->shards);
+    cJSON_Delete(map->root);
+    memset(map, 0, sizeof *map);
+}
+
+ts_status ts_weight_map_load(const char *index_path, ts_weight_map *map, char *err, size_t err_size)
+{
+    memset(map, 0, sizeof *map);
+    ts_status s = ts_json_load_file(index_path, TS_MODEL_FILE_MAX, &map->root, err, err_size);
     if (s != TS_OK) return s;
-    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    const char **shards = NULL;
-    size_t n_entries = 0, n_shards = 0;
-    char path[4096];
+    const cJSON *root = map->root;
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(root)) {
         s = ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: expected a JSON object", index_path);
-        goto done;
+        goto fail;
     }
-    if (!cJSON_IsObject(map)) {
+    if (!cJSON_IsObject(wm)) {
         s = ts_errorf(err, err_size, TS_ERR_FORMAT,
                       "%s: \"weight_map\" must be an object {tensor: shard file}, got %s",
-                      index_path, json_type_name(map));
-        goto done;
+                      index_path, json_type_name(wm));
+        goto fail;
     }
     const cJSON *e;
-    cJSON_ArrayForEach(e, map)
+    size_t n = 0;
+    cJSON_ArrayForEach(e, wm)
     {
         if (!cJSON_IsString(e)) {
             s = ts_errorf(err, err_size, TS_ERR_FORMAT,
                           "%s: weight_map entry \"%s\" must be a shard file name, got %s",
                           index_path, e->string, json_type_name(e));
-            goto done;
+            goto fail;
         }
-        const char *v = e->valuestring;
-        if (!v[0] || strchr(v, '/') || strchr(v, '\\') || strcmp(v, ".") == 0 ||
-            strcmp(v, "..") == 0) {
+        if (!ts_shard_name_ok(e->valuestring)) {
             s = ts_errorf(err, err_size, TS_ERR_FORMAT,
                           "%s: weight_map entry \"%s\": shard \"%s\" must be a plain file name "
-                          "in the same directory",
-                          index_path, e->string, v);
-            goto done;
+                          "in the same directory (NAME.safetensors: no '/', no leading '.', no "
+                          "control characters)",
+                          index_path, e->string, e->valuestring);
+            goto fail;
         }
-        n_entries++;
+        n++;
     }
-    if (n_entries == 0) {
+    if (n == 0) {
         s = ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: weight_map is empty", index_path);
-        goto done;
+        goto fail;
     }
-    shards = malloc(n_entries * sizeof *shards);
-    if (!shards) {
+    map->tensor = malloc(n * sizeof *map->tensor);
+    map->shard = malloc(n * sizeof *map->shard);
+    map->shards = malloc(n * sizeof *map->shards);
+    if (!map->tensor || !map->shard || !map->shards) {
         s = ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", index_path);
-        goto done;
+        goto fail;
     }
-    cJSON_ArrayForEach(e, map) shards[n_shards++] = e->valuestring;
-    qsort(shards, n_shards, sizeof *shards, cmp_str);
+    cJSON_ArrayForEach(e, wm)
+    {
+        map->tensor[map->n] = e->string;
+        map->shards[map->n++] = e->valuestring;
+    }
+    /* Distinct shard names, sorted; each entry then points at its own. */
+    qsort(map->shards, n, sizeof *map->shards, cmp_str);
     size_t u = 0;
-    for (size_t i = 0; i < n_shards; i++)
-        if (u == 0 || strcmp(shards[u - 1], shards[i]) != 0) shards[u++] = shards[i];
-    n_shards = u;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || strcmp(map->shards[u - 1], map->shards[i]) != 0)
+            map->shards[u++] = map->shards[i];
+    map->n_shards = u;
+    size_t i = 0;
+    cJSON_ArrayForEach(e, wm)
+    {
+        const char *key = e->valuestring;
+        const char **hit = bsearch(&key, map->shards, u, sizeof *map->shards, cmp_str);
+        map->shard[i++] = *hit;
+    }
+    return TS_OK;
+fail:
+    ts_weight_map_free(map);
+    return s;
+}
 
-    for (size_t i = 0; i < n_shards; i++) {
-        if (snprintf(path, sizeof path, "%s/%s", dir, shards[i]) >= (int)sizeof path) {
-            s = ts_errorf(err, err_size, TS_ERR_INVALID, "%s/%s: path too long", dir, shards[i]);
+static ts_status open_sharded(ts_safetensors *st, const char *dir, const char *index_path,
+                              char *err, size_t err_size)
+{
+    ts_weight_map map;
+    ts_status s = ts_weight_map_load(index_path, &map, err, err_size);
+    if (s != TS_OK) return s;
+    char path[4096];
+    for (size_t i = 0; i < map.n_shards; i++) {
+        const char *shard = map.shards[i];
+        if (snprintf(path, sizeof path, "%s/%s", dir, shard) >= (int)sizeof path) {
+            s = ts_errorf(err, err_size, TS_ERR_INVALID, "%s/%s: path too long", dir, shard);
             goto done;
         }
         if (!is_file(path)) {
             s = ts_errorf(err, err_size, TS_ERR_IO,
-                          "%s: shard %s named in weight_map is missing (%s)", index_path, shards[i],
+                          "%s: shard %s named in weight_map is missing (%s)", index_path, shard,
                           strerror(errno ? errno : ENOENT));
             goto done;
         }
@@ -761,27 +809,25 @@ static ts_status open_sharded(ts_safetensors *st, const char *dir, const char *i
     if (s != TS_OK) goto done;
 
     /* Every tensor of the map is in the shard the map names. */
-    cJSON_ArrayForEach(e, map)
-    {
-        const ts_tensor *t = ts_safetensors_find(st, e->string);
+    for (size_t i = 0; i < map.n; i++) {
+        const ts_tensor *t = ts_safetensors_find(st, map.tensor[i]);
         if (!t) {
             s = ts_errorf(err, err_size, TS_ERR_FORMAT,
                           "%s: tensor %s is mapped to %s but no shard holds it", index_path,
-                          e->string, e->valuestring);
+                          map.tensor[i], map.shard[i]);
             goto done;
         }
         const char *base = strrchr(t->file, '/');
         base = base ? base + 1 : t->file;
-        if (strcmp(base, e->valuestring) != 0) {
+        if (strcmp(base, map.shard[i]) != 0) {
             s = ts_errorf(err, err_size, TS_ERR_FORMAT,
-                          "%s: tensor %s is mapped to %s but is in %s", index_path, e->string,
-                          e->valuestring, base);
+                          "%s: tensor %s is mapped to %s but is in %s", index_path, map.tensor[i],
+                          map.shard[i], base);
             goto done;
         }
     }
 done:
-    free(shards);
-    cJSON_Delete(root);
+    ts_weight_map_free(&map);
     return s;
 }
 

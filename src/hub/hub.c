@@ -33,6 +33,16 @@
  * the rename (sha256, or sha1 of "blob <size>\0" + data for git files), and
  * create the snapshot symlinks and the ref only after every blob is in
  * place, so a failed pull never leaves a half snapshot behind.
+ *
+ * The server is not trusted (docs/security.md). Everything it says goes
+ * through small parsers that neither allocate nor block (ts_http_head_line,
+ * ts_hub_head_meta, ts_hub_check_url, ts_hub_parse_model_info: fuzzed in
+ * tests/fuzz/): an etag must be a sha1 / sha256 (so every blob is verified
+ * and named safely), a size must be announced and bounds the download, every
+ * redirect is followed here (never by libcurl) after its URL passed the
+ * http(s) policy, the token goes only to the endpoint's origin, shard names
+ * pass the loader's own rule (ts_weight_map_load), and messages quoting the
+ * server are escaped by ts_errorf.
  */
 #include "internal.h"
 
@@ -47,12 +57,12 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
 #define HUB_MAX_FILES        256
-#define HUB_ETAG_MAX         128
 #define HUB_URL_MAX          8192
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -75,19 +85,17 @@ static bool pathf(char *out, size_t out_size, const char *fmt, ...)
     return n >= 0 && (size_t)n < out_size;
 }
 
-static bool is_hex_n(const char *s, size_t n)
+static bool is_lower_hex(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    }
-    return s[n] == '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return true;
 }
 
 /* huggingface_hub's REGEX_COMMIT_HASH: ^[0-9a-f]{40}$ */
 static bool is_commit_hash(const char *s)
 {
-    return strlen(s) == 40 && is_hex_n(s, 40);
+    return strlen(s) == 40 && is_lower_hex(s, 40);
 }
 
 static bool is_file(const char *path)
@@ -135,7 +143,7 @@ static ts_status mkdir_parent(const char *path, char *err, size_t err_size)
     return mkdir_p(buf, err, err_size);
 }
 
-/* A file name from the server or an index: relative, no "..", no empty parts. */
+/* A revision as a path under refs/ ("refs/pr/1"): relative, no "..", no empty parts. */
 static bool safe_relpath(const char *s)
 {
     if (!s[0] || s[0] == '/' || strlen(s) > 512 || strchr(s, '\\')) return false;
@@ -317,33 +325,14 @@ static ts_status names_add(name_list *l, const char *s, char *err, size_t err_si
     return TS_OK;
 }
 
-/* The distinct shard names of a model.safetensors.index.json (its weight_map values). */
+/* The distinct shard names of a model.safetensors.index.json (the one weight_map reader). */
 static ts_status index_shards(const char *index_path, name_list *shards, char *err, size_t err_size)
 {
-    char *text = NULL;
-    size_t len = 0;
-    ts_status st = ts_read_file(index_path, &text, &len, err, err_size);
-    if (st != TS_OK) return st;
-    cJSON *root = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!root) return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: not valid JSON", index_path);
-    const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
-    if (!cJSON_IsObject(map) || !map->child) {
-        cJSON_Delete(root);
-        return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: field weight_map: expected a non-empty object", index_path);
-    }
-    for (const cJSON *e = map->child; e; e = e->next) {
-        if (!cJSON_IsString(e) || !safe_relpath(e->valuestring)) {
-            cJSON_Delete(root);
-            return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                             "%s: weight_map[\"%s\"]: expected a relative file name", index_path,
-                             e->string ? e->string : "?");
-        }
-        st = names_add(shards, e->valuestring, err, err_size);
-        if (st != TS_OK) break;
-    }
-    cJSON_Delete(root);
+    ts_weight_map map;
+    ts_status st = ts_weight_map_load(index_path, &map, err, err_size);
+    for (size_t i = 0; st == TS_OK && i < map.n_shards; i++)
+        st = names_add(shards, map.shards[i], err, err_size);
+    ts_weight_map_free(&map);
     return st;
 }
 
@@ -385,11 +374,12 @@ static bool read_ref(const char *repo_dir, const char *revision, char commit[41]
     char path[TS_HUB_PATH_MAX];
     if (snprintf(path, sizeof path, "%s/refs/%s", repo_dir, revision) >= (int)sizeof path)
         return false;
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    char buf[64] = "";
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    char *text = NULL;
+    size_t n = 0;
+    if (ts_read_file_max(path, 64, &text, &n, NULL, 0) != TS_OK) return false;
+    char buf[65];
+    memcpy(buf, text, n);
+    free(text);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
     buf[n] = '\0';
@@ -447,8 +437,15 @@ ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t 
     size_t dlen = (size_t)EVP_MD_get_size(md);
     if (hex_size < 2 * dlen + 1)
         return ts_errorf(err, err_size, TS_ERR_RANGE, "digest buffer too small");
-    FILE *f = fopen(path, "rb");
-    if (!f) return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", path, strerror(errno));
+    int fd;
+    uint64_t fsize;
+    ts_status s = ts_open_regular(path, UINT64_MAX, &fd, &fsize, err, err_size);
+    if (s != TS_OK) return s;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", path);
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || !EVP_DigestInit_ex(ctx, md, NULL)) {
         EVP_MD_CTX_free(ctx);
@@ -482,19 +479,231 @@ ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t 
     return TS_OK;
 }
 
-/* ---- HTTP ----------------------------------------------------------------- */
+/* ---- HTTP: reading what a server says (no I/O) ------------------------------ */
+
+void ts_http_head_reset(ts_http_head *h)
+{
+    memset(h, 0, sizeof *h);
+    h->linked_size = h->content_length = -1;
+}
+
+static void mark_bad(ts_http_head *h, const char *name)
+{
+    if (!h->bad[0]) snprintf(h->bad, sizeof h->bad, "%s", name);
+}
+
+/* Copy v[0..n) into dst; false (dst empty) when it does not fit: never cut silently. */
+static bool copy_value(char *dst, size_t dst_size, const char *v, size_t n)
+{
+    if (n >= dst_size) {
+        dst[0] = '\0';
+        return false;
+    }
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+    return true;
+}
+
+/* Decimal digits only (no sign, no spaces), at most INT64_MAX. */
+static bool parse_size(const char *v, size_t n, int64_t *out)
+{
+    if (n == 0 || n > 19) return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') return false;
+        x = x * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (x > (uint64_t)INT64_MAX) return false;
+    *out = (int64_t)x;
+    return true;
+}
+
+static void set_size(ts_http_head *h, int64_t *field, const char *name, const char *v, size_t n)
+{
+    int64_t x;
+    if (!parse_size(v, n, &x) || (*field >= 0 && *field != x))
+        mark_bad(h, name); /* malformed, or given twice with two values */
+    else
+        *field = x;
+}
+
+void ts_http_head_line(ts_http_head *h, const char *line, size_t n)
+{
+    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        ts_http_head_reset(h); /* a new response (after a redirect or a 100) */
+        /* "HTTP/1.1 200 OK": exactly three digits after the first space. */
+        const char *sp = memchr(line, ' ', n);
+        size_t at = sp ? (size_t)(sp - line) + 1 : n;
+        if (n - at >= 3) {
+            const char *d = line + at;
+            bool digits = d[0] >= '1' && d[0] <= '5' && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' &&
+                          d[2] <= '9';
+            bool ends = n - at == 3 || d[3] == ' ' || d[3] == '\r' || d[3] == '\n';
+            if (digits && ends) h->status = (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
+        }
+        return;
+    }
+    const char *colon = memchr(line, ':', n);
+    if (!colon) return;
+    size_t klen = (size_t)(colon - line);
+    const char *v = colon + 1;
+    size_t vlen = n - klen - 1;
+    while (vlen > 0 && (*v == ' ' || *v == '\t'))
+        v++, vlen--;
+    while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' ' ||
+                        v[vlen - 1] == '\t'))
+        vlen--;
+#define HDR(name) (klen == sizeof(name) - 1 && strncasecmp(line, name, klen) == 0)
+#define KEEP(field, name)                                                                          \
+    do {                                                                                           \
+        if (!copy_value(h->field, sizeof h->field, v, vlen)) mark_bad(h, name);                    \
+    } while (0)
+    if (HDR("ETag"))
+        KEEP(etag, "ETag");
+    else if (HDR("X-Linked-Etag"))
+        KEEP(linked_etag, "X-Linked-Etag");
+    else if (HDR("X-Repo-Commit"))
+        KEEP(commit, "X-Repo-Commit");
+    else if (HDR("Location"))
+        KEEP(location, "Location");
+    else if (HDR("X-Error-Code"))
+        KEEP(error_code, "X-Error-Code");
+    else if (HDR("X-Error-Message")) /* only shown (escaped): cut to fit */
+        copy_value(h->error_message, sizeof h->error_message, v,
+                   vlen < sizeof h->error_message ? vlen : sizeof h->error_message - 1);
+    else if (HDR("X-Linked-Size"))
+        set_size(h, &h->linked_size, "X-Linked-Size", v, vlen);
+    else if (HDR("Content-Length"))
+        set_size(h, &h->content_length, "Content-Length", v, vlen);
+#undef KEEP
+#undef HDR
+}
+
+ts_status ts_hub_head_meta(const ts_http_head *h, const char *url, const char *commit,
+                           char etag[65], int64_t *size, char *err, size_t err_size)
+{
+    etag[0] = '\0';
+    *size = -1;
+    if (h->bad[0])
+        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: header %s is malformed or too long",
+                         url, h->bad);
+    if (!h->commit[0])
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: no X-Repo-Commit header (is HF_ENDPOINT a Hugging Face hub?)", url);
+    if (strcmp(h->commit, commit) != 0)
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: X-Repo-Commit %s differs from the requested commit %s", url,
+                         h->commit, commit);
+    /* _normalize_etag: X-Linked-Etag (LFS sha256) wins over ETag; strip W/ and quotes. */
+    const char *e = h->linked_etag[0] ? h->linked_etag : h->etag;
+    if (e[0] == 'W' && e[1] == '/') e += 2;
+    size_t n = strlen(e);
+    while (n > 0 && *e == '"')
+        e++, n--;
+    while (n > 0 && e[n - 1] == '"')
+        n--;
+    if (n == 0) return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: no ETag header", url);
+    if (!((n == 40 || n == 64) && is_lower_hex(e, n)))
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: ETag '%.*s%s' is neither a git sha1 (40 hex) nor a sha256 (64 hex); "
+                         "the file could not be verified, so it is not downloaded",
+                         url, n > 80 ? 80 : (int)n, e, n > 80 ? "..." : "");
+    memcpy(etag, e, n);
+    etag[n] = '\0';
+    /* A redirect's Content-Length is the length of the redirect itself. */
+    bool redirect = h->status >= 300 && h->status <= 399;
+    int64_t s = h->linked_size >= 0 || redirect ? h->linked_size : h->content_length;
+    if (s < 0)
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         redirect ? "%s: HTTP %ld redirect without X-Linked-Size: the file's size "
+                                    "is unknown, so the download could not be bounded"
+                                  : "%s: HTTP %ld without X-Linked-Size or Content-Length: the "
+                                    "file's size is unknown, so the download could not be bounded",
+                         url, h->status);
+    *size = s;
+    return TS_OK;
+}
+
+/* Scheme, host (lower case; IPv6 in brackets) and port (default filled in) of url. */
+typedef struct url_parts {
+    char scheme[16];
+    char host[256];
+    long port;
+} url_parts;
+
+static bool url_split(const char *url, url_parts *p)
+{
+    memset(p, 0, sizeof *p);
+    p->port = -1;
+    CURLU *u = curl_url();
+    if (!u) return false;
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    bool ok = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              snprintf(p->scheme, sizeof p->scheme, "%s", scheme) < (int)sizeof p->scheme;
+    if (ok && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+        ok = snprintf(p->host, sizeof p->host, "%s", host) < (int)sizeof p->host;
+    if (ok && curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+        p->port = strtol(port, NULL, 10);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    for (char *c = p->scheme; *c; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+    for (char *c = p->host; *c; c++)
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+    return ok;
+}
+
+static bool is_loopback_host(const char *host)
+{
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0) return true;
+    /* 127.0.0.0/8, dotted decimal */
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+           c < 256 && d < 256;
+}
+
+ts_status ts_hub_check_url(const char *endpoint, const char *url, char *err, size_t err_size)
+{
+    url_parts e, u;
+    if (!url_split(url, &u))
+        return ts_errorf(err, err_size, TS_ERR_NETWORK, "'%s' is not a URL tempscale can fetch",
+                         url);
+    if (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)
+        return ts_errorf(err, err_size, TS_ERR_NETWORK,
+                         "'%s': only http and https URLs are fetched (not %s)", url, u.scheme);
+    if (!u.host[0]) return ts_errorf(err, err_size, TS_ERR_NETWORK, "'%s': no host", url);
+    bool endpoint_http = url_split(endpoint, &e) && strcmp(e.scheme, "http") == 0;
+    if (strcmp(u.scheme, "http") == 0 && !endpoint_http && !is_loopback_host(u.host))
+        return ts_errorf(err, err_size, TS_ERR_NETWORK,
+                         "'%s': plain http is refused when the hub (%s) is https", url, endpoint);
+    return TS_OK;
+}
+
+static bool same_origin(const char *a, const char *b)
+{
+    url_parts x, y;
+    return url_split(a, &x) && url_split(b, &y) && strcmp(x.scheme, y.scheme) == 0 &&
+           strcmp(x.host, y.host) == 0 && x.port == y.port;
+}
+
+/* huggingface_hub follows a redirect itself only when Location has no scheme and no host. */
+static bool is_relative_location(const char *loc)
+{
+    if (loc[0] == '/' && loc[1] == '/') return false;
+    for (const char *p = loc; *p && *p != '/' && *p != '?' && *p != '#'; p++)
+        if (*p == ':') return false;
+    return true;
+}
+
+/* ---- HTTP: requests ---------------------------------------------------------- */
 
 typedef struct http_resp {
-    long status;
-    char etag[HUB_ETAG_MAX];
-    char linked_etag[HUB_ETAG_MAX];
-    char commit[64];
-    char location[2048];
-    char error_code[64];
-    char error_message[256];
-    int64_t linked_size;    /* -1 when absent */
-    int64_t content_length; /* -1 when absent */
-    char *body;             /* small bodies only (API JSON, error pages) */
+    ts_http_head head;
+    char *body; /* small bodies only (API JSON, error pages) */
     size_t body_len;
 } http_resp;
 
@@ -503,70 +712,18 @@ typedef struct hub_ctx {
     const char *cache; /* cache root */
     const char *endpoint;
     const char *token;
-    long timeout_s;
+    long connect_s, stall_s, lock_wait_s;
     ts_hub_progress_fn progress;
     void *user;
     ts_hub_pull_result *out;
     char curl_err[CURL_ERROR_SIZE];
 } hub_ctx;
 
-static void resp_reset_headers(http_resp *r)
-{
-    r->status = 0;
-    r->etag[0] = r->linked_etag[0] = r->commit[0] = r->location[0] = '\0';
-    r->error_code[0] = r->error_message[0] = '\0';
-    r->linked_size = r->content_length = -1;
-}
-
-static void copy_header_value(char *dst, size_t dst_size, const char *v, size_t n)
-{
-    while (n > 0 && (*v == ' ' || *v == '\t'))
-        v++, n--;
-    while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
-        n--;
-    if (n >= dst_size) n = dst_size - 1;
-    memcpy(dst, v, n);
-    dst[n] = '\0';
-}
-
-/* curl calls this once per header line, for every response of a redirect chain. */
+/* curl calls this once per header line, for every response (one per request: we follow). */
 static size_t on_header(char *line, size_t size, size_t nitems, void *user)
 {
-    http_resp *r = user;
     size_t n = size * nitems;
-    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        resp_reset_headers(r); /* a new response (after a redirect or 100) */
-        const char *sp = memchr(line, ' ', n);
-        if (sp) r->status = strtol(sp + 1, NULL, 10);
-        return n;
-    }
-    const char *colon = memchr(line, ':', n);
-    if (!colon) return n;
-    size_t klen = (size_t)(colon - line);
-    const char *v = colon + 1;
-    size_t vlen = n - klen - 1;
-    char tmp[32];
-#define HDR(name) (klen == sizeof(name) - 1 && strncasecmp(line, name, klen) == 0)
-    if (HDR("ETag"))
-        copy_header_value(r->etag, sizeof r->etag, v, vlen);
-    else if (HDR("X-Linked-Etag"))
-        copy_header_value(r->linked_etag, sizeof r->linked_etag, v, vlen);
-    else if (HDR("X-Repo-Commit"))
-        copy_header_value(r->commit, sizeof r->commit, v, vlen);
-    else if (HDR("Location"))
-        copy_header_value(r->location, sizeof r->location, v, vlen);
-    else if (HDR("X-Error-Code"))
-        copy_header_value(r->error_code, sizeof r->error_code, v, vlen);
-    else if (HDR("X-Error-Message"))
-        copy_header_value(r->error_message, sizeof r->error_message, v, vlen);
-    else if (HDR("X-Linked-Size")) {
-        copy_header_value(tmp, sizeof tmp, v, vlen);
-        r->linked_size = strtoll(tmp, NULL, 10);
-    } else if (HDR("Content-Length")) {
-        copy_header_value(tmp, sizeof tmp, v, vlen);
-        r->content_length = strtoll(tmp, NULL, 10);
-    }
-#undef HDR
+    ts_http_head_line(user, line, n);
     return n;
 }
 
@@ -586,21 +743,30 @@ static size_t on_body_mem(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
-/* Common options of every request: auth, timeouts, UA; proxies come from the environment. */
-static struct curl_slist *setup_request(hub_ctx *h, const char *url, bool auth,
+/*
+ * Common options of every request: only http(s), no redirect followed by
+ * libcurl (perform() checks each one), a connect timeout, a stall limit (an
+ * average below TS_HUB_MIN_SPEED bytes/s over stall_s seconds fails), and
+ * for the small metadata requests an overall deadline; auth, UA; proxies
+ * come from the environment.
+ */
+#define TS_HUB_MIN_SPEED 1024L
+static struct curl_slist *setup_request(hub_ctx *h, const char *url, bool auth, bool metadata,
                                         const char *extra_header)
 {
     CURL *c = h->curl;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->timeout_s);
-    /* A stalled transfer fails instead of hanging: < 1 byte/s for timeout_s. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->timeout_s);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->connect_s);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, TS_HUB_MIN_SPEED);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->stall_s);
+    if (metadata) curl_easy_setopt(c, CURLOPT_TIMEOUT, h->connect_s + h->stall_s);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "tempscale/" TS_VERSION " (libcurl)");
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
     h->curl_err[0] = '\0';
     struct curl_slist *hl = NULL;
     if (auth && h->token) {
@@ -610,19 +776,23 @@ static struct curl_slist *setup_request(hub_ctx *h, const char *url, bool auth,
     }
     if (extra_header) hl = curl_slist_append(hl, extra_header);
     if (hl) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    /* libcurl (>= 7.58) drops a custom Authorization header when a redirect
-     * changes host; CURLOPT_UNRESTRICTED_AUTH stays 0 so CDN hosts never see it. */
     return hl;
 }
 
 static ts_status curl_failure(hub_ctx *h, CURLcode rc, const char *url, char *err, size_t err_size)
 {
+    if (rc == CURLE_OPERATION_TIMEDOUT && !strstr(h->curl_err, "onnect"))
+        return ts_errorf(err, err_size, TS_ERR_NETWORK,
+                         "%s: the transfer stalled (under %ld bytes/s for %ld s, or a metadata "
+                         "request over %ld s; see --stall-timeout): %s",
+                         url, TS_HUB_MIN_SPEED, h->stall_s, h->connect_s + h->stall_s,
+                         h->curl_err[0] ? h->curl_err : curl_easy_strerror(rc));
     return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: %s%s%s", url, curl_easy_strerror(rc),
                      h->curl_err[0] ? ": " : "", h->curl_err);
 }
 
 /* Map a failed HTTP answer to a status and a message a user can act on. */
-static ts_status http_failure(hub_ctx *h, const http_resp *r, const char *repo_id,
+static ts_status http_failure(hub_ctx *h, const ts_http_head *r, const char *repo_id,
                               const char *revision, const char *url, char *err, size_t err_size)
 {
     char extra[300] = "";
@@ -669,28 +839,81 @@ static void url_quote(char *out, size_t out_size, const char *s, bool keep_slash
     out[k] = '\0';
 }
 
-/* GET a small JSON document (the model info API), following redirects. */
-static ts_status api_get(hub_ctx *h, const char *url, http_resp *r, char *err, size_t err_size)
+typedef enum follow_mode {
+    FOLLOW_NONE,     /* the caller reads the redirect */
+    FOLLOW_RELATIVE, /* only Locations without scheme and host (a renamed repo) */
+    FOLLOW_ALL,      /* every redirect ts_hub_check_url allows */
+} follow_mode;
+
+typedef struct request {
+    bool auth;     /* send the token (only ever to the endpoint's origin) */
+    bool head;     /* HEAD instead of GET */
+    bool metadata; /* small answer: an overall deadline applies */
+    follow_mode follow;
+    const char *extra_header;     /* e.g. a Range */
+    curl_write_callback write_fn; /* GET bodies; NULL = keep in r->body (capped) */
+    void *write_data;
+} request;
+
+/*
+ * Perform rq on url (HUB_URL_MAX bytes, updated to the last URL requested),
+ * following redirects ourselves: each target must pass ts_hub_check_url, at
+ * most 10 hops, and the token goes only to the endpoint's origin. r gets the
+ * headers of the last response (its status from libcurl). TS_OK whatever the
+ * HTTP status; TS_ERR_NETWORK when the transfer itself failed (*rc).
+ */
+static ts_status perform(hub_ctx *h, char *url, const request *rq, http_resp *r, CURLcode *rc_out,
+                         char *err, size_t err_size)
 {
-    resp_reset_headers(r);
-    struct curl_slist *hl = setup_request(h, url, true, NULL);
-    curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body_mem);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
-    CURLcode rc = curl_easy_perform(h->curl);
-    curl_slist_free_all(hl);
-    if (rc != CURLE_OK) return curl_failure(h, rc, url, err, err_size);
-    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
-    return TS_OK;
+    *rc_out = CURLE_OK;
+    for (int hop = 0;; hop++) {
+        ts_http_head_reset(&r->head);
+        free(r->body);
+        r->body = NULL;
+        r->body_len = 0;
+        bool auth = rq->auth && same_origin(url, h->endpoint);
+        struct curl_slist *hl = setup_request(h, url, auth, rq->metadata, rq->extra_header);
+        curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &r->head);
+        if (rq->head) {
+            curl_easy_setopt(h->curl, CURLOPT_NOBODY, 1L);
+        } else {
+            curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION,
+                             rq->write_fn ? rq->write_fn : on_body_mem);
+            curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, rq->write_fn ? rq->write_data : r);
+        }
+        CURLcode rc = curl_easy_perform(h->curl);
+        curl_slist_free_all(hl);
+        long code = 0;
+        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
+        r->head.status = code;
+        if (rc != CURLE_OK) {
+            *rc_out = rc;
+            return curl_failure(h, rc, url, err, err_size);
+        }
+        if (code < 300 || code > 399 || !r->head.location[0] || rq->follow == FOLLOW_NONE)
+            return TS_OK;
+        if (rq->follow == FOLLOW_RELATIVE && !is_relative_location(r->head.location))
+            return TS_OK; /* an absolute redirect (the CDN) is the caller's */
+        char *next = NULL;
+        curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &next);
+        if (!next)
+            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: HTTP %ld to an unusable Location",
+                             url, code);
+        if (hop == 10)
+            return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: more than 10 redirects", url);
+        ts_status st = ts_hub_check_url(h->endpoint, next, err, err_size);
+        if (st != TS_OK) return st;
+        if (!pathf(url, HUB_URL_MAX, "%s", next))
+            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: redirect URL too long", url);
+    }
 }
 
 /* The metadata of one file, as get_hf_file_metadata returns it. */
 typedef struct file_meta {
     char name[520];
-    char etag[HUB_ETAG_MAX];
-    int64_t size;          /* -1 when unknown */
+    char etag[65];
+    int64_t size;          /* as announced; bounds the download */
     char url[HUB_URL_MAX]; /* what to GET */
     bool send_auth;        /* false when url is a redirect target */
     bool cached;           /* blob already present */
@@ -704,64 +927,32 @@ static ts_status head_file(hub_ctx *h, const char *repo_id, const char *revision
     snprintf(url, sizeof url, "%s/%s/resolve/%s/%s", h->endpoint, repo_id, commit, qfile);
     http_resp r = {0};
     /* Follow only relative redirects (renamed repos), as _request_wrapper does. */
-    for (int hop = 0;; hop++) {
-        resp_reset_headers(&r);
-        struct curl_slist *hl = setup_request(h, url, true, "Accept-Encoding: identity");
-        curl_easy_setopt(h->curl, CURLOPT_NOBODY, 1L);
-        curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &r);
-        CURLcode rc = curl_easy_perform(h->curl);
-        curl_slist_free_all(hl);
-        if (rc != CURLE_OK) return curl_failure(h, rc, url, err, err_size);
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r.status);
-        bool redirect = r.status >= 300 && r.status <= 399 && r.location[0];
-        if (!redirect || strstr(r.location, "://")) break;
-        if (hop == 10)
-            return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: too many redirects", url);
-        if (r.location[0] != '/')
-            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: unsupported redirect to '%s'", url,
-                             r.location);
-        /* Same scheme://host[:port], new path. */
-        const char *host = strstr(url, "://");
-        const char *path = host ? strchr(host + 3, '/') : NULL;
-        size_t origin = path ? (size_t)(path - url) : strlen(url);
-        char next[HUB_URL_MAX];
-        if (snprintf(next, sizeof next, "%.*s%s", (int)origin, url, r.location) >= (int)sizeof next)
-            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: redirect URL too long", url);
-        snprintf(url, sizeof url, "%s", next);
-    }
-    if (r.status >= 400) return http_failure(h, &r, repo_id, revision, url, err, err_size);
-    if (!((r.status >= 200 && r.status < 300) || (r.status >= 300 && r.status <= 399)))
-        return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: unexpected HTTP %ld", url, r.status);
-    if (r.status >= 300 && !r.location[0])
+    request rq = {.auth = true,
+                  .head = true,
+                  .metadata = true,
+                  .follow = FOLLOW_RELATIVE,
+                  .extra_header = "Accept-Encoding: identity"};
+    CURLcode rc;
+    ts_status st = perform(h, url, &rq, &r, &rc, err, err_size);
+    free(r.body);
+    if (st != TS_OK) return st;
+    long code = r.head.status;
+    if (code >= 400) return http_failure(h, &r.head, repo_id, revision, url, err, err_size);
+    if (!((code >= 200 && code < 300) || (code >= 300 && code <= 399)))
+        return ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: unexpected HTTP %ld", url, code);
+    if (code >= 300 && !r.head.location[0])
         return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: HTTP %ld without a Location header",
-                         url, r.status);
-    if (!r.commit[0])
-        return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: no X-Repo-Commit header (is HF_ENDPOINT a Hugging Face hub?)", url);
-    if (strcmp(r.commit, commit) != 0)
-        return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: X-Repo-Commit %s differs from the requested commit %s", url, r.commit,
-                         commit);
-    /* _normalize_etag: X-Linked-Etag (LFS sha256) wins over ETag; strip W/ and quotes. */
-    const char *e = r.linked_etag[0] ? r.linked_etag : r.etag;
-    if (e[0] == 'W' && e[1] == '/') e += 2;
-    while (*e == '"')
-        e++;
-    size_t n = strlen(e);
-    while (n > 0 && e[n - 1] == '"')
-        n--;
-    if (n == 0 || n >= sizeof m->etag)
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: no usable ETag header", url);
-    memcpy(m->etag, e, n);
-    m->etag[n] = '\0';
-    if (!safe_relpath(m->etag) || strchr(m->etag, '/'))
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: ETag '%s' is not a file name", url,
-                         m->etag);
-    m->size = r.linked_size >= 0 ? r.linked_size : r.content_length;
-    if (r.status >= 300 && r.status <= 399) {
-        snprintf(m->url, sizeof m->url, "%s", r.location);
+                         url, code);
+    st = ts_hub_head_meta(&r.head, url, commit, m->etag, &m->size, err, err_size);
+    if (st != TS_OK) return st;
+    if (code >= 300) {
+        char *target = NULL;
+        curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &target);
+        if (!target || !pathf(m->url, sizeof m->url, "%s", target))
+            return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: unusable Location '%s'", url,
+                             r.head.location);
+        st = ts_hub_check_url(h->endpoint, m->url, err, err_size);
+        if (st != TS_OK) return st;
         m->send_auth = false; /* hf_hub_download pops Authorization for the CDN */
     } else {
         snprintf(m->url, sizeof m->url, "%s", url);
@@ -778,7 +969,7 @@ typedef struct dl_state {
     http_resp resp;
     uint64_t resumed, done, total;
     int write_errno;
-    bool restarted;
+    bool restarted, too_much;
     ts_hub_progress ev;
 } dl_state;
 
@@ -786,9 +977,9 @@ static size_t on_body_file(char *data, size_t size, size_t nmemb, void *user)
 {
     dl_state *d = user;
     size_t n = size * nmemb;
-    if (d->resp.status < 200 || d->resp.status >= 300) /* an error page: keep a little of it */
+    if (d->resp.head.status < 200 || d->resp.head.status >= 300) /* an error page or a redirect */
         return on_body_mem(data, size, nmemb, &d->resp) ? n : 0;
-    if (d->resumed > 0 && d->resp.status == 200 && !d->restarted) {
+    if (d->resumed > 0 && d->resp.head.status == 200 && !d->restarted) {
         /* The server ignored our Range: start the file over. */
         if (fflush(d->f) != 0 || ftruncate(fileno(d->f), 0) != 0 || fseek(d->f, 0, SEEK_SET)) {
             d->write_errno = errno;
@@ -797,6 +988,11 @@ static size_t on_body_file(char *data, size_t size, size_t nmemb, void *user)
         d->restarted = true;
         d->resumed = 0;
         d->done = 0;
+    }
+    /* Never a byte beyond the announced size: stop the transfer instead. */
+    if (n > d->total - d->done) {
+        d->too_much = true;
+        return 0;
     }
     if (fwrite(data, 1, n, d->f) != n) {
         d->write_errno = errno ? errno : EIO;
@@ -824,8 +1020,10 @@ static ts_status write_failure(const char *path, int e, char *err, size_t err_si
 
 /*
  * Fetch m into blobs_dir/{etag} via {etag}.incomplete: resume, verify, rename.
- * On a network failure the .incomplete file is kept for the next pull; on a
- * checksum mismatch it is deleted.
+ * The announced size bounds everything: the free disk space is checked first,
+ * and a server sending more than it announced is cut off (the partial file is
+ * deleted). On a network failure the .incomplete file is kept for the next
+ * pull; on a checksum mismatch it is deleted.
  */
 static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revision,
                                const char *blobs_dir, const file_meta *m, size_t index,
@@ -838,18 +1036,30 @@ static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revi
 
     dl_state d = {0};
     d.h = h;
-    d.total = m->size > 0 ? (uint64_t)m->size : 0;
+    d.total = (uint64_t)m->size;
     d.ev.file = m->name;
     d.ev.file_index = index;
     d.ev.n_files = n_files;
     d.ev.total = d.total;
     struct stat st;
+    if (lstat(part, &st) == 0 && !S_ISREG(st.st_mode))
+        return ts_errorf(err, err_size, TS_ERR_IO, "%s: not a regular file", part);
     if (stat(part, &st) == 0 && st.st_size > 0) {
         d.resumed = (uint64_t)st.st_size;
-        if (m->size >= 0 && d.resumed > (uint64_t)m->size) { /* longer than the file: stale */
+        if (d.resumed > d.total) { /* longer than the file: stale */
             unlink(part);
             d.resumed = 0;
         }
+    }
+    struct statvfs vfs;
+    if (statvfs(blobs_dir, &vfs) == 0) {
+        uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+        if (d.total - d.resumed > avail)
+            return ts_errorf(err, err_size, TS_ERR_IO,
+                             "%s: disk full: %s needs %llu more bytes, %llu are free in %s; free "
+                             "some space and run pull again",
+                             part, m->name, (unsigned long long)(d.total - d.resumed),
+                             (unsigned long long)avail, blobs_dir);
     }
     d.f = fopen(part, "ab");
     if (!d.f) return write_failure(part, errno, err, err_size);
@@ -862,43 +1072,44 @@ static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revi
         h->progress(&d.ev, h->user);
     }
     ts_status status = TS_OK;
-    bool complete_already = m->size >= 0 && d.resumed == (uint64_t)m->size;
-    if (!complete_already) {
-        char range[64];
+    if (d.resumed < d.total) {
+        char range[64], url[HUB_URL_MAX];
         snprintf(range, sizeof range, "Range: bytes=%llu-", (unsigned long long)d.resumed);
-        resp_reset_headers(&d.resp);
-        struct curl_slist *hl =
-            setup_request(h, m->url, m->send_auth, d.resumed > 0 ? range : NULL);
-        curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &d.resp);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body_file);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &d);
+        snprintf(url, sizeof url, "%s", m->url);
+        request rq = {.auth = m->send_auth,
+                      .follow = FOLLOW_ALL,
+                      .extra_header = d.resumed > 0 ? range : NULL,
+                      .write_fn = on_body_file,
+                      .write_data = &d};
         errno = 0;
-        CURLcode rc = curl_easy_perform(h->curl);
-        curl_slist_free_all(hl);
-        long code = 0;
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &code);
+        CURLcode rc;
+        char neterr[TS_ERR_SIZE] = "";
+        ts_status pst = perform(h, url, &rq, &d.resp, &rc, neterr, sizeof neterr);
+        long code = d.resp.head.status;
         if (d.write_errno) {
             status = write_failure(part, d.write_errno, err, err_size);
-        } else if (rc != CURLE_OK) {
-            status = curl_failure(h, rc, m->url, err, err_size);
-            size_t k = strlen(err ? err : "");
-            if (err && k + 1 < err_size)
-                snprintf(err + k, err_size - k,
-                         " (the partial download is kept in %s; run pull "
-                         "again to resume)",
-                         part);
+        } else if (d.too_much) {
+            unlink(part);
+            status = ts_errorf(err, err_size, TS_ERR_FORMAT,
+                               "%s: the server sent more than the %llu bytes it announced; the "
+                               "download was stopped and deleted",
+                               m->name, (unsigned long long)d.total);
+        } else if (pst != TS_OK && rc != CURLE_OK) {
+            status = ts_errorf(err, err_size, pst,
+                               "%s (the partial download is kept in %s; run pull again to "
+                               "resume)",
+                               neterr, part);
+        } else if (pst != TS_OK) {
+            status = ts_errorf(err, err_size, pst, "%s", neterr);
         } else if (code == 416) {
             unlink(part); /* our .incomplete does not fit the file: start over next time */
             status = ts_errorf(err, err_size, TS_ERR_NETWORK,
-                               "%s: HTTP 416 for a resumed download; run pull again", m->url);
+                               "%s: HTTP 416 for a resumed download; run pull again", url);
         } else if (code >= 400 || code < 200 || code >= 300) {
-            d.resp.status = code;
-            status = http_failure(h, &d.resp, repo_id, revision, m->url, err, err_size);
+            status = http_failure(h, &d.resp.head, repo_id, revision, url, err, err_size);
         } else if (d.resumed > 0 && code != 206 && !d.restarted) {
             status = ts_errorf(err, err_size, TS_ERR_NETWORK, "%s: HTTP %ld for a Range request",
-                               m->url, code);
+                               url, code);
         }
         free(d.resp.body);
     }
@@ -911,7 +1122,7 @@ static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revi
 
     if (stat(part, &st) != 0)
         return ts_errorf(err, err_size, TS_ERR_IO, "%s: %s", part, strerror(errno));
-    if (m->size >= 0 && (uint64_t)st.st_size != (uint64_t)m->size) {
+    if ((uint64_t)st.st_size != d.total) {
         unlink(part);
         return ts_errorf(err, err_size, TS_ERR_FORMAT,
                          "%s: received %lld bytes, the hub announced %lld; deleted, run pull again",
@@ -919,17 +1130,15 @@ static ts_status download_blob(hub_ctx *h, const char *repo_id, const char *revi
     }
     /* Verify against the etag: sha256 for LFS files, git blob sha1 otherwise. */
     size_t elen = strlen(m->etag);
-    if ((elen == 64 && is_hex_n(m->etag, 64)) || (elen == 40 && is_hex_n(m->etag, 40))) {
-        char hex[2 * EVP_MAX_MD_SIZE + 1];
-        status = ts_hub_file_digest(part, elen == 40, hex, sizeof hex, err, err_size);
-        if (status != TS_OK) return status;
-        if (strcmp(hex, m->etag) != 0) {
-            unlink(part);
-            return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                             "%s: checksum mismatch: %s %s, expected %s (the etag); the download "
-                             "was deleted",
-                             m->name, elen == 64 ? "sha256" : "git sha1", hex, m->etag);
-        }
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+    status = ts_hub_file_digest(part, elen == 40, hex, sizeof hex, err, err_size);
+    if (status != TS_OK) return status;
+    if (strcmp(hex, m->etag) != 0) {
+        unlink(part);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: checksum mismatch: %s %s, expected %s (the etag); the download "
+                         "was deleted",
+                         m->name, elen == 64 ? "sha256" : "git sha1", hex, m->etag);
     }
     if (rename(part, blob) != 0)
         return ts_errorf(err, err_size, TS_ERR_IO, "%s: cannot rename to %s: %s", part, blob,
@@ -1054,63 +1263,67 @@ static bool env_offline(void)
     return env_true(v);
 }
 
-/* Which files of the repo to fetch, from the API's "siblings". */
-static ts_status choose_files(const cJSON *siblings, const char *repo_id, const char *commit,
-                              name_list *files, bool *sharded, char *err, size_t err_size)
+ts_status ts_hub_parse_model_info(const char *what, const char *body, size_t len,
+                                  const char *repo_id, char commit[41], const char **weights,
+                                  char *err, size_t err_size)
 {
-    name_list have = {0};
-    ts_status st = TS_OK;
-    const cJSON *s;
-    cJSON_ArrayForEach(s, siblings)
+    commit[0] = '\0';
+    *weights = NULL;
+    cJSON *info = NULL;
+    ts_status st = ts_json_parse(what, body ? body : "", body ? len : 0, TS_JSON_MAX_VALUES, &info,
+                                 err, err_size);
+    if (st != TS_OK) return st;
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(info, "sha");
+    const cJSON *siblings = cJSON_GetObjectItemCaseSensitive(info, "siblings");
+    if (!cJSON_IsString(sha) || !is_commit_hash(sha->valuestring) || !cJSON_IsArray(siblings)) {
+        cJSON_Delete(info);
+        return ts_errorf(err, err_size, TS_ERR_FORMAT,
+                         "%s: expected \"sha\" (40 hex) and \"siblings\" (array) in the answer",
+                         what);
+    }
+    memcpy(commit, sha->valuestring, 41);
+    /* Which files the repository has, of those that matter. */
+    bool has_single = false, has_index = false, has_bin = false, has_req[N_REQUIRED] = {false};
+    const cJSON *sib;
+    cJSON_ArrayForEach(sib, siblings)
     {
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(s, "rfilename");
-        if (cJSON_IsString(f) && have.n < HUB_MAX_FILES) {
-            char *dup = strdup(f->valuestring);
-            if (!dup) {
-                names_free(&have);
-                return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
-            }
-            have.names[have.n++] = dup;
-        }
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(sib, "rfilename");
+        if (!cJSON_IsString(f)) continue;
+        const char *n = f->valuestring;
+        size_t len_n = strlen(n);
+        has_single |= strcmp(n, "model.safetensors") == 0;
+        has_index |= strcmp(n, "model.safetensors.index.json") == 0;
+        has_bin |=
+            strncmp(n, "pytorch_model", 13) == 0 && len_n > 4 && strcmp(n + len_n - 4, ".bin") == 0;
+        for (size_t i = 0; i < N_REQUIRED; i++)
+            has_req[i] |= strcmp(n, REQUIRED_FILES[i]) == 0;
     }
-    bool has_bin = false;
-    for (size_t i = 0; i < have.n; i++) {
-        const char *n = have.names[i];
-        if (strncmp(n, "pytorch_model", 13) == 0 && strlen(n) > 4 &&
-            strcmp(n + strlen(n) - 4, ".bin") == 0)
-            has_bin = true;
-    }
-    *sharded = false;
-    const char *weights = NULL;
-    if (names_has(&have, "model.safetensors")) {
-        weights = "model.safetensors";
-    } else if (names_has(&have, "model.safetensors.index.json")) {
-        weights = "model.safetensors.index.json";
-        *sharded = true;
+    cJSON_Delete(info);
+    if (has_single) {
+        *weights = "model.safetensors";
+    } else if (has_index) {
+        *weights = "model.safetensors.index.json";
     } else if (has_bin) {
-        st = ts_errorf(err, err_size, TS_ERR_UNSUPPORTED,
-                       "%s@%.12s has only PyTorch pickle weights (pytorch_model.bin): tempscale "
-                       "never loads pickle files, for safety; look for a revision with "
-                       "model.safetensors (e.g. a refs/pr/N safetensors conversion) and pass "
-                       "--revision",
-                       repo_id, commit);
+        return ts_errorf(err, err_size, TS_ERR_UNSUPPORTED,
+                         "%s@%.12s has only PyTorch pickle weights (pytorch_model.bin): tempscale "
+                         "never loads pickle files, for safety; look for a revision with "
+                         "model.safetensors (e.g. a refs/pr/N safetensors conversion) and pass "
+                         "--revision",
+                         repo_id, commit);
     } else {
-        st = ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
-                       "%s@%.12s has no model.safetensors or model.safetensors.index.json", repo_id,
-                       commit);
+        return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                         "%s@%.12s has no model.safetensors or model.safetensors.index.json",
+                         repo_id, commit);
     }
-    for (size_t i = 0; st == TS_OK && i < N_REQUIRED; i++) {
-        if (!names_has(&have, REQUIRED_FILES[i]))
-            st = ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
-                           "%s@%.12s has no %s (tempscale needs a GPT-2 style checkpoint: "
-                           "config.json, vocab.json, merges.txt, safetensors weights)",
-                           repo_id, commit, REQUIRED_FILES[i]);
-        else
-            st = names_add(files, REQUIRED_FILES[i], err, err_size);
-    }
-    if (st == TS_OK) st = names_add(files, weights, err, err_size);
-    names_free(&have);
-    return st;
+    for (size_t i = 0; i < N_REQUIRED; i++)
+        if (!has_req[i]) {
+            *weights = NULL;
+            return ts_errorf(err, err_size, TS_ERR_NOT_FOUND,
+                             "%s@%.12s has no %s (tempscale needs a GPT-2 style checkpoint: "
+                             "config.json, vocab.json, merges.txt, safetensors weights)",
+                             repo_id, commit, REQUIRED_FILES[i]);
+        }
+    return TS_OK;
 }
 
 static ts_status pull_online(hub_ctx *h, const char *repo_id, const char *revision,
@@ -1121,32 +1334,22 @@ static ts_status pull_online(hub_ctx *h, const char *repo_id, const char *revisi
     url_quote(qrev, sizeof qrev, revision, false);
     snprintf(url, sizeof url, "%s/api/models/%s/revision/%s", h->endpoint, repo_id, qrev);
     http_resp r = {0};
-    ts_status st = api_get(h, url, &r, err, err_size);
-    if (st != TS_OK) {
-        free(r.body);
-        return st;
-    }
-    if (r.status != 200) {
-        st = http_failure(h, &r, repo_id, revision, url, err, err_size);
-        free(r.body);
-        return st;
-    }
-    cJSON *info = r.body ? cJSON_ParseWithLength(r.body, r.body_len) : NULL;
+    request rq = {.auth = true, .metadata = true, .follow = FOLLOW_ALL};
+    CURLcode rc;
+    ts_status st = perform(h, url, &rq, &r, &rc, err, err_size);
+    if (st == TS_OK && r.head.status != 200)
+        st = http_failure(h, &r.head, repo_id, revision, url, err, err_size);
+    const char *weights = NULL;
+    if (st == TS_OK)
+        st = ts_hub_parse_model_info(url, r.body, r.body_len, repo_id, out->commit, &weights, err,
+                                     err_size);
     free(r.body);
-    if (!info) return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s: answer is not JSON", url);
-    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(info, "sha");
-    const cJSON *siblings = cJSON_GetObjectItemCaseSensitive(info, "siblings");
-    if (!cJSON_IsString(sha) || !is_commit_hash(sha->valuestring) || !cJSON_IsArray(siblings)) {
-        cJSON_Delete(info);
-        return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                         "%s: expected \"sha\" (40 hex) and \"siblings\" (array) in the answer",
-                         url);
-    }
-    memcpy(out->commit, sha->valuestring, 41);
+    if (st != TS_OK) return st;
+    bool sharded = strcmp(weights, "model.safetensors.index.json") == 0;
     name_list files = {0};
-    bool sharded = false;
-    st = choose_files(siblings, repo_id, out->commit, &files, &sharded, err, err_size);
-    cJSON_Delete(info);
+    for (size_t i = 0; st == TS_OK && i < N_REQUIRED; i++)
+        st = names_add(&files, REQUIRED_FILES[i], err, err_size);
+    if (st == TS_OK) st = names_add(&files, weights, err, err_size);
     if (st != TS_OK) {
         names_free(&files);
         return st;
@@ -1197,7 +1400,7 @@ static ts_status pull_online(hub_ctx *h, const char *repo_id, const char *revisi
             }
         } else {
             const char *folder = strrchr(repo_dir, '/') + 1;
-            int lock = lock_blob(h->cache, folder, m->etag, h->timeout_s, err, err_size);
+            int lock = lock_blob(h->cache, folder, m->etag, h->lock_wait_s, err, err_size);
             if (lock < 0)
                 st = TS_ERR_IO;
             else if (is_file(blob))
@@ -1242,11 +1445,11 @@ static bool read_stored_token(char *out, size_t out_size)
     else
         pathf(raw, sizeof raw, "~/.cache/huggingface/token");
     if (expand_home(raw, path, sizeof path, NULL, 0) != TS_OK) return false;
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    size_t n = fread(out, 1, out_size - 1, f);
-    fclose(f);
-    out[n] = '\0';
+    char *text = NULL;
+    size_t n = 0;
+    if (ts_read_file_max(path, out_size - 1, &text, &n, NULL, 0) != TS_OK) return false;
+    memcpy(out, text, n + 1);
+    free(text);
     char *b = out;
     while (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r')
         b++;
@@ -1307,6 +1510,9 @@ ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progr
     size_t eplen = strlen(ep);
     while (eplen > 0 && ep[eplen - 1] == '/')
         ep[--eplen] = '\0';
+    char why[TS_ERR_SIZE];
+    if (ts_hub_check_url(ep, ep, why, sizeof why) != TS_OK)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "HF_ENDPOINT %s", why);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return ts_errorf(err, err_size, TS_ERR_NETWORK, "cannot initialise libcurl");
@@ -1323,7 +1529,10 @@ ts_status ts_hub_pull(const ts_hub_pull_params *params, ts_hub_progress_fn progr
     if (!params->token && !h.token && read_stored_token(stored_token, sizeof stored_token))
         h.token = stored_token;
     if (h.token && !h.token[0]) h.token = NULL;
-    h.timeout_s = params->timeout_s > 0 ? params->timeout_s : 30;
+    long t = params->timeout_s > 0 ? params->timeout_s : 30;
+    h.connect_s = params->connect_timeout_s > 0 ? params->connect_timeout_s : t;
+    h.stall_s = params->stall_timeout_s > 0 ? params->stall_timeout_s : t;
+    h.lock_wait_s = t;
     h.progress = progress;
     h.user = user;
     h.out = out;

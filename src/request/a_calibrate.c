@@ -36,51 +36,101 @@ typedef struct req_calibrate {
 static const char *const methods_names[] = {"all", "temperature", NULL};
 
 static const rq_field fields[] = {
-    {.info = {.name = "val", .type = TS_FIELD_STRING, .metavar = "FILE",
+    {.info = {.name = "val",
+              .type = TS_FIELD_STRING,
+              .metavar = "FILE",
               .help = "validation set: CSV label,logit_0,... or a .npy [N, K] of logits"},
      .off = offsetof(req_calibrate, val)},
-    {.info = {.name = "val_labels", .type = TS_FIELD_STRING, .metavar = "FILE",
+    {.info = {.name = "val_labels",
+              .type = TS_FIELD_STRING,
+              .metavar = "FILE",
               .help = ".npy integer labels [N] for a .npy --val"},
      .off = offsetof(req_calibrate, val_labels)},
-    {.info = {.name = "logits", .type = TS_FIELD_STRING, .metavar = "FILE",
+    {.info = {.name = "logits",
+              .type = TS_FIELD_STRING,
+              .metavar = "FILE",
               .help = "the same as --val"},
      .off = offsetof(req_calibrate, logits)},
-    {.info = {.name = "labels", .type = TS_FIELD_STRING, .metavar = "FILE",
+    {.info = {.name = "labels",
+              .type = TS_FIELD_STRING,
+              .metavar = "FILE",
               .help = "the same as --val-labels"},
      .off = offsetof(req_calibrate, labels)},
-    {.info = {.name = "test", .type = TS_FIELD_STRING, .metavar = "FILE",
+    {.info = {.name = "test",
+              .type = TS_FIELD_STRING,
+              .metavar = "FILE",
               .help = "test set, same formats (metrics only; T* comes from VAL)"},
      .off = offsetof(req_calibrate, test)},
-    {.info = {.name = "test_labels", .type = TS_FIELD_STRING, .metavar = "FILE",
+    {.info = {.name = "test_labels",
+              .type = TS_FIELD_STRING,
+              .metavar = "FILE",
               .help = ".npy labels for a .npy --test"},
      .off = offsetof(req_calibrate, test_labels)},
-    {.info = {.name = "bins", .type = TS_FIELD_INT, .metavar = "N", .def = "15",
+    {.info = {.name = "bins",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "15",
               .help = "bins for ECE / MCE / adaptive ECE"},
-     .off = offsetof(req_calibrate, bins), .min = 1, .max = TS_CALIB_MAX_BINS},
-    {.info = {.name = "text", .type = TS_FIELD_STRING, .metavar = "FILE",
+     .off = offsetof(req_calibrate, bins),
+     .min = 1,
+     .max = TS_CALIB_MAX_BINS},
+    {.info = {.name = "text",
+              .type = TS_FIELD_STRING,
+              .metavar = "FILE",
               .help = "language model mode: the text to score (with the model of --model)"},
      .off = offsetof(req_calibrate, text)},
-    {.info = {.name = "from", .type = TS_FIELD_DOUBLE, .metavar = "F", .def = "0",
+    {.info = {.name = "from",
+              .type = TS_FIELD_DOUBLE,
+              .metavar = "F",
+              .def = "0",
               .help = "start at this fraction of the text's bytes (0.9 = the last 10 %)"},
-     .off = offsetof(req_calibrate, from), .min = 0, .max = 1, .max_open = true},
-    {.info = {.name = "fit_until", .type = TS_FIELD_DOUBLE, .metavar = "F", .def = "0.5",
+     .off = offsetof(req_calibrate, from),
+     .min = 0,
+     .max = 1,
+     .max_open = true},
+    {.info = {.name = "fit_until",
+              .type = TS_FIELD_DOUBLE,
+              .metavar = "F",
+              .def = "0.5",
               .help = "fit T* on the first F of the scored tokens, report on the rest "
                       "(1 = fit and score on the same tokens)"},
-     .off = offsetof(req_calibrate, fit_until), .min = 0, .max = 1, .min_open = true},
-    {.info = {.name = "stride", .type = TS_FIELD_INT, .metavar = "S",
-              .def = "n_positions / 2", .help = "window stride in tokens"},
-     .off = offsetof(req_calibrate, stride), .min = 1, .max = 1 << 20},
-    {.info = {.name = "max_tokens", .type = TS_FIELD_INT, .metavar = "N", .def = "all",
+     .off = offsetof(req_calibrate, fit_until),
+     .min = 0,
+     .max = 1,
+     .min_open = true},
+    {.info = {.name = "stride",
+              .type = TS_FIELD_INT,
+              .metavar = "S",
+              .def = "n_positions / 2",
+              .help = "window stride in tokens"},
+     .off = offsetof(req_calibrate, stride),
+     .min = 1,
+     .max = 1 << 20},
+    {.info = {.name = "max_tokens",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "all",
               .help = "score at most N tokens"},
-     .off = offsetof(req_calibrate, max_tokens), .min = 2, .max = 1L << 30},
-    {.info = {.name = "bootstrap", .type = TS_FIELD_INT, .metavar = "B",
+     .off = offsetof(req_calibrate, max_tokens),
+     .min = 2,
+     .max = 1L << 30},
+    {.info = {.name = "bootstrap",
+              .type = TS_FIELD_INT,
+              .metavar = "B",
               .def = "1000 (0 for more than 1e6 logits)",
               .help = "resamples for the 95 % intervals of T*, NLL, ECE ... (0 = none)"},
-     .off = offsetof(req_calibrate, bootstrap), .min = -1, .max = 100000},
-    {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "0",
+     .off = offsetof(req_calibrate, bootstrap),
+     .min = -1,
+     .max = 100000},
+    {.info = {.name = "seed",
+              .type = TS_FIELD_U64,
+              .metavar = "S",
+              .def = "0",
               .help = "seed of the bootstrap resamples"},
      .off = offsetof(req_calibrate, seed)},
-    {.info = {.name = "methods", .type = TS_FIELD_ENUM, .metavar = "all|temperature",
+    {.info = {.name = "methods",
+              .type = TS_FIELD_ENUM,
+              .metavar = "all|temperature",
               .def = "all",
               .help = "classifier: also compare vector and matrix scaling (Guo et al.) on the "
                       "same split",
@@ -128,8 +178,8 @@ static bool ends_with_npy(const char *p)
     return n >= 4 && strcasecmp(p + n - 4, ".npy") == 0;
 }
 
-static ts_status load_set(const char *path, const char *labels_path, const char *opt,
-                          cal_set *s, char *err, size_t err_size)
+static ts_status load_set(const char *path, const char *labels_path, const char *opt, cal_set *s,
+                          char *err, size_t err_size)
 {
     s->path = strdup(path);
     if (!s->path) return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
@@ -177,8 +227,8 @@ static ts_status load_set(const char *path, const char *labels_path, const char 
             for (size_t j = 0; j < s->k; j++)
                 if (!isfinite(s->z[i * s->k + j]))
                     return ts_errorf(err, err_size, TS_ERR_FORMAT,
-                                     "%s: row %zu, column %zu: logit %g is not finite", path, i,
-                                     j, (double)s->z[i * s->k + j]);
+                                     "%s: row %zu, column %zu: logit %g is not finite", path, i, j,
+                                     (double)s->z[i * s->k + j]);
         }
     }
     if (ts_calib_looks_like_probabilities(s->z, s->n, s->k))
@@ -196,8 +246,8 @@ static ts_status evaluate(cal_set *s, double t, int32_t n_bins, char *err, size_
     if (!s->bins_before || !s->bins_after)
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
     char e2[TS_ERR_SIZE] = "";
-    if (ts_calib_metrics_bins(s->z, s->y, s->n, s->k, 1.0, n_bins, &s->before, s->bins_before,
-                              e2, sizeof e2) != TS_OK ||
+    if (ts_calib_metrics_bins(s->z, s->y, s->n, s->k, 1.0, n_bins, &s->before, s->bins_before, e2,
+                              sizeof e2) != TS_OK ||
         ts_calib_metrics_bins(s->z, s->y, s->n, s->k, t, n_bins, &s->after, s->bins_after, e2,
                               sizeof e2) != TS_OK)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s", s->path,
@@ -215,8 +265,8 @@ typedef struct res_calibrate {
     bool lm;
     ts_calib_fit fit;
     int32_t n_bins;
-    int32_t n_boot;           /* resamples used (0: no intervals) */
-    ts_interval t_star;       /* T* over resamples of the fit set */
+    int32_t n_boot;                   /* resamples used (0: no intervals) */
+    ts_interval t_star;               /* T* over resamples of the fit set */
     ts_calib_metrics_ci ci[2], delta; /* on the reported set at T = 1 and T*; T* - 1 paired */
     bool has_compare;
     ts_calib_comparison cmp[TS_CALIB_N_METHODS];
@@ -250,8 +300,7 @@ static ts_status check(const ts_request *r, char *err, size_t err_size)
     if (q->logits.s && q->val.s)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "logits: the same as val; give one");
     if (q->labels.s && q->val_labels.s)
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "labels: the same as val_labels; give one");
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "labels: the same as val_labels; give one");
     bool classifier = q->val.s || q->logits.s || q->test.s;
     if (q->text.s && classifier)
         return ts_errorf(err, err_size, TS_ERR_INVALID,
@@ -267,8 +316,8 @@ static ts_status check(const ts_request *r, char *err, size_t err_size)
 }
 
 /* The diagnostics of ts_calib_diagnose as warnings, with the numbers. */
-static void warn_diagnose(rq_run *run, const char *set, const char *unit, size_t n,
-                          int32_t n_bins, const ts_calib_bin *bins, const ts_calib_fit *fit,
+static void warn_diagnose(rq_run *run, const char *set, const char *unit, size_t n, int32_t n_bins,
+                          const ts_calib_bin *bins, const ts_calib_fit *fit,
                           const ts_calib_metrics *before, const ts_calib_metrics *after,
                           const ts_calib_metrics_ci *delta)
 {
@@ -287,7 +336,8 @@ static void warn_diagnose(rq_run *run, const char *set, const char *unit, size_t
                     ? ts_calib_warning_text(TS_CALIB_WARN_ECE_WORSE_SIGNIFICANT)
                     : "");
     if (w & TS_CALIB_WARN_AT_BOUND)
-        rq_warn(run, "T* = %g: %s", fit->temperature, ts_calib_warning_text(TS_CALIB_WARN_AT_BOUND));
+        rq_warn(run, "T* = %g: %s", fit->temperature,
+                ts_calib_warning_text(TS_CALIB_WARN_AT_BOUND));
     if (w & TS_CALIB_WARN_NOT_CONVERGED)
         rq_warn(run, "%s", ts_calib_warning_text(TS_CALIB_WARN_NOT_CONVERGED));
 }
@@ -474,8 +524,7 @@ static ts_status run_lm(rq_run *run, const req_calibrate *q, res_calibrate *c, c
     for (int i = 0; i < NC && st == TS_OK; i++) {
         ts_calib_metrics m;
         c->ct[i] = lo * pow(hi / lo, (double)i / (NC - 1));
-        st = ts_lm_calib_metrics_range(store, begin, n, c->ct[i], 1, &m, NULL, NULL, err,
-                                       err_size);
+        st = ts_lm_calib_metrics_range(store, begin, n, c->ct[i], 1, &m, NULL, NULL, err, err_size);
         c->cn[i] = m.nll;
     }
     if (st != TS_OK) goto out;
@@ -495,8 +544,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     res_calibrate *c = calloc(1, sizeof *c);
     if (!c) return ts_errorf(err, err_size, TS_ERR_NOMEM, "calibrate: out of memory");
     c->n_bins = (int32_t)q->bins;
-    ts_status st = q->text.s ? run_lm(run, q, c, err, err_size)
-                             : run_classifier(run, q, c, err, err_size);
+    ts_status st =
+        q->text.s ? run_lm(run, q, c, err, err_size) : run_classifier(run, q, c, err, err_size);
     if (st != TS_OK) {
         free_result(c);
         return st;
@@ -589,7 +638,8 @@ static cJSON *json(const ts_result *res)
                     cJSON_AddNumberToObject(o, "mce", x->metrics.mce);
                     cJSON_AddNumberToObject(o, "ace", x->metrics.ace);
                     cJSON_AddNumberToObject(o, "brier", x->metrics.brier);
-                    cJSON_AddItemToObject(o, "classwise_ece", rq_json_number(x->metrics.classwise_ece));
+                    cJSON_AddItemToObject(o, "classwise_ece",
+                                          rq_json_number(x->metrics.classwise_ece));
                     if (x->has_intervals) {
                         cJSON_AddItemToObject(o, "intervals", json_ci(&x->ci));
                         cJSON_AddItemToObject(o, "change", json_ci(&x->delta));
@@ -652,17 +702,17 @@ static void doc_fit(ts_doc *d, const ts_calib_fit *fit)
 
 static void metric_rows(ts_doc_table *t, const cal_set *const *sets, size_t n_sets)
 {
-    static const char *const names[7] = {"NLL (nats)", "accuracy", "ECE", "MCE", "adaptive ECE",
-                                         "Brier", "class-wise ECE"};
+    static const char *const names[7] = {"NLL (nats)",   "accuracy", "ECE",           "MCE",
+                                         "adaptive ECE", "Brier",    "class-wise ECE"};
     for (int m = 0; m < 7; m++) {
         size_t r = ts_doc_table_row(t, TS_STYLE_PLAIN);
         ts_doc_table_set(t, r, 0, "%s", names[m]);
         for (size_t s = 0; s < n_sets; s++) {
             const ts_calib_metrics *b = &sets[s]->before, *a = &sets[s]->after;
-            double vb[7] = {b->nll, b->accuracy, b->ece, b->mce, b->ace, b->brier,
-                            b->classwise_ece};
-            double va[7] = {a->nll, a->accuracy, a->ece, a->mce, a->ace, a->brier,
-                            a->classwise_ece};
+            double vb[7] = {b->nll, b->accuracy, b->ece,          b->mce,
+                            b->ace, b->brier,    b->classwise_ece};
+            double va[7] = {a->nll, a->accuracy, a->ece,          a->mce,
+                            a->ace, a->brier,    a->classwise_ece};
             bool pct = (m >= 1 && m <= 4) || m == 6;
             if (pct) {
                 ts_doc_table_set(t, r, 1 + 2 * s, "%.2f %%", 100 * vb[m]);
@@ -678,9 +728,8 @@ static void metric_rows(ts_doc_table *t, const cal_set *const *sets, size_t n_se
 static void doc_lm(const ts_result *res, ts_doc *d)
 {
     const res_calibrate *c = res->data;
-    ts_doc_printf(d, TS_STYLE_PLAIN,
-                  "TEXT: %s from byte %zu (%zu bytes): window %zu, stride %zu\n", c->text_path,
-                  c->start_byte, c->n_bytes, c->window, c->stride);
+    ts_doc_printf(d, TS_STYLE_PLAIN, "TEXT: %s from byte %zu (%zu bytes): window %zu, stride %zu\n",
+                  c->text_path, c->start_byte, c->n_bytes, c->window, c->stride);
     if (c->fit_until >= 1.0)
         ts_doc_printf(d, TS_STYLE_PLAIN, "T* fitted and scored on the same %zu tokens\n",
                       c->tokens_scored);
@@ -698,7 +747,7 @@ static void doc_lm(const ts_result *res, ts_doc *d)
         return;
     }
     ts_doc_table_title(t, c->fit_until >= 1.0 ? "next-token calibration"
-                                               : "next-token calibration on held-out tokens");
+                                              : "next-token calibration on held-out tokens");
     ts_doc_table_right(t, 1);
     ts_doc_table_right(t, 2);
     ts_doc_table_emphasise_col(t, 2);
@@ -743,7 +792,8 @@ static void doc_intervals(ts_doc *d, const res_calibrate *c, const char *set)
     char title[160];
     snprintf(title, sizeof title, "95 %% bootstrap intervals on %s (the change is paired)", set);
     ts_doc_table_title(t, title);
-    for (size_t k = 1; k < 4; k++) ts_doc_table_right(t, k);
+    for (size_t k = 1; k < 4; k++)
+        ts_doc_table_right(t, k);
     const ts_interval *b[5] = {&c->ci[0].nll, &c->ci[0].ece, &c->ci[0].mce, &c->ci[0].ace,
                                &c->ci[0].brier};
     const ts_interval *a[5] = {&c->ci[1].nll, &c->ci[1].ece, &c->ci[1].mce, &c->ci[1].ace,
@@ -764,8 +814,8 @@ static void doc_intervals(ts_doc *d, const res_calibrate *c, const char *set)
 
 static void doc_methods(ts_doc *d, const res_calibrate *c, const char *set)
 {
-    static const char *const h[] = {"method", "params", "NLL", "accuracy", "ECE",
-                                    "class-wise ECE", "Brier"};
+    static const char *const h[] = {"method", "params",         "NLL",  "accuracy",
+                                    "ECE",    "class-wise ECE", "Brier"};
     ts_doc_table *t = ts_doc_table_new(7, h);
     if (!t) {
         ts_doc_add_table(d, NULL);
@@ -774,7 +824,8 @@ static void doc_methods(ts_doc *d, const res_calibrate *c, const char *set)
     char title[160];
     snprintf(title, sizeof title, "Guo et al.'s baselines, fitted on VAL, scored on %s", set);
     ts_doc_table_title(t, title);
-    for (size_t k = 1; k < 7; k++) ts_doc_table_right(t, k);
+    for (size_t k = 1; k < 7; k++)
+        ts_doc_table_right(t, k);
     for (int i = 0; i < TS_CALIB_N_METHODS; i++) {
         const ts_calib_comparison *x = &c->cmp[i];
         size_t r = ts_doc_table_row(t, x->method == TS_CALIB_TEMPERATURE ? TS_STYLE_ACCENT
@@ -821,15 +872,17 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
     char title[64];
     snprintf(title, sizeof title, "calibration, %d bins", (int)c->n_bins);
     ts_doc_table_title(t, title);
-    for (size_t col = 1; col < (c->has_test ? 5u : 3u); col++) ts_doc_table_right(t, col);
+    for (size_t col = 1; col < (c->has_test ? 5u : 3u); col++)
+        ts_doc_table_right(t, col);
     ts_doc_table_emphasise_col(t, 2);
     if (c->has_test) ts_doc_table_emphasise_col(t, 4);
     const cal_set *sets[2] = {&c->val, &c->test};
     metric_rows(t, sets, c->has_test ? 2 : 1);
     ts_doc_add_table(d, t);
-    ts_doc_text(d, TS_STYLE_PLAIN,
-                "Accuracy does not change: dividing logits by T > 0 keeps their order.\n\n",
-                strlen("Accuracy does not change: dividing logits by T > 0 keeps their order.\n\n"));
+    ts_doc_text(
+        d, TS_STYLE_PLAIN,
+        "Accuracy does not change: dividing logits by T > 0 keeps their order.\n\n",
+        strlen("Accuracy does not change: dividing logits by T > 0 keeps their order.\n\n"));
     doc_intervals(d, c, c->has_test ? "TEST" : "VAL");
     if (c->has_compare) doc_methods(d, c, c->has_test ? "TEST" : "VAL");
 }
@@ -846,8 +899,7 @@ static ts_status plot(const ts_result *res, const char *path, const char *title_
         snprintf(title, sizeof title, "Next-token calibration on %s (%zu %stokens): T* = %.3f",
                  base ? base + 1 : c->text_path, c->tokens_scored,
                  c->fit_until < 1.0 ? "held-out " : "", c->fit.temperature);
-        ts_nll_curve curve = {c->ct, c->cn, NC, c->fit.temperature,
-                              c->ma.nll, c->mb.nll};
+        ts_nll_curve curve = {c->ct, c->cn, NC, c->fit.temperature, c->ma.nll, c->mb.nll};
         ts_reliability_panel p[2] = {{tb, c->bins, c->n_bins, c->mb.ece, false},
                                      {ta, c->bins + c->n_bins, c->n_bins, c->ma.ece, true}};
         return ts_plot_reliability(path, p, 2, &curve, title_arg ? title_arg : title, err,

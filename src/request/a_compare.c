@@ -42,29 +42,56 @@ static const char *const default_labels[] = {"science", "math", "Shakespeare"};
 static const double default_temps[] = {0.3, 1, 2};
 
 static const rq_field fields[] = {
-    {.info = {.name = "prompt", .type = TS_FIELD_STRINGS, .metavar = "TEXT",
+    {.info = {.name = "prompt",
+              .type = TS_FIELD_STRINGS,
+              .metavar = "TEXT",
               .def = "the notebook's three: science, math, Shakespeare",
-              .help = "a prompt (repeat for several)", .flags = TS_FIELD_REPEAT},
-     .off = offsetof(req_compare, prompt), .max_items = 1000},
-    {.info = {.name = "labels", .type = TS_FIELD_STRINGS, .metavar = "LIST",
+              .help = "a prompt (repeat for several)",
+              .flags = TS_FIELD_REPEAT},
+     .off = offsetof(req_compare, prompt),
+     .max_items = 1000},
+    {.info = {.name = "labels",
+              .type = TS_FIELD_STRINGS,
+              .metavar = "LIST",
               .help = "comma-separated labels, one per prompt, shown in the grid"},
-     .off = offsetof(req_compare, labels), .max_items = 1000},
-    {.info = {.name = "temperatures", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
-              .def = "0.3,1,2", .help = "comma-separated T >= 0, 'inf' allowed"},
-     .off = offsetof(req_compare, temperatures), .min = 0, .max = INFINITY, .max_items = 100,
+     .off = offsetof(req_compare, labels),
+     .max_items = 1000},
+    {.info = {.name = "temperatures",
+              .type = TS_FIELD_DOUBLES,
+              .metavar = "LIST",
+              .def = "0.3,1,2",
+              .help = "comma-separated T >= 0, 'inf' allowed"},
+     .off = offsetof(req_compare, temperatures),
+     .min = 0,
+     .max = INFINITY,
+     .max_items = 100,
      .hint = "(a temperature must be >= 0: 0 = greedy, inf = uniform)"},
-    {.info = {.name = "samples", .type = TS_FIELD_INT, .metavar = "N", .def = "3",
+    {.info = {.name = "samples",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "3",
               .help = "samples per prompt and temperature"},
-     .off = offsetof(req_compare, samples), .min = 1, .max = 10000},
-    {.info = {.name = "max_new_tokens", .type = TS_FIELD_INT, .metavar = "N", .def = "15",
+     .off = offsetof(req_compare, samples),
+     .min = 1,
+     .max = 10000},
+    {.info = {.name = "max_new_tokens",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "15",
               .help = "tokens per sample (fewer when the context window ends first)"},
-     .off = offsetof(req_compare, max_new_tokens), .min = 1, .max = 1 << 20},
-    {.info = {.name = "coupled", .type = TS_FIELD_BOOL,
+     .off = offsetof(req_compare, max_new_tokens),
+     .min = 1,
+     .max = 1 << 20},
+    {.info = {.name = "coupled",
+              .type = TS_FIELD_BOOL,
               .help = "share the random numbers across temperatures (Gumbel-max)"},
      .off = offsetof(req_compare, coupled)},
     RQ_SAMPLER_TRUNC_FIELDS(req_compare),
     RQ_SAMPLER_MORE_FIELDS(req_compare),
-    {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "random, printed",
+    {.info = {.name = "seed",
+              .type = TS_FIELD_U64,
+              .metavar = "S",
+              .def = "random, printed",
               .help = "random seed"},
      .off = offsetof(req_compare, seed)},
 };
@@ -80,11 +107,11 @@ static void init(void *p)
 typedef struct cmp_prompt {
     int32_t *ids;
     size_t n_ids;
-    char *text;        /* valid UTF-8 */
-    char *label;       /* or NULL */
+    char *text;  /* valid UTF-8 */
+    char *label; /* or NULL */
     rq_seq greedy;
-    rq_seq *seqs;      /* [n_temps * samples] */
-    long *div;         /* [n_temps * samples] */
+    rq_seq *seqs; /* [n_temps * samples] */
+    long *div;    /* [n_temps * samples] */
 } cmp_prompt;
 
 typedef struct res_compare {
@@ -102,7 +129,8 @@ static void free_result(void *v)
         free(p->text);
         free(p->label);
         rq_seq_free(&p->greedy);
-        for (size_t j = 0; p->seqs && j < c->n_temps * c->samples; j++) rq_seq_free(&p->seqs[j]);
+        for (size_t j = 0; p->seqs && j < c->n_temps * c->samples; j++)
+            rq_seq_free(&p->seqs[j]);
         free(p->seqs);
         free(p->div);
     }
@@ -162,8 +190,8 @@ static const char *label_of(const req_compare *q, size_t i)
 }
 
 /* Rendered at the end of each sequence (the divergence is known then). */
-static void render_end(ts_doc *d, const req_compare *q, const ts_tokenizer *tok,
-                       const ts_event *ev, size_t n_temps)
+static void render_end(ts_doc *d, const req_compare *q, const ts_tokenizer *tok, const ts_event *ev,
+                       size_t n_temps)
 {
     if (ev->greedy) {
         const char *label = label_of(q, ev->prompt_index);
@@ -197,10 +225,12 @@ static void render_end(ts_doc *d, const req_compare *q, const ts_tokenizer *tok,
         ts_doc_text(d, TS_STYLE_PLAIN, "\n", 1);
 }
 
-static size_t n_temps_of(const req_compare *q) { return q->temperatures.n ? q->temperatures.n : 3; }
+static size_t n_temps_of(const req_compare *q)
+{
+    return q->temperatures.n ? q->temperatures.n : 3;
+}
 
-static void doc_event(const ts_request *r, const ts_tokenizer *tok, const ts_event *ev,
-                      ts_doc *d)
+static void doc_event(const ts_request *r, const ts_tokenizer *tok, const ts_event *ev, ts_doc *d)
 {
     const req_compare *q = RQ_REQ(r, req_compare);
     if (ev->kind == TS_EV_SAMPLE_END) render_end(d, q, tok, ev, n_temps_of(q));

@@ -38,9 +38,9 @@ typedef struct req_completion {
     bool context_shift;
     uint64_t seed;
     bool stream;
-    int64_t logprobs;        /* -1 = none */
+    int64_t logprobs; /* -1 = none */
     bool echo;
-    int logprobs_mode;       /* 0 raw, 1 processed */
+    int logprobs_mode; /* 0 raw, 1 processed */
     rq_str user;
     int64_t best_of;
     rq_str suffix;
@@ -48,30 +48,44 @@ typedef struct req_completion {
 
 static const rq_field fields[] = {
     {.info = {.name = "prompt_texts", .type = TS_FIELD_STRINGS, .flags = TS_FIELD_HIDDEN},
-     .off = offsetof(req_completion, prompt_texts), .max_items = 1024},
+     .off = offsetof(req_completion, prompt_texts),
+     .max_items = 1024},
     {.info = {.name = "prompt_ids", .type = TS_FIELD_IDS, .flags = TS_FIELD_HIDDEN},
-     .off = offsetof(req_completion, prompt_ids), .max = 2147483647.0},
+     .off = offsetof(req_completion, prompt_ids),
+     .max = 2147483647.0},
     {.info = {.name = "prompt_lens", .type = TS_FIELD_IDS, .flags = TS_FIELD_HIDDEN},
-     .off = offsetof(req_completion, prompt_lens), .max = 2147483647.0, .max_items = 1024},
+     .off = offsetof(req_completion, prompt_lens),
+     .max = 2147483647.0,
+     .max_items = 1024},
     {.info = {.name = "max_tokens", .type = TS_FIELD_INT, .def = "16"},
-     .off = offsetof(req_completion, max_tokens), .min = 0, .max = 1 << 20},
+     .off = offsetof(req_completion, max_tokens),
+     .min = 0,
+     .max = 1 << 20},
     {.info = {.name = "temperature", .type = TS_FIELD_DOUBLE, .def = "1"},
-     .off = offsetof(req_completion, sp.temperature), .min = 0, .max = INFINITY,
+     .off = offsetof(req_completion, sp.temperature),
+     .min = 0,
+     .max = INFINITY,
      .hint = "(0 = greedy, inf = uniform)"},
     RQ_SAMPLER_TRUNC_FIELDS(req_completion),
     RQ_SAMPLER_MORE_FIELDS(req_completion),
     RQ_GEN_FIELDS(req_completion),
     {.info = {.name = "n", .type = TS_FIELD_INT, .def = "1"},
-     .off = offsetof(req_completion, n), .min = 1, .max = 128},
+     .off = offsetof(req_completion, n),
+     .min = 1,
+     .max = 128},
     {.info = {.name = "best_of", .type = TS_FIELD_INT, .def = "1"},
-     .off = offsetof(req_completion, best_of), .min = 1, .max = 1,
+     .off = offsetof(req_completion, best_of),
+     .min = 1,
+     .max = 1,
      .hint = "(best_of is not supported: only 1)"},
     {.info = {.name = "seed", .type = TS_FIELD_U64}, .off = offsetof(req_completion, seed)},
     {.info = {.name = "stream", .type = TS_FIELD_BOOL}, .off = offsetof(req_completion, stream)},
     {.info = {.name = "logprobs", .type = TS_FIELD_INT},
-     .off = offsetof(req_completion, logprobs), .min = 0, .max = 20},
-    {.info = {.name = "logprobs_mode", .type = TS_FIELD_ENUM, .def = "raw",
-              .choices = logprobs_modes},
+     .off = offsetof(req_completion, logprobs),
+     .min = 0,
+     .max = 20},
+    {.info =
+         {.name = "logprobs_mode", .type = TS_FIELD_ENUM, .def = "raw", .choices = logprobs_modes},
      .off = offsetof(req_completion, logprobs_mode)},
     {.info = {.name = "echo", .type = TS_FIELD_BOOL}, .off = offsetof(req_completion, echo)},
     {.info = {.name = "user", .type = TS_FIELD_STRING}, .off = offsetof(req_completion, user)},
@@ -120,7 +134,8 @@ static void free_result(void *v)
     res_completion *c = v;
     for (size_t i = 0; i < c->n_prompts; i++) {
         free(c->p[i].ids);
-        for (size_t j = 0; c->p[i].seqs && j < c->n; j++) rq_seq_free(&c->p[i].seqs[j]);
+        for (size_t j = 0; c->p[i].seqs && j < c->n; j++)
+            rq_seq_free(&c->p[i].seqs[j]);
         free(c->p[i].seqs);
     }
     free(c->p);
@@ -136,8 +151,9 @@ static ts_status check(const ts_request *r, char *err, size_t err_size)
 {
     const req_completion *q = RQ_REQ(r, req_completion);
     if (n_prompts_of(q) == 0)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "prompt: missing (a string, an array of "
-                                                        "strings or an array of token ids)");
+        return ts_errorf(err, err_size, TS_ERR_INVALID,
+                         "prompt: missing (a string, an array of "
+                         "strings or an array of token ids)");
     if (q->suffix.s && q->suffix.n)
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "suffix: not supported (GPT-2 has no fill-in-the-middle)");
@@ -175,8 +191,7 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         } else {
             size_t len = (size_t)q->prompt_lens.v[i];
             if (len == 0)
-                st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: empty list of token ids",
-                               field);
+                st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: empty list of token ids", field);
             for (size_t k = 0; st == TS_OK && k < len; k++)
                 if ((size_t)q->prompt_ids.v[off + k] >= V)
                     st = ts_errorf(err, err_size, TS_ERR_INVALID,
@@ -184,8 +199,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
                                    (int)q->prompt_ids.v[off + k], V);
             if (st == TS_OK && len > n_ctx)
                 st = ts_errorf(err, err_size, TS_ERR_RANGE,
-                               "%s: %zu tokens, longer than the model's context of %zu", field,
-                               len, n_ctx);
+                               "%s: %zu tokens, longer than the model's context of %zu", field, len,
+                               n_ctx);
             if (st == TS_OK) {
                 p->ids = malloc(len * sizeof *p->ids);
                 if (!p->ids)
@@ -275,13 +290,14 @@ char *rq_completion_chunk(const char *id, long long created, const char *model, 
 static size_t code_points(const char *s, size_t n)
 {
     size_t c = 0;
-    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
     return c;
 }
 
 /* OpenAI's logprobs object of one choice: tokens, token_logprobs, top_logprobs, text_offset. */
-static cJSON *json_logprobs(const ts_result *res, const cmpl_prompt *p, const rq_seq *sq,
-                            bool echo, bool raw)
+static cJSON *json_logprobs(const ts_result *res, const cmpl_prompt *p, const rq_seq *sq, bool echo,
+                            bool raw)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *tokens = cJSON_AddArrayToObject(o, "tokens");

@@ -50,45 +50,89 @@ static const double default_temps[] = {0, 0.3, 0.7, 1, 1.5, 2};
 
 static const rq_field fields[] = {
     RQ_PROMPT_FIELDS(req_diversity),
-    {.info = {.name = "prompts", .type = TS_FIELD_STRINGS, .metavar = "TEXT",
-              .help = "several prompts (CLI: --prompts-file)", .flags = TS_FIELD_HIDDEN},
-     .off = offsetof(req_diversity, prompts), .max_items = 1000},
-    {.info = {.name = "labels", .type = TS_FIELD_STRINGS, .metavar = "LIST",
-              .help = "a label per prompt", .flags = TS_FIELD_HIDDEN},
-     .off = offsetof(req_diversity, labels), .max_items = 1000},
-    {.info = {.name = "temperatures", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
-              .def = "0,0.3,0.7,1,1.5,2", .help = "comma-separated T >= 0 ('inf' allowed)"},
-     .off = offsetof(req_diversity, temperatures), .min = 0, .max = INFINITY, .max_items = 64,
+    {.info = {.name = "prompts",
+              .type = TS_FIELD_STRINGS,
+              .metavar = "TEXT",
+              .help = "several prompts (CLI: --prompts-file)",
+              .flags = TS_FIELD_HIDDEN},
+     .off = offsetof(req_diversity, prompts),
+     .max_items = 1000},
+    {.info = {.name = "labels",
+              .type = TS_FIELD_STRINGS,
+              .metavar = "LIST",
+              .help = "a label per prompt",
+              .flags = TS_FIELD_HIDDEN},
+     .off = offsetof(req_diversity, labels),
+     .max_items = 1000},
+    {.info = {.name = "temperatures",
+              .type = TS_FIELD_DOUBLES,
+              .metavar = "LIST",
+              .def = "0,0.3,0.7,1,1.5,2",
+              .help = "comma-separated T >= 0 ('inf' allowed)"},
+     .off = offsetof(req_diversity, temperatures),
+     .min = 0,
+     .max = INFINITY,
+     .max_items = 64,
      .hint = "(a temperature must be >= 0: 0 = greedy, inf = uniform)"},
-    {.info = {.name = "samples", .type = TS_FIELD_INT, .metavar = "N", .def = "32",
+    {.info = {.name = "samples",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "32",
               .help = "samples per prompt, setting and temperature"},
-     .off = offsetof(req_diversity, samples), .min = 1, .max = 10000},
-    {.info = {.name = "max_new_tokens", .type = TS_FIELD_INT, .metavar = "N", .def = "32",
+     .off = offsetof(req_diversity, samples),
+     .min = 1,
+     .max = 10000},
+    {.info = {.name = "max_new_tokens",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "32",
               .help = "tokens per sample (fewer when <|endoftext|> or the window comes first)"},
-     .off = offsetof(req_diversity, max_new_tokens), .min = 1, .max = 1 << 16},
-    {.info = {.name = "top_p_curves", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
+     .off = offsetof(req_diversity, max_new_tokens),
+     .min = 1,
+     .max = 1 << 16},
+    {.info = {.name = "top_p_curves",
+              .type = TS_FIELD_DOUBLES,
+              .metavar = "LIST",
               .help = "extra curves: the same chain with each of these top-p values"},
-     .off = offsetof(req_diversity, top_p_curves), .min = 0, .max = 1, .min_open = true,
+     .off = offsetof(req_diversity, top_p_curves),
+     .min = 0,
+     .max = 1,
+     .min_open = true,
      .max_items = 8},
-    {.info = {.name = "curve", .type = TS_FIELD_STRINGS, .metavar = "SPEC",
+    {.info = {.name = "curve",
+              .type = TS_FIELD_STRINGS,
+              .metavar = "SPEC",
               .help = "an extra curve: sampler fields to change, e.g. 'mirostat=2;"
                       "mirostat_tau=4' or 'target_entropy=3' (repeat for several)",
               .flags = TS_FIELD_REPEAT},
-     .off = offsetof(req_diversity, curves), .max_items = 8},
+     .off = offsetof(req_diversity, curves),
+     .max_items = 8},
     RQ_SAMPLER_TRUNC_FIELDS(req_diversity),
     RQ_SAMPLER_MORE_FIELDS(req_diversity),
-    {.info = {.name = "coupled", .type = TS_FIELD_BOOL,
+    {.info = {.name = "coupled",
+              .type = TS_FIELD_BOOL,
               .help = "share the random numbers across temperatures and measure the divergence "
                       "from the greedy text"},
      .off = offsetof(req_diversity, coupled)},
-    {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "random, printed",
+    {.info = {.name = "seed",
+              .type = TS_FIELD_U64,
+              .metavar = "S",
+              .def = "random, printed",
               .help = "random seed (sampling and bootstrap)"},
      .off = offsetof(req_diversity, seed)},
-    {.info = {.name = "bootstrap", .type = TS_FIELD_INT, .metavar = "B", .def = "1000",
+    {.info = {.name = "bootstrap",
+              .type = TS_FIELD_INT,
+              .metavar = "B",
+              .def = "1000",
               .help = "bootstrap resamples for the 95 % intervals"},
-     .off = offsetof(req_diversity, bootstrap), .min = 2, .max = 100000},
-    {.info = {.name = "frontier_x", .type = TS_FIELD_ENUM, .metavar = "distinct2|self_bleu",
-              .def = "distinct2", .help = "the frontier figure's diversity axis",
+     .off = offsetof(req_diversity, bootstrap),
+     .min = 2,
+     .max = 100000},
+    {.info = {.name = "frontier_x",
+              .type = TS_FIELD_ENUM,
+              .metavar = "distinct2|self_bleu",
+              .def = "distinct2",
+              .help = "the frontier figure's diversity axis",
               .choices = frontier_axes},
      .off = offsetof(req_diversity, frontier_x)},
 };
@@ -115,8 +159,8 @@ typedef struct div_prompt {
     char *text;
     const char *label;
     rq_seq greedy;
-    size_t n_greedy;  /* greedy tokens without <|endoftext|> */
-    div_cell *cells;  /* [n_curves * n_temps] */
+    size_t n_greedy; /* greedy tokens without <|endoftext|> */
+    div_cell *cells; /* [n_curves * n_temps] */
 } div_prompt;
 
 typedef struct res_diversity {
@@ -136,19 +180,24 @@ static void free_result(void *v)
         free(p->ids);
         free(p->text);
         rq_seq_free(&p->greedy);
-        for (size_t c = 0; p->cells && c < r->n_curves * r->n_temps; c++) free(p->cells[c].curve);
+        for (size_t c = 0; p->cells && c < r->n_curves * r->n_temps; c++)
+            free(p->cells[c].curve);
         free(p->cells);
     }
     free(r->p);
     free(r->temps);
-    for (size_t c = 0; r->creq && c < r->n_curves; c++) ts_request_free(r->creq[c]);
+    for (size_t c = 0; r->creq && c < r->n_curves; c++)
+        ts_request_free(r->creq[c]);
     free(r->creq);
     free(r->csp);
     free(r->curve_label);
     free(r);
 }
 
-static size_t n_prompts_of(const req_diversity *q) { return q->prompts.n ? q->prompts.n : 1; }
+static size_t n_prompts_of(const req_diversity *q)
+{
+    return q->prompts.n ? q->prompts.n : 1;
+}
 
 static ts_status check(const ts_request *r, char *err, size_t err_size)
 {
@@ -206,7 +255,8 @@ static ts_status make_curve(rq_run *run, const req_diversity *q, const ts_sample
     if (!copy) return ts_errorf(err, err_size, TS_ERR_NOMEM, "curve: out of memory");
     for (char *save = NULL, *a = strtok_r(copy, ";", &save); a && st == TS_OK;
          a = strtok_r(NULL, ";", &save)) {
-        while (*a == ' ') a++;
+        while (*a == ' ')
+            a++;
         char *eq = strchr(a, '=');
         if (!eq) {
             st = ts_errorf(err, err_size, TS_ERR_INVALID,
@@ -233,7 +283,10 @@ static ts_status make_curve(rq_run *run, const req_diversity *q, const ts_sample
 }
 
 /* Tokens of q without a final <|endoftext|>. */
-static size_t text_len(const rq_seq *q) { return q->eot && q->n ? q->n - 1 : q->n; }
+static size_t text_len(const rq_seq *q)
+{
+    return q->eot && q->n ? q->n - 1 : q->n;
+}
 
 static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
 {
@@ -264,8 +317,7 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     memset(&seq, 0, sizeof seq);
     if (!r->p || !r->temps || !r->csp || !r->creq || !r->curve_label || !tok || !lp || !ent ||
         !offs || !eot)
-        st = ts_errorf(err, err_size, TS_ERR_NOMEM, "diversity: out of memory for %zu x %zu",
-                       S, K);
+        st = ts_errorf(err, err_size, TS_ERR_NOMEM, "diversity: out of memory for %zu x %zu", S, K);
     if (st == TS_OK) {
         memcpy(r->temps, q->temperatures.n ? q->temperatures.v : default_temps,
                r->n_temps * sizeof *r->temps);
@@ -283,7 +335,7 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
             p->text = rq_bytes_utf8(q->prompts.v[i], strlen(q->prompts.v[i]));
         } else {
             st = rq_prompt_ids(run, &q->prompt, &q->ids, &p->ids, &p->n_ids, err, err_size);
-            p->text = q->ids.n ? rq_ids_text(run->tok, q->ids.v, q->ids.n)
+            p->text = q->ids.n      ? rq_ids_text(run->tok, q->ids.v, q->ids.n)
                       : q->prompt.s ? rq_bytes_utf8(q->prompt.s, q->prompt.n)
                                     : strdup(RQ_DEFAULT_PROMPT);
         }
@@ -341,8 +393,7 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
                     gp.stream = q->coupled ? key + 0x9e3779b97f4a7c15ull * (j + 1)
                                            : ((i * r->n_curves + c) * r->n_temps + t) * S + j + 1;
                     tmpl.sample_index = j;
-                    st = rq_seq_generate(run, sampler, &gp, &seq, &tmpl, &p->greedy, err,
-                                         err_size);
+                    st = rq_seq_generate(run, sampler, &gp, &seq, &tmpl, &p->greedy, err, err_size);
                     ts_sampler_free(sampler);
                     if (st != TS_OK) break;
                     size_t n = text_len(&seq);
@@ -359,8 +410,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
                 st = ts_diversity_measure(&set, &bp, &cell->d, err, err_size);
                 if (st == TS_OK && q->coupled) {
                     cell->curve = malloc((K + 1) * sizeof *cell->curve);
-                    st = cell->curve ? ts_divergence_curve(p->greedy.ids, p->n_greedy, &set, K,
-                                                           &bp, cell->curve, NULL, err, err_size)
+                    st = cell->curve ? ts_divergence_curve(p->greedy.ids, p->n_greedy, &set, K, &bp,
+                                                           cell->curve, NULL, err, err_size)
                                      : ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
                 }
             }
@@ -468,7 +519,8 @@ static void metric_table(ts_doc *d, const res_diversity *r, const div_prompt *p,
         return;
     }
     ts_doc_table_title(t, title);
-    for (size_t k = 0; k <= n_metrics; k++) ts_doc_table_right(t, k);
+    for (size_t k = 0; k <= n_metrics; k++)
+        ts_doc_table_right(t, k);
     for (size_t ti = 0; ti < r->n_temps; ti++) {
         const ts_diversity *dv = &p->cells[c * r->n_temps + ti].d;
         const ts_interval *m[8] = {&dv->distinct[0], &dv->distinct[1], &dv->distinct[2],
@@ -476,10 +528,10 @@ static void metric_table(ts_doc *d, const res_diversity *r, const div_prompt *p,
                                    &dv->entropy,     &dv->eot_share};
         char tb[32];
         rq_fmt_temp(tb, sizeof tb, r->temps[ti]);
-        size_t row =
-            ts_doc_table_row(t, r->temps[ti] == 1.0 ? TS_STYLE_ACCENT : TS_STYLE_PLAIN);
+        size_t row = ts_doc_table_row(t, r->temps[ti] == 1.0 ? TS_STYLE_ACCENT : TS_STYLE_PLAIN);
         ts_doc_table_set(t, row, 0, "%s", tb);
-        for (size_t k = 0; k < n_metrics; k++) cell_text(t, row, 1 + k, m[first + k], 3);
+        for (size_t k = 0; k < n_metrics; k++)
+            cell_text(t, row, 1 + k, m[first + k], 3);
     }
     ts_doc_add_table(d, t);
 }
@@ -497,8 +549,9 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
         ts_doc_printf(d, TS_STYLE_BOLD, "Prompt %zu%s%s%s: ", i + 1, p->label ? " [" : "",
                       p->label ? p->label : "", p->label ? "]" : "");
         ts_doc_text(d, TS_STYLE_PROMPT, p->text, strlen(p->text));
-        ts_doc_printf(d, TS_STYLE_DIM, "\n%zu samples of up to %zu tokens per temperature; "
-                                       "[95 %% bootstrap interval over samples]\n",
+        ts_doc_printf(d, TS_STYLE_DIM,
+                      "\n%zu samples of up to %zu tokens per temperature; "
+                      "[95 %% bootstrap interval over samples]\n",
                       r->samples, r->max_k);
         for (size_t c = 0; c < r->n_curves; c++) {
             char title[160];
@@ -514,7 +567,8 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
             if (q->coupled) {
                 /* The divergence curve at a few k. */
                 size_t ks[8], nk = 0;
-                for (size_t k = 1; k <= r->max_k && nk < 7; k *= 2) ks[nk++] = k;
+                for (size_t k = 1; k <= r->max_k && nk < 7; k *= 2)
+                    ks[nk++] = k;
                 if (ks[nk - 1] != r->max_k && nk < 8) ks[nk++] = r->max_k;
                 const char *h[9];
                 char hb[8][24];
@@ -529,10 +583,10 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
                     return;
                 }
                 snprintf(title, sizeof title,
-                         "Share of samples still equal to the greedy text (%s)",
-                         r->curve_label[c]);
+                         "Share of samples still equal to the greedy text (%s)", r->curve_label[c]);
                 ts_doc_table_title(t, title);
-                for (size_t k = 0; k <= nk; k++) ts_doc_table_right(t, k);
+                for (size_t k = 0; k <= nk; k++)
+                    ts_doc_table_right(t, k);
                 for (size_t ti = 0; ti < r->n_temps; ti++) {
                     const ts_interval *cv = p->cells[c * r->n_temps + ti].curve;
                     char tb[32];
@@ -597,12 +651,12 @@ static ts_status plot(const ts_result *res, const char *path, const char *title,
     char tt[256];
     snprintf(tt, sizeof tt, "Quality vs diversity across temperature (%zu samples per point%s)",
              r->samples, r->n_prompts > 1 ? ", mean over prompts" : "");
-    ts_status st = ts_plot_frontier(
-        path, curves, r->n_curves,
-        xm == 1 ? "diversity: distinct-2 (higher = more varied)"
-                : "self-BLEU-4 (lower = more varied)",
-        "NLL under the model at T = 1 (nats / token; lower = more fluent)", title ? title : tt,
-        err, err_size);
+    ts_status st =
+        ts_plot_frontier(path, curves, r->n_curves,
+                         xm == 1 ? "diversity: distinct-2 (higher = more varied)"
+                                 : "self-BLEU-4 (lower = more varied)",
+                         "NLL under the model at T = 1 (nats / token; lower = more fluent)",
+                         title ? title : tt, err, err_size);
     free(pts);
     free(curves);
     return st;
@@ -623,11 +677,11 @@ static ts_status plot_extra(const ts_result *res, size_t i, const char *path, ch
 {
     const res_diversity *r = res->data;
     if (i == 1) {
-        static const char *const names[8] = {"distinct-1", "distinct-2", "distinct-3",
-                                             "self-BLEU-4", "repetition (4-grams)",
-                                             "NLL at T = 1", "entropy", "ended with EOT"};
-        static const char *const units[8] = {NULL, NULL, NULL, NULL, NULL, "nats / token",
-                                             "nats", "share"};
+        static const char *const names[8] = {"distinct-1",  "distinct-2",           "distinct-3",
+                                             "self-BLEU-4", "repetition (4-grams)", "NLL at T = 1",
+                                             "entropy",     "ended with EOT"};
+        static const char *const units[8] = {NULL, NULL,           NULL,   NULL,
+                                             NULL, "nats / token", "nats", "share"};
         size_t nv = r->n_curves * r->n_temps;
         ts_plot_value *vals = calloc(8 * nv, sizeof *vals);
         const char **series = calloc(r->n_curves, sizeof *series);
@@ -643,9 +697,14 @@ static ts_status plot_extra(const ts_result *res, size_t i, const char *path, ch
                     vals[m * nv + c * r->n_temps + t] = mean_value(r, c, t, m);
             panels[m] = (ts_metric_panel){names[m], units[m], vals + m * nv, m != 5 && m != 6};
         }
-        for (size_t c = 0; c < r->n_curves; c++) series[c] = r->curve_label[c];
-        ts_metrics_figure f = {r->temps, r->n_temps, r->n_curves > 1 ? series : NULL,
-                               r->n_curves, panels, 8,
+        for (size_t c = 0; c < r->n_curves; c++)
+            series[c] = r->curve_label[c];
+        ts_metrics_figure f = {r->temps,
+                               r->n_temps,
+                               r->n_curves > 1 ? series : NULL,
+                               r->n_curves,
+                               panels,
+                               8,
                                "Every measure against temperature (95 % intervals)"};
         ts_status st = ts_plot_metrics(path, &f, err, err_size);
         free(vals);
@@ -662,14 +721,15 @@ static ts_status plot_extra(const ts_result *res, size_t i, const char *path, ch
             const ts_interval *cv = r->p[i2].cells[t].curve;
             for (size_t k = 1; k <= nk; k++) {
                 share[t * nk + k - 1] += cv[k].estimate / (double)r->n_prompts;
-                lo[t * nk + k - 1] += (isnan(cv[k].lo) ? cv[k].estimate : cv[k].lo) /
-                                      (double)r->n_prompts;
-                hi[t * nk + k - 1] += (isnan(cv[k].hi) ? cv[k].estimate : cv[k].hi) /
-                                      (double)r->n_prompts;
+                lo[t * nk + k - 1] +=
+                    (isnan(cv[k].lo) ? cv[k].estimate : cv[k].lo) / (double)r->n_prompts;
+                hi[t * nk + k - 1] +=
+                    (isnan(cv[k].hi) ? cv[k].estimate : cv[k].hi) / (double)r->n_prompts;
             }
         }
-    ts_divergence_figure f = {r->temps, r->n_temps, nk, share, lo, hi, r->samples,
-                              "Coupled samples: how long they follow the greedy text"};
+    ts_divergence_figure f = {
+        r->temps, r->n_temps, nk,         share,
+        lo,       hi,         r->samples, "Coupled samples: how long they follow the greedy text"};
     ts_status st = ts_plot_divergence(path, &f, err, err_size);
     free(share);
     return st;

@@ -35,29 +35,54 @@ typedef struct req_generate {
 
 static const rq_field fields[] = {
     RQ_PROMPT_FIELDS(req_generate),
-    {.info = {.name = "prompts", .type = TS_FIELD_STRINGS, .metavar = "TEXT",
+    {.info = {.name = "prompts",
+              .type = TS_FIELD_STRINGS,
+              .metavar = "TEXT",
               .help = "several prompts, each continued in turn (CLI: --prompts-file)",
               .flags = TS_FIELD_REPEAT | TS_FIELD_HIDDEN},
-     .off = offsetof(req_generate, prompts), .max_items = 10000},
-    {.info = {.name = "labels", .type = TS_FIELD_STRINGS, .metavar = "LIST",
-              .help = "a label per prompt, shown in the output", .flags = TS_FIELD_REPEAT | TS_FIELD_HIDDEN},
-     .off = offsetof(req_generate, labels), .max_items = 10000},
+     .off = offsetof(req_generate, prompts),
+     .max_items = 10000},
+    {.info = {.name = "labels",
+              .type = TS_FIELD_STRINGS,
+              .metavar = "LIST",
+              .help = "a label per prompt, shown in the output",
+              .flags = TS_FIELD_REPEAT | TS_FIELD_HIDDEN},
+     .off = offsetof(req_generate, labels),
+     .max_items = 10000},
     RQ_SAMPLER_FIELDS(req_generate),
-    {.info = {.name = "max_new_tokens", .type = TS_FIELD_INT, .metavar = "N", .def = "50",
+    {.info = {.name = "max_new_tokens",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "50",
               .help = "at most N new tokens (fewer when the context window ends first)"},
-     .off = offsetof(req_generate, max_new_tokens), .min = 1, .max = 1 << 20},
-    {.info = {.name = "samples", .type = TS_FIELD_INT, .metavar = "N", .def = "1",
+     .off = offsetof(req_generate, max_new_tokens),
+     .min = 1,
+     .max = 1 << 20},
+    {.info = {.name = "samples",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "1",
               .help = "N independent samples from each prompt"},
-     .off = offsetof(req_generate, samples), .min = 1, .max = 100000},
-    {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "random, printed",
+     .off = offsetof(req_generate, samples),
+     .min = 1,
+     .max = 100000},
+    {.info = {.name = "seed",
+              .type = TS_FIELD_U64,
+              .metavar = "S",
+              .def = "random, printed",
               .help = "random seed"},
      .off = offsetof(req_generate, seed)},
     RQ_GEN_FIELDS(req_generate),
-    {.info = {.name = "logprobs", .type = TS_FIELD_INT, .metavar = "N",
+    {.info = {.name = "logprobs",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
               .help = "per token: log-prob under the model (raw, T = 1) and as sampled, and "
                       "the top N alternatives of both (N <= 20)"},
-     .off = offsetof(req_generate, logprobs), .min = 0, .max = TS_GEN_MAX_TOP_LOGPROBS},
-    {.info = {.name = "verbose", .type = TS_FIELD_BOOL,
+     .off = offsetof(req_generate, logprobs),
+     .min = 0,
+     .max = TS_GEN_MAX_TOP_LOGPROBS},
+    {.info = {.name = "verbose",
+              .type = TS_FIELD_BOOL,
               .help = "per step: the chosen token, its probability, the entropy"},
      .off = offsetof(req_generate, verbose)},
 };
@@ -74,7 +99,7 @@ static void init(void *p)
 typedef struct gen_prompt {
     int32_t *ids;
     size_t n_ids;
-    char *text;   /* the prompt as given (valid UTF-8), or NULL for ids */
+    char *text; /* the prompt as given (valid UTF-8), or NULL for ids */
     const char *label;
     rq_seq *seqs; /* [samples] */
 } gen_prompt;
@@ -90,7 +115,8 @@ static void free_result(void *v)
     for (size_t i = 0; i < g->n_prompts; i++) {
         free(g->p[i].ids);
         free(g->p[i].text);
-        for (size_t j = 0; g->p[i].seqs && j < g->samples; j++) rq_seq_free(&g->p[i].seqs[j]);
+        for (size_t j = 0; g->p[i].seqs && j < g->samples; j++)
+            rq_seq_free(&g->p[i].seqs[j]);
         free(g->p[i].seqs);
     }
     free(g->p);
@@ -169,8 +195,8 @@ static void render_token(ts_doc *d, const req_generate *q, const ts_tokenizer *t
     }
     char tb[256];
     ts_doc_printf(d, TS_STYLE_PLAIN, "  %4zu  %-20s %6d  %8.4f  %8.3f  %6zu\n", s->index + 1,
-                  rq_token_display(tok, s->id, tb, sizeof tb), (int)s->id, s->prob,
-                  s->entropy_nats, s->n_candidates);
+                  rq_token_display(tok, s->id, tb, sizeof tb), (int)s->id, s->prob, s->entropy_nats,
+                  s->n_candidates);
 }
 
 static void render_end(ts_doc *d, const req_generate *q, const ts_tokenizer *tok,
@@ -198,17 +224,26 @@ static void render_end(ts_doc *d, const req_generate *q, const ts_tokenizer *tok
     ts_doc_text(d, TS_STYLE_PLAIN, "\n", 1);
 }
 
-static size_t n_prompts_of(const req_generate *q) { return q->prompts.n ? q->prompts.n : 1; }
+static size_t n_prompts_of(const req_generate *q)
+{
+    return q->prompts.n ? q->prompts.n : 1;
+}
 
-static void doc_event(const ts_request *r, const ts_tokenizer *tok, const ts_event *ev,
-                      ts_doc *d)
+static void doc_event(const ts_request *r, const ts_tokenizer *tok, const ts_event *ev, ts_doc *d)
 {
     const req_generate *q = RQ_REQ(r, req_generate);
     switch (ev->kind) {
-    case TS_EV_SAMPLE_BEGIN: render_begin(d, q, tok, ev, n_prompts_of(q)); break;
-    case TS_EV_TOKEN: render_token(d, q, tok, ev->step); break;
-    case TS_EV_SAMPLE_END: render_end(d, q, tok, ev); break;
-    default: break;
+    case TS_EV_SAMPLE_BEGIN:
+        render_begin(d, q, tok, ev, n_prompts_of(q));
+        break;
+    case TS_EV_TOKEN:
+        render_token(d, q, tok, ev->step);
+        break;
+    case TS_EV_SAMPLE_END:
+        render_end(d, q, tok, ev);
+        break;
+    default:
+        break;
     }
 }
 
@@ -268,7 +303,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     for (size_t i = 0; i < g->n_prompts && st == TS_OK; i++) {
         gen_prompt *p = &g->p[i];
         p->seqs = calloc(g->samples, sizeof *p->seqs);
-        if (!p->seqs) st = ts_errorf(err, err_size, TS_ERR_NOMEM, "generate: out of memory");
+        if (!p->seqs)
+            st = ts_errorf(err, err_size, TS_ERR_NOMEM, "generate: out of memory");
         else if (q->prompts.n) {
             char field[32];
             snprintf(field, sizeof field, "prompts: item %zu", i + 1);
@@ -351,7 +387,8 @@ static void json_prompt(cJSON *o, const ts_tokenizer *tok, const gen_prompt *p, 
     cJSON_AddStringToObject(o, "text", first->text ? first->text : "");
     cJSON_AddItemToObject(o, "steps", json_steps(tok, first));
     cJSON_AddStringToObject(o, "stop", ts_stop_reason_name(first->result.stop));
-    cJSON_AddStringToObject(o, "finish_reason", first->finish_reason ? first->finish_reason : "length");
+    cJSON_AddStringToObject(o, "finish_reason",
+                            first->finish_reason ? first->finish_reason : "length");
     cJSON_AddNumberToObject(o, "context_shifts", (double)first->result.n_context_shifts);
     if (samples > 1) {
         cJSON *arr = cJSON_AddArrayToObject(o, "samples");
@@ -361,7 +398,8 @@ static void json_prompt(cJSON *o, const ts_tokenizer *tok, const gen_prompt *p, 
             cJSON_AddStringToObject(s, "text", sq->text ? sq->text : "");
             cJSON_AddItemToObject(s, "ids", rq_json_ids(sq->ids, sq->n));
             cJSON_AddItemToObject(s, "steps", json_steps(tok, sq));
-            cJSON_AddStringToObject(s, "finish_reason", sq->finish_reason ? sq->finish_reason : "length");
+            cJSON_AddStringToObject(s, "finish_reason",
+                                    sq->finish_reason ? sq->finish_reason : "length");
             cJSON_AddStringToObject(s, "stop", ts_stop_reason_name(sq->result.stop));
             cJSON_AddItemToArray(arr, s);
         }

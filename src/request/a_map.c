@@ -28,20 +28,37 @@ typedef struct req_map {
 
 static const rq_field fields[] = {
     RQ_PROMPT_FIELDS(req_map),
-    {.info = {.name = "axis", .type = TS_FIELD_ENUM, .metavar = "top_p|min_p|top_k",
-              .def = "top_p", .help = "the truncation on the y axis", .choices = axes},
+    {.info = {.name = "axis",
+              .type = TS_FIELD_ENUM,
+              .metavar = "top_p|min_p|top_k",
+              .def = "top_p",
+              .help = "the truncation on the y axis",
+              .choices = axes},
      .off = offsetof(req_map, axis)},
-    {.info = {.name = "values", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
+    {.info = {.name = "values",
+              .type = TS_FIELD_DOUBLES,
+              .metavar = "LIST",
               .def = "per axis: top-p 0.5..1, min-p 0..0.3, top-k 1..100",
               .help = "the truncation values (increasing)"},
-     .off = offsetof(req_map, values), .min = 0, .max = 1e9, .max_items = 64},
-    {.info = {.name = "temperatures", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
+     .off = offsetof(req_map, values),
+     .min = 0,
+     .max = 1e9,
+     .max_items = 64},
+    {.info = {.name = "temperatures",
+              .type = TS_FIELD_DOUBLES,
+              .metavar = "LIST",
               .def = "0.25,0.5,0.75,1,1.25,1.5,2,3",
               .help = "the temperatures (finite, > 0, increasing)"},
-     .off = offsetof(req_map, temperatures), .min = 0, .max = 1e9, .min_open = true,
+     .off = offsetof(req_map, temperatures),
+     .min = 0,
+     .max = 1e9,
+     .min_open = true,
      .max_items = 64},
-    {.info = {.name = "metric", .type = TS_FIELD_ENUM, .metavar = "entropy|support|mass",
-              .def = "entropy", .help = "what the tables and the figure show",
+    {.info = {.name = "metric",
+              .type = TS_FIELD_ENUM,
+              .metavar = "entropy|support|mass",
+              .def = "entropy",
+              .help = "what the tables and the figure show",
               .choices = metrics},
      .off = offsetof(req_map, metric)},
 };
@@ -98,7 +115,9 @@ static ts_status check(const ts_request *r, char *err, size_t err_size)
             return ts_errorf(err, err_size, TS_ERR_INVALID,
                              "values: item %zu: %g is not a %s value (%s)", i + 1, v[i],
                              axes[q->axis],
-                             q->axis == 0 ? "(0, 1]" : q->axis == 1 ? "[0, 1)" : "an integer >= 0");
+                             q->axis == 0   ? "(0, 1]"
+                             : q->axis == 1 ? "[0, 1)"
+                                            : "an integer >= 0");
     }
     for (size_t i = 1; i < q->temperatures.n; i++)
         if (!(q->temperatures.v[i] > q->temperatures.v[i - 1]))
@@ -155,7 +174,8 @@ static cJSON *json(const ts_result *res)
     cJSON_AddItemToObject(root, "ids", rq_json_ids(m->ids, m->n_ids));
     cJSON_AddStringToObject(root, "axis", axes[q->axis]);
     cJSON *t = cJSON_AddArrayToObject(root, "temperatures");
-    for (size_t i = 0; i < m->n_temps; i++) cJSON_AddItemToArray(t, cJSON_CreateNumber(m->temps[i]));
+    for (size_t i = 0; i < m->n_temps; i++)
+        cJSON_AddItemToArray(t, cJSON_CreateNumber(m->temps[i]));
     cJSON *vv = cJSON_AddArrayToObject(root, "values");
     for (size_t i = 0; i < m->n_values; i++)
         cJSON_AddItemToArray(vv, cJSON_CreateNumber(m->values[i]));
@@ -187,8 +207,10 @@ static void grid_table(ts_doc *d, const res_map *m, const req_map *q, int which)
     if (h && hb) {
         h[0] = "T";
         for (size_t j = 0; j < m->n_values; j++) {
-            snprintf(hb[j], sizeof hb[j], "%s %g", q->axis == 0 ? "top-p" : q->axis == 1 ? "min-p"
-                                                                                          : "top-k",
+            snprintf(hb[j], sizeof hb[j], "%s %g",
+                     q->axis == 0   ? "top-p"
+                     : q->axis == 1 ? "min-p"
+                                    : "top-k",
                      m->values[j]);
             h[j + 1] = hb[j];
         }
@@ -207,7 +229,8 @@ static void grid_table(ts_doc *d, const res_map *m, const req_map *q, int which)
              : which == 1 ? "llama.cpp order (truncation at T = 1, then temperature)"
                           : "llama.cpp minus HF");
     ts_doc_table_title(t, title);
-    for (size_t j = 0; j <= m->n_values; j++) ts_doc_table_right(t, j);
+    for (size_t j = 0; j <= m->n_values; j++)
+        ts_doc_table_right(t, j);
     for (size_t i = 0; i < m->n_temps; i++) {
         size_t row = ts_doc_table_row(t, m->temps[i] == 1.0 ? TS_STYLE_ACCENT : TS_STYLE_PLAIN);
         ts_doc_table_set(t, row, 0, "%g", m->temps[i]);
@@ -230,7 +253,8 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
 {
     const res_map *m = res->data;
     const req_map *q = RQ_REQ(res->req, req_map);
-    for (int w = 0; w < 3; w++) grid_table(d, m, q, w);
+    for (int w = 0; w < 3; w++)
+        grid_table(d, m, q, w);
     ts_doc_printf(d, TS_STYLE_DIM,
                   "At T = 1 the two orders agree. Elsewhere the HF order truncates the "
                   "distribution temperature has already reshaped, while llama.cpp fixes the "
@@ -261,7 +285,9 @@ static ts_status plot(const ts_result *res, const char *path, const char *title,
                        m->n_temps,
                        m->values,
                        m->n_values,
-                       q->axis == 0 ? "top-p" : q->axis == 1 ? "min-p" : "top-k",
+                       q->axis == 0   ? "top-p"
+                       : q->axis == 1 ? "min-p"
+                                      : "top-k",
                        hf,
                        ll,
                        names[q->metric],

@@ -20,25 +20,53 @@ typedef struct req_sample {
 
 static const rq_field fields[] = {
     RQ_PROMPT_FIELDS(req_sample),
-    {.info = {.name = "k", .type = TS_FIELD_INT, .metavar = "N", .def = "10",
+    {.info = {.name = "k",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "10",
               .help = "sample among the N most likely tokens"},
-     .off = offsetof(req_sample, k), .min = 1, .max = 1 << 30},
-    {.info = {.name = "n", .type = TS_FIELD_INT, .metavar = "N", .def = "100",
+     .off = offsetof(req_sample, k),
+     .min = 1,
+     .max = 1 << 30},
+    {.info = {.name = "n",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "100",
               .help = "number of draws"},
-     .off = offsetof(req_sample, n), .min = 1, .max = 100000000},
-    {.info = {.name = "temperature", .type = TS_FIELD_DOUBLE, .metavar = "T", .def = "1",
+     .off = offsetof(req_sample, n),
+     .min = 1,
+     .max = 100000000},
+    {.info = {.name = "temperature",
+              .type = TS_FIELD_DOUBLE,
+              .metavar = "T",
+              .def = "1",
               .help = "divide the logits by T first (0 = argmax, inf = uniform over the k)"},
-     .off = offsetof(req_sample, temperature), .min = 0, .max = INFINITY,
+     .off = offsetof(req_sample, temperature),
+     .min = 0,
+     .max = INFINITY,
      .hint = "(0 = argmax, inf = uniform)"},
-    {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "random, printed",
+    {.info = {.name = "seed",
+              .type = TS_FIELD_U64,
+              .metavar = "S",
+              .def = "random, printed",
               .help = "random seed"},
      .off = offsetof(req_sample, seed)},
-    {.info = {.name = "show", .type = TS_FIELD_INT, .metavar = "N", .def = "20",
+    {.info = {.name = "show",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "20",
               .help = "print the first N draws, coloured by rank"},
-     .off = offsetof(req_sample, show), .min = 0, .max = 100000000},
-    {.info = {.name = "rows", .type = TS_FIELD_INT, .metavar = "N", .def = "50",
+     .off = offsetof(req_sample, show),
+     .min = 0,
+     .max = 100000000},
+    {.info = {.name = "rows",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "50",
               .help = "count-table rows to show (the rest is summed in one row)"},
-     .off = offsetof(req_sample, rows), .min = 1, .max = 1 << 30},
+     .off = offsetof(req_sample, rows),
+     .min = 1,
+     .max = 1 << 30},
 };
 
 static void init(void *p)
@@ -58,8 +86,8 @@ typedef struct res_sample {
     size_t n_cands;
     int32_t *draws;
     size_t n;
-    size_t *counts;      /* [n_cands] */
-    size_t *rank_of;     /* [n] rank of each draw */
+    size_t *counts;  /* [n_cands] */
+    size_t *rank_of; /* [n] rank of each draw */
     bool chi2_applies;
     ts_chi2_result chi;
 } res_sample;
@@ -94,8 +122,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     const ts_candidate *cands = NULL;
     size_t n_cands = 0;
     if (st == TS_OK) {
-        st = ts_sampler_apply(sampler, ts_generator_prompt_logits(run->slot->gen), &cands,
-                              &n_cands);
+        st =
+            ts_sampler_apply(sampler, ts_generator_prompt_logits(run->slot->gen), &cands, &n_cands);
         if (st != TS_OK) ts_errorf(err, err_size, st, "the model's logits are not usable");
     }
     if (st != TS_OK) {
@@ -105,7 +133,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     }
     /* Tokens with p = 0 (underflow at tiny T) are not outcomes. */
     size_t m = 0;
-    while (m < n_cands && cands[m].p > 0) m++;
+    while (m < n_cands && cands[m].p > 0)
+        m++;
     s->n = (size_t)q->n;
     s->n_cands = m;
     s->cands = malloc(m * sizeof *s->cands);
@@ -135,7 +164,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     }
     s->chi2_applies = m >= 2;
     if (s->chi2_applies && expected) {
-        for (size_t c = 0; c < m; c++) expected[c] = s->cands[c].p;
+        for (size_t c = 0; c < m; c++)
+            expected[c] = s->cands[c].p;
         st = ts_chi2_test(s->counts, expected, m, &s->chi);
         if (st != TS_OK) {
             free(expected);

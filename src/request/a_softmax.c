@@ -10,7 +10,7 @@
 #include <string.h>
 
 typedef struct req_softmax {
-    rq_doubles logits;       /* FLOATS: fit float32, -inf masks a token */
+    rq_doubles logits; /* FLOATS: fit float32, -inf masks a token */
     rq_doubles temperatures;
     rq_strings labels;
     rq_str title;
@@ -21,25 +21,43 @@ static const double default_logits[] = {2, 1, 0.5, 0.2, 0.1};
 static const double default_temps[] = {0.1, 0.5, 1, 2, 5};
 
 static const rq_field fields[] = {
-    {.info = {.name = "logits", .type = TS_FIELD_FLOATS, .metavar = "LIST",
-              .def = "2,1,0.5,0.2,0.1", .help = "comma-separated logits, -inf allowed (masks a token)"},
-     .off = offsetof(req_softmax, logits), .min = -INFINITY, .max = INFINITY, .allow_neg_inf = true,
-     .max_items = 100000, .hint = "(logits must be finite; -inf masks a token)"},
-    {.info = {.name = "temperatures", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
-              .def = "0.1,0.5,1,2,5", .help = "comma-separated T >= 0 (0 = argmax, inf = uniform)"},
-     .off = offsetof(req_softmax, temperatures), .min = 0, .max = INFINITY, .max_items = 1000,
+    {.info = {.name = "logits",
+              .type = TS_FIELD_FLOATS,
+              .metavar = "LIST",
+              .def = "2,1,0.5,0.2,0.1",
+              .help = "comma-separated logits, -inf allowed (masks a token)"},
+     .off = offsetof(req_softmax, logits),
+     .min = -INFINITY,
+     .max = INFINITY,
+     .allow_neg_inf = true,
+     .max_items = 100000,
+     .hint = "(logits must be finite; -inf masks a token)"},
+    {.info = {.name = "temperatures",
+              .type = TS_FIELD_DOUBLES,
+              .metavar = "LIST",
+              .def = "0.1,0.5,1,2,5",
+              .help = "comma-separated T >= 0 (0 = argmax, inf = uniform)"},
+     .off = offsetof(req_softmax, temperatures),
+     .min = 0,
+     .max = INFINITY,
+     .max_items = 1000,
      .hint = "(a temperature must be >= 0: 0 = argmax, inf = uniform)"},
-    {.info = {.name = "labels", .type = TS_FIELD_STRINGS, .metavar = "LIST",
-              .def = "token 0, token 1, ...", .help = "comma-separated token names, one per logit"},
+    {.info = {.name = "labels",
+              .type = TS_FIELD_STRINGS,
+              .metavar = "LIST",
+              .def = "token 0, token 1, ...",
+              .help = "comma-separated token names, one per logit"},
      .off = offsetof(req_softmax, labels)},
-    {.info = {.name = "title", .type = TS_FIELD_STRING, .metavar = "TEXT",
+    {.info = {.name = "title",
+              .type = TS_FIELD_STRING,
+              .metavar = "TEXT",
               .help = "title of the figure (--plot)"},
      .off = offsetof(req_softmax, title)},
 };
 
 typedef struct res_softmax {
     float *z;
-    double *zd;    /* copies: the result outlives the request it came from */
+    double *zd; /* copies: the result outlives the request it came from */
     double *temps;
     size_t n, nt;
     double *probs; /* [nt][n] */
@@ -62,7 +80,8 @@ static ts_status check(const ts_request *r, char *err, size_t err_size)
     size_t n, nt;
     get_inputs(q, &z, &n, &t, &nt);
     size_t finite = 0;
-    for (size_t i = 0; i < n; i++) finite += isfinite(z[i]) != 0;
+    for (size_t i = 0; i < n; i++)
+        finite += isfinite(z[i]) != 0;
     if (finite == 0)
         return ts_errorf(err, err_size, TS_ERR_INVALID,
                          "logits: every logit is -inf; at least one must be finite");
@@ -101,7 +120,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     }
     memcpy(s->zd, zd, s->n * sizeof *zd);
     memcpy(s->temps, temps, s->nt * sizeof *temps);
-    for (size_t i = 0; i < s->n; i++) s->z[i] = (float)s->zd[i];
+    for (size_t i = 0; i < s->n; i++)
+        s->z[i] = (float)s->zd[i];
     for (size_t k = 0; k < s->nt; k++) {
         ts_status st = ts_softmax(s->z, s->n, s->temps[k], s->probs + k * s->n);
         if (st != TS_OK) {
@@ -116,14 +136,18 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
 }
 
 /* The result's request struct (the copy kept with the result). */
-static const req_softmax *req_of(const ts_result *res) { return RQ_REQ(res->req, req_softmax); }
+static const req_softmax *req_of(const ts_result *res)
+{
+    return RQ_REQ(res->req, req_softmax);
+}
 
 static cJSON *json(const ts_result *res)
 {
     const res_softmax *s = res->data;
     cJSON *root = cJSON_CreateObject();
     cJSON *jl = cJSON_AddArrayToObject(root, "logits");
-    for (size_t i = 0; i < s->n; i++) cJSON_AddItemToArray(jl, rq_json_number(s->zd[i]));
+    for (size_t i = 0; i < s->n; i++)
+        cJSON_AddItemToArray(jl, rq_json_number(s->zd[i]));
     cJSON *jr = cJSON_AddArrayToObject(root, "results");
     for (size_t k = 0; k < s->nt; k++) {
         cJSON *o = cJSON_CreateObject();
@@ -147,7 +171,8 @@ static const char *display_label(const char *s, char *buf, size_t size)
 {
     size_t len = strlen(s);
     bool quote = len == 0 || s[0] == ' ' || s[len - 1] == ' ';
-    for (size_t i = 0; i < len; i++) quote |= (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+    for (size_t i = 0; i < len; i++)
+        quote |= (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
     if (!quote) return s;
     return ts_token_printable(s, len, TS_TOKEN_QUOTE, buf, size);
 }
@@ -179,7 +204,8 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
     char title[96], buf[64], lb[256];
     snprintf(title, sizeof title, "softmax(z / T) of %zu logits", s->n);
     ts_doc_table_title(t, title);
-    for (size_t c = 1; c < s->nt + 2; c++) ts_doc_table_right(t, c);
+    for (size_t c = 1; c < s->nt + 2; c++)
+        ts_doc_table_right(t, c);
     for (size_t k = 0; k < s->nt; k++)
         if (s->temps[k] == 1.0) ts_doc_table_emphasise_col(t, k + 2);
     for (size_t i = 0; i < s->n; i++) {
@@ -224,7 +250,8 @@ static ts_status plot(const ts_result *res, const char *path, const char *title,
         for (size_t i = 0; i < s->n; i++) {
             labels[i] = strdup(display_label(q->labels.v[i], lb, sizeof lb));
             if (!labels[i]) {
-                for (size_t j = 0; j < i; j++) free(labels[j]);
+                for (size_t j = 0; j < i; j++)
+                    free(labels[j]);
                 free(labels);
                 return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", path);
             }
@@ -233,7 +260,8 @@ static ts_status plot(const ts_result *res, const char *path, const char *title,
     ts_status st = ts_plot_softmax_panels(path, s->z, s->n, (const char *const *)labels, s->temps,
                                           s->nt, title ? title : q->title.s, err, err_size);
     if (labels)
-        for (size_t i = 0; i < s->n; i++) free(labels[i]);
+        for (size_t i = 0; i < s->n; i++)
+            free(labels[i]);
     free(labels);
     return st;
 }

@@ -25,24 +25,43 @@ typedef struct req_sweep {
 
 static const double default_temps[] = {0.01, 0.1, 0.5, 1, 2, 5, 100};
 #define N_DEFAULT_TEMPS 7
-#define CURVE_POINTS 97
+#define CURVE_POINTS    97
 
 static const rq_field fields[] = {
     RQ_PROMPT_FIELDS(req_sweep),
-    {.info = {.name = "k", .type = TS_FIELD_INT, .metavar = "N", .def = "10",
+    {.info = {.name = "k",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "10",
               .help = "rows of the table: the N most likely tokens"},
-     .off = offsetof(req_sweep, k), .min = 1, .max = 1 << 30},
-    {.info = {.name = "temperatures", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
-              .def = "0.01,0.1,0.5,1,2,5,100", .help = "comma-separated T >= 0, 'inf' allowed"},
-     .off = offsetof(req_sweep, temperatures), .min = 0, .max = INFINITY, .max_items = 1000,
+     .off = offsetof(req_sweep, k),
+     .min = 1,
+     .max = 1 << 30},
+    {.info = {.name = "temperatures",
+              .type = TS_FIELD_DOUBLES,
+              .metavar = "LIST",
+              .def = "0.01,0.1,0.5,1,2,5,100",
+              .help = "comma-separated T >= 0, 'inf' allowed"},
+     .off = offsetof(req_sweep, temperatures),
+     .min = 0,
+     .max = INFINITY,
+     .max_items = 1000,
      .hint = "(a temperature must be >= 0: 0 = argmax, inf = uniform)"},
-    {.info = {.name = "target_entropy", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
+    {.info = {.name = "target_entropy",
+              .type = TS_FIELD_DOUBLES,
+              .metavar = "LIST",
               .help = "also find the T whose entropy is H nats, for each H (added as columns)"},
-     .off = offsetof(req_sweep, target_entropy), .min = 0, .max = 1e6, .max_items = 100},
-    {.info = {.name = "full_prob", .type = TS_FIELD_BOOL,
-              .help = "probabilities over the full vocabulary instead of renormalised in the top k"},
+     .off = offsetof(req_sweep, target_entropy),
+     .min = 0,
+     .max = 1e6,
+     .max_items = 100},
+    {.info = {.name = "full_prob",
+              .type = TS_FIELD_BOOL,
+              .help =
+                  "probabilities over the full vocabulary instead of renormalised in the top k"},
      .off = offsetof(req_sweep, full_prob)},
-    {.info = {.name = "include_logits", .type = TS_FIELD_BOOL,
+    {.info = {.name = "include_logits",
+              .type = TS_FIELD_BOOL,
               .help = "add every logit as base64 little-endian float32 (logits_f32_base64), "
                       "so a client can re-apply any temperature without the model",
               .flags = TS_FIELD_HIDDEN},
@@ -58,15 +77,15 @@ static void init(void *p)
 typedef struct res_sweep {
     int32_t *ids;
     size_t n_ids;
-    float *logits;           /* [V] */
+    float *logits; /* [V] */
     size_t V, k;
-    size_t n_user, n_temps;  /* temps = the user's, then one per target */
-    double *temps;           /* [n_temps] */
-    double *targets;         /* [n_temps - n_user] target entropies */
-    int32_t *top;            /* [k] */
+    size_t n_user, n_temps;   /* temps = the user's, then one per target */
+    double *temps;            /* [n_temps] */
+    double *targets;          /* [n_temps - n_user] target entropies */
+    int32_t *top;             /* [k] */
     double *prob, *prob_topk; /* [n_temps][k] */
-    double *entropy;         /* [n_temps] */
-    double entropy_t1;       /* at T = 1 */
+    double *entropy;          /* [n_temps] */
+    double entropy_t1;        /* at T = 1 */
     size_t n_finite;
     size_t forward_passes;
 } res_sweep;
@@ -120,7 +139,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     }
     memcpy(s->logits, ts_generator_prompt_logits(run->slot->gen), s->V * sizeof *s->logits);
     memcpy(s->temps, ut, s->n_user * sizeof *ut);
-    for (size_t i = 0; i < s->V; i++) s->n_finite += !isinf(s->logits[i]);
+    for (size_t i = 0; i < s->V; i++)
+        s->n_finite += !isinf(s->logits[i]);
     for (size_t j = 0; j < q->target_entropy.n; j++) {
         double h = q->target_entropy.v[j], T = NAN;
         s->targets[j] = h;
@@ -193,9 +213,9 @@ static cJSON *json(const ts_result *res)
         cJSON_AddNumberToObject(r, "entropy_nats", s->entropy[t]);
         cJSON_AddNumberToObject(r, "perplexity", exp(s->entropy[t]));
         cJSON_AddNumberToObject(r, "top1_prob", s->prob[t * s->k]);
-        cJSON_AddItemToObject(r, "top", rq_json_topk(res->tok, s->logits, s->top,
-                                                     s->prob + t * s->k, s->prob_topk + t * s->k,
-                                                     s->k));
+        cJSON_AddItemToObject(r, "top",
+                              rq_json_topk(res->tok, s->logits, s->top, s->prob + t * s->k,
+                                           s->prob_topk + t * s->k, s->k));
         cJSON_AddItemToArray(arr, r);
     }
     return root;
@@ -260,10 +280,12 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
         return;
     }
     ts_doc_table_title(t2, "Per temperature, over the full vocabulary");
-    for (size_t c = 0; c < 5; c++) ts_doc_table_right(t2, c);
+    for (size_t c = 0; c < 5; c++)
+        ts_doc_table_right(t2, c);
     for (size_t t = 0; t < nT; t++) {
         double mass = 0;
-        for (size_t i = 0; i < k; i++) mass += s->prob[t * k + i];
+        for (size_t i = 0; i < k; i++)
+            mass += s->prob[t * k + i];
         char tb[32];
         rq_fmt_temp(tb, sizeof tb, s->temps[t]);
         size_t row = ts_doc_table_row(t2, s->temps[t] == 1.0 ? TS_STYLE_ACCENT : TS_STYLE_PLAIN);
@@ -280,19 +302,18 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
     ts_doc_printf(d, TS_STYLE_DIM,
                   "%zu temperature%s from %zu forward pass. Maximum entropy (uniform over %zu "
                   "tokens): log V = %.4f nats.\n",
-                  nT, nT == 1 ? "" : "s", s->forward_passes, s->n_finite,
-                  log((double)s->n_finite));
+                  nT, nT == 1 ? "" : "s", s->forward_passes, s->n_finite, log((double)s->n_finite));
     if (nT > s->n_user) {
         /* Table 3: the temperature that gives each target entropy. */
-        static const char *const h3[] = {"target entropy (nats)", "exp(H) tokens",
-                                         "temperature T"};
+        static const char *const h3[] = {"target entropy (nats)", "exp(H) tokens", "temperature T"};
         ts_doc_table *t3 = ts_doc_table_new(3, h3);
         if (!t3) {
             ts_doc_add_table(d, NULL);
             return;
         }
         ts_doc_table_title(t3, "The temperature that gives each entropy");
-        for (size_t c = 0; c < 3; c++) ts_doc_table_right(t3, c);
+        for (size_t c = 0; c < 3; c++)
+            ts_doc_table_right(t3, c);
         for (size_t t = s->n_user; t < nT; t++) {
             size_t row = ts_doc_table_row(t3, TS_STYLE_PLAIN);
             double h = s->targets[t - s->n_user];

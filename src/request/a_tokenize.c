@@ -13,11 +13,14 @@ typedef struct req_tokenize {
 } req_tokenize;
 
 static const rq_field fields[] = {
-    {.info = {.name = "text", .type = TS_FIELD_STRING, .metavar = "TEXT",
+    {.info = {.name = "text",
+              .type = TS_FIELD_STRING,
+              .metavar = "TEXT",
               .help = "the text (any bytes; the CLI also takes it as arguments, --file or stdin)",
               .flags = TS_FIELD_INPUT},
      .off = offsetof(req_tokenize, text)},
-    {.info = {.name = "special", .type = TS_FIELD_BOOL,
+    {.info = {.name = "special",
+              .type = TS_FIELD_BOOL,
               .help = "treat the literal <|endoftext|> as the special token (default: plain text)"},
      .off = offsetof(req_tokenize, special)},
 };
@@ -140,9 +143,10 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
     const res_tokenize *t = res->data;
     rq_buf b = {0};
     rq_buf_puts(&b, "Input IDs: [");
-    for (size_t i = 0; i < t->n; i++) rq_buf_printf(&b, "%s%d", i ? ", " : "", (int)t->ids[i]);
-    rq_buf_printf(&b, "]\nVocabulary size: %zu\nTokens: %zu for %zu bytes\n\n", t->vocab_size,
-                  t->n, t->n_bytes);
+    for (size_t i = 0; i < t->n; i++)
+        rq_buf_printf(&b, "%s%d", i ? ", " : "", (int)t->ids[i]);
+    rq_buf_printf(&b, "]\nVocabulary size: %zu\nTokens: %zu for %zu bytes\n\n", t->vocab_size, t->n,
+                  t->n_bytes);
     if (b.oom) {
         ts_doc_add_table(d, NULL);
         free(b.p);

@@ -21,16 +21,31 @@ typedef struct req_top {
 
 static const rq_field fields[] = {
     RQ_PROMPT_FIELDS(req_top),
-    {.info = {.name = "k", .type = TS_FIELD_INT, .metavar = "N", .def = "10",
+    {.info = {.name = "k",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "10",
               .help = "how many tokens to rank (at most the vocabulary)"},
-     .off = offsetof(req_top, k), .min = 1, .max = 1 << 30},
-    {.info = {.name = "temperature", .type = TS_FIELD_DOUBLE, .metavar = "T", .def = "1",
+     .off = offsetof(req_top, k),
+     .min = 1,
+     .max = 1 << 30},
+    {.info = {.name = "temperature",
+              .type = TS_FIELD_DOUBLE,
+              .metavar = "T",
+              .def = "1",
               .help = "divide the logits by T first (0 = argmax, inf = uniform)"},
-     .off = offsetof(req_top, temperature), .min = 0, .max = INFINITY,
+     .off = offsetof(req_top, temperature),
+     .min = 0,
+     .max = INFINITY,
      .hint = "(0 = argmax, inf = uniform)"},
-    {.info = {.name = "rows", .type = TS_FIELD_INT, .metavar = "N", .def = "50",
+    {.info = {.name = "rows",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "50",
               .help = "table rows to show (the JSON always has all k)"},
-     .off = offsetof(req_top, rows), .min = 1, .max = 1 << 30},
+     .off = offsetof(req_top, rows),
+     .min = 1,
+     .max = 1 << 30},
 };
 
 static void init(void *p)
@@ -70,8 +85,7 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
     res_top *t = calloc(1, sizeof *t);
     if (!t) return ts_errorf(err, err_size, TS_ERR_NOMEM, "top: out of memory");
     st = rq_prompt_ids(run, &q->prompt, &q->ids, &t->ids, &t->n_ids, err, err_size);
-    if (st == TS_OK)
-        st = ts_generator_set_prompt(run->slot->gen, t->ids, t->n_ids, err, err_size);
+    if (st == TS_OK) st = ts_generator_set_prompt(run->slot->gen, t->ids, t->n_ids, err, err_size);
     if (st != TS_OK) {
         free_result(t);
         return st;
@@ -139,7 +153,8 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
         if (c != 1) ts_doc_table_right(tab, c);
     size_t shown = t->k < (size_t)q->rows ? t->k : (size_t)q->rows;
     double mass = 0.0;
-    for (size_t r = 0; r < t->k; r++) mass += t->prob[r];
+    for (size_t r = 0; r < t->k; r++)
+        mass += t->prob[r];
     for (size_t r = 0; r < shown; r++) {
         size_t row = rq_table_token_row(tab, r == 0 ? TS_STYLE_BOLD : TS_STYLE_PLAIN, r + 1,
                                         res->tok, t->top[r]);
@@ -150,8 +165,9 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
     }
     ts_doc_add_table(d, tab);
     if (shown < t->k)
-        ts_doc_printf(d, TS_STYLE_DIM, "(the first %zu of %zu rows; --rows N shows more, --json has all)\n",
-                      shown, t->k);
+        ts_doc_printf(d, TS_STYLE_DIM,
+                      "(the first %zu of %zu rows; --rows N shows more, --json has all)\n", shown,
+                      t->k);
     ts_doc_printf(d, TS_STYLE_PLAIN,
                   "The top %zu hold %.1f%% of the probability; the full distribution over %zu "
                   "tokens has entropy %.3f nats (%.3f bits), i.e. about %.1f equally likely "

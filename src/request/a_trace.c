@@ -29,39 +29,84 @@ typedef struct req_trace {
 } req_trace;
 
 static const rq_field fields[] = {
-    {.info = {.name = "text", .type = TS_FIELD_STRING, .metavar = "TEXT",
+    {.info = {.name = "text",
+              .type = TS_FIELD_STRING,
+              .metavar = "TEXT",
               .help = "the text to trace (the CLI also takes arguments, --file or stdin)",
               .flags = TS_FIELD_INPUT},
      .off = offsetof(req_trace, text)},
-    {.info = {.name = "prompt", .type = TS_FIELD_STRING, .metavar = "TEXT",
+    {.info = {.name = "prompt",
+              .type = TS_FIELD_STRING,
+              .metavar = "TEXT",
               .help = "context before the text (not traced)"},
      .off = offsetof(req_trace, prompt)},
-    {.info = {.name = "generate", .type = TS_FIELD_INT, .metavar = "N", .def = "0",
+    {.info = {.name = "generate",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "0",
               .help = "instead of a text: generate N tokens after the prompt at the temperature "
                       "and truncation given, and trace them"},
-     .off = offsetof(req_trace, generate), .min = 0, .max = 4096},
-    {.info = {.name = "temperature", .type = TS_FIELD_DOUBLE, .metavar = "T", .def = "1",
+     .off = offsetof(req_trace, generate),
+     .min = 0,
+     .max = 4096},
+    {.info = {.name = "temperature",
+              .type = TS_FIELD_DOUBLE,
+              .metavar = "T",
+              .def = "1",
               .help = "the temperature to compare with T = 1 (entropy, survival)"},
-     .off = offsetof(req_trace, temperature), .min = 0, .max = INFINITY,
+     .off = offsetof(req_trace, temperature),
+     .min = 0,
+     .max = INFINITY,
      .hint = "(0 = greedy, inf = uniform)"},
-    {.info = {.name = "top_k", .type = TS_FIELD_INT, .metavar = "K", .def = "0",
+    {.info = {.name = "top_k",
+              .type = TS_FIELD_INT,
+              .metavar = "K",
+              .def = "0",
               .help = "the truncation whose survival is traced: keep the K most likely (0 = off)"},
-     .off = offsetof(req_trace, top_k), .i32 = true, .min = 0, .max = 2147483647.0},
-    {.info = {.name = "top_p", .type = TS_FIELD_DOUBLE, .metavar = "P", .def = "1",
+     .off = offsetof(req_trace, top_k),
+     .i32 = true,
+     .min = 0,
+     .max = 2147483647.0},
+    {.info = {.name = "top_p",
+              .type = TS_FIELD_DOUBLE,
+              .metavar = "P",
+              .def = "1",
               .help = "... keep the smallest set with mass >= P (1 = off)"},
-     .off = offsetof(req_trace, top_p), .min = 0, .max = 1, .min_open = true},
-    {.info = {.name = "min_p", .type = TS_FIELD_DOUBLE, .metavar = "M", .def = "0",
+     .off = offsetof(req_trace, top_p),
+     .min = 0,
+     .max = 1,
+     .min_open = true},
+    {.info = {.name = "min_p",
+              .type = TS_FIELD_DOUBLE,
+              .metavar = "M",
+              .def = "0",
               .help = "... drop tokens below M x p(top) (0 = off)"},
-     .off = offsetof(req_trace, min_p), .min = 0, .max = 1, .max_open = true},
-    {.info = {.name = "seed", .type = TS_FIELD_U64, .metavar = "S", .def = "random, printed",
+     .off = offsetof(req_trace, min_p),
+     .min = 0,
+     .max = 1,
+     .max_open = true},
+    {.info = {.name = "seed",
+              .type = TS_FIELD_U64,
+              .metavar = "S",
+              .def = "random, printed",
               .help = "random seed (generation and bootstrap)"},
      .off = offsetof(req_trace, seed)},
-    {.info = {.name = "bootstrap", .type = TS_FIELD_INT, .metavar = "B", .def = "1000",
+    {.info = {.name = "bootstrap",
+              .type = TS_FIELD_INT,
+              .metavar = "B",
+              .def = "1000",
               .help = "resamples for the interval of the text's temperature"},
-     .off = offsetof(req_trace, bootstrap), .min = 2, .max = 100000},
-    {.info = {.name = "rows", .type = TS_FIELD_INT, .metavar = "N", .def = "60",
+     .off = offsetof(req_trace, bootstrap),
+     .min = 2,
+     .max = 100000},
+    {.info = {.name = "rows",
+              .type = TS_FIELD_INT,
+              .metavar = "N",
+              .def = "60",
               .help = "table rows to show (the JSON has every token)"},
-     .off = offsetof(req_trace, rows), .min = 1, .max = 1 << 30},
+     .off = offsetof(req_trace, rows),
+     .min = 1,
+     .max = 1 << 30},
 };
 
 static void init(void *p)
@@ -74,14 +119,14 @@ static void init(void *p)
 }
 
 typedef struct res_trace {
-    int32_t *ids;       /* context + traced tokens */
+    int32_t *ids;        /* context + traced tokens */
     size_t n_ids, first; /* tokens [first, n_ids) are traced */
-    ts_token_trace *tr; /* [n_ids - first] */
+    ts_token_trace *tr;  /* [n_ids - first] */
     ts_calib_fit fit;
     ts_interval t_star;
-    double nll;         /* mean surprisal at T = 1 */
+    double nll; /* mean surprisal at T = 1 */
     size_t max_rank;
-    double t_min_all;   /* HF order: every token survives for T > this */
+    double t_min_all; /* HF order: every token survives for T > this */
     size_t n_surv_hf, n_surv_llama;
     bool generated;
 } res_trace;
@@ -144,8 +189,8 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         st = ts_tokenizer_encode(run->tok, q->text.s, q->text.n, 0, NULL, 0, &need);
         if (st == TS_OK || st == TS_ERR_RANGE) {
             text_ids = malloc((need ? need : 1) * sizeof *text_ids);
-            st = text_ids ? ts_tokenizer_encode(run->tok, q->text.s, q->text.n, 0, text_ids,
-                                                need, &n_text)
+            st = text_ids ? ts_tokenizer_encode(run->tok, q->text.s, q->text.n, 0, text_ids, need,
+                                                &n_text)
                           : TS_ERR_NOMEM;
         }
         if (st != TS_OK) st = ts_errorf(err, err_size, st, "text: cannot tokenize");
@@ -320,8 +365,8 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
     char tb[32], hb[48];
     rq_fmt_temp(tb, sizeof tb, q->temperature);
     snprintf(hb, sizeof hb, "entropy at T=%s", tb);
-    const char *h[] = {"pos", "token", "rank", "surprisal", "entropy T=1", hb, "survives if T",
-                       "llama"};
+    const char *h[] = {"pos",         "token", "rank",          "surprisal",
+                       "entropy T=1", hb,      "survives if T", "llama"};
     ts_doc_table *t = ts_doc_table_new(8, h);
     if (!t) {
         ts_doc_add_table(d, NULL);
@@ -354,16 +399,17 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
     if (shown < n)
         ts_doc_printf(d, TS_STYLE_DIM, "(the first %zu of %zu tokens; --rows N shows more)\n",
                       shown, n);
-    ts_doc_printf(d, TS_STYLE_BOLD,
-                  "The temperature that best explains this text: T = %.3f", r->t_star.estimate);
+    ts_doc_printf(d, TS_STYLE_BOLD, "The temperature that best explains this text: T = %.3f",
+                  r->t_star.estimate);
     if (!isnan(r->t_star.lo))
         ts_doc_printf(d, TS_STYLE_BOLD, " [%.3f, %.3f]", r->t_star.lo, r->t_star.hi);
     ts_doc_printf(d, TS_STYLE_PLAIN,
                   "\n  (maximum likelihood over its tokens, 95 %% bootstrap interval; NLL %.3f "
                   "nats/token at T = 1, %.3f at T*)\n",
                   r->nll, r->fit.nll_after);
-    ts_doc_printf(d, TS_STYLE_PLAIN, "  every token is within the top %zu: top-k >= %zu keeps them all\n",
-                  r->max_rank, r->max_rank);
+    ts_doc_printf(d, TS_STYLE_PLAIN,
+                  "  every token is within the top %zu: top-k >= %zu keeps them all\n", r->max_rank,
+                  r->max_rank);
     if (trunc) {
         fmt_tmin(tm, sizeof tm, r->t_min_all);
         ts_doc_printf(d, TS_STYLE_PLAIN,
@@ -391,11 +437,11 @@ static ts_status plot(const ts_result *res, const char *path, const char *title,
                                   q->temperature == 1.0 ? NAN : x->entropy_t, (int64_t)x->rank};
     }
     char tt[200];
-    snprintf(tt, sizeof tt, "Surprisal and entropy along the text (T* = %.3f)",
-             r->t_star.estimate);
+    snprintf(tt, sizeof tt, "Surprisal and entropy along the text (T* = %.3f)", r->t_star.estimate);
     if (st == TS_OK)
         st = ts_plot_trace(path, pts, n, q->temperature, title ? title : tt, err, err_size);
-    for (size_t i = 0; texts && i < n; i++) free(texts[i]);
+    for (size_t i = 0; texts && i < n; i++)
+        free(texts[i]);
     free(texts);
     free(pts);
     return st;

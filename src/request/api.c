@@ -23,8 +23,7 @@ static const char OOM_BODY[] =
     "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,"
     "\"code\":null}}";
 
-char *ts_api_error_body(const char *message, const char *type, const char *param,
-                        const char *code)
+char *ts_api_error_body(const char *message, const char *type, const char *param, const char *code)
 {
     cJSON *o = cJSON_CreateObject(), *e = o ? cJSON_AddObjectToObject(o, "error") : NULL;
     if (!e) {
@@ -81,8 +80,7 @@ static const char *param_of(const ts_analysis *a, const char *msg, char *buf, si
 }
 
 /* An error status for a failed ts_status, with the message's field as param. */
-static void fail_status(ts_api_response *out, const ts_analysis *a, ts_status st,
-                        const char *msg)
+static void fail_status(ts_api_response *out, const ts_analysis *a, ts_status st, const char *msg)
 {
     char pbuf[64];
     const char *param = param_of(a, msg, pbuf, sizeof pbuf);
@@ -95,9 +93,15 @@ static void fail_status(ts_api_response *out, const ts_analysis *a, ts_status st
     case TS_ERR_UNSUPPORTED:
         fail(out, 400, msg, "invalid_request_error", param, "unsupported");
         break;
-    case TS_ERR_NOT_FOUND: fail(out, 404, msg, "invalid_request_error", param, NULL); break;
-    case TS_ERR_BUSY: fail(out, 503, msg, "server_error", NULL, "overloaded"); break;
-    default: fail(out, 500, msg, "server_error", NULL, NULL); break;
+    case TS_ERR_NOT_FOUND:
+        fail(out, 404, msg, "invalid_request_error", param, NULL);
+        break;
+    case TS_ERR_BUSY:
+        fail(out, 503, msg, "server_error", NULL, "overloaded");
+        break;
+    default:
+        fail(out, 500, msg, "server_error", NULL, NULL);
+        break;
     }
 }
 
@@ -192,7 +196,8 @@ static int on_native_event(const ts_event *ev, void *user)
     }
     if (ev->kind == TS_EV_SAMPLE_END) {
         cJSON *o = event_head("end", ev);
-        cJSON_AddStringToObject(o, "finish_reason", ev->finish_reason ? ev->finish_reason : "length");
+        cJSON_AddStringToObject(o, "finish_reason",
+                                ev->finish_reason ? ev->finish_reason : "length");
         char *t = rq_bytes_utf8(ev->text, ev->text_len);
         cJSON_AddStringToObject(o, "text", t ? t : "");
         free(t);
@@ -214,8 +219,8 @@ static void native(ts_session *s, const ts_analysis *a, cJSON *root, const ts_ap
         fail(out, 400, "stream: expected true or false", "invalid_request_error", "stream", NULL);
         return;
     }
-    bool can_stream = strcmp(ts_analysis_name(a), "generate") == 0 ||
-                      strcmp(ts_analysis_name(a), "compare") == 0;
+    bool can_stream =
+        strcmp(ts_analysis_name(a), "generate") == 0 || strcmp(ts_analysis_name(a), "compare") == 0;
     if (streaming && (!can_stream || !o || !o->on_chunk)) {
         fail(out, 400,
              can_stream ? "stream: streaming is not available here (a batch answers in one body)"
@@ -289,7 +294,8 @@ static bool flatten_prompt(cJSON *root, ts_api_response *out)
                 else
                     cJSON_AddItemToArray(texts, cJSON_CreateString(e->valuestring));
         } else if (cJSON_IsNumber(first)) {
-            for (const cJSON *e = p->child; e; e = e->next) cJSON_AddItemToArray(ids, cJSON_Duplicate(e, 0));
+            for (const cJSON *e = p->child; e; e = e->next)
+                cJSON_AddItemToArray(ids, cJSON_Duplicate(e, 0));
             cJSON_AddItemToArray(lens, cJSON_CreateNumber(cJSON_GetArraySize(p)));
         } else if (cJSON_IsArray(first)) {
             for (const cJSON *e = p->child; e && !why; e = e->next) {
@@ -330,14 +336,14 @@ typedef struct stream_state {
     const char *model;
     char id[40];
     long long created;
-    size_t n;        /* choices per prompt */
+    size_t n; /* choices per prompt */
     bool echo;
     bool logprobs, raw; /* logprobs requested; raw (default) or processed */
     size_t *offset;     /* per choice: code points streamed so far (text_offset) */
     size_t n_offset;
     const ts_tokenizer *tok;
     bool sent_any;
-    bool failed;     /* the client went away */
+    bool failed; /* the client went away */
 } stream_state;
 
 static bool send_chunk(stream_state *ss, char *json)
@@ -352,8 +358,8 @@ static bool send_chunk(stream_state *ss, char *json)
 /* A chunk with OpenAI's logprobs object for one token. */
 static char *token_chunk(stream_state *ss, size_t index, const ts_gen_step *st)
 {
-    char *base = rq_completion_chunk(ss->id, ss->created, ss->model, index, st->text,
-                                     st->text_len, NULL);
+    char *base =
+        rq_completion_chunk(ss->id, ss->created, ss->model, index, st->text, st->text_len, NULL);
     if (!base || !ss->logprobs || !st->has_logprobs) return base;
     cJSON *o = cJSON_Parse(base);
     free(base);
@@ -421,7 +427,8 @@ static int on_stream_event(const ts_event *ev, void *user)
                                                   ev->finish_reason))
                    ? 0
                    : 1;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -528,15 +535,13 @@ void ts_api_handle(ts_session *s, const char *method, const char *path, const ch
                                "/v1/completions, POST /api/{tokenize,top,sample,sweep,generate,"
                                "compare,softmax})",
                                method, path);
-        fail(out, 404, msg ? msg : "unknown route", "invalid_request_error", NULL,
-             "unknown_route");
+        fail(out, 404, msg ? msg : "unknown route", "invalid_request_error", NULL, "unknown_route");
         free(msg);
         return;
     }
     if (!post) {
         char *msg = rq_strdupf("use POST for %s", path);
-        fail(out, 405, msg ? msg : "use POST", "invalid_request_error", NULL,
-             "method_not_allowed");
+        fail(out, 405, msg ? msg : "use POST", "invalid_request_error", NULL, "method_not_allowed");
         free(msg);
         return;
     }
@@ -545,12 +550,15 @@ void ts_api_handle(ts_session *s, const char *method, const char *path, const ch
              "body_too_large");
         return;
     }
-    cJSON *root = cJSON_ParseWithLength(body ? body : "", len);
-    if (!root || !cJSON_IsObject(root)) {
+    cJSON *root = NULL;
+    char jerr[TS_ERR_SIZE] = "";
+    /* The project's one JSON reader: bounded in values before anything is built. */
+    if (ts_json_parse("the body", body ? body : "", len, TS_JSON_MAX_VALUES, &root, jerr,
+                      sizeof jerr) != TS_OK ||
+        !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        fail(out, 400,
-             root ? "the body must be a JSON object" : "the body is not valid JSON",
-             "invalid_request_error", NULL, "invalid_json");
+        fail(out, 400, root ? "the body must be a JSON object" : jerr, "invalid_request_error",
+             NULL, "invalid_json");
         return;
     }
     if (check_model(s, root, out)) {

@@ -40,7 +40,8 @@ void rq_buf_put(rq_buf *b, const char *s, size_t n)
     if (b->oom) return;
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) {
             b->oom = true;
@@ -54,7 +55,10 @@ void rq_buf_put(rq_buf *b, const char *s, size_t n)
     b->p[b->n] = '\0';
 }
 
-void rq_buf_puts(rq_buf *b, const char *s) { rq_buf_put(b, s, strlen(s)); }
+void rq_buf_puts(rq_buf *b, const char *s)
+{
+    rq_buf_put(b, s, strlen(s));
+}
 
 void rq_buf_printf(rq_buf *b, const char *fmt, ...)
 {
@@ -219,7 +223,8 @@ cJSON *rq_json_number(double v)
 cJSON *rq_json_ids(const int32_t *ids, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
+    for (size_t i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(ids[i]));
     return a;
 }
 
@@ -303,8 +308,8 @@ ts_status rq_encode_prompt(const rq_run *run, const char *field, const char *pro
     return TS_OK;
 }
 
-ts_status rq_prompt_ids(const rq_run *run, const rq_str *prompt, const rq_ids *ids,
-                        int32_t **out, size_t *n, char *err, size_t err_size)
+ts_status rq_prompt_ids(const rq_run *run, const rq_str *prompt, const rq_ids *ids, int32_t **out,
+                        size_t *n, char *err, size_t err_size)
 {
     bool prompt_given = prompt->s != NULL;
     *out = NULL;
@@ -330,7 +335,8 @@ ts_status rq_prompt_ids(const rq_run *run, const rq_str *prompt, const rq_ids *i
         *n = ids->n;
         return TS_OK;
     }
-    if (prompt_given) return rq_encode_prompt(run, "prompt", prompt->s, prompt->n, out, n, err, err_size);
+    if (prompt_given)
+        return rq_encode_prompt(run, "prompt", prompt->s, prompt->n, out, n, err, err_size);
     return rq_encode_prompt(run, "prompt", RQ_DEFAULT_PROMPT, strlen(RQ_DEFAULT_PROMPT), out, n,
                             err, err_size);
 }

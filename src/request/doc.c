@@ -18,12 +18,12 @@
 
 struct ts_doc_table {
     size_t n_cols, n_rows, cap_rows;
-    char **headers;    /* [n_cols] */
-    char **cells;      /* [cap_rows * n_cols], NULL = empty */
-    ts_style *styles;  /* [cap_rows] */
-    bool *rule;        /* [cap_rows]: a rule above this row */
-    bool *right;       /* [n_cols] */
-    bool *emph;        /* [n_cols] */
+    char **headers;   /* [n_cols] */
+    char **cells;     /* [cap_rows * n_cols], NULL = empty */
+    ts_style *styles; /* [cap_rows] */
+    bool *rule;       /* [cap_rows]: a rule above this row */
+    bool *right;      /* [n_cols] */
+    bool *emph;       /* [n_cols] */
     char *title;
     bool pending_rule;
     bool oom;
@@ -54,8 +54,10 @@ ts_doc_table *ts_doc_table_new(size_t n_cols, const char *const *headers)
 void ts_doc_table_free(ts_doc_table *t)
 {
     if (!t) return;
-    for (size_t c = 0; c < t->n_cols && t->headers; c++) free(t->headers[c]);
-    for (size_t i = 0; i < t->n_rows * t->n_cols; i++) free(t->cells[i]);
+    for (size_t c = 0; c < t->n_cols && t->headers; c++)
+        free(t->headers[c]);
+    for (size_t i = 0; i < t->n_rows * t->n_cols; i++)
+        free(t->cells[i]);
     free(t->headers);
     free(t->cells);
     free(t->styles);
@@ -105,7 +107,8 @@ size_t ts_doc_table_row(ts_doc_table *t, ts_style style)
         }
         t->cap_rows = cap;
     }
-    for (size_t c = 0; c < t->n_cols; c++) t->cells[t->n_rows * t->n_cols + c] = NULL;
+    for (size_t c = 0; c < t->n_cols; c++)
+        t->cells[t->n_rows * t->n_cols + c] = NULL;
     t->styles[t->n_rows] = style;
     t->rule[t->n_rows] = t->pending_rule;
     t->pending_rule = false;
@@ -133,14 +136,38 @@ void ts_doc_table_set(ts_doc_table *t, size_t row, size_t col, const char *fmt, 
     *cell = s;
 }
 
-size_t ts_doc_table_n_rows(const ts_doc_table *t) { return t->n_rows; }
-size_t ts_doc_table_n_cols(const ts_doc_table *t) { return t->n_cols; }
-const char *ts_doc_table_get_title(const ts_doc_table *t) { return t->title; }
-const char *ts_doc_table_header(const ts_doc_table *t, size_t col) { return t->headers[col]; }
-bool ts_doc_table_is_right(const ts_doc_table *t, size_t col) { return t->right[col]; }
-bool ts_doc_table_is_emph_col(const ts_doc_table *t, size_t col) { return t->emph[col]; }
-ts_style ts_doc_table_row_style(const ts_doc_table *t, size_t row) { return t->styles[row]; }
-bool ts_doc_table_rule_before(const ts_doc_table *t, size_t row) { return t->rule[row]; }
+size_t ts_doc_table_n_rows(const ts_doc_table *t)
+{
+    return t->n_rows;
+}
+size_t ts_doc_table_n_cols(const ts_doc_table *t)
+{
+    return t->n_cols;
+}
+const char *ts_doc_table_get_title(const ts_doc_table *t)
+{
+    return t->title;
+}
+const char *ts_doc_table_header(const ts_doc_table *t, size_t col)
+{
+    return t->headers[col];
+}
+bool ts_doc_table_is_right(const ts_doc_table *t, size_t col)
+{
+    return t->right[col];
+}
+bool ts_doc_table_is_emph_col(const ts_doc_table *t, size_t col)
+{
+    return t->emph[col];
+}
+ts_style ts_doc_table_row_style(const ts_doc_table *t, size_t row)
+{
+    return t->styles[row];
+}
+bool ts_doc_table_rule_before(const ts_doc_table *t, size_t row)
+{
+    return t->rule[row];
+}
 
 const char *ts_doc_table_cell(const ts_doc_table *t, size_t row, size_t col)
 {
@@ -180,7 +207,8 @@ static void item_free(doc_item *it)
 void ts_doc_free(ts_doc *d)
 {
     if (!d) return;
-    for (size_t i = 0; i < d->n; i++) item_free(&d->items[i]);
+    for (size_t i = 0; i < d->n; i++)
+        item_free(&d->items[i]);
     free(d->items);
     free(d);
 }
@@ -191,10 +219,22 @@ void ts_doc_set_listener(ts_doc *d, ts_doc_listener fn, void *user)
     d->user = user;
 }
 
-void ts_doc_set_keep(ts_doc *d, bool keep) { d->keep = keep; }
-size_t ts_doc_count(const ts_doc *d) { return d->n; }
-const ts_doc_block *ts_doc_get(const ts_doc *d, size_t i) { return i < d->n ? &d->items[i].b : NULL; }
-bool ts_doc_ok(const ts_doc *d) { return !d->oom; }
+void ts_doc_set_keep(ts_doc *d, bool keep)
+{
+    d->keep = keep;
+}
+size_t ts_doc_count(const ts_doc *d)
+{
+    return d->n;
+}
+const ts_doc_block *ts_doc_get(const ts_doc *d, size_t i)
+{
+    return i < d->n ? &d->items[i].b : NULL;
+}
+bool ts_doc_ok(const ts_doc *d)
+{
+    return !d->oom;
+}
 
 /* Hand the block to the listener, then keep it (taking ownership) or free it. */
 static void doc_push(ts_doc *d, doc_item *it)

@@ -20,7 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static void *fptr(const ts_request *r, const rq_field *f) { return (char *)r->data + f->off; }
+static void *fptr(const ts_request *r, const rq_field *f)
+{
+    return (char *)r->data + f->off;
+}
 
 /* "top-p" and "top_p" are the same name. */
 static bool same_name(const char *a, const char *b)
@@ -39,7 +42,10 @@ int rq_field_index(const ts_analysis *a, const char *name)
     return -1;
 }
 
-size_t ts_analysis_n_fields(const ts_analysis *a) { return a->n_fields; }
+size_t ts_analysis_n_fields(const ts_analysis *a)
+{
+    return a->n_fields;
+}
 
 const ts_field_info *ts_analysis_field(const ts_analysis *a, size_t i)
 {
@@ -58,7 +64,8 @@ static size_t edit_distance(const char *s, const char *t)
     size_t n = strlen(s), m = strlen(t);
     if (n > 64 || m > 64) return 99;
     size_t prev[65], cur[65];
-    for (size_t j = 0; j <= m; j++) prev[j] = j;
+    for (size_t j = 0; j <= m; j++)
+        prev[j] = j;
     for (size_t i = 1; i <= n; i++) {
         cur[0] = i;
         for (size_t j = 1; j <= m; j++) {
@@ -108,7 +115,8 @@ ts_status ts_request_new(const ts_analysis *a, ts_request **out, char *err, size
 
 static void strings_free(rq_strings *s)
 {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
     free(s->v);
     s->v = NULL;
     s->n = 0;
@@ -141,7 +149,9 @@ static void field_clear(ts_request *r, const rq_field *f)
         d->n = 0;
         break;
     }
-    case TS_FIELD_STRINGS: strings_free(p); break;
+    case TS_FIELD_STRINGS:
+        strings_free(p);
+        break;
     case TS_FIELD_BIAS: {
         rq_bias *b = p;
         free(b->v);
@@ -149,13 +159,15 @@ static void field_clear(ts_request *r, const rq_field *f)
         b->n = 0;
         break;
     }
-    default: break;
+    default:
+        break;
     }
 }
 
 void rq_request_clear(ts_request *r)
 {
-    for (size_t i = 0; i < r->a->n_fields; i++) field_clear(r, &r->a->fields[i]);
+    for (size_t i = 0; i < r->a->n_fields; i++)
+        field_clear(r, &r->a->fields[i]);
 }
 
 void ts_request_free(ts_request *r)
@@ -166,7 +178,10 @@ void ts_request_free(ts_request *r)
     free(r);
 }
 
-const ts_analysis *ts_request_analysis(const ts_request *r) { return r->a; }
+const ts_analysis *ts_request_analysis(const ts_request *r)
+{
+    return r->a;
+}
 
 static void *dup_mem(const void *p, size_t n)
 {
@@ -245,7 +260,8 @@ ts_status rq_request_clone(const ts_request *r, ts_request **out)
             if (!b->v) b->n = 0;
             break;
         }
-        default: break;
+        default:
+            break;
         }
     }
     if (!ok) {
@@ -262,7 +278,10 @@ bool rq_is_set(const ts_request *r, const char *name)
     return i >= 0 && r->set[i];
 }
 
-bool ts_request_is_set(const ts_request *r, const char *field) { return rq_is_set(r, field); }
+bool ts_request_is_set(const ts_request *r, const char *field)
+{
+    return rq_is_set(r, field);
+}
 
 /* ---- checks and messages -------------------------------------------------- */
 
@@ -277,8 +296,7 @@ static void fmt_double(char *buf, size_t size, double v)
     if (strtod(buf, NULL) != v) snprintf(buf, size, "%.17g", v);
 }
 
-ts_status rq_check_range(const rq_field *f, double v, const char *item, char *err,
-                         size_t err_size)
+ts_status rq_check_range(const rq_field *f, double v, const char *item, char *err, size_t err_size)
 {
     bool lo_ok = f->min_open ? v > f->min : v >= f->min;
     bool hi_ok = f->max_open ? v < f->max : v <= f->max;
@@ -296,10 +314,10 @@ ts_status rq_check_range(const rq_field *f, double v, const char *item, char *er
 static ts_status parse_double_text(const rq_field *f, const char *s, const char *item, double *out,
                                    char *err, size_t err_size)
 {
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     double v;
-    if (strcasecmp(s, "inf") == 0 || strcasecmp(s, "+inf") == 0 ||
-        strcasecmp(s, "infinity") == 0) {
+    if (strcasecmp(s, "inf") == 0 || strcasecmp(s, "+inf") == 0 || strcasecmp(s, "infinity") == 0) {
         v = INFINITY;
     } else if (strcasecmp(s, "-inf") == 0 || strcasecmp(s, "-infinity") == 0) {
         v = -INFINITY;
@@ -307,7 +325,8 @@ static ts_status parse_double_text(const rq_field *f, const char *s, const char 
         char *end;
         errno = 0;
         v = strtod(s, &end);
-        while (*end == ' ') end++;
+        while (*end == ' ')
+            end++;
         if (end == s || *end != '\0')
             return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s'%s' is not a number",
                              f->info.name, item ? item : "", s);
@@ -315,17 +334,17 @@ static ts_status parse_double_text(const rq_field *f, const char *s, const char 
             return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %sNaN is not allowed",
                              f->info.name, item ? item : "");
         if (isinf(v))
-            return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s'%s' is too large",
-                             f->info.name, item ? item : "", s);
+            return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s'%s' is too large", f->info.name,
+                             item ? item : "", s);
     }
     if (v == -INFINITY && f->allow_neg_inf) {
         *out = v;
         return TS_OK;
     }
     if (isinf(v) && !(v > 0 && isinf(f->max)))
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s%s is not allowed%s%s",
-                         f->info.name, item ? item : "", v > 0 ? "+inf" : "-inf",
-                         f->hint ? " " : "", f->hint ? f->hint : "");
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s%s is not allowed%s%s", f->info.name,
+                         item ? item : "", v > 0 ? "+inf" : "-inf", f->hint ? " " : "",
+                         f->hint ? f->hint : "");
     ts_status st = rq_check_range(f, v, item, err, err_size);
     if (st == TS_OK) *out = v;
     return st;
@@ -334,11 +353,13 @@ static ts_status parse_double_text(const rq_field *f, const char *s, const char 
 static ts_status parse_int_text(const rq_field *f, const char *s, const char *item, int64_t *out,
                                 char *err, size_t err_size)
 {
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    while (*end == ' ') end++;
+    while (*end == ' ')
+        end++;
     if (end == s || *end != '\0')
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s'%s' is not an integer",
                          f->info.name, item ? item : "", s);
@@ -357,7 +378,8 @@ static ts_status parse_int_text(const rq_field *f, const char *s, const char *it
 static ts_status parse_u64_text(const rq_field *f, const char *s, uint64_t *out, char *err,
                                 size_t err_size)
 {
-    while (*s == ' ') s++;
+    while (*s == ' ')
+        s++;
     char *end;
     errno = 0;
     if (*s == '-' || *s == '+')
@@ -379,8 +401,7 @@ static void store_int(ts_request *r, const rq_field *f, int64_t v)
         *(int64_t *)fptr(r, f) = v;
 }
 
-static ts_status enum_value(const rq_field *f, const char *s, int *out, char *err,
-                            size_t err_size)
+static ts_status enum_value(const rq_field *f, const char *s, int *out, char *err, size_t err_size)
 {
     const char *const *c = f->info.choices;
     for (int i = 0; c && c[i]; i++)
@@ -392,7 +413,10 @@ static ts_status enum_value(const rq_field *f, const char *s, int *out, char *er
     size_t used = 0;
     for (int i = 0; c && c[i] && used < sizeof list; i++)
         used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
-                                 i == 0 ? "" : c[i + 1] ? ", " : " or ", c[i]);
+                                 i == 0     ? ""
+                                 : c[i + 1] ? ", "
+                                            : " or ",
+                                 c[i]);
     return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: unknown value '%s' (expected %s)",
                      f->info.name, s, list);
 }
@@ -439,7 +463,8 @@ static ts_status list_append(ts_request *r, const rq_field *f, const void *value
             free(s);
         break;
     }
-    default: TS_ASSERT(0);
+    default:
+        TS_ASSERT(0);
     }
     if (!ok) return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", f->info.name);
     if (f->max_items && n + 1 > f->max_items)
@@ -448,8 +473,8 @@ static ts_status list_append(ts_request *r, const rq_field *f, const void *value
     return TS_OK;
 }
 
-static ts_status bias_append(ts_request *r, const rq_field *f, int32_t id, double bias,
-                             char *err, size_t err_size)
+static ts_status bias_append(ts_request *r, const rq_field *f, int32_t id, double bias, char *err,
+                             size_t err_size)
 {
     rq_bias *b = fptr(r, f);
     if (!grow((void **)&b->v, b->n, sizeof *b->v))
@@ -491,7 +516,8 @@ static ts_status item_from_text(ts_request *r, const rq_field *f, const char *s,
         int32_t x = (int32_t)v;
         return list_append(r, f, &x, err, err_size);
     }
-    case TS_FIELD_STRINGS: return list_append(r, f, s, err, err_size);
+    case TS_FIELD_STRINGS:
+        return list_append(r, f, s, err, err_size);
     case TS_FIELD_BIAS: {
         const char *colon = strchr(s, ':');
         if (!colon) colon = strchr(s, '=');
@@ -513,7 +539,8 @@ static ts_status item_from_text(ts_request *r, const rq_field *f, const char *s,
         if (st != TS_OK) return st;
         return bias_append(r, f, (int32_t)id, bias, err, err_size);
     }
-    default: TS_ASSERT(0);
+    default:
+        TS_ASSERT(0);
     }
     return TS_ERR_INVALID;
 }
@@ -541,8 +568,8 @@ ts_status ts_request_set_bytes(ts_request *r, const char *field, const char *dat
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: not a text field", field);
     const rq_field *f = &r->a->fields[i];
     if (r->set[i])
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "%s: given twice (give each option once)", f->info.name);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: given twice (give each option once)",
+                         f->info.name);
     ts_status st = str_store(fptr(r, f), f, data, len, err, err_size);
     if (st == TS_OK) r->set[i] = 1;
     return st;
@@ -560,8 +587,8 @@ ts_status ts_request_set(ts_request *r, const char *field, const char *text, cha
     const rq_field *f = &r->a->fields[i];
     bool repeat = (f->info.flags & TS_FIELD_REPEAT) != 0;
     if (r->set[i] && !repeat)
-        return ts_errorf(err, err_size, TS_ERR_INVALID,
-                         "%s: given twice (give each option once)", f->info.name);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: given twice (give each option once)",
+                         f->info.name);
     if (!text) text = f->info.type == TS_FIELD_BOOL ? "true" : "";
     ts_status st = TS_OK;
     void *p = fptr(r, f);
@@ -581,10 +608,18 @@ ts_status ts_request_set(ts_request *r, const char *field, const char *text, cha
         if (st == TS_OK) store_int(r, f, v);
         break;
     }
-    case TS_FIELD_U64: st = parse_u64_text(f, text, p, err, err_size); break;
-    case TS_FIELD_DOUBLE: st = parse_double_text(f, text, NULL, p, err, err_size); break;
-    case TS_FIELD_STRING: st = str_store(p, f, text, strlen(text), err, err_size); break;
-    case TS_FIELD_ENUM: st = enum_value(f, text, p, err, err_size); break;
+    case TS_FIELD_U64:
+        st = parse_u64_text(f, text, p, err, err_size);
+        break;
+    case TS_FIELD_DOUBLE:
+        st = parse_double_text(f, text, NULL, p, err, err_size);
+        break;
+    case TS_FIELD_STRING:
+        st = str_store(p, f, text, strlen(text), err, err_size);
+        break;
+    case TS_FIELD_ENUM:
+        st = enum_value(f, text, p, err, err_size);
+        break;
     default: {
         /* Lists. A repeatable list of strings takes each option whole (prompts have commas). */
         if (!r->set[i] || !repeat) field_clear(r, f);
@@ -601,10 +636,11 @@ ts_status ts_request_set(ts_request *r, const char *field, const char *text, cha
             char *item = strndup(s, n);
             if (!item) return ts_errorf(err, err_size, TS_ERR_NOMEM, "out of memory");
             const char *t = item;
-            while (*t == ' ') t++;
+            while (*t == ' ')
+                t++;
             if (*t == '\0' && f->info.type != TS_FIELD_STRINGS)
-                st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: item %zu is empty",
-                               f->info.name, k + 1);
+                st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: item %zu is empty", f->info.name,
+                               k + 1);
             else
                 st = item_from_text(r, f, f->info.type == TS_FIELD_STRINGS ? item : t, k, err,
                                     err_size);
@@ -680,8 +716,7 @@ static ts_status json_int(const rq_field *f, const cJSON *v, const char *item, i
 ts_status rq_field_set_json(ts_request *r, int i, const cJSON *v, char *err, size_t err_size)
 {
     const rq_field *f = &r->a->fields[i];
-    if (r->set[i])
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: given twice", f->info.name);
+    if (r->set[i]) return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: given twice", f->info.name);
     void *p = fptr(r, f);
     ts_status st = TS_OK;
     switch (f->info.type) {
@@ -709,7 +744,9 @@ ts_status rq_field_set_json(ts_request *r, int i, const cJSON *v, char *err, siz
                              cJSON_IsNumber(v) ? "another number" : json_type_name(v));
         *(uint64_t *)p = (uint64_t)v->valuedouble;
         break;
-    case TS_FIELD_DOUBLE: st = json_double(f, v, NULL, p, err, err_size); break;
+    case TS_FIELD_DOUBLE:
+        st = json_double(f, v, NULL, p, err, err_size);
+        break;
     case TS_FIELD_STRING: {
         if (!cJSON_IsString(v))
             return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: expected a string, got %s",
@@ -778,8 +815,8 @@ ts_status rq_field_set_json(ts_request *r, int i, const cJSON *v, char *err, siz
                     st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s+inf is not allowed%s%s",
                                    f->info.name, item, f->hint ? " " : "", f->hint ? f->hint : "");
                 if (st == TS_OK && isfinite(x) && fabs(x) > 3.4028234663852886e38)
-                    st = ts_errorf(err, err_size, TS_ERR_INVALID,
-                                   "%s: %s%g does not fit a float32", f->info.name, item, x);
+                    st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %s%g does not fit a float32",
+                                   f->info.name, item, x);
                 if (st == TS_OK) st = list_append(r, f, &x, err, err_size);
                 break;
             }
@@ -792,13 +829,13 @@ ts_status rq_field_set_json(ts_request *r, int i, const cJSON *v, char *err, siz
             }
             case TS_FIELD_STRINGS:
                 if (!cJSON_IsString(e))
-                    st = ts_errorf(err, err_size, TS_ERR_INVALID,
-                                   "%s: %sexpected a string, got %s", f->info.name, item,
-                                   json_type_name(e));
+                    st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %sexpected a string, got %s",
+                                   f->info.name, item, json_type_name(e));
                 else
                     st = list_append(r, f, e->valuestring, err, err_size);
                 break;
-            default: TS_ASSERT(0);
+            default:
+                TS_ASSERT(0);
             }
         }
         break;
@@ -817,7 +854,7 @@ ts_status rq_request_from_object(const ts_analysis *a, const cJSON *root, ts_req
     for (const cJSON *e = root->child; st == TS_OK && e; e = e->next) {
         if (strcmp(e->string, "model") == 0) continue; /* the session's business */
         int i = rq_field_index(a, e->string);
-        if (i >= 0 && cJSON_IsNull(e)) continue;       /* null = not given, as OpenAI's API */
+        if (i >= 0 && cJSON_IsNull(e)) continue; /* null = not given, as OpenAI's API */
         if (i < 0 || strchr(e->string, '-') || (a->fields[i].info.flags & TS_FIELD_NO_JSON)) {
             const char *s = ts_analysis_suggest_field(a, e->string);
             st = ts_errorf(err, err_size, TS_ERR_INVALID, "%s: unknown field%s%s%s", e->string,
@@ -834,12 +871,14 @@ ts_status rq_request_from_object(const ts_analysis *a, const cJSON *root, ts_req
     return TS_OK;
 }
 
-ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t len,
-                               ts_request **out, char *err, size_t err_size)
+ts_status ts_request_from_json(const ts_analysis *a, const char *json, size_t len, ts_request **out,
+                               char *err, size_t err_size)
 {
     *out = NULL;
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) return ts_errorf(err, err_size, TS_ERR_FORMAT, "the body is not valid JSON");
+    cJSON *root = NULL;
+    ts_status pst =
+        ts_json_parse("the request", json, len, TS_JSON_MAX_VALUES, &root, err, err_size);
+    if (pst != TS_OK) return pst;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return ts_errorf(err, err_size, TS_ERR_FORMAT, "the body must be a JSON object");
@@ -879,7 +918,8 @@ bool ts_request_ensure_seed(ts_request *r, uint64_t *seed)
 static void put_option(rq_buf *b, const char *name)
 {
     rq_buf_puts(b, " --");
-    for (const char *p = name; *p; p++) rq_buf_put(b, *p == '_' ? "-" : p, 1);
+    for (const char *p = name; *p; p++)
+        rq_buf_put(b, *p == '_' ? "-" : p, 1);
 }
 
 char *ts_request_command_line(const ts_request *r, const char *extra)
@@ -915,7 +955,9 @@ char *ts_request_command_line(const ts_request *r, const char *extra)
             rq_buf_put(&val, t->s ? t->s : "", t->s ? strlen(t->s) : 0);
             break;
         }
-        case TS_FIELD_ENUM: rq_buf_puts(&val, f->info.choices[*(const int *)p]); break;
+        case TS_FIELD_ENUM:
+            rq_buf_puts(&val, f->info.choices[*(const int *)p]);
+            break;
         case TS_FIELD_DOUBLES: {
             const rq_doubles *d = p;
             for (size_t k = 0; k < d->n; k++) {
@@ -934,7 +976,8 @@ char *ts_request_command_line(const ts_request *r, const char *extra)
         }
         case TS_FIELD_IDS: {
             const rq_ids *d = p;
-            for (size_t k = 0; k < d->n; k++) rq_buf_printf(&val, "%s%d", k ? "," : "", (int)d->v[k]);
+            for (size_t k = 0; k < d->n; k++)
+                rq_buf_printf(&val, "%s%d", k ? "," : "", (int)d->v[k]);
             break;
         }
         case TS_FIELD_BIAS: {
@@ -955,7 +998,8 @@ char *ts_request_command_line(const ts_request *r, const char *extra)
                 }
                 continue;
             }
-            for (size_t k = 0; k < d->n; k++) rq_buf_printf(&val, "%s%s", k ? "," : "", d->v[k]);
+            for (size_t k = 0; k < d->n; k++)
+                rq_buf_printf(&val, "%s%s", k ? "," : "", d->v[k]);
             break;
         }
         }

@@ -12,14 +12,20 @@
 #include <string.h>
 
 static const ts_analysis *const analyses[] = {
-    &rq_softmax, &rq_tokenize, &rq_top,       &rq_generate, &rq_sample, &rq_sweep,
-    &rq_compare, &rq_diversity, &rq_trace, &rq_map, &rq_calibrate,
+    &rq_softmax, &rq_tokenize,  &rq_top,   &rq_generate, &rq_sample,    &rq_sweep,
+    &rq_compare, &rq_diversity, &rq_trace, &rq_map,      &rq_calibrate,
 };
 #define N_ANALYSES (sizeof analyses / sizeof analyses[0])
 
-size_t ts_analysis_count(void) { return N_ANALYSES; }
+size_t ts_analysis_count(void)
+{
+    return N_ANALYSES;
+}
 
-const ts_analysis *ts_analysis_at(size_t i) { return i < N_ANALYSES ? analyses[i] : NULL; }
+const ts_analysis *ts_analysis_at(size_t i)
+{
+    return i < N_ANALYSES ? analyses[i] : NULL;
+}
 
 const ts_analysis *ts_analysis_find(const char *name)
 {
@@ -35,11 +41,26 @@ const ts_analysis *ts_analysis_by_route(const char *path)
     return NULL;
 }
 
-const char *ts_analysis_name(const ts_analysis *a) { return a->name; }
-const char *ts_analysis_route(const ts_analysis *a) { return a->route; }
-const char *ts_analysis_summary(const ts_analysis *a) { return a->summary; }
-ts_needs ts_analysis_needs(const ts_analysis *a) { return a->needs; }
-bool ts_analysis_has_plot(const ts_analysis *a) { return a->plot != NULL; }
+const char *ts_analysis_name(const ts_analysis *a)
+{
+    return a->name;
+}
+const char *ts_analysis_route(const ts_analysis *a)
+{
+    return a->route;
+}
+const char *ts_analysis_summary(const ts_analysis *a)
+{
+    return a->summary;
+}
+ts_needs ts_analysis_needs(const ts_analysis *a)
+{
+    return a->needs;
+}
+bool ts_analysis_has_plot(const ts_analysis *a)
+{
+    return a->plot != NULL;
+}
 
 ts_needs ts_request_needs(const ts_request *r)
 {
@@ -116,15 +137,22 @@ void ts_result_free(ts_result *res)
     if (!res) return;
     if (res->data) res->a->free_result(res->data);
     ts_request_free(res->req);
-    for (size_t i = 0; i < res->warnings.n; i++) free(res->warnings.v[i]);
+    for (size_t i = 0; i < res->warnings.n; i++)
+        free(res->warnings.v[i]);
     free(res->warnings.v);
     free(res->model_dir);
     free(res->model_name);
     free(res);
 }
 
-const ts_analysis *ts_result_analysis(const ts_result *res) { return res->a; }
-size_t ts_result_n_warnings(const ts_result *res) { return res->warnings.n; }
+const ts_analysis *ts_result_analysis(const ts_result *res)
+{
+    return res->a;
+}
+size_t ts_result_n_warnings(const ts_result *res)
+{
+    return res->warnings.n;
+}
 
 const char *ts_result_warning(const ts_result *res, size_t i)
 {

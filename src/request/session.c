@@ -18,8 +18,8 @@
 #include <time.h>
 
 struct ts_session {
-    ts_model *model;         /* NULL when tokenizer_only */
-    ts_tokenizer *own_tok;   /* tokenizer_only: loaded here */
+    ts_model *model;       /* NULL when tokenizer_only */
+    ts_tokenizer *own_tok; /* tokenizer_only: loaded here */
     const ts_tokenizer *tok;
     char *dir, *name;
     rq_slot *slots;
@@ -43,9 +43,11 @@ ts_session_params ts_session_default_params(void)
 static char *base_name(const char *dir)
 {
     size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') n--;
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
     size_t s = n;
-    while (s > 0 && dir[s - 1] != '/') s--;
+    while (s > 0 && dir[s - 1] != '/')
+        s--;
     return strndup(dir + s, n - s);
 }
 
@@ -54,7 +56,8 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
 {
     *out = NULL;
     ts_session_params p = params ? *params : ts_session_default_params();
-    if (!p.model_dir) return ts_errorf(err, err_size, TS_ERR_INVALID, "session: no model directory");
+    if (!p.model_dir)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "session: no model directory");
     if (p.n_slots < 1 || p.n_slots > 256)
         return ts_errorf(err, err_size, TS_ERR_INVALID, "parallel: %d is outside [1, 256]",
                          (int)p.n_slots);
@@ -68,13 +71,14 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
     ts_status st = TS_OK;
     if (!s->dir || !s->name) st = ts_errorf(err, err_size, TS_ERR_NOMEM, "session: out of memory");
     if (st == TS_OK && p.tokenizer_only) {
-        size_t n = strlen(p.model_dir) + 16;
+        const char *tdir = p.tokenizer_dir ? p.tokenizer_dir : p.model_dir;
+        size_t n = strlen(tdir) + 16;
         char *vocab = malloc(n), *merges = malloc(n);
         if (!vocab || !merges) {
             st = ts_errorf(err, err_size, TS_ERR_NOMEM, "session: out of memory");
         } else {
-            snprintf(vocab, n, "%s/vocab.json", p.model_dir);
-            snprintf(merges, n, "%s/merges.txt", p.model_dir);
+            snprintf(vocab, n, "%s/vocab.json", tdir);
+            snprintf(merges, n, "%s/merges.txt", tdir);
             st = ts_tokenizer_load(vocab, merges, &s->own_tok, err, err_size);
         }
         free(vocab);
@@ -87,6 +91,7 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
         ts_model_params mp = ts_model_default_params();
         mp.n_threads = nth;
         mp.weights = p.weights;
+        mp.tokenizer_dir = p.tokenizer_dir;
         st = ts_model_load(p.model_dir, &mp, &s->model, err, err_size);
         if (st == TS_OK) {
             s->tok = ts_model_tokenizer(s->model);
@@ -99,13 +104,12 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
             cp.n_threads = nth;
             st = ts_context_new(s->model, &cp, &s->slots[i].ctx, err, err_size);
             if (st == TS_OK)
-                st = ts_generator_new(s->slots[i].ctx, s->tok, V, &s->slots[i].gen, err,
-                                      err_size);
+                st = ts_generator_new(s->slots[i].ctx, s->tok, V, &s->slots[i].gen, err, err_size);
             /* The window, for context_shift and to stop exactly at its end. */
             if (st == TS_OK)
-                st = ts_generator_set_n_ctx(
-                    s->slots[i].gen, (size_t)ts_model_get_info(s->model)->n_positions, err,
-                    err_size);
+                st = ts_generator_set_n_ctx(s->slots[i].gen,
+                                            (size_t)ts_model_get_info(s->model)->n_positions, err,
+                                            err_size);
             s->n_slots = i + 1;
         }
     }
@@ -134,11 +138,26 @@ void ts_session_free(ts_session *s)
     free(s);
 }
 
-const ts_model *ts_session_model(const ts_session *s) { return s->model; }
-const ts_tokenizer *ts_session_tokenizer(const ts_session *s) { return s->tok; }
-const char *ts_session_model_name(const ts_session *s) { return s->name; }
-const char *ts_session_model_dir(const ts_session *s) { return s->dir; }
-int32_t ts_session_n_slots(const ts_session *s) { return s->n_slots; }
+const ts_model *ts_session_model(const ts_session *s)
+{
+    return s->model;
+}
+const ts_tokenizer *ts_session_tokenizer(const ts_session *s)
+{
+    return s->tok;
+}
+const char *ts_session_model_name(const ts_session *s)
+{
+    return s->name;
+}
+const char *ts_session_model_dir(const ts_session *s)
+{
+    return s->dir;
+}
+int32_t ts_session_n_slots(const ts_session *s)
+{
+    return s->n_slots;
+}
 
 int32_t ts_session_n_waiting(const ts_session *s)
 {

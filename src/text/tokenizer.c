@@ -11,6 +11,9 @@
  *                (\u0120) decode to those code points first.
  *   merges.txt   "#version: 0.2", then one merge "A B" per line (both parts
  *                in the same alphabet); the merge on line k+2 has rank k.
+ * Both are read as regular files of at most TS_MODEL_FILE_MAX (16 MiB), vocab.json
+ * through ts_json_load_file; memory grows with the tokens and merges accepted,
+ * never with a count the file merely claims.
  *
  * Encoding = pre-tokenize with the regex
  *     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
@@ -172,20 +175,10 @@ void ts_tokenizer_free(ts_tokenizer *tok)
 static ts_status load_vocab(ts_tokenizer *tok, const char *path, const int16_t *uni_to_byte,
                             const int32_t *byte_to_uni, char *err, size_t err_size)
 {
-    char *data = NULL, sh[128];
-    size_t len = 0;
-    ts_status st = ts_read_file(path, &data, &len, err, err_size);
+    char sh[128];
+    cJSON *root = NULL;
+    ts_status st = ts_json_load_file(path, TS_MODEL_FILE_MAX, &root, err, err_size);
     if (st != TS_OK) return st;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, false);
-    if (!root) {
-        size_t off = end && end >= data && end <= data + len ? (size_t)(end - data) : 0, line = 1;
-        for (size_t i = 0; i < off; i++) line += data[i] == '\n';
-        free(data);
-        return ts_errorf(err, err_size, TS_ERR_FORMAT, "%s:%zu: invalid JSON near byte %zu", path,
-                         line, off);
-    }
-    free(data);
     st = TS_ERR_FORMAT;
     const char **by_id = NULL; /* first token string seen for each id */
     if (!cJSON_IsObject(root)) {
@@ -321,18 +314,39 @@ out:
     return st;
 }
 
+/* Double the merge table (load stays <= 1/2); false when out of memory. */
+static bool merges_grow(ts_tokenizer *tok, size_t *mcap)
+{
+    size_t ncap = *mcap * 2;
+    merge_slot *nt = ncap > SIZE_MAX / sizeof *nt ? NULL : malloc(ncap * sizeof *nt);
+    if (!nt) return false;
+    for (size_t i = 0; i < ncap; i++) nt[i].key = EMPTY_KEY;
+    for (size_t i = 0; i < *mcap; i++) {
+        const merge_slot *m = &tok->merges[i];
+        if (m->key == EMPTY_KEY) continue;
+        size_t j = (size_t)hash_pair(m->key) & (ncap - 1);
+        while (nt[j].key != EMPTY_KEY) j = (j + 1) & (ncap - 1);
+        nt[j] = *m;
+    }
+    free(tok->merges);
+    tok->merges = nt;
+    tok->merge_mask = ncap - 1;
+    *mcap = ncap;
+    return true;
+}
+
 static ts_status load_merges(ts_tokenizer *tok, const char *path, const int16_t *uni_to_byte,
                              char *err, size_t err_size)
 {
     char *data = NULL, sh[128];
     size_t len = 0;
-    ts_status st = ts_read_file(path, &data, &len, err, err_size);
+    ts_status st = ts_read_file_max(path, TS_MODEL_FILE_MAX, &data, &len, err, err_size);
     if (st != TS_OK) return st;
     st = TS_ERR_FORMAT;
-    /* Upper bound on the number of merges: number of lines. */
-    size_t n_lines = 1;
-    for (size_t i = 0; i < len; i++) n_lines += data[i] == '\n';
-    size_t mcap = table_size_for(n_lines);
+    /* The table grows with the merges actually accepted (each one checked
+     * against the vocabulary), never with the file's line count: a file of
+     * blank lines must not size it. */
+    size_t mcap = table_size_for(tok->n_vocab < 1024 ? tok->n_vocab : 1024);
     tok->merges = malloc(mcap * sizeof *tok->merges);
     tok->merge_mask = mcap - 1;
     /* rank of the merge that made each token (-1: a single byte / not made) */
@@ -414,6 +428,10 @@ static ts_status load_merges(ts_tokenizer *tok, const char *path, const int16_t 
         }
         if (rank == INT32_MAX) {
             ts_errorf(err, err_size, st, "%s:%zu: too many merges", path, line_no);
+            goto out;
+        }
+        if (2 * ((size_t)rank + 1) > mcap && !merges_grow(tok, &mcap)) {
+            st = ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", path);
             goto out;
         }
         uint64_t key = (uint64_t)(uint32_t)ids[0] << 32 | (uint32_t)ids[1];
