@@ -6,7 +6,8 @@
 #     fuzz) replays the corpus, under ASan/UBSan in `make asan`;
 #   - with -DTS_FUZZ=ON (clang), as the libFuzzer binary fuzz_<name>, which
 #     `make fuzz` / `make fuzz-ci` run (Makefile).
-# Adding a harness: the .c file, its corpus directory, and one line below.
+# Adding a harness: the .c file, its corpus directory, and one line below
+# (after the name: libraries to link besides tempscale, if any).
 
 function(ts_fuzz_harness name)
   set(src ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${name}.c)
@@ -25,7 +26,7 @@ function(ts_fuzz_harness name)
     target_include_directories(${target} PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/tests/fuzz)
     target_compile_options(${target} PRIVATE ${TS_WARNINGS})
     target_compile_definitions(${target} PRIVATE TS_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
-    target_link_libraries(${target} PRIVATE tempscale)
+    target_link_libraries(${target} PRIVATE tempscale ${ARGN})
   endforeach()
   add_test(NAME fuzz_${name} COMMAND fuzz_replay_${name} ${corpus})
   set_tests_properties(fuzz_${name} PROPERTIES LABELS fuzz ENVIRONMENT "${TS_TEST_ENV}" TIMEOUT 300)
@@ -44,3 +45,4 @@ ts_fuzz_harness(csv)                  # logits CSV
 ts_fuzz_harness(npy)                  # NumPy .npy
 ts_fuzz_harness(hub_model_info)       # the hub's model-info JSON
 ts_fuzz_harness(hub_headers)          # HTTP response headers, etags, sizes, redirects
+ts_fuzz_harness(server_request tempscale_server) # serve: route, key, Host, Content-Length, SSE
