@@ -227,6 +227,7 @@ test("a generation streams token by token and matches tempscale generate", async
   await page.waitForFunction(() => !document.querySelector("#gen-go").disabled, null, { timeout: 120000 });
   const ids = await page.$$eval("#gen-output .tok", (t) => t.map((s) => Number(s.dataset.id)));
   measured.streaming = { tokens_seen_while_running: early, tokens_total: ids.length };
+  assert.ok(early < ids.length, `tokens arrived one by one (${early} of ${ids.length} on the page while running)`);
   const ref = h.cliJson("generate", "--prompt", PROMPT, "--temperature", "1", "--top-k", "50", "--max-new-tokens", "40",
     "--seed", "7", "--logprobs", "10");
   assert.deepEqual(ids, ref.steps.map((s) => s.id), "same tokens as the CLI for the same seed");
