@@ -34,6 +34,7 @@
 int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv);
 int ts_cmd_demo(int argc, char **argv);
 int ts_cmd_batch(int argc, char **argv);
+int ts_cmd_serve(int argc, char **argv); /* server/serve.c */
 int ts_cmd_pull(int argc, char **argv);
 int ts_cmd_bench(int argc, char **argv);
 

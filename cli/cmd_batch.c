@@ -234,7 +234,7 @@ static char *answer(ts_session *s, size_t line, const char *text, const char *cu
     }
     char *body_text = body ? cJSON_PrintUnformatted(body) : NULL;
     ts_api_response r;
-    ts_api_opts ao = {NULL, NULL, -1};
+    ts_api_opts ao = {NULL, NULL, -1, NULL};
     ts_api_handle(s, method->valuestring, url->valuestring, body_text ? body_text : "{}",
                   body_text ? strlen(body_text) : 2, &ao, &r);
     free(body_text);

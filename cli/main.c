@@ -23,6 +23,7 @@ static const command commands[] = {
     {"compare", NULL, NULL},
     {"calibrate", NULL, NULL},
     {"batch", ts_cmd_batch, "run a JSONL file of requests (OpenAI Batch format), resumable"},
+    {"serve", ts_cmd_serve, "the explorer page and an OpenAI-compatible API over HTTP"},
     {"pull", ts_cmd_pull, "download a model from the Hugging Face hub into the HF cache"},
     {"bench", ts_cmd_bench, "measure load, prefill and decode speed"},
 };

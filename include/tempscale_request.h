@@ -372,6 +372,12 @@ typedef struct ts_api_opts {
     ts_api_chunk_fn on_chunk; /* NULL: streaming requests are answered in one body */
     void *user;
     int slot_timeout_ms;
+    /*
+     * Non-streamed runs: asked at every event (each generated token); non-zero
+     * cancels the run (the client left, the server stops). May be NULL.
+     * Streamed runs are cancelled by on_chunk returning non-zero instead.
+     */
+    int (*is_cancelled)(void *user);
 } ts_api_opts;
 
 /*

@@ -101,6 +101,14 @@ static void fail_status(ts_api_response *out, const ts_analysis *a, ts_status st
     }
 }
 
+/* Non-streamed runs: the front end's cancel question at every event. */
+static int on_cancel_check(const ts_event *ev, void *user)
+{
+    (void)ev;
+    const ts_api_opts *o = user;
+    return o->is_cancelled(o->user);
+}
+
 /* "model" names another model: 404 as OpenAI does. false when it did. */
 static bool check_model(ts_session *s, const cJSON *root, ts_api_response *out)
 {
@@ -221,6 +229,10 @@ static void native(ts_session *s, const ts_analysis *a, cJSON *root, const ts_ap
     ts_result *res = NULL;
     native_stream ns = {o, ts_session_tokenizer(s), false, false};
     ts_run_opts ro = {streaming ? on_native_event : NULL, &ns, NULL, o ? o->slot_timeout_ms : -1};
+    if (!streaming && o && o->is_cancelled) {
+        ro.on_event = on_cancel_check;
+        ro.user = (void *)o;
+    }
     if (st == TS_OK) st = ts_request_run(r, s, &ro, &res, err, sizeof err);
     ts_request_free(r);
     if (!streaming || (st != TS_OK && !ns.sent_any)) {
@@ -434,6 +446,10 @@ static void completions(ts_session *s, cJSON *root, const ts_api_opts *o, ts_api
     }
     ts_result *res = NULL;
     ts_run_opts ro = {NULL, NULL, NULL, o ? o->slot_timeout_ms : -1};
+    if (o && o->is_cancelled) {
+        ro.on_event = on_cancel_check;
+        ro.user = (void *)o;
+    }
     stream_state ss;
     memset(&ss, 0, sizeof ss);
     if (streaming) {
