@@ -305,6 +305,13 @@ test("keyboard: every control is reachable with Tab", async () => {
 });
 
 test("readable at 700 and 1400 px: no horizontal overflow; screenshots", async () => {
+  /* a state worth looking at: T = 0.7, a chain that removes tokens, a selected token */
+  await page.fill("#target-h", "");
+  await page.fill("#top-p", "0.9");
+  await page.fill("#min-p", "0.05");
+  await page.selectOption("#chain-rows", "12");
+  await setT("0.7");
+  await page.click("#gen-output .tok[data-i='4']");
   for (const width of [1400, 700]) {
     await page.setViewportSize({ width, height: 900 });
     await page.waitForTimeout(200);

@@ -7,7 +7,8 @@
  * TS_SOURCE_DIR (the repository), TS_BUILD_DIR (where screenshots go).
  * TS_EXPLORER_URL=http://host:port tests an already running server instead.
  * Missing chromium or playwright-core: exit 77 (ctest: skipped), except
- * under CI=true, where they are installed and their absence is a failure.
+ * with TS_REQUIRE_ALL=1 (.ci/run) or CI=true, where `make test-deps`
+ * installed them and their absence is a failure.
  */
 "use strict";
 
@@ -22,14 +23,14 @@ const CLI = process.env.TS_CLI || path.join(SRC, "build/tempscale");
 const BUILD = process.env.TS_BUILD_DIR || path.join(SRC, "build");
 const CHROMIUM = process.env.TS_CHROMIUM || "/usr/bin/chromium";
 
-/* Skip (77) when a tool is missing on a developer machine; fail under CI. */
+/* Skip (77) when a tool is missing on a developer machine; fail under CI / TS_REQUIRE_ALL. */
 function requireOrSkip(what, fn) {
   try {
     return fn();
   } catch (e) {
     const msg = `browser tests: ${what} is missing (${e.message.split("\n")[0]}); ` +
-      "run `make deps-test` (chromium, nodejs, npm, then npm ci in tests/node)";
-    if (process.env.CI === "true") {
+      "run `make test-deps` (Debian's chromium and nodejs, then npm ci in tests/node)";
+    if (process.env.TS_REQUIRE_ALL === "1" || process.env.CI === "true") {
       console.error(msg);
       process.exit(1);
     }
