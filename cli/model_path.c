@@ -88,12 +88,19 @@ bool ts_cli_resolve_model(const char *arg, char *dir, size_t dir_size)
         if (st == TS_OK)
             st = ts_hub_resolve_cached(NULL, repo, rev, dir, dir_size, err, sizeof err);
         if (st == TS_OK) return true;
-        ts_cli_error("--model %s: not a directory, not a bundled model, and %s", arg, err);
+        ts_cli_error("option --model: %s: not a directory, not a bundled model, and %s", arg, err);
         return false;
     }
-    ts_cli_error("--model %s: no such directory (expected config.json, model.safetensors, "
-                 "vocab.json and merges.txt in it)",
-                 arg);
+    struct stat st;
+    if (stat(arg, &st) == 0)
+        ts_cli_error("option --model: %s is a file, not a checkpoint directory (give the folder "
+                     "that holds config.json, model.safetensors, vocab.json and merges.txt)",
+                     arg);
+    else
+        ts_cli_error("option --model: %s: no such directory (expected config.json, "
+                     "model.safetensors, vocab.json and merges.txt in it), no bundled model and "
+                     "not a Hugging Face repo id",
+                     arg);
     return false;
 }
 

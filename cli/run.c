@@ -210,6 +210,16 @@ static bool set_bytes(ts_request *r, const char *field, const char *opt, const c
  * Prompts from a file: one per line (blank lines skipped), or JSON Lines with
  * "prompt" and an optional "label" when the first line starts with '{'.
  */
+/* Append one item verbatim (a prompt or label may hold commas). */
+static bool append_item(ts_request *r, const char *field, const char *value)
+{
+    char err[TS_ERR_SIZE] = "", msg[TS_ERR_SIZE + 64];
+    if (ts_request_append(r, field, value, err, sizeof err) == TS_OK) return true;
+    ts_cli_field_message(ts_request_analysis(r), err, msg, sizeof msg);
+    ts_cli_error("%s", msg);
+    return false;
+}
+
 static bool set_prompts_text(ts_request *r, char *data, const char *path)
 {
     const char *pfield = ts_analysis_find_field(ts_request_analysis(r), "prompts") ? "prompts"
@@ -228,7 +238,7 @@ static bool set_prompts_text(ts_request *r, char *data, const char *path)
         if (*q == '\0') continue;
         if (n == 0) jsonl = *q == '{';
         if (!jsonl) {
-            ok = set_field(r, pfield, p);
+            ok = append_item(r, pfield, p);
             n++;
             continue;
         }
@@ -241,7 +251,7 @@ static bool set_prompts_text(ts_request *r, char *data, const char *path)
                          path, line);
             ok = false;
         } else {
-            ok = set_field(r, pfield, pr->valuestring);
+            ok = append_item(r, pfield, pr->valuestring);
             if (ok && lb) {
                 if (n_labels != n) {
                     ts_cli_error("option --prompts-file: %s:%zu: give a label on every line or "
@@ -249,7 +259,7 @@ static bool set_prompts_text(ts_request *r, char *data, const char *path)
                                  path, line);
                     ok = false;
                 } else {
-                    ok = set_field(r, "labels", lb->valuestring);
+                    ok = append_item(r, "labels", lb->valuestring);
                     n_labels++;
                 }
             }

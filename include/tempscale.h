@@ -791,9 +791,12 @@ typedef struct ts_nll_curve {
 
 /*
  * Reliability diagrams side by side (1 to 4 panels): accuracy per bin as bars,
- * the gap to the diagonal shaded, the diagonal, "ECE = x %" on each panel, and
- * a confidence histogram beneath (with mean confidence and accuracy marked).
- * curve may be NULL. PNG / SVG / PDF from the extension, written atomically.
+ * the gap between accuracy and mean confidence shaded (red where the bin is
+ * over-confident, purple where under-confident), the diagonal, "ECE = x %" on
+ * each panel, and a confidence histogram beneath (one y scale shared by all
+ * panels, mean confidence and accuracy marked). The legend sits below the
+ * panels, off the data. curve may be NULL. PNG / SVG / PDF from the
+ * extension, written atomically.
  */
 ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels,
                               size_t n_panels, const ts_nll_curve *curve, const char *title,
@@ -846,8 +849,9 @@ ts_status ts_lm_calib_metrics(const ts_lm_calib *c, double temperature, int32_t 
  * The temperature softmax figure: one bar panel per temperature (balanced
  * rows of at most 5 panels, at most ~1500 points wide), softmax(z/T) of the n logits as bars with
  * the probability written above each bar, y from 0 to 1.1, the entropy under
- * each panel, the T = 1 panel emphasised, and a common title (NULL for the
- * default). labels may be NULL ("0", "1", ...). Temperatures follow
+ * each panel (3 significant digits), the T = 1 panel emphasised, and a common
+ * title (NULL for the default). labels may be NULL ("token 0", "token 1",
+ * ...; a NULL entry likewise). Temperatures follow
  * ts_softmax (0 = argmax, INFINITY = uniform). 1 <= n <= 64,
  * 1 <= n_temps <= 20. Errors name the path (unwritable, unknown extension)
  * or the bad value; no partial file is left.
@@ -859,17 +863,188 @@ ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n
 /* ---- walkthrough figures (src/plot/plot_sweep.c) ---- */
 
 /*
+ * What the sweep figure draws. Zero-initialise, then set the fields.
+ * Temperatures follow ts_softmax: 0 = argmax and INFINITY = uniform are drawn
+ * at the ends of the entropy axis ("0" and "∞" ticks). Every temperature gets
+ * its own colour (T = 1 always the same near-black, thicker; the others cold
+ * to hot in order of T) and its own legend entry, in columns below the panels.
+ */
+typedef struct ts_sweep_figure {
+    const double *temperatures; /* [n_temps], >= 0, INFINITY allowed */
+    size_t n_temps;             /* >= 1 */
+    size_t k;                   /* ranks in the left panel, >= 1 */
+    const double *prob;         /* [n_temps * k]: prob[t * k + r] for rank r + 1 */
+    bool prob_full;             /* prob is over the full vocabulary (ts_sweep's prob),
+                                   not renormalised within the top k (prob_topk); the
+                                   panel's title and axis say which */
+    const double *entropy_nats; /* [n_temps]: entropy of the full distribution at each T */
+    const double *curve_t;      /* [n_curve] smooth entropy curve (T > 0; an INFINITY point */
+    const double *curve_h;      /* gives the log V ceiling); both NULL when n_curve = 0 */
+    size_t n_curve;
+    bool has_target;            /* mark and label a solved target entropy: */
+    double target_t, target_h;  /* the T whose entropy is target_h nats */
+    const char *title;          /* figure title, may be NULL */
+} ts_sweep_figure;
+
+/*
  * The sweep figure (2 panels): left, probability vs rank of the top k tokens,
- * one line per temperature (prob[t*k + r] as from ts_sweep); right, entropy
- * (nats) vs temperature on a log axis: the curve (curve_t, curve_h)[n_curve]
- * plus a marker per swept temperature (entropy_nats[t]), T = 1 marked.
- * Temperatures <= 0 or infinite are drawn in the left panel only.
- * title may be NULL. Format from the extension; written atomically.
+ * one line per temperature; right, entropy (nats) vs temperature on a log
+ * axis: the curve, a marker per swept temperature, T = 1 and the uniform
+ * ceiling log V marked, and the target (if any) starred and annotated
+ * "target H = ... → T = ...". fig is borrowed for the call. TS_ERR_INVALID
+ * naming the path for n_temps or k of 0, a NULL array, or a NaN / negative
+ * temperature. Format from the extension (.png, .svg, .pdf); written
+ * atomically: on any error no file is left at path.
+ */
+ts_status ts_plot_sweep_figure(const char *path, const ts_sweep_figure *fig, char *err,
+                               size_t err_size);
+
+/*
+ * The sweep figure from plain arrays: ts_plot_sweep_figure with prob_full
+ * false (prob renormalised within the top k, as ts_sweep's prob_topk) and no
+ * target. Kept for existing callers.
  */
 ts_status ts_plot_sweep(const char *path, const double *temperatures, size_t n_temps, size_t k,
                         const double *prob, const double *entropy_nats, const double *curve_t,
                         const double *curve_h, size_t n_curve, const char *title, char *err,
                         size_t err_size);
+
+/* ---- what temperature does to text (src/plot/plot_frontier.c, plot_divergence.c,
+ *      plot_trace.c, plot_map.c) ---- */
+
+/* An estimate with its 95 % interval; lo and hi are NaN when there is none. */
+typedef struct ts_plot_value {
+    double value, lo, hi;
+} ts_plot_value;
+
+/* One point of a quality-diversity frontier: one temperature. */
+typedef struct ts_frontier_point {
+    double temperature; /* >= 0, INFINITY allowed: the point's label */
+    ts_plot_value x;    /* diversity: distinct-2 (or self-BLEU) over the samples */
+    ts_plot_value y;    /* quality: mean NLL per token of the samples under T = 1 */
+} ts_frontier_point;
+
+/* One curve: a sampler setting swept over temperature. */
+typedef struct ts_frontier_curve {
+    const char *label;               /* legend: "top-p 0.9", "no truncation" */
+    const ts_frontier_point *points; /* [n], joined in order of temperature */
+    size_t n;
+} ts_frontier_curve;
+
+/*
+ * The quality-diversity frontier (Caccia et al. 2020): x = diversity, y = mean
+ * NLL under T = 1; per curve its points joined in order of T, each point
+ * labelled with its T (T = 1 emphasised), 95 % intervals as whiskers on both
+ * axes, one colour per curve with a legend (when n_curves > 1 or a label is
+ * set). x_label / y_label NULL: "distinct-2 (unique bigrams / bigrams)" and
+ * "mean NLL under T = 1 (nats / token)"; title may be NULL. Points with a
+ * non-finite value are skipped. 1 <= n_curves <= 10, each curve n >= 1.
+ * Format from the extension; written atomically.
+ */
+ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, size_t n_curves,
+                           const char *x_label, const char *y_label, const char *title,
+                           char *err, size_t err_size);
+
+/* One small multiple of ts_plot_metrics: one metric against temperature. */
+typedef struct ts_metric_panel {
+    const char *name;            /* panel title: "distinct-2", "self-BLEU-4", "EOS share" */
+    const char *y_label;         /* unit, may be NULL */
+    const ts_plot_value *values; /* [n_series * n_temps]: values[s * n_temps + t];
+                                    value NaN = not measured (skipped) */
+    bool y_from_zero;            /* start the y axis at 0 (shares, rates) */
+} ts_metric_panel;
+
+typedef struct ts_metrics_figure {
+    const double *temperatures; /* [n_temps], any order, >= 0, INFINITY allowed */
+    size_t n_temps;
+    const char *const *series;  /* [n_series] legend labels (truncation settings); may be
+                                   NULL when n_series == 1 (no legend) */
+    size_t n_series;            /* 1 to 10 */
+    const ts_metric_panel *panels; /* [n_panels], 1 to 12 */
+    size_t n_panels;
+    const char *title;          /* may be NULL */
+} ts_metrics_figure;
+
+/*
+ * Metrics vs temperature as small multiples (up to 4 per row): x =
+ * temperature on a log axis (T = 0 and T = inf at its ends), one line with
+ * markers per series and its 95 % interval as a shaded band, a shared legend
+ * below. fig is borrowed. Format from the extension; written atomically.
+ */
+ts_status ts_plot_metrics(const char *path, const ts_metrics_figure *fig, char *err,
+                          size_t err_size);
+
+typedef struct ts_divergence_figure {
+    const double *temperatures; /* [n_temps], >= 0, INFINITY allowed */
+    size_t n_temps;
+    size_t n_k;                 /* tokens measured, >= 1 */
+    const double *share;        /* [n_temps * n_k]: share[t * n_k + k - 1], in [0, 1], is
+                                   the share of samples still equal to the greedy text
+                                   after k tokens (k = 1..n_k; after 0 tokens it is 1) */
+    const double *share_lo;     /* same shape: 95 % interval, or both NULL */
+    const double *share_hi;
+    size_t n_samples;           /* samples per temperature, shown in the subtitle (0: not) */
+    const char *title;          /* may be NULL */
+} ts_divergence_figure;
+
+/*
+ * The divergence curve of coupled sampling: per temperature a step curve of
+ * the share of samples still equal to the greedy text against tokens
+ * generated (a survival curve starting at 1 for k = 0), its interval shaded,
+ * temperatures coloured as in the sweep figure with a legend. fig is
+ * borrowed. Format from the extension; written atomically.
+ */
+ts_status ts_plot_divergence(const char *path, const ts_divergence_figure *fig, char *err,
+                             size_t err_size);
+
+/* One token of a text traced under the model. */
+typedef struct ts_trace_token {
+    const char *text;  /* the token as UTF-8 (may be NULL: no label) */
+    double surprisal;  /* -log p(token) under the model at T = 1, nats */
+    double entropy;    /* entropy of the model's next-token distribution at T = 1, nats */
+    double entropy_t;  /* the same at the chosen temperature; NaN = not drawn */
+    int64_t rank;      /* rank of the token under the model, 1 = most likely */
+} ts_trace_token;
+
+/*
+ * The trace figure: along the text (x = token position), the surprisal of
+ * each token as a bar shaded by its rank (1, 2-5, 6-20, 21-100, > 100), the
+ * entropy at T = 1 as a step line and at `temperature` dashed (when any
+ * entropy_t is finite), token labels under the bars while they are legible
+ * (rows of at most 64 tokens, up to 10 rows; longer texts are drawn in one
+ * panel without labels). Spaces show as "·", newlines as "↵". tokens borrowed.
+ * 1 <= n. Format from the extension; written atomically.
+ */
+ts_status ts_plot_trace(const char *path, const ts_trace_token *tokens, size_t n,
+                        double temperature, const char *title, char *err, size_t err_size);
+
+typedef struct ts_map_figure {
+    const double *temperatures; /* [n_temps] x: finite, > 0, increasing (log-spaced reads
+                                   as a log axis: cells are equal) */
+    size_t n_temps;
+    const double *params;       /* [n_params] y: truncation values, increasing */
+    size_t n_params;
+    const char *param_name;     /* y axis: "top-p", "min-p", "top-k" */
+    const double *hf;           /* [n_params * n_temps]: hf[p * n_temps + t], HF order
+                                   (temperature, then truncation) */
+    const double *llama;        /* same shape, llama.cpp order (truncation, then T) */
+    const char *value_name;     /* colour bar label: "entropy (nats)", "mass kept" */
+    bool value_log;             /* log colour scale (support size; values > 0) */
+    const char *title;          /* may be NULL */
+} ts_map_figure;
+
+/*
+ * The truncation x temperature map: two heatmaps (HF order, llama.cpp order)
+ * on one colour scale (viridis, one colour bar), then their difference
+ * llama.cpp - HF on a diverging scale symmetric about 0 (RdBu, its own colour
+ * bar). Cells are equal and in grid order (as seaborn's heatmap), ticked with
+ * the grid values, each labelled with its value when it is large enough to
+ * hold it. NaN cells are grey. fig is borrowed. TS_ERR_INVALID for an empty or
+ * unsorted grid or a temperature <= 0 or infinite. Format from the extension;
+ * written atomically.
+ */
+ts_status ts_plot_truncation_map(const char *path, const ts_map_figure *fig, char *err,
+                                 size_t err_size);
 
 /* ======================================================================== */
 /* Hugging Face hub cache and downloads (src/hub/hub.c)                         */

@@ -250,6 +250,9 @@ ts_needs ts_request_needs(const ts_request *r);
 ts_status ts_request_set(ts_request *r, const char *field, const char *text, char *err,
                          size_t err_size);
 bool ts_request_is_set(const ts_request *r, const char *field);
+/* Append one item, verbatim (no comma splitting), to a list-of-texts field. */
+ts_status ts_request_append(ts_request *r, const char *field, const char *text, char *err,
+                            size_t err_size);
 /* Set a text field to len raw bytes (any bytes, NUL included: a file's contents). */
 ts_status ts_request_set_bytes(ts_request *r, const char *field, const char *data, size_t len,
                                char *err, size_t err_size);

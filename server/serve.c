@@ -8,15 +8,18 @@
  * to start: a server reachable from the network would otherwise lend the
  * machine's CPU to anyone.
  *
- * Signals are blocked in every thread (before the session starts its thread
- * pools) and taken by sigwait in the main thread, so a stop is ordinary
- * code: ts_server_stop ends the streams cleanly, then the session is freed
- * and the exit status is 0.
+ * SIGINT and SIGTERM run a handler that only writes a byte to a pipe (on
+ * whatever thread the kernel picks: libraries start threads before main);
+ * the main thread waits on the pipe, so the stop is ordinary code:
+ * ts_server_stop ends the streams cleanly, then the session is freed and the
+ * exit status is 0. A second signal during the stop changes nothing (the
+ * stop takes at most a token per run plus the drain of the responses).
  */
 #include "cli.h"
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -100,6 +103,19 @@ static bool is_dir(const char *p)
 {
     struct stat sb;
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int stop_pipe[2] = {-1, -1};
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig)
+{
+    int saved = errno;
+    if (!stop_signal) stop_signal = sig;
+    char c = 1;
+    ssize_t w = write(stop_pipe[1], &c, 1);
+    (void)w;
+    errno = saved;
 }
 
 static bool parse_int(const char *opt, const char *s, long lo, long hi, long *out)
@@ -213,12 +229,6 @@ int ts_cmd_serve(int argc, char **argv)
     if (model && !is_dir(model))
         snprintf(name, sizeof name, "%.*s", (int)strcspn(model, "@"), model);
 
-    /* Every thread from here on inherits the blocked mask; sigwait takes the signals. */
-    sigset_t stop_set;
-    sigemptyset(&stop_set);
-    sigaddset(&stop_set, SIGINT);
-    sigaddset(&stop_set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     ts_session_params sp = ts_session_default_params();
@@ -241,6 +251,19 @@ int ts_cmd_serve(int argc, char **argv)
         ts_cli_error("serve: %s", err);
         return TS_EXIT_FAIL;
     }
+    /* From here a signal means "stop cleanly" (before, it ends the process as usual). */
+    if (pipe(stop_pipe) != 0) {
+        ts_server_stop(srv);
+        ts_session_free(session);
+        ts_cli_error("serve: pipe: %s", strerror(errno));
+        return TS_EXIT_FAIL;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     bool v6 = strchr(cfg.host, ':') != NULL;
     char base[512];
     snprintf(base, sizeof base, "http://%s%s%s:%d", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
@@ -254,8 +277,10 @@ int ts_cmd_serve(int argc, char **argv)
     printf("Ctrl-C stops.\n");
     fflush(stdout);
 
-    int sig = 0;
-    sigwait(&stop_set, &sig);
+    char byte;
+    while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    int sig = stop_signal;
     ts_server_stats s;
     ts_server_get_stats(srv, &s);
     fprintf(stderr, "tempscale serve: %s: stopping (%d request%s running)\n",
@@ -263,5 +288,7 @@ int ts_cmd_serve(int argc, char **argv)
     ts_server_stop(srv);
     ts_session_free(session);
     fprintf(stderr, "tempscale serve: stopped\n");
+    close(stop_pipe[0]);
+    close(stop_pipe[1]);
     return TS_EXIT_OK;
 }

@@ -257,7 +257,7 @@ ts_utf8_scan ts_utf8_classify(const unsigned char *s, size_t n, size_t *seq_len,
 
 /* ts_utf8_replace is public (tempscale.h). */
 
-/* ---- plotting internals (src/plot/plot.c) ------------------------------------- */
+/* ---- plotting internals (src/plot/) ---------------------------------------------- */
 /*
  * A small cairo toolkit every figure uses. Coordinates are in points (1/72
  * inch) with the origin at the top left; PNGs are rendered at 2x so text is
@@ -269,6 +269,9 @@ ts_utf8_scan ts_utf8_classify(const unsigned char *s, size_t n, size_t *seq_len,
  *     ts_axes_frame(cr, &ax, "title", "x label", "y label");
  *     ... cairo_line_to(cr, ts_axes_px(&ax, x), ts_axes_py(&ax, y)) ...
  *     return ts_plot_end(pl, err, n);   (or ts_plot_abort(pl) on an error path)
+ * Files: plot.c (canvas, text, number formats, the figure log), plot_axes.c
+ * (ticks, axes, colour bars), plot_style.c (palettes, colormaps, markers,
+ * legends, legend placement).
  */
 #include <cairo.h>
 
@@ -292,9 +295,75 @@ ts_status ts_plot_end(ts_plot *p, char *err, size_t err_size);
 void ts_plot_abort(ts_plot *p);
 
 /*
+ * The figure log: what a figure drew, for tests. While a log is active on the
+ * calling thread (ts_plot_log_start .. ts_plot_log_stop), every text drawn
+ * through ts_plot_text* and every element drawn through the helpers below
+ * (rectangles, markers, legend keys, axes) is appended as an item: a role
+ * ("text", "xtick", "ytick", "title", "xlabel", "ylabel", "axes", "legend",
+ * "legend-key", or a figure's own role such as "bar", "gap-over"), its
+ * bounding box in figure points (the canvas of ts_plot_begin, whatever the
+ * output format), the source colour when it was drawn, and its text. With no
+ * active log these calls cost a thread-local load. Items are kept on
+ * allocation failure only as far as memory allowed (log->oom is then set).
+ */
+typedef struct ts_plot_item {
+    char role[24];
+    char text[120];    /* text drawn, or the figure's description of the element */
+    double x, y, w, h; /* bounding box, points, top-left origin */
+    double r, g, b, a; /* source colour (0 when it was not a solid colour) */
+} ts_plot_item;
+
+typedef struct ts_plot_log {
+    ts_plot_item *items; /* [n], owned; ts_plot_log_free releases it */
+    size_t n, cap;
+    double width, height; /* canvas of the last ts_plot_begin */
+    bool oom;
+} ts_plot_log;
+
+/* Zero *log and record into it on this thread until ts_plot_log_stop. */
+void ts_plot_log_start(ts_plot_log *log);
+void ts_plot_log_stop(void);
+void ts_plot_log_free(ts_plot_log *log);
+/* Append an item (bounding box given in current user coordinates, colour from
+ * the current source). No-op without an active log. text may be NULL. */
+void ts_plot_note(cairo_t *cr, const char *role, double x, double y, double w, double h,
+                  const char *text);
+
+/* A 1x1 scratch context to measure text before a canvas exists (font as at
+ * ts_plot_begin). cairo_destroy frees it and its surface. */
+cairo_t *ts_plot_scratch(void);
+
+/* idx[n] = 0..n-1 ordered by key (stable; -inf < finite < +inf, NaN last). */
+void ts_plot_order(const double *key, size_t n, size_t *idx);
+
+/* ---- numbers ---- */
+
+/* v with sig significant digits, never in exponent form for 1e-5 <= |v| < 1e7
+ * ("0.0005", "12.3", "1.5e-07"); NaN "n/a", -0 "0". */
+void ts_plot_format_sig(char *buf, size_t size, double v, int sig);
+/* A temperature as a tick or legend reads: "0", "∞" (UTF-8), else 3 significant digits. */
+void ts_plot_format_temperature(char *buf, size_t size, double t);
+
+/*
+ * Text made visible for a label: "\n" as "↵", "\t" as "→", "\r" as "␍", other
+ * control bytes as "�"; with dot_spaces, spaces as "·" (tokens often start
+ * with one). Cut to max_chars code points with a trailing "…" (0 = no limit).
+ * Always NUL-terminates out (size >= 1); never splits a UTF-8 sequence.
+ */
+void ts_plot_visible_text(const char *in, bool dot_spaces, size_t max_chars, char *out,
+                          size_t size);
+
+/* ---- axes (plot_axes.c) ---- */
+
+/*
  * A data rectangle: (x, y, w, h) is the plot area in points (top-left
  * corner); [xmin, xmax] x [ymin, ymax] the data range (log axes need
  * min > 0). Zero-initialise and set what you need.
+ *
+ * x_zero_end / x_inf_end (log x axes of temperature): the finite range is
+ * drawn inside and a TS_AXES_END_SLOT-point slot at the left / right end holds
+ * T = 0 / T = inf: ts_axes_px maps v <= 0 / v = +inf to the slot's centre,
+ * where ts_axes_frame puts a "0" / "∞" tick, the slot set off by break marks.
  */
 typedef struct ts_axes {
     double x, y, w, h;
@@ -302,17 +371,23 @@ typedef struct ts_axes {
     bool xlog, ylog;
     bool hide_xticks, hide_yticks; /* e.g. a categorical x axis drawn by the caller */
     bool emphasis;                 /* accent frame, tinted background, bold title */
+    bool x_zero_end, x_inf_end;    /* slots for T = 0 / T = inf at the x ends (log x) */
+    bool x_integer;                /* linear x ticks at whole numbers only (ranks, positions) */
 } ts_axes;
+
+#define TS_AXES_END_SLOT 30.0
 
 /* Data -> device coordinates (points). Values outside the range map outside. */
 double ts_axes_px(const ts_axes *a, double v);
 double ts_axes_py(const ts_axes *a, double v);
 
 /*
- * Background, light grid at "nice" ticks (1-2-5 steps; decades, with 2 and 5
- * for short log ranges), frame, tick labels, and the optional title (above,
- * bold), x label (below) and y label (rotated, left). NULL strings are
- * skipped. Draw the data after this call; ts_axes_clip() clips to the area.
+ * Background, light grid at "nice" ticks, frame, tick labels, and the
+ * optional title (above, bold), x label (below) and y label (rotated, left).
+ * Linear axes tick in 1-2-5 steps; log axes label 1, 2 and 5 of each decade
+ * when the labels fit side by side, else decades (with unlabelled minor ticks
+ * at 2..9), else every n-th decade. NULL strings are skipped. Draw the data
+ * after this call; ts_axes_clip() clips to the area.
  */
 void ts_axes_frame(cairo_t *cr, const ts_axes *a, const char *title, const char *xlabel,
                    const char *ylabel);
@@ -320,30 +395,157 @@ void ts_axes_frame(cairo_t *cr, const ts_axes *a, const char *title, const char 
 void ts_axes_clip(cairo_t *cr, const ts_axes *a);
 
 /*
+ * Tick values ts_axes_frame would label on the x (axis 'x') or y axis, at
+ * most max; returns the count. Lets a figure place things beside the labels.
+ */
+size_t ts_axes_ticks(cairo_t *cr, const ts_axes *a, char axis, double *ticks, size_t max);
+
+/* ---- text (plot.c) ---- */
+
+/*
  * Draw UTF-8 text of `size` points anchored at (x, y): align_x 0 = left,
  * .5 = centre, 1 = right; align_y 0 = top, .5 = middle, 1 = bottom (by the
  * font's ascent + descent, so rows of labels line up). Uses the current
- * source colour and weight (ts_plot_bold).
+ * source colour and weight (ts_plot_bold). Logged with role "text".
  */
 void ts_plot_text(cairo_t *cr, double x, double y, double size, double align_x, double align_y,
                   const char *utf8);
 /* Same, rotated by angle radians about (x, y) (-pi/2 reads bottom to top). */
 void ts_plot_text_rotated(cairo_t *cr, double x, double y, double size, double align_x,
                           double align_y, double angle, const char *utf8);
+/* Same as ts_plot_text_rotated, logged under role. */
+void ts_plot_text_as(cairo_t *cr, const char *role, double x, double y, double size,
+                     double align_x, double align_y, double angle, const char *utf8);
 /* Width in points of utf8 at size (current weight). */
 double ts_plot_text_width(cairo_t *cr, double size, const char *utf8);
+/* Height of a line of text at size (ascent + descent). */
+double ts_plot_text_height(cairo_t *cr, double size);
 /* Select DejaVu Sans bold (true) or regular (false). */
 void ts_plot_bold(cairo_t *cr, bool bold);
 
-/* Qualitative palette (Tableau 10, cycling): colour i at the given alpha. */
+/* ---- colours, markers, legends (plot_style.c) ---- */
+
+typedef struct ts_rgb {
+    double r, g, b;
+} ts_rgb;
+
+/* Qualitative palette (Tableau 10, cycling): colour i. */
+ts_rgb ts_plot_palette(int i);
+/* Set the source to c at alpha. */
+void ts_plot_set_rgb(cairo_t *cr, ts_rgb c, double alpha);
+/* Qualitative palette colour i at the given alpha (ts_plot_palette + set). */
 void ts_plot_color(cairo_t *cr, int i, double alpha);
 
+typedef enum {
+    TS_CMAP_VIRIDIS, /* sequential, perceptually uniform (matplotlib's default) */
+    TS_CMAP_PLASMA,  /* sequential, dark blue -> yellow: "cold to hot" */
+    TS_CMAP_RDBU,    /* diverging, blue (low) - white (middle) - red (high) (RdBu_r) */
+} ts_cmap;
+
+/* Colour of the colormap at u in [0, 1] (clamped; NaN gives light grey). */
+ts_rgb ts_plot_cmap(ts_cmap map, double u);
+
+/* The emphasised colour of T = 1 in every temperature figure (near-black). */
+ts_rgb ts_plot_t1_color(void);
 /*
- * A legend box with a colour swatch per entry (colour color_idx[i], or i when
- * color_idx is NULL), top-left corner at (x, y), font size 9 pt.
+ * Colours for temperatures t[n]: T = 1 is always ts_plot_t1_color(); the
+ * others run through plasma (truncated to stay readable on white) in order of
+ * T (0 first, inf last), evenly spaced by rank, so n of them stay distinct
+ * and the order reads cold to hot. Equal temperatures get equal colours.
+ * O(n^2), no allocation.
+ */
+void ts_plot_temperature_colors(const double *t, size_t n, ts_rgb *out);
+
+typedef enum {
+    TS_MARK_CIRCLE,
+    TS_MARK_SQUARE,
+    TS_MARK_DIAMOND,
+    TS_MARK_TRIANGLE,
+    TS_MARK_STAR,
+} ts_marker;
+
+/* A marker of radius r at (x, y), filled with fill, optionally outlined in
+ * white (to stand out on lines). Logged under role with label text. */
+void ts_plot_marker(cairo_t *cr, const char *role, ts_marker shape, double x, double y, double r,
+                    ts_rgb fill, double alpha, bool outline, const char *text);
+/* Fill the rectangle with the current source; logged under role. */
+void ts_plot_fill_rect(cairo_t *cr, const char *role, double x, double y, double w, double h,
+                       const char *text);
+
+typedef enum {
+    TS_KEY_BOX,      /* filled swatch */
+    TS_KEY_LINE,     /* solid line */
+    TS_KEY_DASHED,   /* dashed line */
+    TS_KEY_LINE_DOT, /* line with a marker in the middle */
+    TS_KEY_DOT,      /* marker alone */
+    TS_KEY_BAND,     /* translucent band with its line (a curve with its interval) */
+} ts_key_kind;
+
+typedef struct ts_legend_entry {
+    const char *label;
+    ts_rgb color;
+    ts_key_kind kind;
+    double alpha;      /* 0 means 1 */
+    double line_width; /* 0 means 2 */
+} ts_legend_entry;
+
+#define TS_LEGEND_MAX_COLS 32
+
+typedef struct ts_legend_layout {
+    size_t cols, rows;
+    double col_x[TS_LEGEND_MAX_COLS]; /* left of each column's keys, from the box's left */
+    double w, h;                      /* points, including the frame padding */
+} ts_legend_layout;
+
+/*
+ * Lay out n entries row-major (the first row holds entries 0..cols-1), each
+ * column as wide as its widest label, rows balanced (7 entries in 2 rows are
+ * 4 + 3). With max_rows > 0: the fewest columns that keep rows <= max_rows;
+ * else as many columns as fit within max_width points (at least one, at most
+ * TS_LEGEND_MAX_COLS). title (may be NULL) heads the box. Font 9 pt.
+ */
+void ts_legend_measure(cairo_t *cr, const ts_legend_entry *e, size_t n, const char *title,
+                       double max_width, size_t max_rows, ts_legend_layout *out);
+/* Draw it with its top-left corner at (x, y). Logs "legend" (the box) and a
+ * "legend-key" per entry (colour and label). */
+void ts_legend_draw(cairo_t *cr, double x, double y, const ts_legend_entry *e, size_t n,
+                    const char *title, const ts_legend_layout *lay);
+
+/*
+ * Legend entries "T = <t>" (ts_plot_format_temperature) for t[n] in colours
+ * c[n], of the given kind; T = 1's key is drawn thicker. labels[n] receives
+ * the text the entries point to (so it must outlive them).
+ */
+void ts_plot_temperature_entries(const double *t, const ts_rgb *c, size_t n, ts_key_kind kind,
+                                 char (*labels)[32], ts_legend_entry *out);
+
+/*
+ * A legend box with a colour swatch per entry (palette colour color_idx[i],
+ * or i when color_idx is NULL), top-left corner at (x, y), one column.
  */
 void ts_plot_legend(cairo_t *cr, double x, double y, const char *const *labels,
                     const int *color_idx, size_t n);
+
+/*
+ * Where to put a w x h box inside ax (inset 8 points) so that it covers the
+ * fewest of the points (px[i], py[i]) (device points): the four corners and
+ * the middles of the top and bottom edges are tried, the first with the least
+ * coverage wins (order: top right, top left, bottom right, bottom left, top
+ * middle, bottom middle). Returns the number of points covered.
+ */
+size_t ts_plot_best_spot(const ts_axes *ax, double w, double h, const double *px,
+                         const double *py, size_t n, double *x, double *y);
+
+/*
+ * A vertical colour bar at (x, y, w, h): map over [vmin, vmax] (log: vmin > 0),
+ * ticks and labels on the right, label rotated beside them. Logs "colorbar".
+ * Returns the width used right of x + w (ticks, labels and label).
+ */
+double ts_plot_colorbar(cairo_t *cr, double x, double y, double w, double h, ts_cmap map,
+                        double vmin, double vmax, bool log_scale, const char *label);
+/* The width ts_plot_colorbar would use right of its bar, without drawing. */
+double ts_plot_colorbar_width(cairo_t *cr, double h, double vmin, double vmax, bool log_scale,
+                              const char *label);
 
 /* ---- NumPy .npy files and CSV (src/calib/npy.c, src/calib/csv.c) --------------------- */
 

@@ -1,8 +1,10 @@
 /*
  * plot.c — the cairo plotting core every figure uses: a canvas bound to an
  * output file (PNG / SVG / PDF by extension, written to a temp file and
- * renamed into place), axes with nice ticks, aligned text, a palette and a
- * legend. The contract is in src/internal.h ("plotting internals").
+ * renamed into place), aligned text, number formats, and the figure log that
+ * lets tests see what a figure drew. Axes are in plot_axes.c, colours,
+ * markers and legends in plot_style.c. The contract is in src/internal.h
+ * ("plotting internals").
  *
  * Invariants: a ts_plot owns its cairo_t, surface and temp file until
  * ts_plot_end / ts_plot_abort; the target path is only ever touched by the
@@ -14,6 +16,7 @@
 #include <cairo-svg.h>
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #define TS_PLOT_FONT "DejaVu Sans"
@@ -29,6 +32,8 @@ struct ts_plot {
     char *path;     /* target (owned copy) */
     char tmp[4096]; /* temp path beside it */
 };
+
+static void log_begin(double width, double height, double scale);
 
 static cairo_status_t write_stream(void *closure, const unsigned char *data, unsigned int len)
 {
@@ -92,6 +97,7 @@ ts_status ts_plot_begin(const char *path, double width, double height, ts_plot *
         return e;
     }
     if (fmt == FMT_PNG) cairo_scale(p->cr, PNG_SCALE, PNG_SCALE);
+    log_begin(width, height, fmt == FMT_PNG ? PNG_SCALE : 1.0);
     cairo_set_source_rgb(p->cr, 1, 1, 1);
     cairo_rectangle(p->cr, 0, 0, width, height);
     cairo_fill(p->cr);
@@ -156,185 +162,217 @@ void ts_plot_abort(ts_plot *p)
     plot_free(p);
 }
 
-/* ---- axes ---------------------------------------------------------------- */
+/* ---- the figure log ------------------------------------------------------ */
 
-double ts_axes_px(const ts_axes *a, double v)
+static _Thread_local ts_plot_log *active_log;
+static _Thread_local double log_scale = 1.0; /* device units per point of the current figure */
+
+void ts_plot_log_start(ts_plot_log *log)
 {
-    double t = a->xlog ? (log10(v) - log10(a->xmin)) / (log10(a->xmax) - log10(a->xmin))
-                       : (v - a->xmin) / (a->xmax - a->xmin);
-    return a->x + t * a->w;
+    memset(log, 0, sizeof *log);
+    active_log = log;
 }
 
-double ts_axes_py(const ts_axes *a, double v)
+void ts_plot_log_stop(void)
 {
-    double t = a->ylog ? (log10(v) - log10(a->ymin)) / (log10(a->ymax) - log10(a->ymin))
-                       : (v - a->ymin) / (a->ymax - a->ymin);
-    return a->y + a->h - t * a->h;
+    active_log = NULL;
 }
 
-void ts_axes_clip(cairo_t *cr, const ts_axes *a)
+void ts_plot_log_free(ts_plot_log *log)
 {
-    cairo_save(cr);
-    cairo_rectangle(cr, a->x, a->y, a->w, a->h);
-    cairo_clip(cr);
+    if (!log) return;
+    if (active_log == log) active_log = NULL;
+    free(log->items);
+    memset(log, 0, sizeof *log);
 }
 
-#define MAX_TICKS 32
-
-/* 1-2-5 step giving about `target` intervals over [lo, hi]. */
-static double nice_step(double lo, double hi, int target)
+static void log_begin(double width, double height, double scale)
 {
-    double raw = (hi - lo) / target;
-    if (!(raw > 0) || !isfinite(raw)) return 1.0;
-    double mag = pow(10.0, floor(log10(raw)));
-    double norm = raw / mag;
-    double m = norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10;
-    return m * mag;
+    log_scale = scale;
+    if (!active_log) return;
+    active_log->width = width;
+    active_log->height = height;
 }
 
-static int linear_ticks(double lo, double hi, int target, double *ticks, double *step_out)
+/* Append the device-space box (x0..x1, y0..y1), converted to points. */
+static void log_item(cairo_t *cr, const char *role, double x0, double y0, double x1, double y1,
+                     const char *text)
 {
-    double step = nice_step(lo, hi, target);
-    *step_out = step;
-    int n = 0;
-    double eps = step * 1e-9;
-    for (double k = ceil((lo - eps) / step); n < MAX_TICKS; k += 1.0) {
-        double v = k * step;
-        if (v > hi + eps) break;
-        ticks[n++] = fabs(v) < eps ? 0.0 : v;
-    }
-    return n;
-}
-
-static int log_ticks(double lo, double hi, double *ticks)
-{
-    int k0 = (int)floor(log10(lo) + 1e-9), k1 = (int)ceil(log10(hi) - 1e-9);
-    int decades = k1 - k0;
-    int stride = decades > 12 ? (decades + 7) / 8 : 1; /* at most ~8 decade labels */
-    int n = 0;
-    for (int k = k0; k <= k1 && n < MAX_TICKS; k++) {
-        static const double mult[3] = {1, 2, 5};
-        for (int j = 0; j < (decades <= 2 ? 3 : 1) && n < MAX_TICKS; j++) {
-            if (j == 0 && (k - k0) % stride != 0) continue;
-            double v = mult[j] * pow(10.0, k);
-            if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) ticks[n++] = v;
+    ts_plot_log *log = active_log;
+    if (!log) return;
+    if (log->n == log->cap) {
+        size_t cap = log->cap ? log->cap * 2 : 256;
+        ts_plot_item *items = realloc(log->items, cap * sizeof *items);
+        if (!items) {
+            log->oom = true;
+            return;
         }
+        log->items = items;
+        log->cap = cap;
     }
-    return n;
+    ts_plot_item *it = &log->items[log->n++];
+    memset(it, 0, sizeof *it);
+    snprintf(it->role, sizeof it->role, "%s", role);
+    if (text) snprintf(it->text, sizeof it->text, "%s", text);
+    it->x = x0 / log_scale;
+    it->y = y0 / log_scale;
+    it->w = (x1 - x0) / log_scale;
+    it->h = (y1 - y0) / log_scale;
+    cairo_pattern_t *src = cairo_get_source(cr);
+    if (cairo_pattern_get_type(src) == CAIRO_PATTERN_TYPE_SOLID)
+        cairo_pattern_get_rgba(src, &it->r, &it->g, &it->b, &it->a);
 }
 
-static void format_tick(char *buf, size_t n, double v, double step, bool logscale)
+/* Log the user-space rectangle (x, y, w, h) under the current transform. */
+static void log_user_box(cairo_t *cr, const char *role, double x, double y, double w, double h,
+                         const char *text)
 {
-    if (logscale) {
-        double e = log10(v);
-        if (fabs(e - round(e)) < 1e-9 && (e < -3 || e > 4))
-            snprintf(buf, n, "1e%d", (int)round(e));
-        else
-            snprintf(buf, n, "%g", v);
+    double cx[4] = {x, x + w, x, x + w}, cy[4] = {y, y, y + h, y + h};
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (int i = 0; i < 4; i++) {
+        cairo_user_to_device(cr, &cx[i], &cy[i]);
+        x0 = fmin(x0, cx[i]);
+        x1 = fmax(x1, cx[i]);
+        y0 = fmin(y0, cy[i]);
+        y1 = fmax(y1, cy[i]);
+    }
+    log_item(cr, role, x0, y0, x1, y1, text);
+}
+
+void ts_plot_note(cairo_t *cr, const char *role, double x, double y, double w, double h,
+                  const char *text)
+{
+    if (!active_log) return;
+    if (w < 0) {
+        x += w;
+        w = -w;
+    }
+    if (h < 0) {
+        y += h;
+        h = -h;
+    }
+    log_user_box(cr, role, x, y, w, h, text);
+}
+
+cairo_t *ts_plot_scratch(void)
+{
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+    cairo_t *cr = cairo_create(s);
+    cairo_surface_destroy(s); /* cr holds its own reference */
+    ts_plot_bold(cr, false);
+    cairo_set_font_size(cr, 10);
+    return cr;
+}
+
+static bool key_before(double a, double b)
+{
+    if (isnan(b)) return !isnan(a);
+    if (isnan(a)) return false;
+    return a < b;
+}
+
+void ts_plot_order(const double *key, size_t n, size_t *idx)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && key_before(key[i], key[idx[j - 1]])) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+}
+
+/* ---- numbers --------------------------------------------------------------- */
+
+void ts_plot_format_sig(char *buf, size_t size, double v, int sig)
+{
+    if (sig < 1) sig = 1;
+    if (sig > 15) sig = 15;
+    if (isnan(v)) {
+        snprintf(buf, size, "n/a");
         return;
     }
-    int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    if (dec > 6 || fabs(v) >= 1e6)
-        snprintf(buf, n, "%g", v);
-    else
-        snprintf(buf, n, "%.*f", dec, v);
-    if (strcmp(buf, "-0") == 0) snprintf(buf, n, "0");
+    if (isinf(v)) {
+        snprintf(buf, size, v > 0 ? "\u221e" : "\u2212\u221e");
+        return;
+    }
+    double a = fabs(v);
+    if (a == 0) {
+        snprintf(buf, size, "0");
+        return;
+    }
+    if (a >= 1e-5 && a < 1e7) {
+        /* Fixed notation with as many decimals as sig significant digits need. */
+        int mag = (int)floor(log10(a));
+        int dec = sig - 1 - mag;
+        if (dec < 0) dec = 0;
+        snprintf(buf, size, "%.*f", dec, v);
+        /* Rounding may carry into a new digit (9.995 -> 10.00): drop the extra decimal. */
+        if (dec > 0 && fabs(strtod(buf, NULL)) >= pow(10.0, mag + 1))
+            snprintf(buf, size, "%.*f", dec - 1, v);
+        /* Trailing zeros after the point say nothing here (%g's habit). */
+        if (strchr(buf, '.')) {
+            size_t n = strlen(buf);
+            while (n > 0 && buf[n - 1] == '0')
+                buf[--n] = '\0';
+            if (n > 0 && buf[n - 1] == '.') buf[--n] = '\0';
+        }
+    } else {
+        snprintf(buf, size, "%.*g", sig, v);
+    }
+    if (strcmp(buf, "-0") == 0) snprintf(buf, size, "0");
 }
 
-void ts_axes_frame(cairo_t *cr, const ts_axes *a, const char *title, const char *xlabel,
-                   const char *ylabel)
+void ts_plot_format_temperature(char *buf, size_t size, double t)
 {
-    const double tick_size = 9.0, label_size = 10.5, title_size = 11.5;
-    cairo_save(cr);
-    cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
-
-    /* background */
-    if (a->emphasis)
-        cairo_set_source_rgb(cr, 1.0, 0.965, 0.925);
+    if (t == 0)
+        snprintf(buf, size, "0");
+    else if (isinf(t) && t > 0)
+        snprintf(buf, size, "\u221e");
     else
-        cairo_set_source_rgb(cr, 0.985, 0.985, 0.985);
-    cairo_rectangle(cr, a->x, a->y, a->w, a->h);
-    cairo_fill(cr);
+        ts_plot_format_sig(buf, size, t, 3);
+}
 
-    double xt[MAX_TICKS], yt[MAX_TICKS], xstep = 1, ystep = 1;
-    int nx = 0, ny = 0;
-    if (!a->hide_xticks)
-        nx = a->xlog ? log_ticks(a->xmin, a->xmax, xt)
-                     : linear_ticks(a->xmin, a->xmax, a->w > 300 ? 8 : 5, xt, &xstep);
-    if (!a->hide_yticks)
-        ny = a->ylog ? log_ticks(a->ymin, a->ymax, yt)
-                     : linear_ticks(a->ymin, a->ymax, a->h > 250 ? 6 : 4, yt, &ystep);
-
-    /* grid */
-    cairo_set_line_width(cr, 0.6);
-    cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-    for (int i = 0; i < nx; i++) {
-        double px = round(ts_axes_px(a, xt[i])) + 0.25;
-        cairo_move_to(cr, px, a->y);
-        cairo_line_to(cr, px, a->y + a->h);
-    }
-    for (int i = 0; i < ny; i++) {
-        double py = round(ts_axes_py(a, yt[i])) + 0.25;
-        cairo_move_to(cr, a->x, py);
-        cairo_line_to(cr, a->x + a->w, py);
-    }
-    cairo_stroke(cr);
-
-    /* frame */
-    if (a->emphasis) {
-        cairo_set_line_width(cr, 1.8);
-        cairo_set_source_rgb(cr, 0.85, 0.37, 0.01);
-    } else {
-        cairo_set_line_width(cr, 0.8);
-        cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-    }
-    cairo_rectangle(cr, a->x, a->y, a->w, a->h);
-    cairo_stroke(cr);
-
-    /* ticks and labels */
-    char buf[64];
-    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-    cairo_set_line_width(cr, 0.8);
-    ts_plot_bold(cr, false);
-    for (int i = 0; i < nx; i++) {
-        double px = ts_axes_px(a, xt[i]);
-        cairo_move_to(cr, px, a->y + a->h);
-        cairo_line_to(cr, px, a->y + a->h + 3.5);
-        cairo_stroke(cr);
-        format_tick(buf, sizeof buf, xt[i], xstep, a->xlog);
-        ts_plot_text(cr, px, a->y + a->h + 5, tick_size, 0.5, 0.0, buf);
-    }
-    for (int i = 0; i < ny; i++) {
-        double py = ts_axes_py(a, yt[i]);
-        cairo_move_to(cr, a->x - 3.5, py);
-        cairo_line_to(cr, a->x, py);
-        cairo_stroke(cr);
-        format_tick(buf, sizeof buf, yt[i], ystep, a->ylog);
-        ts_plot_text(cr, a->x - 6, py, tick_size, 1.0, 0.5, buf);
-    }
-
-    /* labels */
-    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    if (xlabel)
-        ts_plot_text(cr, a->x + a->w / 2, a->y + a->h + (a->hide_xticks ? 8 : 20), label_size, 0.5,
-                     0.0, xlabel);
-    if (ylabel) {
-        double widest = 0;
-        for (int i = 0; i < ny; i++) {
-            format_tick(buf, sizeof buf, yt[i], ystep, a->ylog);
-            double w = ts_plot_text_width(cr, tick_size, buf);
-            if (w > widest) widest = w;
+void ts_plot_visible_text(const char *in, bool dot_spaces, size_t max_chars, char *out, size_t size)
+{
+    size_t o = 0, chars = 0;
+    out[0] = '\0';
+    for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p;) {
+        const char *rep = NULL;
+        size_t len = 1;
+        char tmp[8];
+        if (*p == '\n')
+            rep = "\u21b5";
+        else if (*p == '\t')
+            rep = "\u2192";
+        else if (*p == '\r')
+            rep = "\u240d";
+        else if (*p < 0x20 || *p == 0x7f)
+            rep = "\ufffd";
+        else if (*p == ' ' && dot_spaces)
+            rep = "\u00b7";
+        else {
+            /* One UTF-8 sequence, copied whole (a stray continuation byte is one unit). */
+            while (len < 4 && (p[len] & 0xc0) == 0x80)
+                len++;
+            memcpy(tmp, p, len);
+            tmp[len] = '\0';
+            rep = tmp;
         }
-        ts_plot_text_rotated(cr, a->x - 12 - widest, a->y + a->h / 2, label_size, 0.5, 1.0,
-                             -M_PI / 2, ylabel);
+        if (max_chars && chars + 1 >= max_chars && p[len]) {
+            /* More follows and there is room for one more code point only: the ellipsis. */
+            rep = "\u2026";
+            len = strlen((const char *)p);
+        }
+        size_t rl = strlen(rep);
+        if (o + rl + 1 > size) break;
+        memcpy(out + o, rep, rl);
+        o += rl;
+        out[o] = '\0';
+        chars++;
+        p += len;
     }
-    if (title) {
-        ts_plot_bold(cr, a->emphasis);
-        if (a->emphasis) cairo_set_source_rgb(cr, 0.75, 0.30, 0.0);
-        ts_plot_text(cr, a->x + a->w / 2, a->y - 6, title_size, 0.5, 1.0, title);
-        ts_plot_bold(cr, false);
-    }
-    cairo_restore(cr);
 }
 
 /* ---- text ---------------------------------------------------------------- */
@@ -353,8 +391,16 @@ double ts_plot_text_width(cairo_t *cr, double size, const char *utf8)
     return te.x_advance;
 }
 
-void ts_plot_text_rotated(cairo_t *cr, double x, double y, double size, double align_x,
-                          double align_y, double angle, const char *utf8)
+double ts_plot_text_height(cairo_t *cr, double size)
+{
+    cairo_set_font_size(cr, size);
+    cairo_font_extents_t fe;
+    cairo_font_extents(cr, &fe);
+    return fe.ascent + fe.descent;
+}
+
+void ts_plot_text_as(cairo_t *cr, const char *role, double x, double y, double size, double align_x,
+                     double align_y, double angle, const char *utf8)
 {
     if (!utf8 || !*utf8) return;
     cairo_save(cr);
@@ -366,54 +412,22 @@ void ts_plot_text_rotated(cairo_t *cr, double x, double y, double size, double a
     cairo_translate(cr, x, y);
     if (angle != 0.0) cairo_rotate(cr, angle);
     double h = fe.ascent + fe.descent;
-    cairo_move_to(cr, -align_x * te.x_advance, -align_y * h + fe.ascent);
+    double x0 = -align_x * te.x_advance, y0 = -align_y * h;
+    cairo_move_to(cr, x0, y0 + fe.ascent);
     cairo_show_text(cr, utf8);
     cairo_new_path(cr);
+    if (active_log) log_user_box(cr, role, x0, y0, te.x_advance, h, utf8);
     cairo_restore(cr);
+}
+
+void ts_plot_text_rotated(cairo_t *cr, double x, double y, double size, double align_x,
+                          double align_y, double angle, const char *utf8)
+{
+    ts_plot_text_as(cr, "text", x, y, size, align_x, align_y, angle, utf8);
 }
 
 void ts_plot_text(cairo_t *cr, double x, double y, double size, double align_x, double align_y,
                   const char *utf8)
 {
-    ts_plot_text_rotated(cr, x, y, size, align_x, align_y, 0.0, utf8);
-}
-
-/* ---- colours and legend -------------------------------------------------- */
-
-void ts_plot_color(cairo_t *cr, int i, double alpha)
-{
-    static const unsigned tableau10[10] = {0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd,
-                                           0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22, 0x17becf};
-    unsigned c = tableau10[((i % 10) + 10) % 10];
-    cairo_set_source_rgba(cr, ((c >> 16) & 0xff) / 255.0, ((c >> 8) & 0xff) / 255.0,
-                          (c & 0xff) / 255.0, alpha);
-}
-
-void ts_plot_legend(cairo_t *cr, double x, double y, const char *const *labels,
-                    const int *color_idx, size_t n)
-{
-    const double size = 9.0, row = 14.0, pad = 6.0, sw = 14.0;
-    double widest = 0;
-    cairo_save(cr);
-    ts_plot_bold(cr, false);
-    for (size_t i = 0; i < n; i++) {
-        double w = ts_plot_text_width(cr, size, labels[i]);
-        if (w > widest) widest = w;
-    }
-    double bw = pad * 2 + sw + 5 + widest, bh = pad * 2 + row * (double)n - 2;
-    cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
-    cairo_rectangle(cr, x, y, bw, bh);
-    cairo_fill_preserve(cr);
-    cairo_set_source_rgb(cr, 0.75, 0.75, 0.75);
-    cairo_set_line_width(cr, 0.6);
-    cairo_stroke(cr);
-    for (size_t i = 0; i < n; i++) {
-        double cy = y + pad + row * (double)i + (row - 2) / 2;
-        ts_plot_color(cr, color_idx ? color_idx[i] : (int)i, 1.0);
-        cairo_rectangle(cr, x + pad, cy - 4, sw, 8);
-        cairo_fill(cr);
-        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        ts_plot_text(cr, x + pad + sw + 5, cy, size, 0.0, 0.5, labels[i]);
-    }
-    cairo_restore(cr);
+    ts_plot_text_as(cr, "text", x, y, size, align_x, align_y, 0.0, utf8);
 }

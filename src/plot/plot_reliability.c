@@ -1,24 +1,41 @@
 /*
  * plot_reliability.c — reliability diagrams (Guo et al. 2017, Fig. 1 style):
  * per panel, the accuracy of each equal-width confidence bin as a bar, the gap
- * to the diagonal shaded, the diagonal, ECE written in the corner, and beneath
- * it a histogram of the confidences with the mean confidence and accuracy
- * marked. Optionally a first panel with NLL(T) (the LM path). Contract:
- * ts_plot_reliability in include/tempscale.h; built on the plot core (plot.c).
+ * between accuracy and the bin's mean confidence shaded (its width-weighted
+ * sum is the ECE): red where the bin is over-confident (accuracy below
+ * confidence), purple where under-confident; the diagonal, ECE in the corner,
+ * and beneath it a histogram of the confidences (one y scale for all panels,
+ * so their shapes compare) with the mean confidence and accuracy marked.
+ * Optionally a first panel with NLL(T) (the LM path). The legend lists every
+ * colour and sits below the panels, off the data. Contract:
+ * ts_plot_reliability in include/tempscale.h; built on the plot core.
  */
 #include "internal.h"
 
 #include <math.h>
 #include <string.h>
 
-#define PANEL_W 330.0
-#define MAIN_H 300.0
-#define HIST_H 80.0
-#define MARGIN_L 62.0
-#define GAP_X 46.0
-#define TOP 58.0
+#define PANEL_W    330.0
+#define MAIN_H     300.0
+#define HIST_H     80.0
+#define MARGIN_L   62.0
+#define GAP_X      46.0
+#define TOP        58.0
+#define LEGEND_GAP 50.0 /* from the histogram's bottom to the legend: ticks and x label */
 
-/* The reliability panel with its histogram; ax_main / ax_hist already laid out. */
+/* The colours every key refers to (the legend draws exactly these). */
+#define C_BAR   0 /* palette: accuracy bars */
+#define C_OVER  3 /* red: over-confident gap */
+#define C_UNDER 4 /* purple: under-confident gap */
+#define C_CONF  1 /* orange: mean confidence */
+#define C_ACC   2 /* green: accuracy (all rows) */
+#define C_HIST  7 /* grey: histogram */
+#define A_BAR   0.85
+#define A_OVER  0.30
+#define A_UNDER 0.80
+#define A_HIST  0.75
+
+/* The reliability panel with its histogram; am / ah laid out, ah.ymax shared by all panels. */
 static void draw_panel(cairo_t *cr, const ts_reliability_panel *pn, const ts_axes *am,
                        const ts_axes *ah, bool first)
 {
@@ -36,22 +53,26 @@ static void draw_panel(cairo_t *cr, const ts_reliability_panel *pn, const ts_axe
         if (!bin->count) continue;
         double x0 = ts_axes_px(am, bin->lo) + 0.5, x1 = ts_axes_px(am, bin->hi) - 0.5;
         double ya = ts_axes_py(am, bin->accuracy), y0 = ts_axes_py(am, 0);
-        ts_plot_color(cr, 0, 0.85); /* accuracy bar */
+        char what[64];
+        snprintf(what, sizeof what, "bin %d", (int)b);
+        ts_plot_color(cr, C_BAR, A_BAR);
+        ts_plot_fill_rect(cr, "bar", x0, ya, x1 - x0, y0 - ya, what);
         cairo_rectangle(cr, x0, ya, x1 - x0, y0 - ya);
-        cairo_fill_preserve(cr);
         cairo_set_source_rgba(cr, 0.05, 0.2, 0.4, 0.9);
         cairo_set_line_width(cr, 0.6);
         cairo_stroke(cr);
-        /* Gap between the bar top and the diagonal over the bin. */
-        cairo_move_to(cr, x0, ya);
-        cairo_line_to(cr, x1, ya);
-        cairo_line_to(cr, x1, ts_axes_py(am, bin->hi));
-        cairo_line_to(cr, x0, ts_axes_py(am, bin->lo));
-        cairo_close_path(cr);
-        ts_plot_color(cr, 3, bin->accuracy > bin->hi ? 0.45 : 0.28);
-        cairo_fill_preserve(cr);
-        ts_plot_color(cr, 3, 0.75);
-        cairo_set_line_width(cr, 0.6);
+        /* The gap from accuracy to the bin's mean confidence: above the bar when
+         * over-confident, inside it when under-confident. */
+        double yc = ts_axes_py(am, bin->mean_confidence);
+        if (fabs(yc - ya) < 1e-9) continue;
+        bool over = bin->mean_confidence > bin->accuracy;
+        int c = over ? C_OVER : C_UNDER;
+        ts_plot_color(cr, c, over ? A_OVER : A_UNDER);
+        ts_plot_fill_rect(cr, over ? "gap-over" : "gap-under", x0, fmin(ya, yc), x1 - x0,
+                          fabs(yc - ya), what);
+        cairo_rectangle(cr, x0, fmin(ya, yc), x1 - x0, fabs(yc - ya));
+        ts_plot_color(cr, c, 0.85);
+        cairo_set_line_width(cr, 0.7);
         cairo_stroke(cr);
     }
     /* The diagonal: perfect calibration. */
@@ -65,7 +86,7 @@ static void draw_panel(cairo_t *cr, const ts_reliability_panel *pn, const ts_axe
     cairo_set_dash(cr, NULL, 0, 0);
     cairo_restore(cr);
 
-    /* ECE box, top left. */
+    /* ECE box, top left (above the diagonal's empty corner). */
     char buf[96];
     snprintf(buf, sizeof buf, "ECE = %.2f %%", 100 * pn->ece);
     ts_plot_bold(cr, true);
@@ -80,36 +101,43 @@ static void draw_panel(cairo_t *cr, const ts_reliability_panel *pn, const ts_axe
     ts_plot_text(cr, am->x + 15, am->y + 19, 12, 0, 0.5, buf);
     ts_plot_bold(cr, false);
 
-    /* Histogram of confidences: fraction of rows per bin. */
-    double ymax = 0;
-    for (int32_t b = 0; b < pn->n_bins; b++)
-        if (total && (double)pn->bins[b].count / (double)total > ymax)
-            ymax = (double)pn->bins[b].count / (double)total;
-    ts_axes h = *ah;
-    h.ymax = ymax > 0 ? ymax * 1.15 : 1;
-    ts_axes_frame(cr, &h, NULL, "confidence (max softmax)", first ? "fraction of rows" : NULL);
-    ts_axes_clip(cr, &h);
+    /* Histogram of confidences: fraction of rows per bin, on the shared scale. */
+    ts_axes_frame(cr, ah, NULL, "confidence (max softmax)", first ? "fraction of rows" : NULL);
+    ts_axes_clip(cr, ah);
     for (int32_t b = 0; b < pn->n_bins && total; b++) {
         const ts_calib_bin *bin = &pn->bins[b];
-        double x0 = ts_axes_px(&h, bin->lo) + 0.5, x1 = ts_axes_px(&h, bin->hi) - 0.5;
-        double yt = ts_axes_py(&h, (double)bin->count / (double)total), yb = ts_axes_py(&h, 0);
-        ts_plot_color(cr, 7, 0.75);
-        cairo_rectangle(cr, x0, yt, x1 - x0, yb - yt);
-        cairo_fill(cr);
+        double x0 = ts_axes_px(ah, bin->lo) + 0.5, x1 = ts_axes_px(ah, bin->hi) - 0.5;
+        double yt = ts_axes_py(ah, (double)bin->count / (double)total), yb = ts_axes_py(ah, 0);
+        ts_plot_color(cr, C_HIST, A_HIST);
+        ts_plot_fill_rect(cr, "hist", x0, yt, x1 - x0, yb - yt, NULL);
     }
     if (total) {
         /* Mean confidence (orange) and accuracy (green): their distance is the overall gap. */
         double marks[2] = {sum_conf / (double)total, sum_acc / (double)total};
-        int colors[2] = {1, 2};
+        int colors[2] = {C_CONF, C_ACC};
         for (int i = 0; i < 2; i++) {
             ts_plot_color(cr, colors[i], 1.0);
             cairo_set_line_width(cr, 2.0);
-            cairo_move_to(cr, ts_axes_px(&h, marks[i]), h.y);
-            cairo_line_to(cr, ts_axes_px(&h, marks[i]), h.y + h.h);
+            cairo_move_to(cr, ts_axes_px(ah, marks[i]), ah->y);
+            cairo_line_to(cr, ts_axes_px(ah, marks[i]), ah->y + ah->h);
             cairo_stroke(cr);
         }
     }
     cairo_restore(cr);
+}
+
+/* Largest fraction of rows in one bin over all panels: the histograms' shared scale. */
+static double hist_max(const ts_reliability_panel *panels, size_t n_panels)
+{
+    double ymax = 0;
+    for (size_t i = 0; i < n_panels; i++) {
+        size_t total = 0;
+        for (int32_t b = 0; b < panels[i].n_bins; b++)
+            total += panels[i].bins[b].count;
+        for (int32_t b = 0; b < panels[i].n_bins && total; b++)
+            ymax = fmax(ymax, (double)panels[i].bins[b].count / (double)total);
+    }
+    return ymax;
 }
 
 static void draw_nll_curve(cairo_t *cr, const ts_nll_curve *c, const ts_axes *ax)
@@ -120,8 +148,10 @@ static void draw_nll_curve(cairo_t *cr, const ts_nll_curve *c, const ts_axes *ax
     cairo_set_line_width(cr, 2.0);
     for (size_t i = 0; i < c->n; i++) {
         double x = ts_axes_px(ax, c->t[i]), y = ts_axes_py(ax, c->nll[i]);
-        if (i == 0) cairo_move_to(cr, x, y);
-        else cairo_line_to(cr, x, y);
+        if (i == 0)
+            cairo_move_to(cr, x, y);
+        else
+            cairo_line_to(cr, x, y);
     }
     cairo_stroke(cr);
     double ts[2] = {1.0, c->t_star}, ns[2] = {c->nll_at_1, c->nll_at_star};
@@ -135,24 +165,41 @@ static void draw_nll_curve(cairo_t *cr, const ts_nll_curve *c, const ts_axes *ax
         cairo_line_to(cr, ts_axes_px(ax, ts[i]), ax->y + ax->h);
         cairo_stroke(cr);
         cairo_set_dash(cr, NULL, 0, 0);
-        cairo_arc(cr, ts_axes_px(ax, ts[i]), ts_axes_py(ax, ns[i]), 4.0, 0, 2 * M_PI);
-        cairo_fill(cr);
+        ts_plot_marker(cr, "nll-point", TS_MARK_CIRCLE, ts_axes_px(ax, ts[i]),
+                       ts_axes_py(ax, ns[i]), 4.0, ts_plot_palette(colors[i]), 1.0, false, NULL);
     }
     cairo_restore(cr);
     char l1[80], l2[80];
     snprintf(l1, sizeof l1, "T = 1: NLL %.4f", c->nll_at_1);
     snprintf(l2, sizeof l2, "T* = %.3f: NLL %.4f", c->t_star, c->nll_at_star);
-    const char *labels[2] = {l1, l2};
-    ts_plot_legend(cr, ax->x + 10, ax->y + 10, labels, colors, 2);
+    ts_legend_entry e[2] = {{l1, ts_plot_palette(colors[0]), TS_KEY_DASHED, 1.0, 1.2},
+                            {l2, ts_plot_palette(colors[1]), TS_KEY_DASHED, 1.0, 1.2}};
+    ts_legend_layout lay;
+    ts_legend_measure(cr, e, 2, NULL, 0, 0, &lay);
+    /* Where the curve is not: test its points (and the two markers). */
+    double px[256 + 2], py[256 + 2];
+    size_t np = 0;
+    for (size_t i = 0; i < c->n && np < 256; i++) {
+        size_t j = c->n <= 256 ? i : i * c->n / 256;
+        px[np] = ts_axes_px(ax, c->t[j]);
+        py[np++] = ts_axes_py(ax, c->nll[j]);
+    }
+    for (int i = 0; i < 2; i++) {
+        px[np] = ts_axes_px(ax, ts[i]);
+        py[np++] = ts_axes_py(ax, ns[i]);
+    }
+    double lx, ly;
+    ts_plot_best_spot(ax, lay.w, lay.h, px, py, np, &lx, &ly);
+    ts_legend_draw(cr, lx, ly, e, 2, NULL, &lay);
 }
 
-ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels,
-                              size_t n_panels, const ts_nll_curve *curve, const char *title,
-                              char *err, size_t err_size)
+ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels, size_t n_panels,
+                              const ts_nll_curve *curve, const char *title, char *err,
+                              size_t err_size)
 {
     if (n_panels == 0 || n_panels > 4)
-        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %zu reliability panels (1 to 4)",
-                         path, n_panels);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: %zu reliability panels (1 to 4)", path,
+                         n_panels);
     for (size_t i = 0; i < n_panels; i++)
         if (panels[i].n_bins < 1 || !panels[i].bins)
             return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: panel %zu has no bins", path, i);
@@ -160,7 +207,26 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
         return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: NLL curve needs >= 2 points", path);
     size_t cols = n_panels + (curve != NULL);
     double width = MARGIN_L + (double)cols * PANEL_W + (double)(cols - 1) * GAP_X + 24;
-    double height = TOP + MAIN_H + 14 + HIST_H + 52;
+
+    /* The legend below the panels lists every colour drawn in them. */
+    const ts_legend_entry e[6] = {
+        {"accuracy per bin", ts_plot_palette(C_BAR), TS_KEY_BOX, A_BAR, 0},
+        {"gap: over-confident (accuracy < confidence)", ts_plot_palette(C_OVER), TS_KEY_BOX, A_OVER,
+         0},
+        {"gap: under-confident (accuracy > confidence)", ts_plot_palette(C_UNDER), TS_KEY_BOX,
+         A_UNDER, 0},
+        {"perfect calibration", (ts_rgb){0.25, 0.25, 0.25}, TS_KEY_DASHED, 1.0, 1.2},
+        {"mean confidence (all rows)", ts_plot_palette(C_CONF), TS_KEY_LINE, 1.0, 2.0},
+        {"accuracy (all rows)", ts_plot_palette(C_ACC), TS_KEY_LINE, 1.0, 2.0},
+    };
+    ts_legend_layout lay;
+    {
+        cairo_t *m = ts_plot_scratch();
+        ts_legend_measure(m, e, 6, NULL, width - 40, 0, &lay);
+        cairo_destroy(m);
+    }
+    double legend_y = TOP + MAIN_H + 14 + HIST_H + LEGEND_GAP;
+    double height = legend_y + lay.h + 12;
     ts_plot *pl;
     ts_status st = ts_plot_begin(path, width, height, &pl, err, err_size);
     if (st != TS_OK) return st;
@@ -168,7 +234,7 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
     if (title) {
         ts_plot_bold(cr, true);
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-        ts_plot_text(cr, width / 2, 14, 14, 0.5, 0, title);
+        ts_plot_text_as(cr, "figure-title", width / 2, 14, 14, 0.5, 0, 0, title);
         ts_plot_bold(cr, false);
     }
     double x = MARGIN_L;
@@ -188,19 +254,29 @@ ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *pane
         draw_nll_curve(cr, curve, &ax);
         x += PANEL_W + GAP_X;
     }
+    double hmax = hist_max(panels, n_panels);
     for (size_t i = 0; i < n_panels; i++) {
-        ts_axes am = {.x = x, .y = TOP, .w = PANEL_W, .h = MAIN_H, .xmin = 0, .xmax = 1,
-                      .ymin = 0, .ymax = 1, .hide_xticks = true};
-        ts_axes ah = {.x = x, .y = TOP + MAIN_H + 14, .w = PANEL_W, .h = HIST_H, .xmin = 0,
-                      .xmax = 1, .ymin = 0, .ymax = 1};
+        ts_axes am = {.x = x,
+                      .y = TOP,
+                      .w = PANEL_W,
+                      .h = MAIN_H,
+                      .xmin = 0,
+                      .xmax = 1,
+                      .ymin = 0,
+                      .ymax = 1,
+                      .hide_xticks = true};
+        ts_axes ah = {.x = x,
+                      .y = TOP + MAIN_H + 14,
+                      .w = PANEL_W,
+                      .h = HIST_H,
+                      .xmin = 0,
+                      .xmax = 1,
+                      .ymin = 0,
+                      .ymax = hmax > 0 ? hmax * 1.15 : 1};
         am.emphasis = panels[i].emphasis;
         draw_panel(cr, &panels[i], &am, &ah, i == 0 && !curve);
         x += PANEL_W + GAP_X;
     }
-    /* Legend inside the last panel, lower right (bars are short there on the diagonal side). */
-    const char *labels[4] = {"accuracy per bin", "gap to the diagonal",
-                             "mean confidence (all rows)", "accuracy (all rows)"};
-    int colors[4] = {0, 3, 1, 2};
-    ts_plot_legend(cr, width - 24 - 178, TOP + MAIN_H - 86, labels, colors, 4);
+    ts_legend_draw(cr, (width - lay.w) / 2, legend_y, e, 6, NULL, &lay);
     return ts_plot_end(pl, err, err_size);
 }

@@ -21,15 +21,41 @@ static void format_temperature(char *buf, size_t n, double t)
         snprintf(buf, n, "T = 0 (argmax)");
     else if (t == 1.0)
         snprintf(buf, n, "T = 1 (unchanged)");
+    else {
+        char v[32];
+        ts_plot_format_sig(v, sizeof v, t, 4);
+        snprintf(buf, n, "T = %s", v);
+    }
+}
+
+/* A bar's probability in 2 decimals, without printing 0.00 / 1.00 for what is not 0 / 1. */
+static void format_prob(char *buf, size_t n, double p)
+{
+    if (p == 0.0 || p == 1.0)
+        snprintf(buf, n, "%g", p);
+    else if (p < 0.005)
+        snprintf(buf, n, "<0.01");
+    else if (p > 0.995)
+        snprintf(buf, n, ">0.99");
     else
-        snprintf(buf, n, "T = %g", t);
+        snprintf(buf, n, "%.2f", p);
+}
+
+/* The label under bar i: the caller's, else "token i". */
+static const char *token_label(const char *const *labels, size_t i, char *buf, size_t n)
+{
+    if (labels && labels[i])
+        ts_plot_visible_text(labels[i], false, 24, buf, n);
+    else
+        snprintf(buf, n, "token %zu", i);
+    return buf;
 }
 
 /* One panel: bars, probabilities above them, token labels and entropy below. */
 static void draw_panel(cairo_t *cr, const ts_axes *ax, const double *p, size_t n,
                        const char *const *labels, double t, bool first_in_row, double label_angle)
 {
-    char buf[96];
+    char buf[128];
     format_temperature(buf, sizeof buf, t);
     ts_axes_frame(cr, ax, buf, NULL, first_in_row ? "probability" : NULL);
 
@@ -40,21 +66,16 @@ static void draw_panel(cairo_t *cr, const ts_axes *ax, const double *p, size_t n
         double cx = ax->x + slot * ((double)i + 0.5);
         double top = ts_axes_py(ax, p[i]), base = ts_axes_py(ax, 0.0);
         ts_plot_color(cr, ax->emphasis ? 1 : 0, 0.9);
-        cairo_rectangle(cr, cx - bar / 2, top, bar, base - top);
-        cairo_fill(cr);
+        ts_plot_fill_rect(cr, "bar", cx - bar / 2, top, bar, base - top, NULL);
         /* probability above the bar */
         cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
-        snprintf(buf, sizeof buf, "%.2f", p[i]);
+        format_prob(buf, sizeof buf, p[i]);
         if (slot < 22)
             ts_plot_text_rotated(cr, cx, top - 3, value_size, 0.0, 0.5, -M_PI / 2, buf);
         else
             ts_plot_text(cr, cx, top - 2, value_size, 0.5, 1.0, buf);
         /* token label under the axis */
-        const char *lab = labels ? labels[i] : NULL;
-        if (!lab) {
-            snprintf(buf, sizeof buf, "%zu", i);
-            lab = buf;
-        }
+        const char *lab = token_label(labels, i, buf, sizeof buf);
         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
         if (label_angle != 0.0)
             ts_plot_text_rotated(cr, cx + 3, ax->y + ax->h + 5, 8.5, 1.0, 0.5, label_angle, lab);
@@ -100,25 +121,21 @@ ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n
     double longest = 0;
     {
         /* measure on a scratch surface: text width needs a cairo_t */
-        cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
-        cairo_t *m = cairo_create(s);
+        cairo_t *m = ts_plot_scratch();
         ts_plot_bold(m, false);
-        char num[32];
+        char num[128];
         for (size_t i = 0; i < n; i++) {
-            const char *lab = labels ? labels[i] : NULL;
-            if (!lab) {
-                snprintf(num, sizeof num, "%zu", i);
-                lab = num;
-            }
+            const char *lab = token_label(labels, i, num, sizeof num);
             double w = ts_plot_text_width(m, 9.0, lab);
             if (w > longest) longest = w;
         }
         cairo_destroy(m);
-        cairo_surface_destroy(s);
     }
     /* Bars get narrower as tokens get more numerous; rows keep the figure
      * within ~1500 points wide, and are balanced (7 panels: 4 + 3, not 5 + 2). */
     double per_token = n <= 8 ? 34.0 : n <= 16 ? 28.0 : 22.0;
+    /* Short rows of labels read best level: widen the slots when that stays compact. */
+    if (longest + 8 > per_token && 24.0 + (longest + 8) * (double)n <= 330) per_token = longest + 8;
     double panel_w = 24.0 + per_token * (double)n;
     if (panel_w < 150) panel_w = 150;
     size_t cols = (size_t)floor((1500.0 + 34.0) / (panel_w + 34.0));
@@ -175,8 +192,13 @@ ts_status ts_plot_softmax_panels(const char *path, const float *logits, size_t n
         draw_panel(cr, &ax, probs + k * n, n, labels, temperatures[k], c == 0, angle);
         cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
         if (ax.emphasis) cairo_set_source_rgb(cr, 0.75, 0.30, 0.0);
-        snprintf(buf, sizeof buf, "entropy %.3f nats = %.3f bits", ent[k], ent[k] / M_LN2);
-        ts_plot_text(cr, ax.x + ax.w / 2, ax.y + ax.h + 8 + label_h, 8.5, 0.5, 0.0, buf);
+        /* Significant digits, not decimals: 0.0005 nats is not 0.001. */
+        char hn[32], hb[32];
+        ts_plot_format_sig(hn, sizeof hn, ent[k], 3);
+        ts_plot_format_sig(hb, sizeof hb, ent[k] / M_LN2, 3);
+        snprintf(buf, sizeof buf, "entropy %s nats = %s bits", hn, hb);
+        ts_plot_text_as(cr, "entropy", ax.x + ax.w / 2, ax.y + ax.h + 8 + label_h, 8.5, 0.5, 0.0,
+                        0.0, buf);
     }
     free(probs);
     free(ent);

@@ -47,7 +47,7 @@ static const rq_field fields[] = {
               .help = "a prompt (repeat for several)", .flags = TS_FIELD_REPEAT},
      .off = offsetof(req_compare, prompt), .max_items = 1000},
     {.info = {.name = "labels", .type = TS_FIELD_STRINGS, .metavar = "LIST",
-              .help = "a label per prompt, shown in the grid", .flags = TS_FIELD_REPEAT},
+              .help = "comma-separated labels, one per prompt, shown in the grid"},
      .off = offsetof(req_compare, labels), .max_items = 1000},
     {.info = {.name = "temperatures", .type = TS_FIELD_DOUBLES, .metavar = "LIST",
               .def = "0.3,1,2", .help = "comma-separated T >= 0, 'inf' allowed"},

@@ -334,8 +334,22 @@ static ts_status plot(const ts_result *res, const char *path, const char *title,
     ct[CURVE_POINTS] = INFINITY;
     if (ts_entropy_at_temperature(s->logits, s->V, INFINITY, &ch[CURVE_POINTS]) != TS_OK)
         ch[CURVE_POINTS] = NAN;
-    return ts_plot_sweep(path, s->temps, s->n_temps, s->k, s->prob_topk, s->entropy, ct, ch,
-                         CURVE_POINTS + 1, title, err, err_size);
+    const req_sweep *q = RQ_REQ(res->req, req_sweep);
+    ts_sweep_figure f = {.temperatures = s->temps,
+                         .n_temps = s->n_temps,
+                         .k = s->k,
+                         .prob = q->full_prob ? s->prob : s->prob_topk,
+                         .prob_full = q->full_prob,
+                         .entropy_nats = s->entropy,
+                         .curve_t = ct,
+                         .curve_h = ch,
+                         .n_curve = CURVE_POINTS + 1,
+                         /* The figure annotates one target: the first. */
+                         .has_target = s->n_temps > s->n_user,
+                         .target_t = s->n_temps > s->n_user ? s->temps[s->n_user] : 0,
+                         .target_h = s->n_temps > s->n_user ? s->targets[0] : 0,
+                         .title = title};
+    return ts_plot_sweep_figure(path, &f, err, err_size);
 }
 
 const ts_analysis rq_sweep = {

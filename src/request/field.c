@@ -619,6 +619,17 @@ ts_status ts_request_set(ts_request *r, const char *field, const char *text, cha
     return st;
 }
 
+ts_status ts_request_append(ts_request *r, const char *field, const char *text, char *err,
+                            size_t err_size)
+{
+    int i = rq_field_index(r->a, field);
+    if (i < 0 || r->a->fields[i].info.type != TS_FIELD_STRINGS)
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: not a list of texts", field);
+    ts_status st = list_append(r, &r->a->fields[i], text, err, err_size);
+    if (st == TS_OK) r->set[i] = 1;
+    return st;
+}
+
 /* ---- setting from JSON ----------------------------------------------------- */
 
 static const char *json_type_name(const cJSON *v)
