@@ -309,7 +309,7 @@ test("readable at 700 and 1400 px: no horizontal overflow; screenshots", async (
   await page.fill("#target-h", "");
   await page.fill("#top-p", "0.9");
   await page.fill("#min-p", "0.05");
-  await page.selectOption("#chain-rows", "12");
+  await page.selectOption("#chain-rows", "25");
   await setT("0.7");
   await page.click("#gen-output .tok[data-i='4']");
   for (const width of [1400, 700]) {
