@@ -219,12 +219,23 @@ test("the sampler chain matches the CLI's sampled distribution in both orders", 
 test("a generation streams token by token and matches tempscale generate", async () => {
   await page.fill("#gen-max", "40");
   await page.fill("#gen-seed", "7");
+  /* tokens are on the page while the request is still running: a MutationObserver sees every
+     change of the output as it happens (polling from here could miss a short generation on a
+     busy machine), and records how many tokens were first shown while Stop was still enabled */
+  await page.evaluate(() => {
+    window.__tokensWhileRunning = 0;
+    const out = document.querySelector("#gen-output");
+    window.__genObserver = new MutationObserver(() => {
+      const n = out.querySelectorAll(".tok").length;
+      if (!document.querySelector("#gen-stop").disabled && n > 0 && window.__tokensWhileRunning === 0) window.__tokensWhileRunning = n;
+    });
+    window.__genObserver.observe(out, { childList: true, subtree: true });
+  });
   await page.click("#gen-go");
-  /* tokens are on the page while the request is still running */
-  await page.waitForFunction(() => document.querySelectorAll("#gen-output .tok").length >= 1 &&
-    !document.querySelector("#gen-stop").disabled, null, { timeout: 60000, polling: 10 });
-  const early = await page.$$eval("#gen-output .tok", (t) => t.length);
-  await page.waitForFunction(() => !document.querySelector("#gen-go").disabled, null, { timeout: 120000 });
+  await page.waitForFunction(() => / tokens in .* s · finish_reason /.test(document.querySelector("#gen-status").textContent) &&
+    !document.querySelector("#gen-go").disabled, null, { timeout: 120000 });
+  const early = await page.evaluate(() => { window.__genObserver.disconnect(); return window.__tokensWhileRunning; });
+  assert.ok(early >= 1, "tokens were on the page while the generation was running");
   const ids = await page.$$eval("#gen-output .tok", (t) => t.map((s) => Number(s.dataset.id)));
   measured.streaming = { tokens_seen_while_running: early, tokens_total: ids.length };
   assert.ok(early < ids.length, `tokens arrived one by one (${early} of ${ids.length} on the page while running)`);
