@@ -24,8 +24,9 @@ DEB_PACKAGES = build-essential cmake pkg-config libopenblas-dev libcairo2-dev li
 # What only the tests need (the demo stays light): clang for the fuzzers; Node for the
 # official OpenAI client and Chromium for the explorer page in a real browser
 # (playwright-core). npm comes with Debian's nodejs as its own package; a Node that
-# brings its own npm (e.g. NodeSource's) is kept as it is.
-TEST_PACKAGES = clang libclang-rt-14-dev nodejs chromium
+# brings its own npm (e.g. NodeSource's) is kept as it is. numpy for
+# tools/make_bench_checkpoint.py, which `tempscale help bench`'s example runs.
+TEST_PACKAGES = clang libclang-rt-14-dev nodejs chromium python3-numpy
 
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_TIME    ?= 60

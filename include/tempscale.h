@@ -354,6 +354,34 @@ int32_t ts_sampler_pick(const ts_candidate *cands, size_t n_cands, double u);
  */
 int32_t ts_sampler_sample(ts_sampler *s, const float *logits);
 
+/*
+ * ts_sampler_apply without the final sort: the same kept set and p, in no
+ * particular order (O(n) when no step of the chain needs a ranking, e.g. pure
+ * sampling over the whole vocabulary, where the sort would cost more than the
+ * rest of the step). For draws that do not depend on order (Gumbel-max) or
+ * ts_sampler_draw. Borrowed like apply's; never allocates.
+ */
+ts_status ts_sampler_apply_unsorted(ts_sampler *s, const float *logits,
+                                    const ts_candidate **cands, size_t *n_cands);
+
+/*
+ * After an apply: the token ts_sampler_pick would give for u over the ranked
+ * candidates, sorting only as much of the ranking as u reaches (it reorders
+ * the borrowed candidates toward the ranking). -1 before any apply.
+ */
+int32_t ts_sampler_draw(ts_sampler *s, double u);
+
+/*
+ * After an apply: make the first m borrowed candidates the top m of the
+ * ranking, in order (the rest follow in no particular order). Returns how many
+ * are ranked: min(m, n_cands); 0 before any apply.
+ */
+size_t ts_sampler_rank_head(ts_sampler *s, size_t m);
+
+/* Entropy (nats) of the last apply's final distribution (the kept set at its
+ * temperature; 0 when greedy), computed with the probabilities; NaN before any apply. */
+double ts_sampler_last_entropy(const ts_sampler *s);
+
 /* The temperature the last apply used (dynatemp and target_entropy set it per
  * step; Mirostat and the plain step report params.temperature). NaN before any apply. */
 double ts_sampler_last_temperature(const ts_sampler *s);
@@ -805,7 +833,9 @@ ts_status ts_generator_run(ts_generator *g, ts_sampler *sampler, const ts_gen_pa
 
 /* Standard Gumbel noise for (seed, stream, step, id): a counter-based hash, no state. */
 double ts_gumbel_noise(uint64_t seed, uint64_t stream, uint64_t step, int32_t id);
-/* Gumbel-max draw from candidates (p > 0 only); -1 if none has p > 0. */
+/* Gumbel-max draw from candidates (p > 0 only), in any order: the argmax of
+ * log p + g, computed as the argmin of E / p with E = -log u ~ Exp(1) (the same
+ * token, one log per candidate instead of three); -1 if none has p > 0. */
 int32_t ts_gumbel_pick(const ts_candidate *cands, size_t n, uint64_t seed, uint64_t stream,
                        uint64_t step);
 

@@ -554,7 +554,7 @@ static void doc(const ts_result *res, ts_doc *d, bool live)
                       "[95 %% bootstrap interval over samples]\n",
                       r->samples, r->max_k);
         for (size_t c = 0; c < r->n_curves; c++) {
-            char title[160];
+            char title[200];
             snprintf(title, sizeof title, "Diversity (%s): unique n-grams / n-grams",
                      r->curve_label[c]);
             metric_table(d, r, p, c, title, div_names, 3, 0);
@@ -727,9 +727,12 @@ static ts_status plot_extra(const ts_result *res, size_t i, const char *path, ch
                     (isnan(cv[k].hi) ? cv[k].estimate : cv[k].hi) / (double)r->n_prompts;
             }
         }
-    ts_divergence_figure f = {
-        r->temps, r->n_temps, nk,         share,
-        lo,       hi,         r->samples, "Coupled samples: how long they follow the greedy text"};
+    /* With several settings the figure says which one it shows. */
+    char title[200];
+    snprintf(title, sizeof title, "Coupled samples: how long they follow the greedy text%s%s%s",
+             r->n_curves > 1 ? " (" : "", r->n_curves > 1 ? r->curve_label[0] : "",
+             r->n_curves > 1 ? ")" : "");
+    ts_divergence_figure f = {r->temps, r->n_temps, nk, share, lo, hi, r->samples, title};
     ts_status st = ts_plot_divergence(path, &f, err, err_size);
     free(share);
     return st;

@@ -251,14 +251,17 @@ double ts_gumbel_noise(uint64_t seed, uint64_t stream, uint64_t step, int32_t id
 int32_t ts_gumbel_pick(const ts_candidate *cands, size_t n, uint64_t seed, uint64_t stream,
                        uint64_t step)
 {
+    /* argmax log p + g, g = -log(-log u)  <=>  argmin (-log u) / p. Ties (measure
+     * zero) go to the lower id, whatever the order of cands. */
     int32_t best = -1;
-    double best_score = -INFINITY;
+    double best_key = INFINITY;
     for (size_t i = 0; i < n; i++) {
         if (!(cands[i].p > 0.0)) continue;
-        double score = log(cands[i].p) + ts_gumbel_noise(seed, stream, step, cands[i].id);
-        if (best < 0 || score > best_score) {
+        double e = -log(ts_counter_uniform(seed, stream, step, (uint64_t)(uint32_t)cands[i].id));
+        double key = e / cands[i].p;
+        if (best < 0 || key < best_key || (key == best_key && cands[i].id < best)) {
             best = cands[i].id;
-            best_score = score;
+            best_key = key;
         }
     }
     return best;
@@ -427,7 +430,10 @@ ts_status ts_generator_run(ts_generator *g, ts_sampler *sampler, const ts_gen_pa
         ts_sampler_suppress(sampler, ban ? eot : -1);
         const ts_candidate *cands = NULL;
         size_t n_cands = 0;
-        st = ts_sampler_apply(sampler, logits, &cands, &n_cands);
+        /* Unsorted: the ranking is needed only as far as the inverse-CDF draw
+         * reaches (ts_sampler_draw) and for the top logprobs; the entropy comes
+         * from the sampler's normalisation. */
+        st = ts_sampler_apply_unsorted(sampler, logits, &cands, &n_cands);
         if (st != TS_OK || n_cands == 0)
             return ts_errorf(err, err_size, st != TS_OK ? st : TS_ERR_INVALID,
                              "generation step %zu: the sampler rejected the logits "
@@ -435,22 +441,22 @@ ts_status ts_generator_run(ts_generator *g, ts_sampler *sampler, const ts_gen_pa
                              step);
         int32_t id = params->draw == TS_DRAW_GUMBEL
                          ? ts_gumbel_pick(cands, n_cands, params->seed, params->stream, step)
-                         : ts_sampler_pick(cands, n_cands, ts_rng_uniform(&rng));
+                         : ts_sampler_draw(sampler, ts_rng_uniform(&rng));
         ts_gen_step info;
         memset(&info, 0, sizeof info);
         info.index = step;
         info.id = id;
         info.n_candidates = n_cands;
         info.temperature = ts_sampler_last_temperature(sampler);
-        double h = 0.0;
-        for (size_t i = 0; i < n_cands; i++) {
-            double p = cands[i].p;
-            if (p > 0.0) h -= p * log(p);
-            if (cands[i].id == id) info.prob = p;
-        }
-        info.entropy_nats = h;
+        for (size_t i = 0; i < n_cands; i++)
+            if (cands[i].id == id) {
+                info.prob = cands[i].p;
+                break;
+            }
+        info.entropy_nats = ts_sampler_last_entropy(sampler);
         info.is_eot = (id == eot);
         if (want_lp) {
+            ts_sampler_rank_head(sampler, params->top_logprobs); /* fill_logprobs' top N */
             st = fill_logprobs(g, logits, cands, n_cands, params->top_logprobs, &info);
             if (st != TS_OK)
                 return ts_errorf(err, err_size, st, "generation step %zu: logprobs failed", step);

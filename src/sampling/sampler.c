@@ -50,6 +50,7 @@ struct ts_sampler {
     double smax;         /* largest score among the kept */
     double t;            /* temperature applied so far (1 before the temperature step) */
     double last_t;       /* temperature of the last apply, for ts_sampler_last_temperature */
+    double entropy;      /* entropy (nats) of the last apply's final distribution */
     bool have_dist;      /* cands hold the distribution of a finished apply */
 
     /* history ring: hist[(head + j) % cap] is the j-th oldest kept token */
@@ -1007,6 +1008,7 @@ static ts_status run_chain(ts_sampler *s, const float *logits)
         s->cands[0] = (ts_candidate){(int32_t)info.imax, logits[info.imax], 1.0, logits[info.imax]};
         s->n_keep = s->n_sorted = 1;
         s->smax = logits[info.imax];
+        s->entropy = 0.0;
     } else {
         st = build(s, logits, &info);
         if (st != TS_OK) return st;
@@ -1015,16 +1017,23 @@ static ts_status run_chain(ts_sampler *s, const float *logits)
             st = s->steps[k]->apply(s);
             if (st != TS_OK) return st;
         }
-        /* Final probabilities: softmax(score / t) over the kept set. */
-        double z = 0.0;
+        /* Final probabilities: softmax(score / t) over the kept set, and its entropy
+         * H = log z - sum w x / z with x = (score - smax) / t, w = e^x: one pass, no log
+         * per token. */
+        double z = 0.0, wx = 0.0;
+        const bool uniform = isinf(s->t);
         for (size_t i = 0; i < s->n_keep; i++) {
-            double w = weight(s->cands[i].score, s->smax, s->t);
+            double x = uniform ? 0.0 : (s->cands[i].score - s->smax) / s->t;
+            double w = uniform ? 1.0 : exp(x);
             s->cands[i].p = w;
             z += w;
+            if (w > 0.0) wx += w * x;
         }
         double inv = 1.0 / z; /* z >= 1: the top score is kept with weight 1 */
         for (size_t i = 0; i < s->n_keep; i++)
             s->cands[i].p *= inv;
+        double h = log(z) - wx * inv;
+        s->entropy = h > 0.0 ? h : 0.0; /* rounding can leave -1e-17 for one token */
     }
     s->n_applies++;
     s->have_dist = true;
@@ -1323,10 +1332,37 @@ int32_t ts_sampler_pick(const ts_candidate *cands, size_t n_cands, double u)
     return n_cands ? cands[last].id : -1; /* u beyond the rounded total */
 }
 
+ts_status ts_sampler_apply_unsorted(ts_sampler *s, const float *logits,
+                                    const ts_candidate **cands, size_t *n_cands)
+{
+    ts_status st = run(s, logits);
+    if (st != TS_OK) return st;
+    *cands = s->cands;
+    *n_cands = s->n_keep;
+    return TS_OK;
+}
+
+size_t ts_sampler_rank_head(ts_sampler *s, size_t m)
+{
+    if (!s->have_dist) return 0;
+    ensure_sorted(s, m);
+    return s->n_sorted < m ? s->n_sorted : m;
+}
+
+double ts_sampler_last_entropy(const ts_sampler *s)
+{
+    return s->have_dist ? s->entropy : NAN;
+}
+
 int32_t ts_sampler_sample(ts_sampler *s, const float *logits)
 {
     if (run(s, logits) != TS_OK) return -1;
-    double u = ts_rng_uniform(&s->rng);
+    return ts_sampler_draw(s, ts_rng_uniform(&s->rng));
+}
+
+int32_t ts_sampler_draw(ts_sampler *s, double u)
+{
+    if (!s->have_dist) return -1;
     /* ts_sampler_pick over the ranking, sorting only as far as u reaches. */
     double cum = 0.0;
     size_t i = 0, chunk = 64, last = 0;
