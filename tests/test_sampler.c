@@ -834,6 +834,80 @@ static void test_sample_is_apply_plus_pick(void **state)
     free(z);
 }
 
+/*
+ * The generator's path: apply_unsorted keeps the same set and p as apply (in any
+ * order); draw(u) == pick(apply(), u) for u across [0, 1); rank_head(m) puts the
+ * top m of apply's ranking first; last_entropy == -sum p log p within 1e-12;
+ * Gumbel-max gives the same token in sorted and shuffled order and equals the
+ * argmax of log p + g written out.
+ */
+static void test_unsorted_draw(void **state)
+{
+    (void)state;
+    float *z = malloc(N_VOCAB * sizeof *z);
+    fill_logits(z, N_VOCAB, 9, 12.0);
+    size_t ns;
+    const ts_sampler_params *ps = settings(&ns);
+    ts_candidate *copy = malloc(N_VOCAB * sizeof *copy);
+    ts_candidate *sorted = malloc(N_VOCAB * sizeof *sorted);
+    double *p_by_id = malloc(N_VOCAB * sizeof *p_by_id);
+    assert_non_null(z);
+    assert_non_null(copy);
+    assert_non_null(sorted);
+    assert_non_null(p_by_id);
+    static const double us[] = {0.0, 1e-9, 0.25, 0.5, 0.9, 0.999, 0.999999, 1 - 1e-15};
+    for (size_t k = 0; k < ns; k++) {
+        ts_sampler *a = new_sampler(&ps[k], N_VOCAB), *b = new_sampler(&ps[k], N_VOCAB);
+        const ts_candidate *c;
+        size_t nc, nu;
+        assert_int_equal(ts_sampler_apply(b, z, &c, &nc), TS_OK);
+        memcpy(sorted, c, nc * sizeof *c);
+        double h = 0.0;
+        for (size_t i = 0; i < nc; i++)
+            if (c[i].p > 0) h -= c[i].p * log(c[i].p);
+        assert_true(fabs(ts_sampler_last_entropy(b) - h) <= 1e-12 * (1 + h));
+        for (size_t u = 0; u < sizeof us / sizeof us[0]; u++) {
+            const ts_candidate *cu;
+            assert_int_equal(ts_sampler_apply_unsorted(a, z, &cu, &nu), TS_OK);
+            assert_int_equal(nu, nc);
+            /* the same set with the same p */
+            for (size_t i = 0; i < N_VOCAB; i++)
+                p_by_id[i] = -1;
+            for (size_t i = 0; i < nu; i++)
+                p_by_id[cu[i].id] = cu[i].p;
+            for (size_t i = 0; i < nc; i++)
+                assert_true(p_by_id[sorted[i].id] == sorted[i].p);
+            assert_true(fabs(ts_sampler_last_entropy(a) - h) <= 1e-12 * (1 + h));
+            /* Gumbel-max ignores the order */
+            memcpy(copy, cu, nu * sizeof *cu);
+            int32_t g_unsorted = ts_gumbel_pick(copy, nu, 5, 1, u);
+            assert_int_equal(g_unsorted, ts_gumbel_pick(sorted, nc, 5, 1, u));
+            int32_t g_ref = -1;
+            double best = -INFINITY;
+            for (size_t i = 0; i < nc; i++) {
+                if (!(sorted[i].p > 0)) continue;
+                double v = log(sorted[i].p) + ts_gumbel_noise(5, 1, u, sorted[i].id);
+                if (v > best) best = v, g_ref = sorted[i].id;
+            }
+            assert_int_equal(g_unsorted, g_ref);
+            assert_int_equal(ts_sampler_draw(a, us[u]), ts_sampler_pick(sorted, nc, us[u]));
+        }
+        /* rank_head: the first m are apply's first m */
+        const ts_candidate *cu;
+        assert_int_equal(ts_sampler_apply_unsorted(a, z, &cu, &nu), TS_OK);
+        size_t m = nc < 20 ? nc : 20;
+        assert_int_equal(ts_sampler_rank_head(a, 20), m);
+        for (size_t i = 0; i < m; i++)
+            assert_int_equal(cu[i].id, sorted[i].id);
+        ts_sampler_free(a);
+        ts_sampler_free(b);
+    }
+    free(p_by_id);
+    free(sorted);
+    free(copy);
+    free(z);
+}
+
 static void test_no_allocation(void **state)
 {
     (void)state;
@@ -913,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_chi_square),       cmocka_unit_test(test_sample_is_apply_plus_pick),
         cmocka_unit_test(test_no_allocation),    cmocka_unit_test(test_peer_references),
         cmocka_unit_test(test_chi_square_steps), cmocka_unit_test(test_param_messages),
+        cmocka_unit_test(test_unsorted_draw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
