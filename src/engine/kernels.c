@@ -777,55 +777,34 @@ static inline __m512 exp16(__m512 x)
     }
 
 /*
- * Row dots, 4 rows at a time sharing each load of x. Each step reads one
- * 64-byte line of every row (F32: 16 values, 16-bit types: 32), so each line is
- * prefetched exactly once, two groups of 4 rows ahead.
+ * Row dots, one row at a time with four accumulators (64 values per step).
+ * Reading one row as a single sequential stream lets the hardware prefetcher
+ * run at the full read bandwidth: on the 2-core EPYC dev VM the lm_head GEMV
+ * (50,257 x 768) went from 13 to 29-35 GB/s for F16 and from 17 to 30-33 GB/s
+ * for F32 (1 thread, weights in huge pages), against 33 GB/s for a plain
+ * read. The earlier kernel read 4 rows interleaved (sharing each load of x)
+ * with software prefetch two groups ahead; x (<= 12 KiB) stays in L1 either way.
  */
 #define TS_ROWS_AVX512(NAME, LOAD, DT, ES)                                                         \
     static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
-        enum { STEP = 64 / ES };                                                                   \
-        const size_t cl = K & ~(size_t)(STEP - 1), cv = K & ~(size_t)15;                           \
-        size_t r = r0;                                                                             \
-        for (; r + 4 <= r1; r += 4) {                                                              \
+        const size_t c4 = K & ~(size_t)63, cv = K & ~(size_t)15;                                   \
+        for (size_t r = r0; r < r1; r++) {                                                         \
+            const size_t b = r * K;                                                                \
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                            \
-            size_t b0 = r * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;                              \
             size_t c = 0;                                                                          \
-            for (; c < cl; c += STEP) {                                                            \
-                PREFETCH_ROWS(w, b0 + 8 * K + c, K, ES);                                           \
-                for (size_t u = 0; u < STEP; u += 16) {                                            \
-                    __m512 xv = _mm512_loadu_ps(x + c + u);                                        \
-                    a0 = _mm512_fmadd_ps(LOAD(w, b0 + c + u), xv, a0);                             \
-                    a1 = _mm512_fmadd_ps(LOAD(w, b1 + c + u), xv, a1);                             \
-                    a2 = _mm512_fmadd_ps(LOAD(w, b2 + c + u), xv, a2);                             \
-                    a3 = _mm512_fmadd_ps(LOAD(w, b3 + c + u), xv, a3);                             \
-                }                                                                                  \
+            for (; c < c4; c += 64) {                                                              \
+                a0 = _mm512_fmadd_ps(LOAD(w, b + c), _mm512_loadu_ps(x + c), a0);                  \
+                a1 = _mm512_fmadd_ps(LOAD(w, b + c + 16), _mm512_loadu_ps(x + c + 16), a1);        \
+                a2 = _mm512_fmadd_ps(LOAD(w, b + c + 32), _mm512_loadu_ps(x + c + 32), a2);        \
+                a3 = _mm512_fmadd_ps(LOAD(w, b + c + 48), _mm512_loadu_ps(x + c + 48), a3);        \
             }                                                                                      \
-            for (; c < cv; c += 16) {                                                              \
-                __m512 xv = _mm512_loadu_ps(x + c);                                                \
-                a0 = _mm512_fmadd_ps(LOAD(w, b0 + c), xv, a0);                                     \
-                a1 = _mm512_fmadd_ps(LOAD(w, b1 + c), xv, a1);                                     \
-                a2 = _mm512_fmadd_ps(LOAD(w, b2 + c), xv, a2);                                     \
-                a3 = _mm512_fmadd_ps(LOAD(w, b3 + c), xv, a3);                                     \
-            }                                                                                      \
-            float s0 = _mm512_reduce_add_ps(a0), s1 = _mm512_reduce_add_ps(a1);                    \
-            float s2 = _mm512_reduce_add_ps(a2), s3 = _mm512_reduce_add_ps(a3);                    \
-            for (; c < K; c++) {                                                                   \
-                s0 += elem(w, DT, b0 + c) * x[c];                                                  \
-                s1 += elem(w, DT, b1 + c) * x[c];                                                  \
-                s2 += elem(w, DT, b2 + c) * x[c];                                                  \
-                s3 += elem(w, DT, b3 + c) * x[c];                                                  \
-            }                                                                                      \
-            y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;                                \
-        }                                                                                          \
-        for (; r < r1; r++) {                                                                      \
-            __m512 a0 = _mm512_setzero_ps();                                                       \
-            size_t c = 0;                                                                          \
             for (; c < cv; c += 16)                                                                \
-                a0 = _mm512_fmadd_ps(LOAD(w, r * K + c), _mm512_loadu_ps(x + c), a0);              \
-            float s0 = _mm512_reduce_add_ps(a0);                                                   \
+                a0 = _mm512_fmadd_ps(LOAD(w, b + c), _mm512_loadu_ps(x + c), a0);                  \
+            float s0 = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1),                   \
+                                                          _mm512_add_ps(a2, a3)));                 \
             for (; c < K; c++)                                                                     \
-                s0 += elem(w, DT, r * K + c) * x[c];                                               \
+                s0 += elem(w, DT, b + c) * x[c];                                                   \
             y[r] = s0;                                                                             \
         }                                                                                          \
     }

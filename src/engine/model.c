@@ -461,6 +461,7 @@ struct ts_context {
     float *att;               /* attention output [n_batch][C] */
     float *fc;                /* MLP hidden [n_batch][4C] */
     float *tmp;               /* one row [4C] for the residual GEMVs */
+    float *part;              /* [nth][4C]: split-K partial sums of a decode GEMV */
     float *scores;            /* [nth][n_ctx] */
     float *panel;             /* [nth][panel_floats]: packed F32 GEMM panels of W */
     size_t panel_floats;
@@ -533,6 +534,7 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     c->att = alloc_floats(B, C, &ok);
     c->fc = alloc_floats(B, 4 * C, &ok);
     c->tmp = alloc_floats(4, C, &ok);
+    c->part = alloc_floats(nth * 4, C, &ok);
     c->scores = alloc_floats(nth, c->n_ctx, &ok);
     c->panel_floats = 512 * C;
     c->panel = alloc_floats(nth, c->panel_floats, &ok); /* >= 4C * 32, a multiple of 16 */
@@ -565,6 +567,7 @@ void ts_context_free(ts_context *ctx)
     free(ctx->att);
     free(ctx->fc);
     free(ctx->tmp);
+    free(ctx->part);
     free(ctx->scores);
     free(ctx->panel);
     free(ctx->logits);
@@ -796,10 +799,61 @@ static void att_task(void *arg, int ith, int nth)
     }
 }
 
+/*
+ * Decode on row-major W [K][N] with several threads: split K, not N. Thread t
+ * multiplies its block of whole rows, k in [k0, k1) (contiguous in memory: one
+ * sequential stream per thread, 8 rows at a time), into part[t][0, N). A
+ * column split instead has every thread read a short stripe of every row,
+ * which streams worse (1 -> 2 threads gave 1.1-1.6x for the Conv1D GEMVs).
+ */
+static void mm_splitk_task(void *arg, int ith, int nth)
+{
+    const mm_job *j = arg;
+    const ts_mat *W = j->W;
+    const size_t N = W->cols;
+    size_t k0, k1;
+    split_range(W->rows, ith, nth, 8, &k0, &k1);
+    float *part = j->ctx->part + (size_t)ith * 4 * (size_t)j->ctx->model->info.n_embd;
+    if (k0 >= k1) {
+        memset(part, 0, N * sizeof *part);
+        return;
+    }
+    ts_mat sub = {(const char *)W->data + ts_dtype_row_bytes(W->dtype, k0 * N), W->dtype, k1 - k0,
+                  N, TS_LAYOUT_ROWS};
+    ts_gemv_xw(part, j->X + k0, &sub, 0, N);
+}
+
+/* Y[i] (=, +=, gelu of) sum_t part[t][i] + bias[i], split by columns. */
+static void mm_reduce_task(void *arg, int ith, int nth)
+{
+    const mm_job *j = arg;
+    const size_t N = j->W->cols, stride = 4 * (size_t)j->ctx->model->info.n_embd;
+    size_t n0, n1;
+    split_range(N, ith, nth, 16, &n0, &n1);
+    if (n0 >= n1) return;
+    const float *part = j->ctx->part;
+    float *Y = j->Y;
+    const float *b = j->bias;
+    const int parts = j->ctx->nth;
+    for (size_t i = n0; i < n1; i++) {
+        float acc = part[i];
+        for (int t = 1; t < parts; t++)
+            acc += part[(size_t)t * stride + i];
+        Y[i] = (j->epi == EPI_RESIDUAL ? Y[i] : 0.0f) + acc + b[i];
+    }
+    if (j->epi == EPI_GELU) ts_gelu_new_f32(Y + n0, n1 - n0);
+}
+
 static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts_mat *W,
                    const float *bias, epilogue epi)
 {
     mm_job j = {ctx, X, T, W, bias, Y, epi};
+    if (T == 1 && ctx->nth > 1 && W->layout == TS_LAYOUT_ROWS &&
+        W->cols <= 4 * (size_t)ctx->model->info.n_embd) {
+        ts_threadpool_run(ctx->pool, mm_splitk_task, &j);
+        ts_threadpool_run(ctx->pool, mm_reduce_task, &j);
+        return;
+    }
     ts_threadpool_run(ctx->pool, mm_task, &j);
 }
 
