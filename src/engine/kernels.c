@@ -845,9 +845,44 @@ static inline __m512 exp16(__m512 x)
         }                                                                                          \
     }
 
+/*
+ * y[n0, n1) = x . W[:, n0:n1) one row of W at a time: each row is one
+ * sequential stream and y (<= 12 KiB for 4C = 3072) stays in L1, read and
+ * written once per row. For 16-bit weights this streams faster than 8 rows at
+ * once (a microbenchmark out of cache: 768x3072 F16 23 -> 28 GB/s, 3072x768
+ * 13 -> 23 GB/s); for F32 the y traffic per weight byte doubles and 8 rows win.
+ */
+#define TS_XW1_AVX512(NAME, LOAD, DT)                                                              \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
+    {                                                                                              \
+        const size_t j4 = n0 + ((n1 - n0) & ~(size_t)63), jv = n0 + ((n1 - n0) & ~(size_t)15);    \
+        memset(y + n0, 0, (n1 - n0) * sizeof *y);                                                  \
+        for (size_t k = 0; k < K; k++) {                                                           \
+            const __m512 xk = _mm512_set1_ps(x[k]);                                                \
+            const size_t r = k * N;                                                                \
+            size_t j = n0;                                                                         \
+            for (; j < j4; j += 64) {                                                              \
+                __m512 a0 = _mm512_fmadd_ps(LOAD(w, r + j), xk, _mm512_loadu_ps(y + j));           \
+                __m512 a1 = _mm512_fmadd_ps(LOAD(w, r + j + 16), xk, _mm512_loadu_ps(y + j + 16)); \
+                __m512 a2 = _mm512_fmadd_ps(LOAD(w, r + j + 32), xk, _mm512_loadu_ps(y + j + 32)); \
+                __m512 a3 = _mm512_fmadd_ps(LOAD(w, r + j + 48), xk, _mm512_loadu_ps(y + j + 48)); \
+                _mm512_storeu_ps(y + j, a0);                                                       \
+                _mm512_storeu_ps(y + j + 16, a1);                                                  \
+                _mm512_storeu_ps(y + j + 32, a2);                                                  \
+                _mm512_storeu_ps(y + j + 48, a3);                                                  \
+            }                                                                                      \
+            for (; j < jv; j += 16)                                                                \
+                _mm512_storeu_ps(y + j,                                                            \
+                                 _mm512_fmadd_ps(LOAD(w, r + j), xk, _mm512_loadu_ps(y + j)));     \
+            for (; j < n1; j++)                                                                    \
+                y[j] += x[k] * elem(w, DT, r + j);                                                 \
+        }                                                                                          \
+    }
+
 TS_XW_AVX512(xw_avx512_f32, load16_f32, TS_DTYPE_F32, 0)
-TS_XW_AVX512(xw_avx512_f16, load16_f16, TS_DTYPE_F16, 1)
-TS_XW_AVX512(xw_avx512_bf16, load16_bf16, TS_DTYPE_BF16, 1)
+TS_XW1_AVX512(xw_avx512_f16, load16_f16, TS_DTYPE_F16)
+TS_XW1_AVX512(xw_avx512_bf16, load16_bf16, TS_DTYPE_BF16)
 TS_ROWS_AVX512(rows_avx512_f32, load16_f32, TS_DTYPE_F32, 4)
 TS_ROWS_AVX512(rows_avx512_f16, load16_f16, TS_DTYPE_F16, 2)
 TS_ROWS_AVX512(rows_avx512_bf16, load16_bf16, TS_DTYPE_BF16, 2)
