@@ -489,38 +489,26 @@ static inline __m256 exp8(__m256 x)
         }                                                                                          \
     }
 
+/* Row dots, one row at a time with four accumulators (see TS_ROWS_AVX512). */
 #define TS_ROWS_AVX2(NAME, LOAD, DT, ES)                                                           \
     static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
-        size_t cv = K & ~(size_t)7;                                                                \
-        size_t r = r0;                                                                             \
-        for (; r + 4 <= r1; r += 4) {                                                              \
+        const size_t c4 = K & ~(size_t)31, cv = K & ~(size_t)7;                                    \
+        for (size_t r = r0; r < r1; r++) {                                                         \
+            const size_t b = r * K;                                                                \
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                            \
-            size_t b0 = r * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;                              \
-            for (size_t c = 0; c < cv; c += 8) {                                                   \
-                PREFETCH_ROWS(w, b0 + 8 * K + c, K, ES);                                           \
-                __m256 xv = _mm256_loadu_ps(x + c);                                                \
-                a0 = _mm256_fmadd_ps(LOAD(w, b0 + c), xv, a0);                                     \
-                a1 = _mm256_fmadd_ps(LOAD(w, b1 + c), xv, a1);                                     \
-                a2 = _mm256_fmadd_ps(LOAD(w, b2 + c), xv, a2);                                     \
-                a3 = _mm256_fmadd_ps(LOAD(w, b3 + c), xv, a3);                                     \
+            size_t c = 0;                                                                          \
+            for (; c < c4; c += 32) {                                                              \
+                a0 = _mm256_fmadd_ps(LOAD(w, b + c), _mm256_loadu_ps(x + c), a0);                  \
+                a1 = _mm256_fmadd_ps(LOAD(w, b + c + 8), _mm256_loadu_ps(x + c + 8), a1);          \
+                a2 = _mm256_fmadd_ps(LOAD(w, b + c + 16), _mm256_loadu_ps(x + c + 16), a2);        \
+                a3 = _mm256_fmadd_ps(LOAD(w, b + c + 24), _mm256_loadu_ps(x + c + 24), a3);        \
             }                                                                                      \
-            float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);                  \
-            for (size_t c = cv; c < K; c++) {                                                      \
-                s0 += elem(w, DT, b0 + c) * x[c];                                                  \
-                s1 += elem(w, DT, b1 + c) * x[c];                                                  \
-                s2 += elem(w, DT, b2 + c) * x[c];                                                  \
-                s3 += elem(w, DT, b3 + c) * x[c];                                                  \
-            }                                                                                      \
-            y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;                                \
-        }                                                                                          \
-        for (; r < r1; r++) {                                                                      \
-            __m256 a0 = _mm256_setzero_ps();                                                       \
-            for (size_t c = 0; c < cv; c += 8)                                                     \
-                a0 = _mm256_fmadd_ps(LOAD(w, r * K + c), _mm256_loadu_ps(x + c), a0);              \
-            float s0 = hsum8(a0);                                                                  \
-            for (size_t c = cv; c < K; c++)                                                        \
-                s0 += elem(w, DT, r * K + c) * x[c];                                               \
+            for (; c < cv; c += 8)                                                                 \
+                a0 = _mm256_fmadd_ps(LOAD(w, b + c), _mm256_loadu_ps(x + c), a0);                  \
+            float s0 = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));         \
+            for (; c < K; c++)                                                                     \
+                s0 += elem(w, DT, b + c) * x[c];                                                   \
             y[r] = s0;                                                                             \
         }                                                                                          \
     }
@@ -559,9 +547,38 @@ static inline __m256 exp8(__m256 x)
         }                                                                                          \
     }
 
+/* 16-bit weights: one row of W at a time, y in L1 (see TS_XW1_AVX512). */
+#define TS_XW1_AVX2(NAME, LOAD, DT)                                                                \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
+    {                                                                                              \
+        const size_t j4 = n0 + ((n1 - n0) & ~(size_t)31), jv = n0 + ((n1 - n0) & ~(size_t)7);     \
+        memset(y + n0, 0, (n1 - n0) * sizeof *y);                                                  \
+        for (size_t k = 0; k < K; k++) {                                                           \
+            const __m256 xk = _mm256_set1_ps(x[k]);                                                \
+            const size_t r = k * N;                                                                \
+            size_t j = n0;                                                                         \
+            for (; j < j4; j += 32) {                                                              \
+                __m256 a0 = _mm256_fmadd_ps(LOAD(w, r + j), xk, _mm256_loadu_ps(y + j));           \
+                __m256 a1 = _mm256_fmadd_ps(LOAD(w, r + j + 8), xk, _mm256_loadu_ps(y + j + 8));   \
+                __m256 a2 = _mm256_fmadd_ps(LOAD(w, r + j + 16), xk, _mm256_loadu_ps(y + j + 16)); \
+                __m256 a3 = _mm256_fmadd_ps(LOAD(w, r + j + 24), xk, _mm256_loadu_ps(y + j + 24)); \
+                _mm256_storeu_ps(y + j, a0);                                                       \
+                _mm256_storeu_ps(y + j + 8, a1);                                                   \
+                _mm256_storeu_ps(y + j + 16, a2);                                                  \
+                _mm256_storeu_ps(y + j + 24, a3);                                                  \
+            }                                                                                      \
+            for (; j < jv; j += 8)                                                                 \
+                _mm256_storeu_ps(y + j,                                                            \
+                                 _mm256_fmadd_ps(LOAD(w, r + j), xk, _mm256_loadu_ps(y + j)));     \
+            for (; j < n1; j++)                                                                    \
+                y[j] += x[k] * elem(w, DT, r + j);                                                 \
+        }                                                                                          \
+    }
+
 TS_XW_AVX2(xw_avx2_f32, load8_f32, TS_DTYPE_F32)
-TS_XW_AVX2(xw_avx2_f16, load8_f16, TS_DTYPE_F16)
-TS_XW_AVX2(xw_avx2_bf16, load8_bf16, TS_DTYPE_BF16)
+TS_XW1_AVX2(xw_avx2_f16, load8_f16, TS_DTYPE_F16)
+TS_XW1_AVX2(xw_avx2_bf16, load8_bf16, TS_DTYPE_BF16)
 TS_ROWS_AVX2(rows_avx2_f32, load8_f32, TS_DTYPE_F32, 4)
 TS_ROWS_AVX2(rows_avx2_f16, load8_f16, TS_DTYPE_F16, 2)
 TS_ROWS_AVX2(rows_avx2_bf16, load8_bf16, TS_DTYPE_BF16, 2)
