@@ -383,6 +383,14 @@ void ts_gemm_wx(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
 void ts_mat_cols_f32(const ts_mat *W, size_t c0, size_t cw, float *out);
 
 float ts_dot_f32(const float *a, const float *b, size_t n);
+/*
+ * One head of attention for one query: s[i] = scale * q . K_i over the n keys
+ * K_i = k + i * stride (hd floats each), p = softmax(s) left in s[0:n], and
+ * o[0:hd] = sum_i p_i V_i with V_i = v + i * stride. s: scratch of n floats.
+ * Head size 64 (every GPT-2) has register-resident SIMD kernels.
+ */
+void ts_attn_head_f32(float *o, const float *q, const float *k, const float *v, size_t stride,
+                      size_t n, size_t hd, float scale, float *s);
 /* y[0:n] += a * x[0:n] */
 void ts_axpy_f32(float *y, float a, const float *x, size_t n);
 /* x[0:n] = gelu_new(x[0:n]) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */

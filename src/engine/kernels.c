@@ -645,6 +645,37 @@ static float dot_avx2(const float *a, const float *b, size_t n)
     return s;
 }
 
+/* attn64_avx512 in eight 8-wide registers. */
+static void attn64_avx2(float *o, const float *q, const float *k, const float *v, size_t stride,
+                        size_t n, float scale, float *s)
+{
+    __m256 qv[8];
+    for (int j = 0; j < 8; j++)
+        qv[j] = _mm256_loadu_ps(q + 8 * j);
+    for (size_t i = 0; i < n; i++) {
+        const float *kr = k + i * stride;
+        __m256 a = _mm256_mul_ps(qv[0], _mm256_loadu_ps(kr));
+        __m256 b = _mm256_mul_ps(qv[1], _mm256_loadu_ps(kr + 8));
+        for (int j = 2; j < 8; j += 2) {
+            a = _mm256_fmadd_ps(qv[j], _mm256_loadu_ps(kr + 8 * j), a);
+            b = _mm256_fmadd_ps(qv[j + 1], _mm256_loadu_ps(kr + 8 * j + 8), b);
+        }
+        s[i] = hsum8(_mm256_add_ps(a, b)) * scale;
+    }
+    ts_softmax_f32(s, n);
+    __m256 ov[8];
+    for (int j = 0; j < 8; j++)
+        ov[j] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n; i++) {
+        const float *vr = v + i * stride;
+        const __m256 p = _mm256_set1_ps(s[i]);
+        for (int j = 0; j < 8; j++)
+            ov[j] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * j), ov[j]);
+    }
+    for (int j = 0; j < 8; j++)
+        _mm256_storeu_ps(o + 8 * j, ov[j]);
+}
+
 static void axpy_avx2(float *y, float a, const float *x, size_t n)
 {
     __m256 av = _mm256_set1_ps(a);
@@ -1038,6 +1069,40 @@ static float dot_avx512(const float *a, const float *b, size_t n)
     for (; i < n; i++)
         r += a[i] * b[i];
     return r;
+}
+
+/*
+ * One head of decode attention with head size 64 (every GPT-2 size): q and the
+ * output stay in four registers; s[i] = scale * q . K[i] for the n keys, then
+ * softmax, then o = sum_i s[i] V[i]. K[i] = k + i * stride (the cache rows).
+ */
+static void attn64_avx512(float *o, const float *q, const float *k, const float *v, size_t stride,
+                          size_t n, float scale, float *s)
+{
+    const __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16);
+    const __m512 q2 = _mm512_loadu_ps(q + 32), q3 = _mm512_loadu_ps(q + 48);
+    for (size_t i = 0; i < n; i++) {
+        const float *kr = k + i * stride;
+        __m512 a = _mm512_mul_ps(q0, _mm512_loadu_ps(kr));
+        __m512 b = _mm512_mul_ps(q2, _mm512_loadu_ps(kr + 32));
+        a = _mm512_fmadd_ps(q1, _mm512_loadu_ps(kr + 16), a);
+        b = _mm512_fmadd_ps(q3, _mm512_loadu_ps(kr + 48), b);
+        s[i] = _mm512_reduce_add_ps(_mm512_add_ps(a, b)) * scale;
+    }
+    ts_softmax_f32(s, n);
+    __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+    for (size_t i = 0; i < n; i++) {
+        const float *vr = v + i * stride;
+        const __m512 p = _mm512_set1_ps(s[i]);
+        o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
+        o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
+        o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
+        o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
+    }
+    _mm512_storeu_ps(o, o0);
+    _mm512_storeu_ps(o + 16, o1);
+    _mm512_storeu_ps(o + 32, o2);
+    _mm512_storeu_ps(o + 48, o3);
 }
 
 static void axpy_avx512(float *y, float a, const float *x, size_t n)
@@ -1615,6 +1680,37 @@ void ts_gemv_xw(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
 {
     kernels_of(W->dtype).rows(y, W->data, W->cols, x, r0, r1);
+}
+
+void ts_attn_head_f32(float *o, const float *q, const float *k, const float *v, size_t stride,
+                      size_t n, size_t hd, float scale, float *s)
+{
+    switch (ts_kernels_isa()) {
+#ifdef TS_HAVE_AVX512
+    case TS_ISA_AVX512:
+        if (hd == 64) {
+            attn64_avx512(o, q, k, v, stride, n, scale, s);
+            return;
+        }
+        break;
+#endif
+#ifdef TS_HAVE_AVX2
+    case TS_ISA_AVX2:
+        if (hd == 64) {
+            attn64_avx2(o, q, k, v, stride, n, scale, s);
+            return;
+        }
+        break;
+#endif
+    default:
+        break;
+    }
+    for (size_t i = 0; i < n; i++)
+        s[i] = ts_dot_f32(q, k + i * stride, hd) * scale;
+    ts_softmax_f32(s, n);
+    memset(o, 0, hd * sizeof *o);
+    for (size_t i = 0; i < n; i++)
+        ts_axpy_f32(o, s[i], v + i * stride, hd);
 }
 
 float ts_dot_f32(const float *a, const float *b, size_t n)

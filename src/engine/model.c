@@ -788,14 +788,8 @@ static void att_task(void *arg, int ith, int nth)
     /* (head, query) pairs dealt round-robin: the causal rows grow, so this balances. */
     for (size_t pi = (size_t)ith; pi < H * j->T; pi += (size_t)nth) {
         size_t t = pi / H, h = pi % H, n_keys = j->p0 + t + 1;
-        const float *q = ctx->qkv + t * 3 * C + h * hd;
-        for (size_t k = 0; k < n_keys; k++)
-            s[k] = ts_dot_f32(q, kc + k * C + h * hd, hd) * scale;
-        ts_softmax_f32(s, n_keys);
-        float *o = ctx->att + t * C + h * hd;
-        memset(o, 0, hd * sizeof *o);
-        for (size_t k = 0; k < n_keys; k++)
-            ts_axpy_f32(o, s[k], vc + k * C + h * hd, hd);
+        ts_attn_head_f32(ctx->att + t * C + h * hd, ctx->qkv + t * 3 * C + h * hd, kc + h * hd,
+                         vc + h * hd, C, n_keys, hd, scale, s);
     }
 }
 
