@@ -1310,6 +1310,38 @@ static void gemm_wx_typed(float *Y, size_t ldy, const float *X, size_t T, const 
     }
 }
 
+/* dst[i * ldd + r] = src[r * lds + i] for r, i < 16: a 16 x 16 transpose in registers. */
+static inline void transpose16(const float *src, size_t lds, float *dst, size_t ldd)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm512_loadu_ps(src + (size_t)i * lds);
+    for (int i = 0; i < 16; i += 2) { /* 2 x 2 blocks */
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* 4 x 4 blocks within each 128-bit lane */
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) { /* the lanes */
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 16; i++)
+        _mm512_storeu_ps(dst + (size_t)i * ldd, r[i]);
+}
+
 static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
                            size_t n1, float *scratch)
 {
@@ -1353,11 +1385,11 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
                                          tile[r], QK);
                     for (size_t r = nr; r < 32; r++)
                         memset(tile[r], 0, sizeof tile[r]);
-                    for (size_t i = 0; i < QK; i++) {
-                        float *row = scratch + (kb * QK + i) * 32;
-                        for (size_t r = 0; r < 32; r++)
-                            row[r] = tile[r][i];
-                    }
+                    float *rows = scratch + kb * QK * 32; /* rows[i][r] = tile[r][i] */
+                    transpose16(&tile[0][0], QK, rows, 32);
+                    transpose16(&tile[16][0], QK, rows + 16, 32);
+                    transpose16(&tile[0][16], QK, rows + 16 * 32, 32);
+                    transpose16(&tile[16][16], QK, rows + 16 * 32 + 16, 32);
                 }
                 xw_panel_tiles(Y, X, T, K, N, j, nr, scratch);
             } else {
