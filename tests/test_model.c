@@ -509,6 +509,52 @@ static void test_concurrent_contexts(void **state)
         }
 }
 
+/*
+ * Decode gives the same bits whatever the thread count (1, 2, 3, 5 threads per
+ * context), for every model and both the stored and a converted layout: the
+ * split-K partial sums use fixed row blocks and a fixed order of addition, so a
+ * result never depends on how many cores the machine (or the server) gave it.
+ */
+static void test_threads_bitwise(void **state)
+{
+    (void)state;
+    static const int nths[] = {1, 2, 3, 5};
+    static const ts_weights_type ws[] = {TS_WEIGHTS_STORED, TS_WEIGHTS_F32};
+    for (size_t wi = 0; wi < 2; wi++)
+        for (size_t mi = 0; mi < R.n_models; mi++) {
+            const model_ref *m = &R.models[mi];
+            const prompt_ref *p = &m->prompts[0];
+            g_weights = ws[wi];
+            ts_model *model = load(m, 1);
+            float *ref = malloc(R.V * p->n * sizeof *ref);
+            assert_non_null(ref);
+            for (size_t ti = 0; ti < sizeof nths / sizeof nths[0]; ti++) {
+                char err[TS_ERR_SIZE] = "";
+                ts_context_params cp = ts_context_default_params();
+                cp.n_threads = nths[ti];
+                ts_context *ctx = NULL;
+                assert_int_equal(ts_context_new(model, &cp, &ctx, err, sizeof err), TS_OK);
+                eval_ok(ctx, p->ids, 1);
+                for (size_t t = 1; t < p->n; t++) { /* decode: one token at a time */
+                    eval_ok(ctx, p->ids + t, 1);
+                    const float *lg = ts_context_logits(ctx);
+                    if (ti == 0)
+                        memcpy(ref + t * R.V, lg, R.V * sizeof *lg);
+                    else if (memcmp(ref + t * R.V, lg, R.V * sizeof *lg) != 0) {
+                        fprintf(stderr, "model %zu (%s weights): decode at position %zu differs "
+                                        "between 1 and %d threads\n",
+                                mi, wi ? "f32" : "stored", t, nths[ti]);
+                        fail();
+                    }
+                }
+                ts_context_free(ctx);
+            }
+            free(ref);
+            ts_model_free(model);
+        }
+    g_weights = TS_WEIGHTS_STORED;
+}
+
 /* Several samples from one prompt: truncate back and decode again, bit for bit. */
 static void test_truncate(void **state)
 {
@@ -834,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_reference_logits_converted),
         cmocka_unit_test(test_concurrent_contexts),
         cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_chunked_prefill),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_alloc_in_eval),

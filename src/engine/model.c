@@ -75,6 +75,10 @@ struct ts_model {
     ts_weights_info winfo;
 };
 
+/* Row blocks of a decode GEMV on row-major weights (mm_splitk_task): fixed, so the
+ * result does not depend on the thread count; up to this many threads share one. */
+#define TS_SPLITK 8
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -461,7 +465,7 @@ struct ts_context {
     float *att;               /* attention output [n_batch][C] */
     float *fc;                /* MLP hidden [n_batch][4C] */
     float *tmp;               /* one row [4C] for the residual GEMVs */
-    float *part;              /* [nth][4C]: split-K partial sums of a decode GEMV */
+    float *part;              /* [TS_SPLITK][4C]: split-K partial sums of a decode GEMV */
     float *scores;            /* [nth][n_ctx] */
     float *panel;             /* [nth][panel_floats]: packed F32 GEMM panels of W */
     size_t panel_floats;
@@ -534,7 +538,7 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     c->att = alloc_floats(B, C, &ok);
     c->fc = alloc_floats(B, 4 * C, &ok);
     c->tmp = alloc_floats(4, C, &ok);
-    c->part = alloc_floats(nth * 4, C, &ok);
+    c->part = alloc_floats(TS_SPLITK * 4, C, &ok);
     c->scores = alloc_floats(nth, c->n_ctx, &ok);
     c->panel_floats = 512 * C;
     c->panel = alloc_floats(nth, c->panel_floats, &ok); /* >= 4C * 32, a multiple of 16 */
@@ -794,30 +798,37 @@ static void att_task(void *arg, int ith, int nth)
 }
 
 /*
- * Decode on row-major W [K][N] with several threads: split K, not N. Thread t
- * multiplies its block of whole rows, k in [k0, k1) (contiguous in memory: one
- * sequential stream per thread, 8 rows at a time), into part[t][0, N). A
- * column split instead has every thread read a short stripe of every row,
- * which streams worse (1 -> 2 threads gave 1.1-1.6x for the Conv1D GEMVs).
+ * Decode on row-major W [K][N]: split K, not N. The rows are cut into
+ * TS_SPLITK fixed blocks, k in [k0, k1) each (contiguous in memory: one
+ * sequential stream), each multiplied into its own partial sum part[c][0, N);
+ * thread t takes a contiguous run of blocks. The blocks and the order in which
+ * the partials are added do not depend on the thread count, so decode gives
+ * the same bits with 1, 2 or 8 threads. A column split instead has every thread
+ * read a short stripe of every row, which streams worse (1 -> 2 threads gave
+ * 1.1-1.6x for the Conv1D GEMVs).
  */
 static void mm_splitk_task(void *arg, int ith, int nth)
 {
     const mm_job *j = arg;
     const ts_mat *W = j->W;
-    const size_t N = W->cols;
-    size_t k0, k1;
-    split_range(W->rows, ith, nth, 8, &k0, &k1);
-    float *part = j->ctx->part + (size_t)ith * 4 * (size_t)j->ctx->model->info.n_embd;
-    if (k0 >= k1) {
-        memset(part, 0, N * sizeof *part);
-        return;
+    const size_t N = W->cols, stride = 4 * (size_t)j->ctx->model->info.n_embd;
+    const size_t c0 = (size_t)TS_SPLITK * (size_t)ith / (size_t)nth;
+    const size_t c1 = (size_t)TS_SPLITK * (size_t)(ith + 1) / (size_t)nth;
+    for (size_t c = c0; c < c1; c++) {
+        size_t k0, k1;
+        split_range(W->rows, (int)c, TS_SPLITK, 8, &k0, &k1);
+        float *part = j->ctx->part + c * stride;
+        if (k0 >= k1) {
+            memset(part, 0, N * sizeof *part);
+            continue;
+        }
+        ts_mat sub = {(const char *)W->data + ts_dtype_row_bytes(W->dtype, k0 * N), W->dtype,
+                      k1 - k0, N, TS_LAYOUT_ROWS};
+        ts_gemv_xw(part, j->X + k0, &sub, 0, N);
     }
-    ts_mat sub = {(const char *)W->data + ts_dtype_row_bytes(W->dtype, k0 * N), W->dtype, k1 - k0,
-                  N, TS_LAYOUT_ROWS};
-    ts_gemv_xw(part, j->X + k0, &sub, 0, N);
 }
 
-/* Y[i] (=, +=, gelu of) sum_t part[t][i] + bias[i], split by columns. */
+/* Y[i] (=, +=, gelu of) (part[0][i] + ... + part[TS_SPLITK-1][i]) + bias[i], split by columns. */
 static void mm_reduce_task(void *arg, int ith, int nth)
 {
     const mm_job *j = arg;
@@ -826,15 +837,18 @@ static void mm_reduce_task(void *arg, int ith, int nth)
     split_range(N, ith, nth, 16, &n0, &n1);
     if (n0 >= n1) return;
     const float *part = j->ctx->part;
-    float *Y = j->Y;
+    float *acc = j->ctx->tmp, *Y = j->Y;
     const float *b = j->bias;
-    const int parts = j->ctx->nth;
-    for (size_t i = n0; i < n1; i++) {
-        float acc = part[i];
-        for (int t = 1; t < parts; t++)
-            acc += part[(size_t)t * stride + i];
-        Y[i] = (j->epi == EPI_RESIDUAL ? Y[i] : 0.0f) + acc + b[i];
-    }
+    memcpy(acc + n0, part + n0, (n1 - n0) * sizeof *acc);
+    for (size_t c = 1; c < TS_SPLITK; c++)
+        for (size_t i = n0; i < n1; i++)
+            acc[i] += part[c * stride + i];
+    if (j->epi == EPI_RESIDUAL)
+        for (size_t i = n0; i < n1; i++)
+            Y[i] += acc[i] + b[i];
+    else
+        for (size_t i = n0; i < n1; i++)
+            Y[i] = acc[i] + b[i];
     if (j->epi == EPI_GELU) ts_gelu_new_f32(Y + n0, n1 - n0);
 }
 
@@ -842,8 +856,7 @@ static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts
                    const float *bias, epilogue epi)
 {
     mm_job j = {ctx, X, T, W, bias, Y, epi};
-    if (T == 1 && ctx->nth > 1 && W->layout == TS_LAYOUT_ROWS &&
-        W->cols <= 4 * (size_t)ctx->model->info.n_embd) {
+    if (T == 1 && W->layout == TS_LAYOUT_ROWS && W->cols <= 4 * (size_t)ctx->model->info.n_embd) {
         ts_threadpool_run(ctx->pool, mm_splitk_task, &j);
         ts_threadpool_run(ctx->pool, mm_reduce_task, &j);
         return;
