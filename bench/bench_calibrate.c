@@ -11,13 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
@@ -41,19 +34,19 @@ int main(int argc, char **argv)
         }
     }
     char err[TS_ERR_SIZE];
-    double t0 = now();
+    double t0 = ts_seconds();
     ts_calib_fit fit;
     if (ts_calib_fit_temperature(z, y, n, k, &fit, err, sizeof err) != TS_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    double t1 = now();
+    double t1 = ts_seconds();
     ts_calib_metrics m;
     if (ts_calib_metrics_compute(z, y, n, k, fit.temperature, 15, &m, err, sizeof err) != TS_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    double t2 = now();
+    double t2 = ts_seconds();
     printf("rows %zu x classes %zu: fit T* = %.6f in %d iterations (%d passes): %.3f s "
            "(%.1f M logits/s per pass); metrics at T*: %.3f s\n",
            n, k, fit.temperature, fit.iterations, fit.iterations + 1, t1 - t0,

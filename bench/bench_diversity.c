@@ -19,13 +19,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -53,12 +46,12 @@ int main(int argc, char **argv)
     ts_session_params sp = ts_session_default_params();
     sp.model_dir = dir;
     ts_session *s = NULL;
-    double t0 = now();
+    double t0 = ts_seconds();
     if (ts_session_open(&sp, &s, err, sizeof err) != TS_OK) {
         fprintf(stderr, "bench_diversity: %s\n", err);
         return 1;
     }
-    printf("model %s loaded in %.1f ms\n", dir, 1e3 * (now() - t0));
+    printf("model %s loaded in %.1f ms\n", dir, 1e3 * (ts_seconds() - t0));
 
     ts_request *rq = NULL;
     static const char *const set[][2] = {
@@ -84,9 +77,9 @@ int main(int argc, char **argv)
         ro.user = &c;
         ro.slot_timeout_ms = -1;
         ts_result *res = NULL;
-        t0 = now();
+        t0 = ts_seconds();
         if (ts_request_run(rq, s, &ro, &res, err, sizeof err) != TS_OK) goto fail;
-        double dt = now() - t0;
+        double dt = ts_seconds() - t0;
         char *json = ts_result_json(res);
         cJSON *root = json ? cJSON_Parse(json) : NULL;
         const cJSON *pf = root ? cJSON_GetObjectItemCaseSensitive(root, "prefills") : NULL;

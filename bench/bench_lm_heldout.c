@@ -12,13 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -54,13 +47,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    double t0 = now();
+    double t0 = ts_seconds();
     if (ts_lm_calib_score(model, ctx, ids, n_ids, 0, 0, store, NULL, NULL, err, sizeof err) !=
         TS_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    double t1 = now();
+    double t1 = ts_seconds();
     ts_bootstrap_params bp = ts_bootstrap_default_params();
     bp.n_resamples = b;
     ts_lm_heldout h;
@@ -68,7 +61,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    double t2 = now();
+    double t2 = ts_seconds();
     printf("%s from byte %zu: %zu tokens scored in %.1f s (window %d, stride %d)\n", argv[2], start,
            ts_lm_calib_count(store), t1 - t0, info->n_positions, info->n_positions / 2);
     printf("fit on tokens [0, %zu): T* = %.4f [%.4f, %.4f] (B = %d)\n", h.split, h.fit.temperature,

@@ -23,13 +23,6 @@
 #include <immintrin.h>
 #endif
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The read-bandwidth ceiling: sum every float / 16-bit word of a buffer. */
 static float read_all(const void *p, size_t bytes)
 {
@@ -92,12 +85,12 @@ static double time_gemv(ts_threadpool *pool, ts_mat *Ws, size_t copies, bool row
 {
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = ts_seconds();
         for (size_t c = 0; c < copies; c++) {
             gemv_job j = {y, x, &Ws[c], rows};
             ts_threadpool_run(pool, gemv_task, &j);
         }
-        double t = (now_s() - t0) / (double)copies;
+        double t = (ts_seconds() - t0) / (double)copies;
         if (t < best) best = t;
     }
     return best;
@@ -144,9 +137,9 @@ int main(int argc, char **argv)
             double t = 1e30;
             volatile float sink = 0;
             for (int r = 0; r < reps; r++) {
-                double t0 = now_s();
+                double t0 = ts_seconds();
                 sink += read_all(buf, bytes);
-                if (now_s() - t0 < t) t = now_s() - t0;
+                if (ts_seconds() - t0 < t) t = ts_seconds() - t0;
             }
             printf("%-14s %-12s %-16s %7d %9.1f %9.3f\n", "-", ts_dtype_name((ts_dtype)dt),
                    "read (ceiling)", 1, (double)bytes / t / 1e9, t * 1e3);
@@ -190,11 +183,11 @@ int main(int argc, char **argv)
         ts_kernels_force_isa(best);
         if (nt > 1) {
             const int n = quick ? 2000 : 20000;
-            double t0 = now_s();
+            double t0 = ts_seconds();
             for (int i = 0; i < n; i++)
                 ts_threadpool_run(pool, noop_task, NULL);
             printf("thread pool: %.2f us per dispatch (%d threads, back to back)\n",
-                   (now_s() - t0) / n * 1e6, nt);
+                   (ts_seconds() - t0) / n * 1e6, nt);
         }
         ts_threadpool_free(pool);
     }

@@ -18,13 +18,6 @@
 
 #define V 50257
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -124,9 +117,9 @@ int main(int argc, char **argv)
         }
         ts_sampler_accept_prompt(s, hist, 256);
         for (int i = 0; i < iters; i++) {
-            double t0 = now_us();
+            double t0 = (1e6 * ts_seconds());
             sink += ts_sampler_sample(s, z);
-            times[i] = now_us() - t0;
+            times[i] = (1e6 * ts_seconds()) - t0;
         }
         qsort(times, (size_t)iters, sizeof *times, cmp_double);
         printf("%-40s %12.1f\n", cases[c].name, times[iters / 2]);
@@ -136,9 +129,9 @@ int main(int argc, char **argv)
     int *idx = malloc(V * sizeof *idx);
     int n_naive = iters < 60 ? iters : 60;
     for (int i = 0; i < n_naive; i++) {
-        double t0 = now_us();
+        double t0 = (1e6 * ts_seconds());
         sink += naive_sample(z, 1.0, p, idx, &r);
-        times[i] = now_us() - t0;
+        times[i] = (1e6 * ts_seconds()) - t0;
     }
     qsort(times, (size_t)n_naive, sizeof *times, cmp_double);
     printf("%-40s %12.1f\n", "baseline: softmax + qsort + walk", times[n_naive / 2]);

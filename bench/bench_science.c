@@ -17,13 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -72,9 +65,9 @@ int main(int argc, char **argv)
     ts_bootstrap_params bp = ts_bootstrap_default_params();
     double temps[2] = {1.0, fit.temperature};
     ts_calib_metrics_ci ci[2], delta[2];
-    double t0 = now();
+    double t0 = ts_seconds();
     CHECK(ts_calib_metrics_bootstrap(z, y, n, k, temps, 2, 15, &bp, ci, delta, err, sizeof err));
-    double t1 = now();
+    double t1 = ts_seconds();
     printf("metric bootstrap: %zu rows x %zu classes, B = %d, 2 temperatures + paired deltas: "
            "%.2f s (ECE %.4f [%.4f, %.4f] -> %.4f [%.4f, %.4f])\n",
            n, k, bp.n_resamples, t1 - t0, ci[0].ece.estimate, ci[0].ece.lo, ci[0].ece.hi,
@@ -82,9 +75,9 @@ int main(int argc, char **argv)
     ts_bootstrap_params bt = bp;
     bt.n_resamples = 20;
     ts_interval ts_iv;
-    t0 = now();
+    t0 = ts_seconds();
     CHECK(ts_calib_fit_bootstrap(z, y, n, k, &bt, &ts_iv, err, sizeof err));
-    t1 = now();
+    t1 = ts_seconds();
     printf("T* bootstrap: %zu rows x %zu classes, B = %d refits: %.2f s (%.3f s per replicate, "
            "incl. the full-data fit); T* = %.5f [%.5f, %.5f]\n",
            n, k, bt.n_resamples, t1 - t0, (t1 - t0) / (bt.n_resamples + 1), ts_iv.estimate,
@@ -105,13 +98,13 @@ int main(int argc, char **argv)
     static ts_map_cell hf[NT * NP], ll[NT * NP];
     double tm[REP], tn[REP];
     for (int r = 0; r < REP; r++) {
-        t0 = now();
+        t0 = ts_seconds();
         CHECK(ts_map_grid(lg, V, mt, NT, TS_MAP_TOP_P, mp, NP, hf, ll, err, sizeof err));
-        tm[r] = now() - t0;
+        tm[r] = ts_seconds() - t0;
     }
     /* the same grid, one sampler apply per cell and order */
     for (int r = 0; r < 1; r++) {
-        t0 = now();
+        t0 = ts_seconds();
         for (int o = 0; o < 2; o++)
             for (int t = 0; t < NT; t++)
                 for (int p = 0; p < NP; p++) {
@@ -131,7 +124,7 @@ int main(int argc, char **argv)
                     }
                     ts_sampler_free(s);
                 }
-        tn[r] = now() - t0;
+        tn[r] = ts_seconds() - t0;
     }
     printf("map grid: %d temperatures x %d top-p, both orders, V = %d: median %.1f ms (of %d); "
            "one ts_sampler_apply per cell: %.0f ms\n",
@@ -144,9 +137,9 @@ int main(int argc, char **argv)
     int32_t tok = (int32_t)ts_argmax(lg, V);
     tok = (tok + 1) % V;
     for (int r = 0; r < REP; r++) {
-        t0 = now();
+        t0 = ts_seconds();
         CHECK(ts_trace_token(lg, V, tok, 0.8, &tr, &tt, err, sizeof err));
-        ttr[r] = now() - t0;
+        ttr[r] = ts_seconds() - t0;
     }
     printf("trace of one token (rank %zu, top-p 0.9 threshold T = %.4f), V = %d: median %.2f ms\n",
            tt.rank, tt.t_min_hf, V, 1e3 * median(ttr, REP));
@@ -167,9 +160,9 @@ int main(int argc, char **argv)
     ts_diversity d;
     double td[REP];
     for (int r = 0; r < REP; r++) {
-        t0 = now();
+        t0 = ts_seconds();
         CHECK(ts_diversity_measure(&set, &bp, &d, err, sizeof err));
-        td[r] = now() - t0;
+        td[r] = ts_seconds() - t0;
     }
     printf("diversity: %d samples x %d tokens, B = %d: median %.1f ms\n", NS, L, bp.n_resamples,
            1e3 * median(td, REP));
@@ -187,10 +180,10 @@ int main(int argc, char **argv)
     }
     ts_bootstrap_params bl = bp;
     bl.n_resamples = 200;
-    t0 = now();
+    t0 = ts_seconds();
     CHECK(ts_lm_calib_fit_bootstrap(store, 0, NTOK, TS_CALIB_T_MIN, TS_CALIB_T_MAX, &bl, &ts_iv,
                                     err, sizeof err));
-    t1 = now();
+    t1 = ts_seconds();
     printf("LM store T* bootstrap: %d tokens, B = %d: %.2f s; T* = %.4f [%.4f, %.4f]\n", NTOK,
            bl.n_resamples, t1 - t0, ts_iv.estimate, ts_iv.lo, ts_iv.hi);
     ts_lm_calib_free(store);

@@ -22,13 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -80,22 +73,22 @@ int main(int argc, char **argv)
     /* Warm-up: page in the weights. */
     ts_generator_set_prompt(gen, ids, n_ids, err, sizeof err);
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = ts_seconds();
         ts_generator_set_prompt(gen, ids, n_ids, err, sizeof err);
-        double t1 = now();
+        double t1 = ts_seconds();
         size_t before = ts_generator_n_evals(gen);
         ts_generator_set_prompt(gen, ids, n_ids, err, sizeof err);
         ts_sweep(ts_generator_prompt_logits(gen), V, temps, 7, k, top, prob, prob_topk, ent);
-        double t2 = now();
+        double t2 = ts_seconds();
         TS_ASSERT(ts_generator_n_evals(gen) - before == 1);
         for (int t = 0; t < 7; t++) {
             ts_generator_set_prompt(gen, ids, n_ids, err, sizeof err);
             ts_sweep(ts_generator_prompt_logits(gen), V, &temps[t], 1, k, top, prob, prob_topk,
                      ent);
         }
-        double t3 = now();
+        double t3 = ts_seconds();
         ts_sweep(ts_generator_prompt_logits(gen), V, temps, 7, k, top, prob, prob_topk, ent);
-        double t4 = now();
+        double t4 = ts_seconds();
         t_fwd[r] = t1 - t0;
         t_post[r] = t4 - t3;
         t_sweep[r] = t2 - t1;

@@ -10,13 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -42,25 +35,25 @@ int main(int argc, char **argv)
     ts_tokenizer *tok = NULL;
     for (int r = 0; r < runs; r++) {
         ts_tokenizer_free(tok);
-        double t0 = now();
+        double t0 = ts_seconds();
         if (ts_tokenizer_load(vocab, merges, &tok, err, sizeof err) != TS_OK) {
             fprintf(stderr, "bench_tokenizer: %s\n", err);
             return 1;
         }
-        t_load[r] = now() - t0;
+        t_load[r] = ts_seconds() - t0;
     }
     size_t n = 0;
     ts_tokenizer_encode(tok, text, len, 0, NULL, 0, &n);
     int32_t *ids = malloc(n * sizeof *ids);
     char *back = malloc(len + 1);
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = ts_seconds();
         ts_tokenizer_encode(tok, text, len, 0, ids, n, &n);
-        t_enc[r] = now() - t0;
-        t0 = now();
+        t_enc[r] = ts_seconds() - t0;
+        t0 = ts_seconds();
         size_t bl;
         ts_tokenizer_decode(tok, ids, n, back, len, &bl);
-        t_dec[r] = now() - t0;
+        t_dec[r] = ts_seconds() - t0;
         if (bl != len || memcmp(back, text, len) != 0) {
             fprintf(stderr, "bench_tokenizer: round trip failed\n");
             return 1;

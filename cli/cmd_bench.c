@@ -66,13 +66,6 @@ static void usage(FILE *f)
                "  tempscale bench --weights q8_0 --profile\n");
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -125,15 +118,15 @@ static bool bench_threads(ts_model *model, int threads, const int32_t *prompt, s
     for (size_t run = 0; ok && run <= runs; run++) { /* run 0 is the warm-up */
         if (run == 1) ts_context_profile_reset(ctx);
         ts_context_truncate(ctx, 0);
-        double t0 = now_s();
+        double t0 = ts_seconds();
         ok = ts_model_eval(ctx, prompt, P, err, sizeof err) == TS_OK;
-        double t1 = now_s();
+        double t1 = ts_seconds();
         int32_t tok = (int32_t)ts_argmax(ts_context_logits(ctx), V);
         for (size_t g = 0; ok && g < G; g++) {
             ok = ts_model_eval(ctx, &tok, 1, err, sizeof err) == TS_OK;
             tok = (int32_t)ts_argmax(ts_context_logits(ctx), V);
         }
-        double t2 = now_s();
+        double t2 = ts_seconds();
         if (run > 0) {
             r->prefill[run - 1] = (double)P / (t1 - t0);
             r->decode[run - 1] = (double)G / (t2 - t1);
@@ -288,9 +281,9 @@ int ts_cmd_bench(int argc, char **argv)
         model = NULL;
         ts_model_params mp = ts_model_default_params();
         mp.weights = weights;
-        double t0 = now_s();
+        double t0 = ts_seconds();
         ts_status st = ts_model_load(dir, &mp, &model, err, sizeof err);
-        load_s[i] = now_s() - t0;
+        load_s[i] = ts_seconds() - t0;
         if (st != TS_OK) {
             free(threads);
             return ts_cli_error("%s", err[0] ? err : ts_status_str(st));

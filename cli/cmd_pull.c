@@ -69,13 +69,6 @@ typedef struct bar_state {
     uint64_t start_bytes;
 } bar_state;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void human_bytes(double b, char *out, size_t n)
 {
     const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -91,7 +84,7 @@ static void on_progress(const ts_hub_progress *p, void *user)
 {
     bar_state *b = user;
     if (!b->enabled) return;
-    double t = now_s();
+    double t = ts_seconds();
     char done[32], total[32], rate[32];
     switch (p->event) {
     case TS_HUB_EV_FILE_CACHED:

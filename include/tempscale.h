@@ -63,6 +63,9 @@ const char *ts_status_str(ts_status s);
  */
 ts_status ts_read_file(const char *path, char **data, size_t *len, char *err, size_t err_size);
 
+/* Seconds on the monotonic clock (CLOCK_MONOTONIC; any origin): for timing and deadlines. */
+double ts_seconds(void);
+
 /*
  * Write len bytes to path atomically: a temp file beside it, then rename, so
  * a failed write never leaves a partial file (or any temp file) behind.

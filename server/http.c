@@ -61,13 +61,6 @@
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Wait on cv for at most ms milliseconds (CLOCK_REALTIME condvars). */
 static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int ms)
 {
@@ -655,7 +648,7 @@ static void set_phase(ts_server *srv, srv_conn *c, int phase)
     if (!c) return;
     pthread_mutex_lock(&srv->mu);
     c->phase = phase;
-    c->since = now_s();
+    c->since = ts_seconds();
     pthread_mutex_unlock(&srv->mu);
 }
 
@@ -707,7 +700,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *con, const ch
         *con_cls = rq;
         rq->srv = srv;
         rq->con = con;
-        rq->t0 = now_s();
+        rq->t0 = ts_seconds();
         snprintf(rq->method, sizeof rq->method, "%s", method);
         rq->path = strdup(url);
         if (!rq->path) return MHD_NO;
@@ -805,7 +798,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     if (srv->cfg.verbose)
         fprintf(stderr, "tempscale serve: %s %s -> %d%s %.0f ms%s\n", rq->method,
                 rq->path ? rq->path : "?", rq->answered ? rq->status : 0,
-                rq->stream ? " (stream)" : "", 1000.0 * (now_s() - rq->t0),
+                rq->stream ? " (stream)" : "", 1000.0 * (ts_seconds() - rq->t0),
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " [connection closed early]");
     if (rq->job) {
         pthread_mutex_lock(&rq->job->mu);
@@ -842,7 +835,7 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
         int sndbuf = SEND_BUFFER;
         if (c->fd >= 0) setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         c->phase = CONN_HEAD;
-        c->since = now_s();
+        c->since = ts_seconds();
         pthread_mutex_lock(&srv->mu);
         c->next = srv->conns;
         if (srv->conns) srv->conns->prev = c;
@@ -873,7 +866,7 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&srv->mu);
     while (!srv->quit_watchdog) {
         timed_wait(&srv->cv, &srv->mu, 250);
-        double t = now_s();
+        double t = ts_seconds();
         for (srv_conn *c = srv->conns; c; c = c->next) {
             if (c->killed || c->phase == CONN_BUSY || c->fd < 0) continue;
             if (t - c->since > (double)srv->cfg.timeout_s) {
@@ -1029,8 +1022,8 @@ void ts_server_stop(ts_server *srv)
     while (srv->n_workers > 0)
         timed_wait(&srv->cv, &srv->mu, 100);
     /* Responses in flight finish (error event and [DONE] for streams), within reason. */
-    double deadline = now_s() + STOP_DRAIN_S;
-    while (srv->n_inflight > 0 && now_s() < deadline)
+    double deadline = ts_seconds() + STOP_DRAIN_S;
+    while (srv->n_inflight > 0 && ts_seconds() < deadline)
         timed_wait(&srv->cv, &srv->mu, 100);
     pthread_mutex_unlock(&srv->mu);
     MHD_stop_daemon(srv->d);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *ts_status_str(ts_status s)
@@ -327,4 +328,11 @@ ts_status ts_json_load_file(const char *path, uint64_t max_bytes, cJSON **root, 
     s = ts_json_parse(path, text, len, TS_JSON_MAX_VALUES, root, err, err_size);
     free(text);
     return s;
+}
+
+double ts_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

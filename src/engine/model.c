@@ -79,13 +79,6 @@ struct ts_model {
  * result does not depend on the thread count; up to this many threads share one. */
 #define TS_SPLITK 8
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static const char *const k_weights_names[] = {"stored", "f32", "f16", "bf16", "q8_0"};
 
 const char *ts_weights_type_name(ts_weights_type w)
@@ -237,7 +230,7 @@ static ts_dtype weights_dtype(ts_weights_type w)
  */
 static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t err_size)
 {
-    const double t0 = now_s();
+    const double t0 = ts_seconds();
     const ts_dtype dt = weights_dtype(m->winfo.mode);
     const ts_layout conv_layout = dt == TS_DTYPE_Q8_0 ? TS_LAYOUT_COLS : TS_LAYOUT_PANELS;
     const size_t C = (size_t)m->info.n_embd, L = (size_t)m->info.n_layer;
@@ -305,7 +298,7 @@ static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t
             if (ts_layer_tensors[k].cols_c > 0) release_pages(&m->w.layers[l].t[k]);
     m->winfo.matrix_dtype = dt;
     m->winfo.copy_bytes = total;
-    m->winfo.convert_ms = (now_s() - t0) * 1e3;
+    m->winfo.convert_ms = (ts_seconds() - t0) * 1e3;
     return TS_OK;
 }
 
@@ -868,9 +861,9 @@ static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts
  */
 #define PHASE(ph, ...)                                                                             \
     do {                                                                                           \
-        double t0_ = acc ? now_s() : 0.0;                                                          \
+        double t0_ = acc ? ts_seconds() : 0.0;                                                          \
         __VA_ARGS__;                                                                               \
-        if (acc) acc[ph] += now_s() - t0_;                                                         \
+        if (acc) acc[ph] += ts_seconds() - t0_;                                                         \
     } while (0)
 
 /* Run T tokens at positions n_past .. n_past+T-1 (T <= n_batch); logits of the rows asked. */
