@@ -57,11 +57,14 @@ int main(int argc, char **argv)
         char p[4096];
         size_t shape[2] = {n, k};
         snprintf(p, sizeof p, "%s/logits.npy", npy_dir);
-        if (ts_npy_write_f32(p, z, 2, shape, err, sizeof err) != TS_OK) fprintf(stderr, "%s\n", err);
+        if (ts_npy_write_f32(p, z, 2, shape, err, sizeof err) != TS_OK)
+            fprintf(stderr, "%s\n", err);
         float *yf = malloc(n * sizeof *yf);
-        for (size_t i = 0; i < n; i++) yf[i] = (float)y[i];
+        for (size_t i = 0; i < n; i++)
+            yf[i] = (float)y[i];
         snprintf(p, sizeof p, "%s/labels.npy", npy_dir);
-        if (ts_npy_write_f32(p, yf, 1, shape, err, sizeof err) != TS_OK) fprintf(stderr, "%s\n", err);
+        if (ts_npy_write_f32(p, yf, 1, shape, err, sizeof err) != TS_OK)
+            fprintf(stderr, "%s\n", err);
         free(yf);
     }
     free(z);

@@ -55,9 +55,9 @@ int main(int argc, char **argv)
 
     ts_request *rq = NULL;
     static const char *const set[][2] = {
-        {"prompt", "ROMEO:\n"},  {"temperatures", "0,0.3,0.7,1,1.5,2"},
-        {"samples", "32"},       {"max_new_tokens", "32"},
-        {"coupled", "true"},     {"seed", "7"},
+        {"prompt", "ROMEO:\n"}, {"temperatures", "0,0.3,0.7,1,1.5,2"},
+        {"samples", "32"},      {"max_new_tokens", "32"},
+        {"coupled", "true"},    {"seed", "7"},
         {"bootstrap", "1000"},
     };
     if (ts_request_new(ts_analysis_find("diversity"), &rq, err, sizeof err) != TS_OK) goto fail;

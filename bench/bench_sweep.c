@@ -66,7 +66,8 @@ int main(int argc, char **argv)
     const size_t k = 10;
     int32_t top[10];
     double prob[70], prob_topk[70], ent[7];
-    double *t_fwd = malloc((size_t)runs * sizeof(double)), *t_sweep = malloc((size_t)runs * sizeof(double));
+    double *t_fwd = malloc((size_t)runs * sizeof(double)),
+           *t_sweep = malloc((size_t)runs * sizeof(double));
     double *t_naive = malloc((size_t)runs * sizeof(double));
     double *t_post = malloc((size_t)runs * sizeof(double));
     if (!t_fwd || !t_sweep || !t_naive || !t_post) return 1;
@@ -103,9 +104,11 @@ int main(int argc, char **argv)
            (int)info->n_layer, (int)info->n_embd, V, n_ids, runs);
     printf("                                  median       min\n");
     printf("  one forward pass              %8.3f ms %8.3f ms\n", 1e3 * f, 1e3 * fmin);
-    printf("  sweep, 7 temperatures         %8.3f ms %8.3f ms   = %.2f x (min %.2f x) one forward pass\n",
+    printf("  sweep, 7 temperatures         %8.3f ms %8.3f ms   = %.2f x (min %.2f x) one forward "
+           "pass\n",
            1e3 * s, 1e3 * smin, s / f, smin / fmin);
-    printf("  of which ts_sweep (7 T)       %8.3f ms %8.3f ms   = %.2f x (min %.2f x) one forward pass\n",
+    printf("  of which ts_sweep (7 T)       %8.3f ms %8.3f ms   = %.2f x (min %.2f x) one forward "
+           "pass\n",
            1e3 * p, 1e3 * pmin, p / f, pmin / fmin);
     printf("  naive, 7 forward passes       %8.3f ms %8.3f ms   = %.2f x (min %.2f x) the sweep\n",
            1e3 * nv, 1e3 * nmin, nv / s, nmin / smin);

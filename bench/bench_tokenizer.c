@@ -65,8 +65,8 @@ int main(int argc, char **argv)
     double te = t_enc[runs / 2], td = t_dec[runs / 2];
     printf("text          %s (%zu bytes, %zu tokens, %.3f bytes/token)\n", text_path, len, n,
            (double)len / (double)n);
-    printf("load          %.1f ms (vocab.json + merges.txt, median of %d)\n", 1e3 * t_load[runs / 2],
-           runs);
+    printf("load          %.1f ms (vocab.json + merges.txt, median of %d)\n",
+           1e3 * t_load[runs / 2], runs);
     printf("encode        %.1f ms  %.2f MB/s  %.0f tokens/s (median of %d)\n", 1e3 * te,
            (double)len / te / 1e6, (double)n / te, runs);
     printf("decode        %.2f ms  %.0f tokens/s\n", 1e3 * td, (double)n / td);

@@ -542,8 +542,9 @@ static void test_threads_bitwise(void **state)
                     if (ti == 0)
                         memcpy(ref + t * R.V, lg, R.V * sizeof *lg);
                     else if (memcmp(ref + t * R.V, lg, R.V * sizeof *lg) != 0) {
-                        fprintf(stderr, "model %zu (%s weights): decode at position %zu differs "
-                                        "between 1 and %d threads\n",
+                        fprintf(stderr,
+                                "model %zu (%s weights): decode at position %zu differs "
+                                "between 1 and %d threads\n",
                                 mi, wi ? "f32" : "stored", t, nths[ti]);
                         fail();
                     }

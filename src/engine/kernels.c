@@ -552,7 +552,7 @@ static inline __m256 exp8(__m256 x)
     static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
                      size_t n1)                                                                    \
     {                                                                                              \
-        const size_t j4 = n0 + ((n1 - n0) & ~(size_t)31), jv = n0 + ((n1 - n0) & ~(size_t)7);     \
+        const size_t j4 = n0 + ((n1 - n0) & ~(size_t)31), jv = n0 + ((n1 - n0) & ~(size_t)7);      \
         memset(y + n0, 0, (n1 - n0) * sizeof *y);                                                  \
         for (size_t k = 0; k < K; k++) {                                                           \
             const __m256 xk = _mm256_set1_ps(x[k]);                                                \
@@ -849,8 +849,8 @@ static inline __m512 exp16(__m512 x)
             }                                                                                      \
             for (; c < cv; c += 16)                                                                \
                 a0 = _mm512_fmadd_ps(LOAD(w, b + c), _mm512_loadu_ps(x + c), a0);                  \
-            float s0 = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1),                   \
-                                                          _mm512_add_ps(a2, a3)));                 \
+            float s0 =                                                                             \
+                _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))); \
             for (; c < K; c++)                                                                     \
                 s0 += elem(w, DT, b + c) * x[c];                                                   \
             y[r] = s0;                                                                             \
@@ -904,7 +904,7 @@ static inline __m512 exp16(__m512 x)
     static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
                      size_t n1)                                                                    \
     {                                                                                              \
-        const size_t j4 = n0 + ((n1 - n0) & ~(size_t)63), jv = n0 + ((n1 - n0) & ~(size_t)15);    \
+        const size_t j4 = n0 + ((n1 - n0) & ~(size_t)63), jv = n0 + ((n1 - n0) & ~(size_t)15);     \
         memset(y + n0, 0, (n1 - n0) * sizeof *y);                                                  \
         for (size_t k = 0; k < K; k++) {                                                           \
             const __m512 xk = _mm512_set1_ps(x[k]);                                                \

@@ -861,9 +861,9 @@ static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts
  */
 #define PHASE(ph, ...)                                                                             \
     do {                                                                                           \
-        double t0_ = acc ? ts_seconds() : 0.0;                                                          \
+        double t0_ = acc ? ts_seconds() : 0.0;                                                     \
         __VA_ARGS__;                                                                               \
-        if (acc) acc[ph] += ts_seconds() - t0_;                                                         \
+        if (acc) acc[ph] += ts_seconds() - t0_;                                                    \
     } while (0)
 
 /* Run T tokens at positions n_past .. n_past+T-1 (T <= n_batch); logits of the rows asked. */

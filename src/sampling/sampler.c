@@ -1332,8 +1332,8 @@ int32_t ts_sampler_pick(const ts_candidate *cands, size_t n_cands, double u)
     return n_cands ? cands[last].id : -1; /* u beyond the rounded total */
 }
 
-ts_status ts_sampler_apply_unsorted(ts_sampler *s, const float *logits,
-                                    const ts_candidate **cands, size_t *n_cands)
+ts_status ts_sampler_apply_unsorted(ts_sampler *s, const float *logits, const ts_candidate **cands,
+                                    size_t *n_cands)
 {
     ts_status st = run(s, logits);
     if (st != TS_OK) return st;
