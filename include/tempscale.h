@@ -128,6 +128,15 @@ ts_status ts_entropy_at_temperature(const float *logits, size_t n, double temper
                                     double *entropy_nats);
 
 /*
+ * Both ts_logsumexp and ts_entropy_at_temperature for 0 < T < inf in one pass
+ * of exp over the logits (the generator's per-token logprobs need both): the
+ * same bits as the two calls. Errors as ts_softmax, and TS_ERR_INVALID for
+ * T = 0 or T = inf (no finite log-sum-exp).
+ */
+ts_status ts_logsumexp_entropy(const float *logits, size_t n, double temperature, double *lse,
+                               double *entropy_nats);
+
+/*
  * Solve for the temperature whose softmax has the given entropy (nats).
  * Entropy is non-decreasing in T, so this is a safeguarded 1-D root find on
  * log T (Newton inside a bisection bracket), to ~1e-13 in entropy.

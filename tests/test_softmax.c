@@ -320,13 +320,43 @@ static void test_errors(void **state)
     assert_close(p[4], 0.2, 1e-15, "T=1e308", 4);
 }
 
+/* The one-pass log-sum-exp + entropy gives the same bits as the two separate calls. */
+static void test_logsumexp_entropy(void **state)
+{
+    (void)state;
+    float *z = malloc(N_VOCAB * sizeof *z);
+    assert_non_null(z);
+    unsigned x = 12345u;
+    for (size_t i = 0; i < N_VOCAB; i++) {
+        x = x * 1664525u + 1013904223u;
+        z[i] = (float)((double)(x >> 8) / (double)(1u << 24) * 30.0 - 15.0);
+        if (i % 97 == 3) z[i] = -INFINITY; /* masked tokens */
+    }
+    static const double ts[] = {1e-3, 0.5, 1.0, 2.0, 1e6};
+    for (size_t k = 0; k < sizeof ts / sizeof ts[0]; k++) {
+        double lse = 0, h = 0, h2 = 0;
+        assert_int_equal(ts_logsumexp_entropy(z, N_VOCAB, ts[k], &lse, &h), TS_OK);
+        assert_int_equal(ts_entropy_at_temperature(z, N_VOCAB, ts[k], &h2), TS_OK);
+        assert_true(lse == ts_logsumexp(z, N_VOCAB, ts[k]));
+        assert_true(h == h2);
+    }
+    double a, b;
+    assert_int_equal(ts_logsumexp_entropy(z, N_VOCAB, 0.0, &a, &b), TS_ERR_INVALID);
+    assert_int_equal(ts_logsumexp_entropy(z, N_VOCAB, INFINITY, &a, &b), TS_ERR_INVALID);
+    assert_int_equal(ts_logsumexp_entropy(z, N_VOCAB, NAN, &a, &b), TS_ERR_INVALID);
+    assert_int_equal(ts_logsumexp_entropy(z, N_VOCAB, -1.0, &a, &b), TS_ERR_INVALID);
+    z[5] = NAN;
+    assert_int_equal(ts_logsumexp_entropy(z, N_VOCAB, 1.0, &a, &b), TS_ERR_INVALID);
+    free(z);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_computed), cmocka_unit_test(test_pytorch_reference),
         cmocka_unit_test(test_sums_to_one),   cmocka_unit_test(test_limits),
         cmocka_unit_test(test_masked),        cmocka_unit_test(test_input_never_written),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_logsumexp_entropy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,29 @@ ts_status ts_entropy_at_temperature(const float *logits, size_t n, double temper
     return TS_OK;
 }
 
+ts_status ts_logsumexp_entropy(const float *logits, size_t n, double temperature, double *lse,
+                               double *entropy_nats)
+{
+    ts_logits_info info;
+    ts_status st = ts_logits_scan(logits, n, temperature, &info);
+    if (st != TS_OK) return st;
+    if (!(temperature > 0.0) || isinf(temperature)) return TS_ERR_INVALID;
+    /* entropy_and_slope's loop without the second moment; z is ts_logsumexp's sum
+     * (the same terms added in the same order: exp(-inf) = 0 adds nothing). */
+    double z = 0.0, m1 = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double s = ((double)logits[i] - info.zmax) / temperature;
+        double e = exp(s);
+        if (e == 0.0) continue;
+        z += e;
+        m1 += e * s;
+    }
+    *lse = info.zmax / temperature + log(z);
+    double hv = log(z) - m1 / z;
+    *entropy_nats = hv > 0.0 ? hv : 0.0;
+    return TS_OK;
+}
+
 ts_status ts_temperature_for_entropy(const float *logits, size_t n, double target_nats,
                                      double *temperature)
 {

@@ -187,9 +187,9 @@ ts_status ts_trace_token(const float *logits, size_t n, int32_t token, double te
     out->token = token;
     out->rank = rank;
     out->temperature = temperature;
-    double lse1 = ts_logsumexp(logits, n, 1.0);
+    double lse1;
+    ts_logsumexp_entropy(logits, n, 1.0, &lse1, &out->entropy); /* validated above */
     out->surprisal = lse1 - (double)zr;
-    ts_entropy_at_temperature(logits, n, 1.0, &out->entropy);
     ts_entropy_at_temperature(logits, n, temperature, &out->entropy_t);
     if (temperature == 0)
         out->surprisal_t = (size_t)token == info.imax ? 0 : INFINITY;

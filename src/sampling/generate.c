@@ -352,8 +352,8 @@ static ts_status check_params(const ts_gen_params *p, const ts_generator *g, cha
 static ts_status fill_logprobs(ts_generator *g, const float *logits, const ts_candidate *cands,
                                size_t n_cands, size_t n_top, ts_gen_step *info)
 {
-    double log_z = ts_logsumexp(logits, g->n_vocab, 1.0), h_raw;
-    ts_status st = ts_entropy_at_temperature(logits, g->n_vocab, 1.0, &h_raw);
+    double log_z, h_raw;
+    ts_status st = ts_logsumexp_entropy(logits, g->n_vocab, 1.0, &log_z, &h_raw);
     if (st != TS_OK) return st;
     info->has_logprobs = true;
     info->logprob_raw = (double)logits[info->id] - log_z;
