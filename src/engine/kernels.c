@@ -22,13 +22,16 @@
  * Decode is memory-bound: one token reads every weight once, so the GEMVs
  * stream W sequentially and keep the accumulators in registers / L1.
  *   Conv1D, TS_LAYOUT_ROWS (the mmap'd checkpoint, [in, out]): y[n0:n1]
- *     accumulates 8 (AVX-512) / 4 rows of W at a time; threads split the
- *     columns, so each reads a stripe of every row.
+ *     accumulates one row of W at a time (16-bit types) or 8 / 4 rows (F32,
+ *     AVX-512 / AVX2); decode splits the rows into fixed blocks whose partial
+ *     sums are added in a fixed order (model.c), so each thread streams whole
+ *     rows and the result does not depend on the thread count.
  *   Conv1D, TS_LAYOUT_PANELS (converted at load, [N/32][K][32]): one panel's
  *     32 outputs stay in registers over all K; a thread's panels are one
  *     contiguous stream.
  *   Conv1D, TS_LAYOUT_COLS and the vocabulary projection (rows of K): dot
- *     products, four rows at a time sharing the loads of x; threads split rows.
+ *     products, one row at a time with four accumulators (Q8_0: four rows
+ *     sharing the int16 activations); threads split rows.
  */
 #include "internal.h"
 
@@ -198,25 +201,6 @@ static float mat_at(const ts_mat *W, size_t r, size_t c)
     }
     return 0.0f;
 }
-
-/*
- * The vocabulary projection reads 4 rows at a time; on the development VM the
- * hardware prefetchers alone left it at ~1/2 of the read bandwidth, so it
- * asks for the rows two steps ahead (measured 1.5-2x on that GEMV). Prefetches
- * past the end of the matrix are harmless (they never fault). `i` is an
- * element index, ES the element size in bytes.
- */
-#if defined(TS_HAVE_AVX2) || defined(TS_HAVE_AVX512)
-#define PREFETCH_ROWS(w, i, K, ES)                                                                 \
-    do {                                                                                           \
-        const char *pf_ = (const char *)(w) + (i) * (ES);                                          \
-        size_t rs_ = (K) * (ES);                                                                   \
-        _mm_prefetch(pf_, _MM_HINT_T0);                                                            \
-        _mm_prefetch(pf_ + rs_, _MM_HINT_T0);                                                      \
-        _mm_prefetch(pf_ + 2 * rs_, _MM_HINT_T0);                                                  \
-        _mm_prefetch(pf_ + 3 * rs_, _MM_HINT_T0);                                                  \
-    } while (0)
-#endif
 
 /* Kernel signatures of the traits table. w is the matrix's data; indices are elements. */
 typedef void (*to_f32_fn)(const void *w, size_t i0, float *out, size_t n); /* i0, n: whole blocks */
@@ -757,15 +741,12 @@ static inline __m512 exp16(__m512 x)
 }
 
 /*
- * PF: 1 to prefetch the next block of 8 rows of W while this one is read (16-bit
- * weights only). A thread reads a short stripe of each row (8 strided streams),
- * which the hardware prefetchers seem to follow poorly: on the development VM
- * (distilgpt2 shape, F16, decode) the prefetch cut the time of the c_proj
- * GEMVs (N = C, the narrowest rows) by ~20% (1 thread) to ~30% (2 threads);
- * c_attn / c_fc changed by -17% to +4%. For F32 (rows twice as long, one
- * prefetch per line) it measured neutral to worse, so F32 goes without.
+ * y[n0, n1) = x . W[:, n0:n1), 8 rows of W at a time (y is read and written once
+ * per 8 rows). Used for F32, where it streams better than one row at a time;
+ * 16-bit weights use TS_XW1_AVX512. An earlier software prefetch of the next 8
+ * rows (for 16-bit weights under a column split) is gone with that split.
  */
-#define TS_XW_AVX512(NAME, LOAD, DT, PF)                                                           \
+#define TS_XW_AVX512(NAME, LOAD, DT)                                                               \
     static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
                      size_t n1)                                                                    \
     {                                                                                              \
@@ -779,10 +760,6 @@ static inline __m512 exp16(__m512 x)
             __m512 x6 = _mm512_set1_ps(x[k + 6]), x7 = _mm512_set1_ps(x[k + 7]);                   \
             size_t r0 = k * N;                                                                     \
             for (size_t j = n0; j < jv; j += 16) {                                                 \
-                if (PF) {                                                                          \
-                    PREFETCH_ROWS(w, r0 + 8 * N + j, N, 2);                                        \
-                    PREFETCH_ROWS(w, r0 + 12 * N + j, N, 2);                                       \
-                }                                                                                  \
                 __m512 a = _mm512_loadu_ps(y + j), b = _mm512_setzero_ps();                        \
                 a = _mm512_fmadd_ps(LOAD(w, r0 + j), x0, a);                                       \
                 b = _mm512_fmadd_ps(LOAD(w, r0 + N + j), x1, b);                                   \
@@ -928,7 +905,7 @@ static inline __m512 exp16(__m512 x)
         }                                                                                          \
     }
 
-TS_XW_AVX512(xw_avx512_f32, load16_f32, TS_DTYPE_F32, 0)
+TS_XW_AVX512(xw_avx512_f32, load16_f32, TS_DTYPE_F32)
 TS_XW1_AVX512(xw_avx512_f16, load16_f16, TS_DTYPE_F16)
 TS_XW1_AVX512(xw_avx512_bf16, load16_bf16, TS_DTYPE_BF16)
 TS_ROWS_AVX512(rows_avx512_f32, load16_f32, TS_DTYPE_F32, 4)
