@@ -43,9 +43,14 @@ double ts_kl_divergence(const double *p, const double *q, size_t n)
     return kl;
 }
 
-/* H and dH/dlogT of softmax(z/T) for 0 < T < inf (validated logits). */
+/*
+ * H and dH/dlogT of softmax(z/T) for 0 < T < inf (validated logits); slope may
+ * be NULL (then the second moment is not summed). *log_sum, when asked, gets
+ * log sum_i exp((z_i - zmax)/T): the same terms in the same order as
+ * ts_logsumexp, so zmax/T + *log_sum is its result to the bit.
+ */
 static void entropy_and_slope(const float *logits, size_t n, double zmax, double t, double *h,
-                              double *slope)
+                              double *slope, double *log_sum)
 {
     double z = 0.0, m1 = 0.0, m2 = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -54,7 +59,7 @@ static void entropy_and_slope(const float *logits, size_t n, double zmax, double
         if (e == 0.0) continue; /* -inf logits and underflow: also avoids 0 * -inf */
         z += e;
         m1 += e * s;
-        m2 += e * s * s;
+        if (slope) m2 += e * s * s;
     }
     m1 /= z;
     m2 /= z;
@@ -62,6 +67,7 @@ static void entropy_and_slope(const float *logits, size_t n, double zmax, double
     double var = m2 - m1 * m1;
     *h = hv > 0.0 ? hv : 0.0;
     if (slope) *slope = var > 0.0 ? var : 0.0;
+    if (log_sum) *log_sum = log(z);
 }
 
 ts_status ts_entropy_at_temperature(const float *logits, size_t n, double temperature,
@@ -75,7 +81,7 @@ ts_status ts_entropy_at_temperature(const float *logits, size_t n, double temper
     } else if (isinf(temperature)) {
         *entropy_nats = log((double)info.n_finite);
     } else {
-        entropy_and_slope(logits, n, info.zmax, temperature, entropy_nats, NULL);
+        entropy_and_slope(logits, n, info.zmax, temperature, entropy_nats, NULL, NULL);
     }
     return TS_OK;
 }
@@ -87,19 +93,9 @@ ts_status ts_logsumexp_entropy(const float *logits, size_t n, double temperature
     ts_status st = ts_logits_scan(logits, n, temperature, &info);
     if (st != TS_OK) return st;
     if (!(temperature > 0.0) || isinf(temperature)) return TS_ERR_INVALID;
-    /* entropy_and_slope's loop without the second moment; z is ts_logsumexp's sum
-     * (the same terms added in the same order: exp(-inf) = 0 adds nothing). */
-    double z = 0.0, m1 = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double s = ((double)logits[i] - info.zmax) / temperature;
-        double e = exp(s);
-        if (e == 0.0) continue;
-        z += e;
-        m1 += e * s;
-    }
-    *lse = info.zmax / temperature + log(z);
-    double hv = log(z) - m1 / z;
-    *entropy_nats = hv > 0.0 ? hv : 0.0;
+    double log_sum;
+    entropy_and_slope(logits, n, info.zmax, temperature, entropy_nats, NULL, &log_sum);
+    *lse = info.zmax / temperature + log_sum;
     return TS_OK;
 }
 
@@ -128,14 +124,14 @@ ts_status ts_temperature_for_entropy(const float *logits, size_t n, double targe
     double lo, hi, h, slope;
 
     /* Bracket the root in u = log T, starting from T = 1 and doubling the step. */
-    entropy_and_slope(logits, n, zmax, 1.0, &h, &slope);
+    entropy_and_slope(logits, n, zmax, 1.0, &h, &slope, NULL);
     if (h < target_nats) {
         lo = 0.0;
         hi = 1.0;
         for (double step = 1.0;; step *= 2.0) {
             hi = lo + step;
             if (hi > u_max) return TS_ERR_RANGE;
-            entropy_and_slope(logits, n, zmax, exp(hi), &h, &slope);
+            entropy_and_slope(logits, n, zmax, exp(hi), &h, &slope, NULL);
             if (h >= target_nats) break;
             lo = hi;
         }
@@ -145,7 +141,7 @@ ts_status ts_temperature_for_entropy(const float *logits, size_t n, double targe
         for (double step = 1.0;; step *= 2.0) {
             lo = hi - step;
             if (lo < u_min) return TS_ERR_RANGE;
-            entropy_and_slope(logits, n, zmax, exp(lo), &h, &slope);
+            entropy_and_slope(logits, n, zmax, exp(lo), &h, &slope, NULL);
             if (h <= target_nats) break;
             hi = lo;
         }
@@ -155,7 +151,7 @@ ts_status ts_temperature_for_entropy(const float *logits, size_t n, double targe
     double u = 0.5 * (lo + hi);
     const double ftol = 1e-13 * (target_nats > 1.0 ? target_nats : 1.0);
     for (int it = 0; it < 200; it++) {
-        entropy_and_slope(logits, n, zmax, exp(u), &h, &slope);
+        entropy_and_slope(logits, n, zmax, exp(u), &h, &slope, NULL);
         double f = h - target_nats;
         if (fabs(f) <= ftol) break;
         if (f < 0.0)

@@ -474,7 +474,7 @@ static inline __m256 exp8(__m256 x)
     }
 
 /* Row dots, one row at a time with four accumulators (see TS_ROWS_AVX512). */
-#define TS_ROWS_AVX2(NAME, LOAD, DT, ES)                                                           \
+#define TS_ROWS_AVX2(NAME, LOAD, DT)                                                               \
     static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
         const size_t c4 = K & ~(size_t)31, cv = K & ~(size_t)7;                                    \
@@ -563,9 +563,9 @@ static inline __m256 exp8(__m256 x)
 TS_XW_AVX2(xw_avx2_f32, load8_f32, TS_DTYPE_F32)
 TS_XW1_AVX2(xw_avx2_f16, load8_f16, TS_DTYPE_F16)
 TS_XW1_AVX2(xw_avx2_bf16, load8_bf16, TS_DTYPE_BF16)
-TS_ROWS_AVX2(rows_avx2_f32, load8_f32, TS_DTYPE_F32, 4)
-TS_ROWS_AVX2(rows_avx2_f16, load8_f16, TS_DTYPE_F16, 2)
-TS_ROWS_AVX2(rows_avx2_bf16, load8_bf16, TS_DTYPE_BF16, 2)
+TS_ROWS_AVX2(rows_avx2_f32, load8_f32, TS_DTYPE_F32)
+TS_ROWS_AVX2(rows_avx2_f16, load8_f16, TS_DTYPE_F16)
+TS_ROWS_AVX2(rows_avx2_bf16, load8_bf16, TS_DTYPE_BF16)
 TS_PANELS_AVX2(panels_avx2_f32, load8_f32)
 TS_PANELS_AVX2(panels_avx2_f16, load8_f16)
 TS_PANELS_AVX2(panels_avx2_bf16, load8_bf16)
@@ -810,7 +810,7 @@ static inline __m512 exp16(__m512 x)
  * read. The earlier kernel read 4 rows interleaved (sharing each load of x)
  * with software prefetch two groups ahead; x (<= 12 KiB) stays in L1 either way.
  */
-#define TS_ROWS_AVX512(NAME, LOAD, DT, ES)                                                         \
+#define TS_ROWS_AVX512(NAME, LOAD, DT)                                                             \
     static void NAME(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)      \
     {                                                                                              \
         const size_t c4 = K & ~(size_t)63, cv = K & ~(size_t)15;                                   \
@@ -908,9 +908,9 @@ static inline __m512 exp16(__m512 x)
 TS_XW_AVX512(xw_avx512_f32, load16_f32, TS_DTYPE_F32)
 TS_XW1_AVX512(xw_avx512_f16, load16_f16, TS_DTYPE_F16)
 TS_XW1_AVX512(xw_avx512_bf16, load16_bf16, TS_DTYPE_BF16)
-TS_ROWS_AVX512(rows_avx512_f32, load16_f32, TS_DTYPE_F32, 4)
-TS_ROWS_AVX512(rows_avx512_f16, load16_f16, TS_DTYPE_F16, 2)
-TS_ROWS_AVX512(rows_avx512_bf16, load16_bf16, TS_DTYPE_BF16, 2)
+TS_ROWS_AVX512(rows_avx512_f32, load16_f32, TS_DTYPE_F32)
+TS_ROWS_AVX512(rows_avx512_f16, load16_f16, TS_DTYPE_F16)
+TS_ROWS_AVX512(rows_avx512_bf16, load16_bf16, TS_DTYPE_BF16)
 TS_PANELS_AVX512(panels_avx512_f32, load16_f32)
 TS_PANELS_AVX512(panels_avx512_f16, load16_f16)
 TS_PANELS_AVX512(panels_avx512_bf16, load16_bf16)

@@ -1309,17 +1309,6 @@ static ts_status run(ts_sampler *s, const float *logits)
     return st;
 }
 
-ts_status ts_sampler_apply(ts_sampler *s, const float *logits, const ts_candidate **cands,
-                           size_t *n_cands)
-{
-    ts_status st = run(s, logits);
-    if (st != TS_OK) return st;
-    ensure_sorted(s, s->n_keep);
-    *cands = s->cands;
-    *n_cands = s->n_keep;
-    return TS_OK;
-}
-
 int32_t ts_sampler_pick(const ts_candidate *cands, size_t n_cands, double u)
 {
     double cum = 0.0;
@@ -1347,6 +1336,14 @@ size_t ts_sampler_rank_head(ts_sampler *s, size_t m)
     if (!s->have_dist) return 0;
     ensure_sorted(s, m);
     return s->n_sorted < m ? s->n_sorted : m;
+}
+
+ts_status ts_sampler_apply(ts_sampler *s, const float *logits, const ts_candidate **cands,
+                           size_t *n_cands)
+{
+    ts_status st = ts_sampler_apply_unsorted(s, logits, cands, n_cands);
+    if (st == TS_OK) ts_sampler_rank_head(s, *n_cands);
+    return st;
 }
 
 double ts_sampler_last_entropy(const ts_sampler *s)
