@@ -236,6 +236,11 @@ void ts_cli_analysis_help(const ts_analysis *a, FILE *f)
         option_line(f, "weights", "TYPE",
                     "stored (as in the file), f32, f16, bf16 or q8_0 (converted at load)",
                     "stored");
+    if (ts_analysis_needs(a) == TS_NEEDS_MODEL || strcmp(name, "calibrate") == 0)
+        option_line(f, "weights-memory", "MODE",
+                    "stored weights: auto (mapped, then copied into huge pages in the background "
+                    "when over 32 MiB), mapped or copy",
+                    "auto");
     for (size_t i = 0; i < ts_analysis_n_fields(a); i++) {
         const ts_field_info *fi = ts_analysis_field(a, i);
         if (fi->flags & TS_FIELD_HIDDEN) continue;

@@ -28,6 +28,7 @@
 enum {
     OPT_MODEL = 1,
     OPT_WEIGHTS,
+    OPT_WEIGHTS_MEMORY,
     OPT_TOKENIZER,
     OPT_JSON,
     OPT_PLOT,
@@ -45,8 +46,8 @@ typedef struct cli_opt {
 } cli_opt;
 
 typedef struct cli_args {
-    const char *model, *weights, *tokenizer, *plot, *prompt_file, *prompts_file, *file,
-        *dump_logits;
+    const char *model, *weights, *weights_memory, *tokenizer, *plot, *prompt_file, *prompts_file,
+        *file, *dump_logits;
     bool json;
     char **pos;
     size_t n_pos;
@@ -77,6 +78,8 @@ static size_t cli_options(const ts_analysis *a, cli_opt *out)
         out[n++] = (cli_opt){"tokenizer", OPT_TOKENIZER, true};
     if (ts_analysis_needs(a) == TS_NEEDS_MODEL || calibrate)
         out[n++] = (cli_opt){"weights", OPT_WEIGHTS, true};
+    if (ts_analysis_needs(a) == TS_NEEDS_MODEL || calibrate)
+        out[n++] = (cli_opt){"weights-memory", OPT_WEIGHTS_MEMORY, true};
     if (has_field(a, "prompt", TS_FIELD_STRING))
         out[n++] = (cli_opt){"prompt-file", OPT_PROMPT_FILE, true};
     if (ts_analysis_find_field(a, "prompts") || strcmp(name, "compare") == 0)
@@ -436,6 +439,9 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
         case OPT_WEIGHTS:
             slot = &ca.weights;
             break;
+        case OPT_WEIGHTS_MEMORY:
+            slot = &ca.weights_memory;
+            break;
         case OPT_TOKENIZER:
             slot = &ca.tokenizer;
             break;
@@ -590,6 +596,11 @@ int ts_cli_run_analysis(const ts_analysis *a, int argc, char **argv)
             ts_cli_error("option --weights: unknown type '%s' (expected stored, f32, f16, bf16 or "
                          "q8_0)",
                          ca.weights);
+            goto out;
+        }
+        if (ca.weights_memory && !ts_weights_memory_parse(ca.weights_memory, &sp.memory)) {
+            ts_cli_error("option --weights-memory: '%s' is not one of auto, mapped, copy",
+                         ca.weights_memory);
             goto out;
         }
         ts_status st = ts_session_open(&sp, &session, err, sizeof err);

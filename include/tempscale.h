@@ -217,13 +217,13 @@ typedef struct ts_logit_bias {
  * docs/sampling.md.
  */
 typedef struct ts_sampler_params {
-    double temperature; /* [0, inf], default 1; 0 = greedy (argmax of the processed
-                           scores), INFINITY = uniform over the kept tokens */
-    int32_t top_k;      /* >= 0, default 50 (HF); 0 = off */
-    double top_p;       /* (0, 1], default 1 = off */
-    double min_p;       /* [0, 1), default 0 = off */
+    double temperature;     /* [0, inf], default 1; 0 = greedy (argmax of the processed
+                               scores), INFINITY = uniform over the kept tokens */
+    int32_t top_k;          /* >= 0, default 50 (HF); 0 = off */
+    double top_p;           /* (0, 1], default 1 = off */
+    double min_p;           /* [0, 1), default 0 = off */
     ts_sampler_order order; /* default TS_ORDER_HF */
-    uint64_t seed;      /* default 0: the sampler's RNG and the XTC coin */
+    uint64_t seed;          /* default 0: the sampler's RNG and the XTC coin */
 
     /* ---- logit processing: need the token history (ts_sampler_accept_prompt /
      *      ts_sampler_accept; ts_generator_run feeds it) ---- */
@@ -271,11 +271,11 @@ typedef struct ts_sampler_params {
      * that softmax(score / T) over the tokens kept at that point has this entropy
      * (ts_temperature_for_entropy). Requires temperature = 1 (it replaces it). */
     double target_entropy;
-    int32_t mirostat;         /* 0 (default) = off, 1 or 2: Mirostat v1 / v2 (Basu et al.
-                                 2020, llama.cpp) replaces truncation: temperature ->
-                                 mirostat -> draw. ts_sampler_accept updates mu. */
-    double mirostat_tau;      /* (0, inf), default 5: target surprise, bits */
-    double mirostat_eta;      /* [0, inf), default 0.1: learning rate of mu */
+    int32_t mirostat;    /* 0 (default) = off, 1 or 2: Mirostat v1 / v2 (Basu et al.
+                            2020, llama.cpp) replaces truncation: temperature ->
+                            mirostat -> draw. ts_sampler_accept updates mu. */
+    double mirostat_tau; /* (0, inf), default 5: target surprise, bits */
+    double mirostat_eta; /* [0, inf), default 0.1: learning rate of mu */
 
     /* History capacity in tokens (prompt + generated), allocated by ts_sampler_new:
      * >= 0, default 0 = 1024. Set it to the context window. Older tokens are forgotten. */
@@ -373,8 +373,8 @@ int32_t ts_sampler_sample(ts_sampler *s, const float *logits);
  * rest of the step). For draws that do not depend on order (Gumbel-max) or
  * ts_sampler_draw. Borrowed like apply's; never allocates.
  */
-ts_status ts_sampler_apply_unsorted(ts_sampler *s, const float *logits,
-                                    const ts_candidate **cands, size_t *n_cands);
+ts_status ts_sampler_apply_unsorted(ts_sampler *s, const float *logits, const ts_candidate **cands,
+                                    size_t *n_cands);
 
 /*
  * After an apply: the token ts_sampler_pick would give for u over the ranked
@@ -438,8 +438,8 @@ int32_t ts_tokenizer_eot(const ts_tokenizer *tok);
  * bytes are pre-tokenized as "other" characters (like punctuation), see
  * docs/tokenizer.md. TS_ERR_NOMEM when scratch cannot be allocated.
  */
-ts_status ts_tokenizer_encode(const ts_tokenizer *tok, const char *text, size_t len,
-                              unsigned flags, int32_t *ids, size_t cap, size_t *n_ids);
+ts_status ts_tokenizer_encode(const ts_tokenizer *tok, const char *text, size_t len, unsigned flags,
+                              int32_t *ids, size_t cap, size_t *n_ids);
 
 /* Raw bytes of a token (not NUL-terminated); NULL for an out-of-range id. */
 const char *ts_tokenizer_token_bytes(const ts_tokenizer *tok, int32_t id, size_t *len);
@@ -515,6 +515,33 @@ const char *ts_weights_type_name(ts_weights_type w);
 /* Parse one of the names above (case-insensitive) into *out; false if unknown (out untouched). */
 bool ts_weights_type_parse(const char *name, ts_weights_type *out);
 
+/*
+ * Where the stored weight matrices live once loaded (ts_model_params.memory;
+ * only for TS_WEIGHTS_STORED: converted weights are always anonymous memory).
+ *   TS_MEMORY_AUTO (0, the default): read from the mmap'd checkpoint at first,
+ *     and copied, unchanged, into anonymous memory on huge pages by a
+ *     background thread started at the end of ts_model_load, when the
+ *     matrices hold at least 32 MiB (below that the mapping's 4 KiB pages cost
+ *     nothing measurable). Evals switch to the copy between two forward passes
+ *     once it is complete; the kernels, the layout and the bytes are the same,
+ *     so every result is bitwise the same before and after. The mapping's pages
+ *     of the copied matrices are then dropped, so the RSS ends about where the
+ *     mapped model's would. Load stays lazy: ts_model_load does not wait.
+ *   TS_MEMORY_MAPPED: the mapping only (no thread, no copy; llama.cpp's mmap).
+ *   TS_MEMORY_COPY: the background copy whatever the size (tests; small models).
+ * Why: the same kernels stream 20-21 GB/s from the file mapping's 4 KiB pages
+ * and 29-33 GB/s from huge pages on the dev VM (docs/engine.md).
+ */
+typedef enum ts_weights_memory {
+    TS_MEMORY_AUTO = 0,
+    TS_MEMORY_MAPPED = 1,
+    TS_MEMORY_COPY = 2,
+} ts_weights_memory;
+/* "auto", "mapped", "copy". Static string; "?" for anything else. */
+const char *ts_weights_memory_name(ts_weights_memory m);
+/* Parse one of the names above (case-insensitive) into *out; false if unknown (out untouched). */
+bool ts_weights_memory_parse(const char *name, ts_weights_memory *out);
+
 typedef struct ts_model ts_model;
 typedef struct ts_context ts_context;
 
@@ -527,15 +554,16 @@ typedef struct ts_model_info {
     double layer_norm_epsilon;
     int32_t bos_token_id;
     int32_t eos_token_id;
-    ts_dtype dtype;      /* storage dtype of the weight matrices */
+    ts_dtype dtype; /* storage dtype of the weight matrices */
     size_t n_params;
     bool tied_lm_head;
 } ts_model_info;
 
 typedef struct ts_model_params {
-    int32_t n_threads;       /* 0 = every online core (contexts' default, and the load's
-                                conversion threads) */
-    ts_weights_type weights; /* TS_WEIGHTS_STORED (0) = in place, as stored */
+    int32_t n_threads;        /* 0 = every online core (contexts' default, and the load's
+                                 conversion threads) */
+    ts_weights_type weights;  /* TS_WEIGHTS_STORED (0) = in place, as stored */
+    ts_weights_memory memory; /* TS_MEMORY_AUTO (0) = mapped, then copied in the background */
     /* Directory of vocab.json and merges.txt when the checkpoint lacks them (NULL =
      * the checkpoint's own directory). Borrowed for the call. */
     const char *tokenizer_dir;
@@ -551,11 +579,13 @@ ts_model_params ts_model_default_params(void);
  *
  * Thread safety: a loaded model is read-only. Any number of contexts, each
  * used by one thread at a time, may evaluate concurrently on one model (every
- * converted copy is built inside ts_model_load). ts_model_free only after
- * every context on it is freed.
+ * converted copy is built inside ts_model_load; the background copy of
+ * TS_MEMORY_AUTO is published whole, atomically, and read once per forward
+ * pass). ts_model_free only after every context on it is freed; it stops and
+ * joins the background copy.
  */
-ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out,
-                        char *err, size_t err_size);
+ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out, char *err,
+                        size_t err_size);
 void ts_model_free(ts_model *model);
 const ts_model_info *ts_model_get_info(const ts_model *model);
 /* Borrowed; valid until ts_model_free. */
@@ -563,15 +593,29 @@ const ts_tokenizer *ts_model_tokenizer(const ts_model *model);
 
 /* How a loaded model holds its matrices (filled by ts_model_weights_info). */
 typedef struct ts_weights_info {
-    ts_weights_type mode;  /* what was asked */
-    ts_dtype matrix_dtype; /* dtype the kernels read (= info.dtype when stored) */
-    size_t matrix_bytes;   /* bytes of weight matrices one decoded token reads
-                              (every block matrix + the vocabulary projection) */
-    size_t copy_bytes;     /* anonymous memory holding converted matrices (0 when stored) */
-    double convert_ms;     /* time ts_model_load spent converting (0 when stored) */
+    ts_weights_type mode;     /* what was asked */
+    ts_dtype matrix_dtype;    /* dtype the kernels read (= info.dtype when stored) */
+    size_t matrix_bytes;      /* bytes of weight matrices one decoded token reads
+                                 (every block matrix + the vocabulary projection) */
+    size_t copy_bytes;        /* anonymous memory holding converted matrices (0 when stored) */
+    double convert_ms;        /* time ts_model_load spent converting (0 when stored) */
+    ts_weights_memory memory; /* what was asked */
+    bool copying;             /* the background copy is under way (TS_MEMORY_AUTO / COPY) */
+    bool resident;            /* evals now read the background copy */
+    size_t resident_bytes;    /* anonymous memory of that copy (0 until it is complete) */
+    double resident_ms;       /* from the start of ts_model_load until the copy was complete */
 } ts_weights_info;
-/* Fill *out (neither may be NULL); no allocation. */
+/* Fill *out (neither may be NULL); no allocation. A snapshot: a background copy may complete
+ * right after. */
 void ts_model_weights_info(const ts_model *model, ts_weights_info *out);
+/*
+ * Block until the background copy (TS_MEMORY_AUTO / COPY) has completed or
+ * failed; true when evals now read the copy, false when there is none (mapped,
+ * converted, too small for AUTO, or the copy could not be made: out of memory;
+ * evals then keep reading the mapping, with the same results). Benchmarks call
+ * it to time the steady state; nothing else needs to.
+ */
+bool ts_model_wait_resident(ts_model *model);
 
 /*
  * Name of the SIMD code path the kernels take on this machine: "avx512",
@@ -581,16 +625,16 @@ void ts_model_weights_info(const ts_model *model, ts_weights_info *out);
 const char *ts_engine_isa_name(void);
 
 typedef struct ts_context_params {
-    int32_t n_ctx;      /* 0 = the model's n_positions */
-    int32_t n_threads;  /* 0 = the model's */
-    bool all_logits;    /* keep logits of every position of the last eval */
-    bool profile;       /* accumulate per-phase times (ts_context_profile) */
+    int32_t n_ctx;     /* 0 = the model's n_positions */
+    int32_t n_threads; /* 0 = the model's */
+    bool all_logits;   /* keep logits of every position of the last eval */
+    bool profile;      /* accumulate per-phase times (ts_context_profile) */
 } ts_context_params;
 ts_context_params ts_context_default_params(void);
 
 /* Allocates activations and the KV cache once; eval never allocates. */
-ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
-                         ts_context **out, char *err, size_t err_size);
+ts_status ts_context_new(const ts_model *model, const ts_context_params *params, ts_context **out,
+                         char *err, size_t err_size);
 void ts_context_free(ts_context *ctx);
 /* Number of tokens in the KV cache. */
 size_t ts_context_n_past(const ts_context *ctx);
@@ -659,8 +703,8 @@ void ts_context_profile_reset(ts_context *ctx);
  * n_positions = n (every token is scored; the last window may be shorter).
  * temps[0:n_temps] must be finite and > 0. n_threads 0 = the models' default.
  * Allocates two contexts with all_logits (of window positions each) and frees
- * them; the models are only read (they may be shared with other threads). TS_ERR_INVALID when the shapes differ,
- * window is 0 or beyond either model's n_positions, or n_temps > 8.
+ * them; the models are only read (they may be shared with other threads). TS_ERR_INVALID when the
+ * shapes differ, window is 0 or beyond either model's n_positions, or n_temps > 8.
  */
 #define TS_FIDELITY_MAX_TEMPS 8
 typedef struct ts_fidelity {
@@ -672,13 +716,13 @@ typedef struct ts_fidelity {
     double kl[TS_FIDELITY_MAX_TEMPS];
     double top1_agree;
 } ts_fidelity;
-ts_status ts_model_fidelity(const ts_model *ref, const ts_model *q, const int32_t *tokens,
-                            size_t n, size_t window, const double *temps, size_t n_temps,
-                            int32_t n_threads, ts_fidelity *out, char *err, size_t err_size);
+ts_status ts_model_fidelity(const ts_model *ref, const ts_model *q, const int32_t *tokens, size_t n,
+                            size_t window, const double *temps, size_t n_temps, int32_t n_threads,
+                            ts_fidelity *out, char *err, size_t err_size);
 
 /* ======================================================================== */
 /* Generation, temperature sweeps, sampling statistics                      */
-/* (src/sampling/generate.c, src/sampling/sweep.c, src/core/chi2.c)                                */
+/* (src/sampling/generate.c, src/sampling/sweep.c, src/core/chi2.c) */
 /* ======================================================================== */
 
 /* How a draw turns the candidates into a token. */
@@ -696,7 +740,7 @@ typedef enum ts_gen_draw {
 } ts_gen_draw;
 
 /* At most this many stop strings, each of 1 to TS_GEN_STOP_MAX_BYTES bytes. */
-#define TS_GEN_MAX_STOP 4
+#define TS_GEN_MAX_STOP       4
 #define TS_GEN_STOP_MAX_BYTES 256
 /* At most this many top alternatives per step (top_logprobs). */
 #define TS_GEN_MAX_TOP_LOGPROBS 20
@@ -706,7 +750,7 @@ typedef struct ts_gen_params {
     bool stop_at_eot;      /* default true: stop after drawing <|endoftext|> */
     ts_gen_draw draw;      /* default TS_DRAW_INVERSE_CDF */
     uint64_t seed;
-    uint64_t stream;       /* independent streams from one seed: sample index */
+    uint64_t stream; /* independent streams from one seed: sample index */
     /* Stop strings (OpenAI "stop"): generation stops BEFORE the first occurrence of any
      * of them in the generated text, matched across token boundaries; the text given to
      * the callback never contains it. Borrowed for the run. 0..TS_GEN_MAX_STOP strings,
@@ -741,25 +785,25 @@ typedef struct ts_token_logprob {
 
 /* What the callback learns about each new token. */
 typedef struct ts_gen_step {
-    size_t index;         /* 0-based among the new tokens */
+    size_t index; /* 0-based among the new tokens */
     int32_t id;
-    double prob;          /* p of id in the distribution it was drawn from (after the chain) */
-    double entropy_nats;  /* entropy of that distribution */
-    size_t n_candidates;  /* tokens left after truncation */
-    bool is_eot;          /* id is <|endoftext|> (its text is not emitted when stopping) */
-    const char *text;     /* complete UTF-8 this step releases (may be empty); borrowed, */
-    size_t text_len;      /* valid during the callback only; not NUL-terminated */
-    double temperature;   /* the temperature this step used (dynatemp / target_entropy) */
+    double prob;         /* p of id in the distribution it was drawn from (after the chain) */
+    double entropy_nats; /* entropy of that distribution */
+    size_t n_candidates; /* tokens left after truncation */
+    bool is_eot;         /* id is <|endoftext|> (its text is not emitted when stopping) */
+    const char *text;    /* complete UTF-8 this step releases (may be empty); borrowed, */
+    size_t text_len;     /* valid during the callback only; not NUL-terminated */
+    double temperature;  /* the temperature this step used (dynatemp / target_entropy) */
     /* ---- with params.logprobs or top_logprobs > 0 (else 0 / NULL) ---- */
     bool has_logprobs;
-    double logprob_raw;       /* RAW: log_softmax(z)[id] of the unmodified logits, T = 1 */
-    double entropy_raw_nats;  /* RAW: entropy of softmax(z) */
-    double logprob;           /* PROCESSED: log p[id] in the distribution sampled from
-                                 (after penalties, temperature, truncation) = log(prob) */
+    double logprob_raw;              /* RAW: log_softmax(z)[id] of the unmodified logits, T = 1 */
+    double entropy_raw_nats;         /* RAW: entropy of softmax(z) */
+    double logprob;                  /* PROCESSED: log p[id] in the distribution sampled from
+                                        (after penalties, temperature, truncation) = log(prob) */
     const ts_token_logprob *top_raw; /* [n_top_raw] by raw logprob, descending */
     size_t n_top_raw;
-    const ts_token_logprob *top;     /* [n_top] by processed logprob, descending (fewer */
-    size_t n_top;                    /* when fewer tokens survive the chain) */
+    const ts_token_logprob *top; /* [n_top] by processed logprob, descending (fewer */
+    size_t n_top;                /* when fewer tokens survive the chain) */
 } ts_gen_step;
 
 /* Return non-zero to stop generating. */
@@ -874,8 +918,8 @@ double ts_chi2_sf(double x, double dof);
 
 typedef struct ts_chi2_result {
     double statistic;
-    double dof;      /* n_bins - 1 */
-    size_t n_bins;   /* after pooling categories with expected count < 5 */
+    double dof;    /* n_bins - 1 */
+    size_t n_bins; /* after pooling categories with expected count < 5 */
     double p_value;
 } ts_chi2_result;
 
@@ -892,18 +936,18 @@ ts_status ts_chi2_test(const size_t *counts, const double *expected_p, size_t n_
 /* Calibration (src/calib/calibrate.c)                                            */
 /* ======================================================================== */
 typedef struct ts_calib_metrics {
-    double nll;      /* mean negative log-likelihood, nats */
-    double accuracy; /* top-1 */
-    double ece;      /* expected calibration error, equal-width bins (lo, hi] */
-    double mce;      /* maximum calibration error over non-empty bins */
-    double ace;      /* adaptive ECE, equal-mass bins */
-    double brier;    /* multi-class Brier score, mean over rows of sum_k (p_k - y_k)^2 */
+    double nll;           /* mean negative log-likelihood, nats */
+    double accuracy;      /* top-1 */
+    double ece;           /* expected calibration error, equal-width bins (lo, hi] */
+    double mce;           /* maximum calibration error over non-empty bins */
+    double ace;           /* adaptive ECE, equal-mass bins */
+    double brier;         /* multi-class Brier score, mean over rows of sum_k (p_k - y_k)^2 */
     double classwise_ece; /* class-wise ECE (Kull et al. 2019): mean over classes j of the ECE of
                              p_j against [y = j], equal-width bins on p_j; NaN for the LM store */
 } ts_calib_metrics;
 
 typedef struct ts_calib_bin {
-    double lo, hi;          /* (lo, hi] */
+    double lo, hi; /* (lo, hi] */
     size_t count;
     double mean_confidence; /* 0 when empty */
     double accuracy;        /* 0 when empty */
@@ -917,10 +961,10 @@ typedef struct ts_calib_bin {
 
 typedef struct ts_calib_fit {
     double temperature;
-    int32_t iterations;     /* objective passes after the first (Newton or bisection steps) */
-    bool converged;         /* step <= 1e-10 relative (or the gradient is exactly 0) */
-    int32_t at_bound;       /* 0 interior; -1 NLL still falls at T_MIN (separable, all right);
-                               +1 NLL still falls at T_MAX (labels against the logits) */
+    int32_t iterations;           /* objective passes after the first (Newton or bisection steps) */
+    bool converged;               /* step <= 1e-10 relative (or the gradient is exactly 0) */
+    int32_t at_bound;             /* 0 interior; -1 NLL still falls at T_MIN (separable, all right);
+                                     +1 NLL still falls at T_MAX (labels against the logits) */
     double nll_before, nll_after; /* mean NLL at T = 1 and at T* */
 } ts_calib_fit;
 
@@ -929,17 +973,17 @@ typedef struct ts_calib_fit {
  * logits is row-major [n][k] (k >= 2), labels in [0, k). Safeguarded Newton
  * on log T, converged to 1e-8 relative. No allocation beyond O(1).
  */
-ts_status ts_calib_fit_temperature(const float *logits, const int32_t *labels, size_t n,
-                                   size_t k, ts_calib_fit *out, char *err, size_t err_size);
+ts_status ts_calib_fit_temperature(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                   ts_calib_fit *out, char *err, size_t err_size);
 
 /*
  * Metrics of softmax(logits/T) with n_bins bins (15 as Guo et al.), n_bins in
  * [1, TS_CALIB_MAX_BINS]. Allocates O(n) scratch (per-row confidences and the
  * sort for the adaptive ECE). Accuracy does not depend on T.
  */
-ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, size_t n,
-                                   size_t k, double temperature, int32_t n_bins,
-                                   ts_calib_metrics *out, char *err, size_t err_size);
+ts_status ts_calib_metrics_compute(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                   double temperature, int32_t n_bins, ts_calib_metrics *out,
+                                   char *err, size_t err_size);
 
 /* Reliability diagram data: bins[n_bins], equal-width on max-softmax confidence. */
 ts_status ts_calib_reliability(const float *logits, const int32_t *labels, size_t n, size_t k,
@@ -1133,16 +1177,16 @@ bool ts_calib_looks_like_probabilities(const float *logits, size_t n, size_t k);
 
 /* One reliability diagram: bins from ts_calib_reliability and the ECE to print. */
 typedef struct ts_reliability_panel {
-    const char *title;          /* e.g. "before: T = 1" */
-    const ts_calib_bin *bins;   /* [n_bins], borrowed */
+    const char *title;        /* e.g. "before: T = 1" */
+    const ts_calib_bin *bins; /* [n_bins], borrowed */
     int32_t n_bins;
     double ece;
-    bool emphasis;              /* accent frame (the calibrated panel) */
+    bool emphasis; /* accent frame (the calibrated panel) */
 } ts_reliability_panel;
 
 /* Optional NLL(T) panel drawn left of the diagrams (the LM path). */
 typedef struct ts_nll_curve {
-    const double *t, *nll;      /* [n], t increasing */
+    const double *t, *nll; /* [n], t increasing */
     size_t n;
     double t_star, nll_at_star, nll_at_1;
 } ts_nll_curve;
@@ -1156,9 +1200,9 @@ typedef struct ts_nll_curve {
  * panels, off the data. curve may be NULL. PNG / SVG / PDF from the
  * extension, written atomically.
  */
-ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels,
-                              size_t n_panels, const ts_nll_curve *curve, const char *title,
-                              char *err, size_t err_size);
+ts_status ts_plot_reliability(const char *path, const ts_reliability_panel *panels, size_t n_panels,
+                              const ts_nll_curve *curve, const char *title, char *err,
+                              size_t err_size);
 
 /* ======================================================================== */
 /* Calibration of language models on text (src/calib/calibrate_lm.c)              */
@@ -1193,8 +1237,8 @@ double ts_lm_calib_nll(const ts_lm_calib *c, double temperature);
  * NULL) the mean upper bound of the store's NLL underestimate at T.
  */
 ts_status ts_lm_calib_metrics(const ts_lm_calib *c, double temperature, int32_t n_bins,
-                              ts_calib_metrics *out, ts_calib_bin *bins,
-                              double *nll_error_bound, char *err, size_t err_size);
+                              ts_calib_metrics *out, ts_calib_bin *bins, double *nll_error_bound,
+                              char *err, size_t err_size);
 
 /* Tokens [begin, end) of the store only (a held-out split); errors as the whole-store calls. */
 ts_status ts_lm_calib_fit_range(const ts_lm_calib *c, size_t begin, size_t end, double t_min,
@@ -1444,9 +1488,9 @@ typedef struct ts_sweep_figure {
     const double *curve_t;      /* [n_curve] smooth entropy curve (T > 0; an INFINITY point */
     const double *curve_h;      /* gives the log V ceiling); both NULL when n_curve = 0 */
     size_t n_curve;
-    bool has_target;            /* mark and label a solved target entropy: */
-    double target_t, target_h;  /* the T whose entropy is target_h nats */
-    const char *title;          /* figure title, may be NULL */
+    bool has_target;           /* mark and label a solved target entropy: */
+    double target_t, target_h; /* the T whose entropy is target_h nats */
+    const char *title;         /* figure title, may be NULL */
 } ts_sweep_figure;
 
 /*
@@ -1505,8 +1549,8 @@ typedef struct ts_frontier_curve {
  * Format from the extension; written atomically.
  */
 ts_status ts_plot_frontier(const char *path, const ts_frontier_curve *curves, size_t n_curves,
-                           const char *x_label, const char *y_label, const char *title,
-                           char *err, size_t err_size);
+                           const char *x_label, const char *y_label, const char *title, char *err,
+                           size_t err_size);
 
 /* One small multiple of ts_plot_metrics: one metric against temperature. */
 typedef struct ts_metric_panel {
@@ -1520,12 +1564,12 @@ typedef struct ts_metric_panel {
 typedef struct ts_metrics_figure {
     const double *temperatures; /* [n_temps], any order, >= 0, INFINITY allowed */
     size_t n_temps;
-    const char *const *series;  /* [n_series] legend labels (truncation settings); may be
-                                   NULL when n_series == 1 (no legend) */
-    size_t n_series;            /* 1 to 10 */
+    const char *const *series;     /* [n_series] legend labels (truncation settings); may be
+                                      NULL when n_series == 1 (no legend) */
+    size_t n_series;               /* 1 to 10 */
     const ts_metric_panel *panels; /* [n_panels], 1 to 12 */
     size_t n_panels;
-    const char *title;          /* may be NULL */
+    const char *title; /* may be NULL */
 } ts_metrics_figure;
 
 /*
@@ -1540,14 +1584,14 @@ ts_status ts_plot_metrics(const char *path, const ts_metrics_figure *fig, char *
 typedef struct ts_divergence_figure {
     const double *temperatures; /* [n_temps], >= 0, INFINITY allowed */
     size_t n_temps;
-    size_t n_k;                 /* tokens measured, >= 1 */
-    const double *share;        /* [n_temps * n_k]: share[t * n_k + k - 1], in [0, 1], is
-                                   the share of samples still equal to the greedy text
-                                   after k tokens (k = 1..n_k; after 0 tokens it is 1) */
-    const double *share_lo;     /* same shape: 95 % interval, or both NULL */
+    size_t n_k;             /* tokens measured, >= 1 */
+    const double *share;    /* [n_temps * n_k]: share[t * n_k + k - 1], in [0, 1], is
+                               the share of samples still equal to the greedy text
+                               after k tokens (k = 1..n_k; after 0 tokens it is 1) */
+    const double *share_lo; /* same shape: 95 % interval, or both NULL */
     const double *share_hi;
-    size_t n_samples;           /* samples per temperature, shown in the subtitle (0: not) */
-    const char *title;          /* may be NULL */
+    size_t n_samples;  /* samples per temperature, shown in the subtitle (0: not) */
+    const char *title; /* may be NULL */
 } ts_divergence_figure;
 
 /*
@@ -1562,11 +1606,11 @@ ts_status ts_plot_divergence(const char *path, const ts_divergence_figure *fig, 
 
 /* One token of a text traced under the model. */
 typedef struct ts_trace_point {
-    const char *text;  /* the token as UTF-8 (may be NULL: no label) */
-    double surprisal;  /* -log p(token) under the model at T = 1, nats */
-    double entropy;    /* entropy of the model's next-token distribution at T = 1, nats */
-    double entropy_t;  /* the same at the chosen temperature; NaN = not drawn */
-    int64_t rank;      /* rank of the token under the model, 1 = most likely */
+    const char *text; /* the token as UTF-8 (may be NULL: no label) */
+    double surprisal; /* -log p(token) under the model at T = 1, nats */
+    double entropy;   /* entropy of the model's next-token distribution at T = 1, nats */
+    double entropy_t; /* the same at the chosen temperature; NaN = not drawn */
+    int64_t rank;     /* rank of the token under the model, 1 = most likely */
 } ts_trace_point;
 
 /*
@@ -1585,15 +1629,15 @@ typedef struct ts_map_figure {
     const double *temperatures; /* [n_temps] x: finite, > 0, increasing (log-spaced reads
                                    as a log axis: cells are equal) */
     size_t n_temps;
-    const double *params;       /* [n_params] y: truncation values, increasing */
+    const double *params; /* [n_params] y: truncation values, increasing */
     size_t n_params;
-    const char *param_name;     /* y axis: "top-p", "min-p", "top-k" */
-    const double *hf;           /* [n_params * n_temps]: hf[p * n_temps + t], HF order
-                                   (temperature, then truncation) */
-    const double *llama;        /* same shape, llama.cpp order (truncation, then T) */
-    const char *value_name;     /* colour bar label: "entropy (nats)", "mass kept" */
-    bool value_log;             /* log colour scale (support size; values > 0) */
-    const char *title;          /* may be NULL */
+    const char *param_name; /* y axis: "top-p", "min-p", "top-k" */
+    const double *hf;       /* [n_params * n_temps]: hf[p * n_temps + t], HF order
+                               (temperature, then truncation) */
+    const double *llama;    /* same shape, llama.cpp order (truncation, then T) */
+    const char *value_name; /* colour bar label: "entropy (nats)", "mass kept" */
+    bool value_log;         /* log colour scale (support size; values > 0) */
+    const char *title;      /* may be NULL */
 } ts_map_figure;
 
 /*
@@ -1655,16 +1699,16 @@ ts_status ts_hub_resolve_cached(const char *cache_dir, const char *repo_id, cons
                                 char *dir_out, size_t dir_size, char *err, size_t err_size);
 
 typedef struct ts_hub_pull_params {
-    const char *repo_id;   /* "gpt2", "openai-community/gpt2" (required) */
-    const char *revision;  /* branch, tag or commit; NULL = "main" */
-    const char *cache_dir; /* NULL = ts_hub_cache_dir() */
-    const char *endpoint;  /* NULL = $HF_ENDPOINT, else https://huggingface.co */
-    const char *token;     /* NULL = $HF_TOKEN, else the token file `huggingface-cli login`
-                              wrote ($HF_TOKEN_PATH, $HF_HOME/token); "" = none.
-                              Sent as Authorization: Bearer. */
-    int offline;           /* -1 = from $HF_HUB_OFFLINE / $TRANSFORMERS_OFFLINE, 0 no, 1 yes */
-    long timeout_s;        /* default of the two below, and how long to wait for another
-                              download's lock on a blob; 0 = 30 s */
+    const char *repo_id;    /* "gpt2", "openai-community/gpt2" (required) */
+    const char *revision;   /* branch, tag or commit; NULL = "main" */
+    const char *cache_dir;  /* NULL = ts_hub_cache_dir() */
+    const char *endpoint;   /* NULL = $HF_ENDPOINT, else https://huggingface.co */
+    const char *token;      /* NULL = $HF_TOKEN, else the token file `huggingface-cli login`
+                               wrote ($HF_TOKEN_PATH, $HF_HOME/token); "" = none.
+                               Sent as Authorization: Bearer. */
+    int offline;            /* -1 = from $HF_HUB_OFFLINE / $TRANSFORMERS_OFFLINE, 0 no, 1 yes */
+    long timeout_s;         /* default of the two below, and how long to wait for another
+                               download's lock on a blob; 0 = 30 s */
     long connect_timeout_s; /* TCP + TLS connect, per request; 0 = timeout_s */
     long stall_timeout_s;   /* a transfer averaging under 1 KiB/s for this long fails, and
                               each metadata request (API answer, HEAD) must end within
@@ -1683,8 +1727,8 @@ typedef enum ts_hub_event {
 
 typedef struct ts_hub_progress {
     ts_hub_event event;
-    const char *file;      /* name in the repo, borrowed for the call */
-    size_t file_index;     /* 0-based, of n_files */
+    const char *file;  /* name in the repo, borrowed for the call */
+    size_t file_index; /* 0-based, of n_files */
     size_t n_files;
     uint64_t done, total;  /* bytes of this file (total 0 when unknown) */
     uint64_t resumed_from; /* bytes already on disk when the download started */
@@ -1694,14 +1738,14 @@ typedef struct ts_hub_progress {
 typedef void (*ts_hub_progress_fn)(const ts_hub_progress *p, void *user);
 
 typedef struct ts_hub_pull_result {
-    char commit[41];                /* resolved commit hash */
+    char commit[41]; /* resolved commit hash */
     char snapshot_dir[TS_HUB_PATH_MAX];
-    size_t n_files;                 /* files in the snapshot we need */
-    size_t n_downloaded;            /* blobs fetched by this call */
-    uint64_t bytes_downloaded;      /* body bytes received by this call */
-    bool resumed;                   /* some download continued a .incomplete file */
-    bool up_to_date;                /* nothing was downloaded */
-    bool offline;                   /* answered from the cache with no network request */
+    size_t n_files;            /* files in the snapshot we need */
+    size_t n_downloaded;       /* blobs fetched by this call */
+    uint64_t bytes_downloaded; /* body bytes received by this call */
+    bool resumed;              /* some download continued a .incomplete file */
+    bool up_to_date;           /* nothing was downloaded */
+    bool offline;              /* answered from the cache with no network request */
 } ts_hub_pull_result;
 
 /*

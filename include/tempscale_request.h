@@ -39,13 +39,14 @@ extern "C" {
 typedef struct ts_session ts_session;
 
 typedef struct ts_session_params {
-    const char *model_dir;   /* checkpoint directory (config.json, safetensors, vocab, merges) */
-    const char *model_name;  /* name in results and /v1/models; NULL = model_dir's base name */
-    bool tokenizer_only;     /* load vocab.json + merges.txt only, no weights */
-    int32_t n_slots;         /* contexts in the pool: requests that run at once (default 1) */
-    int32_t n_threads;       /* threads per context; 0 = max(1, cores / n_slots) */
-    int32_t max_queue;       /* requests allowed to wait for a context; -1 = unbounded (default) */
-    ts_weights_type weights; /* how the matrices are held (ts_model_params.weights) */
+    const char *model_dir;    /* checkpoint directory (config.json, safetensors, vocab, merges) */
+    const char *model_name;   /* name in results and /v1/models; NULL = model_dir's base name */
+    bool tokenizer_only;      /* load vocab.json + merges.txt only, no weights */
+    int32_t n_slots;          /* contexts in the pool: requests that run at once (default 1) */
+    int32_t n_threads;        /* threads per context; 0 = max(1, cores / n_slots) */
+    int32_t max_queue;        /* requests allowed to wait for a context; -1 = unbounded (default) */
+    ts_weights_type weights;  /* how the matrices are held (ts_model_params.weights) */
+    ts_weights_memory memory; /* where stored ones live (ts_model_params.memory; 0 = auto) */
     const char *tokenizer_dir; /* vocab.json + merges.txt from elsewhere; NULL = model_dir */
 } ts_session_params;
 

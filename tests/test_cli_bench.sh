@@ -3,7 +3,8 @@
 # (tests/data/model_f16 + the real GPT-2 tokenizer from $TS_GPT2_TOKENIZER):
 #   --json parses and has the documented fields with positive speeds per thread
 #   count; the text table lists each thread count; --weights q8_0 (bundled model)
-#   reports the conversion, the fidelity and the per-phase profile; bad input
+#   reports the conversion, the fidelity and the per-phase profile;
+#   --weights-memory copy reports the background copy, auto why it did not; bad input
 #   exits 2 with a one-line message (unknown option, unknown weight type, Q8_0 on
 #   n_embd 16, missing fidelity text, prompt + generation beyond the context,
 #   --threads 0, missing model).
@@ -61,6 +62,22 @@ txt=$("$CLI" bench --model "$SRC/models/tiny-shakespeare" --weights q8_0 --threa
 echo "$txt" | grep -q 'KL(p_ref || p_q):  T=0.5' || fail "text prints the KL: $txt"
 echo "$txt" | grep -q 'top-1 agreement' || fail "text prints top-1 agreement: $txt"
 
+# --weights-memory copy on the bundled model (15 MB: auto leaves it mapped): the copy is complete
+# before the timed runs and reported; auto says why it did not copy
+out=$("$CLI" bench --model "$SRC/models/tiny-shakespeare" --weights-memory copy --threads 1 \
+      --prompt-tokens 4 --gen-tokens 2 --runs 1 --json) || fail "bench --weights-memory copy exited $?"
+echo "$out" | "$PY" -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["memory"] == "copy" and o["resident"] is True and o["resident_ms"] > 0, o
+assert o["matrix_bytes_per_token"] <= o["resident_bytes"] < o["matrix_bytes_per_token"] + 4096, o
+assert o["rss_after_resident_mb"] > 0, o
+' || fail "bench --weights-memory copy --json fields: $out"
+txt=$("$CLI" bench --model "$SRC/models/tiny-shakespeare" --threads 1 --prompt-tokens 4 \
+      --gen-tokens 2 --runs 1) || fail "bench auto text exited $?"
+echo "$txt" | grep -q 'resident  no: read from the file mapping (--weights-memory auto, under 32 MiB)' \
+    || fail "text says the model stayed mapped: $txt"
+
 expect_usage() { # expect_usage PATTERN ARGS...
     local pat=$1; shift
     local err rc
@@ -71,6 +88,7 @@ expect_usage() { # expect_usage PATTERN ARGS...
 expect_usage "unrecognized option" --bogus
 expect_usage "'q4' is not one of stored, f32, f16, bf16, q8_0" --model "$dir" --weights q4
 expect_usage "need n_embd a multiple of 32" --model "$dir" --weights q8_0
+expect_usage "'mmap' is not one of auto, mapped, copy" --model "$dir" --weights-memory mmap
 expect_usage "cannot open" --model "$SRC/models/tiny-shakespeare" --weights f32 --runs 1 --gen-tokens 1 --prompt-tokens 2 --fidelity-text /nonexistent
 expect_usage "exceed the model's context of 64 positions" --model "$dir" --prompt-tokens 60 --gen-tokens 10
 expect_usage "out of range" --model "$dir" --threads 0

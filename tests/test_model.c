@@ -23,6 +23,8 @@
  *     repacked in their own dtype: panel layout);
  *   - two contexts on one model evaluating concurrently in two threads give
  *     bit-identical logits to sequential runs;
+ *   - the background copy of the stored matrices into huge pages
+ *     (TS_MEMORY_COPY) gives bit-identical logits during and after the copy;
  *   - ts_model_eval does not allocate (malloc / calloc / realloc /
  *     posix_memalign counted; skipped under ASan, which owns malloc);
  * plus the kernels alone on odd sizes against float64 loops, and the F16
@@ -258,6 +260,7 @@ static int group_teardown(void **state)
 }
 
 static ts_weights_type g_weights = TS_WEIGHTS_STORED; /* how load() holds the matrices */
+static ts_weights_memory g_memory = TS_MEMORY_AUTO;   /* where load() keeps stored ones */
 
 static ts_model *load(const model_ref *m, int n_threads)
 {
@@ -265,6 +268,7 @@ static ts_model *load(const model_ref *m, int n_threads)
     ts_model_params mp = ts_model_default_params();
     mp.n_threads = n_threads;
     mp.weights = g_weights;
+    mp.memory = g_memory;
     ts_model *model = NULL;
     ts_status st = ts_model_load(m->dir, &mp, &model, err, sizeof err);
     if (st != TS_OK) fprintf(stderr, "load %s: %s\n", m->dir, err);
@@ -555,6 +559,100 @@ static void test_threads_bitwise(void **state)
             ts_model_free(model);
         }
     g_weights = TS_WEIGHTS_STORED;
+}
+
+/* Prefill (every position) then decode of the longest prompt: n * V logits into out. */
+static void prefill_decode(ts_model *model, const prompt_ref *p, size_t k, float *out)
+{
+    ts_context *ctx = new_ctx(model, true, 0);
+    eval_ok(ctx, p->ids, k);
+    size_t rows = 0;
+    const float *all = ts_context_all_logits(ctx, &rows);
+    assert_int_equal(rows, k);
+    memcpy(out, all, k * R.V * sizeof *out);
+    for (size_t t = k; t < p->n; t++) {
+        eval_ok(ctx, p->ids + t, 1);
+        memcpy(out + t * R.V, ts_context_logits(ctx), R.V * sizeof *out);
+    }
+    ts_context_free(ctx);
+}
+
+/*
+ * TS_MEMORY_COPY: the background copy of the stored matrices into anonymous
+ * memory changes no bit. Evals run while the copy is under way and after it
+ * is complete (ts_model_wait_resident), at 1 and 2 threads, give exactly the
+ * logits of the file mapping; the copy reports its size; TS_MEMORY_AUTO
+ * leaves these small fixtures mapped (under 32 MiB); converted weights are
+ * never copied again; ts_model_free stops a copy under way (ASan and
+ * valgrind check that nothing leaks).
+ */
+static void test_background_copy(void **state)
+{
+    (void)state;
+    for (size_t mi = 0; mi < R.n_models; mi++) {
+        const model_ref *m = &R.models[mi];
+        const prompt_ref *p = &m->prompts[m->n_prompts - 1];
+        const size_t k = p->n / 2;
+        float *ref = malloc(p->n * R.V * sizeof *ref), *got = malloc(p->n * R.V * sizeof *got);
+        assert_non_null(ref);
+        assert_non_null(got);
+        g_memory = TS_MEMORY_MAPPED;
+        ts_model *model = load(m, 2);
+        ts_weights_info wi;
+        ts_model_weights_info(model, &wi);
+        assert_int_equal(wi.memory, TS_MEMORY_MAPPED);
+        assert_false(wi.copying || wi.resident);
+        assert_false(ts_model_wait_resident(model));
+        prefill_decode(model, p, k, ref);
+        ts_model_free(model);
+
+        for (int nth = 1; nth <= 2; nth++) {
+            g_memory = TS_MEMORY_COPY;
+            model = load(m, nth);
+            prefill_decode(model, p, k, got); /* most likely during the copy: the same bits */
+            assert_memory_equal(ref, got, p->n * R.V * sizeof *got);
+            assert_true(ts_model_wait_resident(model));
+            ts_model_weights_info(model, &wi);
+            assert_true(wi.resident);
+            assert_false(wi.copying);
+            assert_true(wi.resident_bytes >= wi.matrix_bytes &&
+                        wi.resident_bytes < wi.matrix_bytes + 64 * 16 * TS_LT_COUNT);
+            assert_true(wi.resident_ms > 0);
+            memset(got, 0, p->n * R.V * sizeof *got);
+            prefill_decode(model, p, k, got); /* from the copy */
+            assert_memory_equal(ref, got, p->n * R.V * sizeof *got);
+            ts_model_free(model);
+        }
+        free(ref);
+        free(got);
+    }
+    const model_ref *m = &R.models[0];
+    g_memory = TS_MEMORY_AUTO; /* a few MB: stays on the mapping */
+    ts_model *model = load(m, 1);
+    ts_weights_info wi;
+    ts_model_weights_info(model, &wi);
+    assert_false(ts_model_wait_resident(model));
+    assert_int_equal(wi.memory, TS_MEMORY_AUTO);
+    ts_model_free(model);
+    g_memory = TS_MEMORY_COPY; /* converted weights are anonymous memory already */
+    g_weights = TS_WEIGHTS_F32;
+    model = load(m, 1);
+    assert_false(ts_model_wait_resident(model));
+    ts_model_free(model);
+    g_weights = TS_WEIGHTS_STORED;
+    for (int i = 0; i < 20; i++) /* freed at once: the copy is stopped and joined */
+        ts_model_free(load(m, 1));
+    g_memory = (ts_weights_memory)7;
+    char err[TS_ERR_SIZE] = "";
+    ts_model_params mp = ts_model_default_params();
+    mp.memory = g_memory;
+    assert_int_equal(ts_model_load(m->dir, &mp, &model, err, sizeof err), TS_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown weights memory 7"));
+    g_memory = TS_MEMORY_AUTO;
+    ts_weights_memory wm = TS_MEMORY_AUTO;
+    assert_true(ts_weights_memory_parse("Mapped", &wm) && wm == TS_MEMORY_MAPPED);
+    assert_false(ts_weights_memory_parse("mmap", &wm));
+    assert_string_equal(ts_weights_memory_name(TS_MEMORY_COPY), "copy");
 }
 
 /* Several samples from one prompt: truncate back and decode again, bit for bit. */
@@ -883,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_contexts),
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_background_copy),
         cmocka_unit_test(test_chunked_prefill),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_alloc_in_eval),

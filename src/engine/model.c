@@ -42,6 +42,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
@@ -51,12 +52,26 @@
 /* model                                                                    */
 /* ======================================================================== */
 
-/* One block: its matrices (the ts_layer_tensors entries with cols_c > 0) and
- * F32 copies of its vectors (LayerNorm parameters, biases), by ts_layer_tensor. */
+/* One block's F32 copies of its vectors (LayerNorm parameters, biases), by ts_layer_tensor. */
 typedef struct model_layer {
-    ts_mat m[TS_LT_COUNT];       /* matrices only; views of the mmap or of `packed` */
     const float *v[TS_LT_COUNT]; /* vectors only; into ts_model.vecs */
 } model_layer;
+
+/* The matrices a forward pass reads: one set of views, never changed once an eval can see it. */
+typedef struct model_mats {
+    ts_mat wte;     /* (V, C) */
+    ts_mat wpe;     /* (n_positions, C) */
+    ts_mat lm_head; /* (V, C) */
+    ts_mat *layer;  /* [n_layer][TS_LT_COUNT]: the ts_layer_tensors entries with cols_c > 0 */
+} model_mats;
+
+static inline ts_mat *layer_mat(const model_mats *s, size_t l, int k)
+{
+    return &s->layer[l * TS_LT_COUNT + (size_t)k];
+}
+
+/* State of the background copy (ts_model_params.memory). */
+enum { RES_NONE, RES_COPYING, RES_DONE, RES_FAILED };
 
 struct ts_model {
     ts_model_info info;
@@ -64,15 +79,28 @@ struct ts_model {
     ts_weights w;
     ts_tokenizer *tok;
     int32_t n_threads;
-    ts_mat wte;     /* (V, C) */
-    ts_mat wpe;     /* (n_positions, C) */
-    ts_mat lm_head; /* (V, C) */
+    model_mats base; /* views of the mmap, or of `packed` */
     model_layer *layers;
     float *ln_f_w, *ln_f_b; /* (C) */
     float *vecs;            /* one block holding every F32 vector above */
     void *packed;           /* converted matrices (anonymous mapping) or NULL */
     size_t packed_size;     /* bytes mapped at `packed` */
     ts_weights_info winfo;
+    /* The background copy: `copy` views into `res_map`, published by storing &copy into
+     * `mats` (which forward passes load once each) and then res_state = RES_DONE. */
+    _Atomic(const model_mats *) mats;
+    model_mats copy;
+    void *res_map;
+    size_t res_map_size;
+    double t_load0;   /* ts_seconds() when ts_model_load began */
+    size_t res_bytes; /* written by the copy before res_state = RES_DONE */
+    double res_ms;
+    _Atomic int res_state;  /* RES_* */
+    atomic_bool res_cancel; /* set by ts_model_free */
+    bool res_started;       /* res_thread is to be joined */
+    pthread_t res_thread;
+    pthread_mutex_t res_mu; /* with res_cv: ts_model_wait_resident */
+    pthread_cond_t res_cv;
 };
 
 /* Row blocks of a decode GEMV on row-major weights (mm_splitk_task): fixed, so the
@@ -80,6 +108,25 @@ struct ts_model {
 #define TS_SPLITK 8
 
 static const char *const k_weights_names[] = {"stored", "f32", "f16", "bf16", "q8_0"};
+static const char *const k_memory_names[] = {"auto", "mapped", "copy"};
+
+/* TS_MEMORY_AUTO copies the stored matrices into huge pages from this size on. */
+#define TS_RESIDENT_MIN_BYTES ((size_t)32 << 20)
+
+const char *ts_weights_memory_name(ts_weights_memory w)
+{
+    return (unsigned)w < sizeof k_memory_names / sizeof *k_memory_names ? k_memory_names[w] : "?";
+}
+
+bool ts_weights_memory_parse(const char *name, ts_weights_memory *out)
+{
+    for (size_t i = 0; name && i < sizeof k_memory_names / sizeof *k_memory_names; i++)
+        if (strcasecmp(name, k_memory_names[i]) == 0) {
+            *out = (ts_weights_memory)i;
+            return true;
+        }
+    return false;
+}
 
 const char *ts_weights_type_name(ts_weights_type w)
 {
@@ -245,7 +292,7 @@ static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t
     total += head_bytes;
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < TS_LT_COUNT; k++) {
-            const ts_mat *W = &m->layers[l].m[k];
+            const ts_mat *W = layer_mat(&m->base, l, k);
             if (ts_layer_tensors[k].cols_c == 0) continue;
             total += (ts_mat_bytes(dt, conv_layout, W->rows, W->cols) + 63) & ~(size_t)63;
             if (W->rows > max_k) max_k = W->rows;
@@ -273,15 +320,15 @@ static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", dir);
     }
     unsigned char *at = base;
-    conv_job j = {&m->lm_head, {at, dt, V, C, TS_LAYOUT_ROWS}, scratch, scratch_floats};
+    conv_job j = {&m->base.lm_head, {at, dt, V, C, TS_LAYOUT_ROWS}, scratch, scratch_floats};
     ts_threadpool_run(pool, conv_task, &j);
-    bool tied = m->lm_head.data == m->wte.data;
-    m->lm_head = j.dst;
-    if (tied) m->wte = j.dst;
+    bool tied = m->base.lm_head.data == m->base.wte.data;
+    m->base.lm_head = j.dst;
+    if (tied) m->base.wte = j.dst;
     at += head_bytes;
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < TS_LT_COUNT; k++) {
-            ts_mat *W = &m->layers[l].m[k];
+            ts_mat *W = layer_mat(&m->base, l, k);
             if (ts_layer_tensors[k].cols_c == 0) continue;
             conv_job jl = {W, {at, dt, W->rows, W->cols, conv_layout}, scratch, scratch_floats};
             ts_threadpool_run(pool, conv_task, &jl);
@@ -302,12 +349,125 @@ static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t
     return TS_OK;
 }
 
+/* ---- the background copy (ts_model_params.memory) ---------------------- */
+
+static void resident_finish(ts_model *m, int state)
+{
+    pthread_mutex_lock(&m->res_mu);
+    atomic_store_explicit(&m->res_state, state, memory_order_release);
+    pthread_cond_broadcast(&m->res_cv);
+    pthread_mutex_unlock(&m->res_mu);
+}
+
+/*
+ * Copy the matrices a decoded token streams (every block matrix and the
+ * vocabulary projection; wte with it when tied), byte for byte and in the
+ * same layout, into one anonymous mapping on huge pages; publish the views;
+ * drop the mapping's pages of what was copied. 1 MiB at a time, so that
+ * ts_model_free can stop it within a millisecond or so.
+ */
+static void *resident_thread(void *arg)
+{
+    ts_model *m = arg;
+    const size_t L = (size_t)m->info.n_layer;
+    const model_mats *b = &m->base;
+    size_t total =
+        (ts_mat_bytes(b->lm_head.dtype, b->lm_head.layout, b->lm_head.rows, b->lm_head.cols) + 63) &
+        ~(size_t)63;
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++)
+            if (ts_layer_tensors[k].cols_c > 0) {
+                const ts_mat *W = layer_mat(b, l, k);
+                total += (ts_mat_bytes(W->dtype, W->layout, W->rows, W->cols) + 63) & ~(size_t)63;
+            }
+    const size_t huge = (size_t)2 << 20;
+    size_t map_size = (total + 2 * huge - 1) & ~(huge - 1);
+    void *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        resident_finish(m, RES_FAILED);
+        return NULL;
+    }
+    m->res_map = map;
+    m->res_map_size = map_size;
+    unsigned char *at = (unsigned char *)(((uintptr_t)map + huge - 1) & ~(uintptr_t)(huge - 1));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(at, total, MADV_HUGEPAGE);
+#endif
+    m->copy = *b;
+    /* Copy one matrix into `at`; false when cancelled. */
+#define COPY_MAT(dst, src)                                                                         \
+    do {                                                                                           \
+        size_t n_ = ts_mat_bytes((src)->dtype, (src)->layout, (src)->rows, (src)->cols);           \
+        for (size_t o_ = 0; o_ < n_; o_ += (size_t)1 << 20) {                                      \
+            if (atomic_load_explicit(&m->res_cancel, memory_order_relaxed)) {                      \
+                resident_finish(m, RES_FAILED);                                                    \
+                return NULL;                                                                       \
+            }                                                                                      \
+            size_t c_ = n_ - o_ < ((size_t)1 << 20) ? n_ - o_ : (size_t)1 << 20;                   \
+            memcpy(at + o_, (const unsigned char *)(src)->data + o_, c_);                          \
+        }                                                                                          \
+        (dst)->data = at;                                                                          \
+        at += (n_ + 63) & ~(size_t)63;                                                             \
+    } while (0)
+    COPY_MAT(&m->copy.lm_head, &b->lm_head);
+    if (b->wte.data == b->lm_head.data) m->copy.wte = m->copy.lm_head;
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++)
+            if (ts_layer_tensors[k].cols_c > 0)
+                COPY_MAT(layer_mat(&m->copy, l, k), layer_mat(b, l, k));
+#undef COPY_MAT
+    (void)mprotect(map, map_size, PROT_READ);
+    m->res_bytes = total;
+    m->res_ms = (ts_seconds() - m->t_load0) * 1e3;
+    atomic_store_explicit(&m->mats, &m->copy, memory_order_release);
+    /* Evals that began before the switch may still read the mapping: its dropped pages come back
+       from the file on a touch, with the same bytes. */
+    release_pages(&m->w.lm_head);
+    for (size_t l = 0; l < L; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++)
+            if (ts_layer_tensors[k].cols_c > 0) release_pages(&m->w.layers[l].t[k]);
+    resident_finish(m, RES_DONE);
+    return NULL;
+}
+
+/* Start the background copy when params ask for it (stored weights only). */
+static void resident_start(ts_model *m)
+{
+    bool want =
+        m->winfo.mode == TS_WEIGHTS_STORED &&
+        (m->winfo.memory == TS_MEMORY_COPY ||
+         (m->winfo.memory == TS_MEMORY_AUTO && m->winfo.matrix_bytes >= TS_RESIDENT_MIN_BYTES));
+    if (!want) return;
+    atomic_store(&m->res_state, RES_COPYING);
+    if (pthread_create(&m->res_thread, NULL, resident_thread, m) != 0) {
+        atomic_store(&m->res_state, RES_FAILED);
+        return;
+    }
+    m->res_started = true;
+}
+
+bool ts_model_wait_resident(ts_model *m)
+{
+    pthread_mutex_lock(&m->res_mu);
+    while (atomic_load_explicit(&m->res_state, memory_order_acquire) == RES_COPYING)
+        pthread_cond_wait(&m->res_cv, &m->res_mu);
+    pthread_mutex_unlock(&m->res_mu);
+    return atomic_load_explicit(&m->res_state, memory_order_acquire) == RES_DONE;
+}
+
 ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model **out, char *err,
                         size_t err_size)
 {
+    const double t_load0 = ts_seconds();
     *out = NULL;
     ts_model *m = calloc(1, sizeof *m);
     if (!m) return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", dir);
+    m->t_load0 = t_load0;
+    atomic_init(&m->mats, &m->base);
+    atomic_init(&m->res_state, RES_NONE);
+    atomic_init(&m->res_cancel, false);
+    pthread_mutex_init(&m->res_mu, NULL);
+    pthread_cond_init(&m->res_cv, NULL);
     ts_status st = ts_config_load(dir, &m->info, err, err_size);
     if (st == TS_OK) st = ts_safetensors_open(dir, &m->st, err, err_size);
     if (st == TS_OK) st = ts_weights_bind(m->st, &m->info, &m->w, err, err_size);
@@ -326,17 +486,18 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
     }
 
     /* Matrix views (the binder checked the shapes; re-check what the kernels rely on). */
-    m->wte = mat_of(&m->w.wte);
-    m->wpe = mat_of(&m->w.wpe);
-    m->lm_head = mat_of(&m->w.lm_head);
+    m->base.wte = mat_of(&m->w.wte);
+    m->base.wpe = mat_of(&m->w.wpe);
+    m->base.lm_head = mat_of(&m->w.lm_head);
     bool ok = mat_ok(&m->w.wte, V, C) && mat_ok(&m->w.wpe, P, C) && mat_ok(&m->w.lm_head, V, C);
     size_t per_layer = 0; /* F32 vector elements per block, from the tensor table */
     for (int k = 0; k < TS_LT_COUNT; k++)
         if (ts_layer_tensors[k].cols_c == 0) per_layer += (size_t)ts_layer_tensors[k].rows_c * C;
     m->layers = calloc(L ? L : 1, sizeof *m->layers);
+    m->base.layer = calloc((L ? L : 1) * TS_LT_COUNT, sizeof *m->base.layer);
     size_t n_vecs = L * per_layer + 2 * C;
     m->vecs = malloc(n_vecs * sizeof *m->vecs);
-    if (!m->layers || !m->vecs) {
+    if (!m->layers || !m->base.layer || !m->vecs) {
         ts_model_free(m);
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: out of memory", dir);
     }
@@ -347,7 +508,7 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
             const ts_tensor *t = &m->w.layers[l].t[k];
             size_t rows = (size_t)d->rows_c * C;
             if (d->cols_c > 0) {
-                m->layers[l].m[k] = mat_of(t);
+                *layer_mat(&m->base, l, k) = mat_of(t);
                 ok = mat_ok(t, rows, (size_t)d->cols_c * C);
             } else {
                 ok = vec_f32(t, rows, v);
@@ -367,6 +528,12 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
     }
     m->n_threads = params && params->n_threads > 0 ? params->n_threads : ts_threadpool_n_cores();
     m->winfo.mode = params ? params->weights : TS_WEIGHTS_STORED;
+    m->winfo.memory = params ? params->memory : TS_MEMORY_AUTO;
+    if ((unsigned)m->winfo.memory > TS_MEMORY_COPY) {
+        int bad = (int)m->winfo.memory;
+        ts_model_free(m);
+        return ts_errorf(err, err_size, TS_ERR_INVALID, "%s: unknown weights memory %d", dir, bad);
+    }
     if ((unsigned)m->winfo.mode > TS_WEIGHTS_Q8_0) {
         int bad = (int)m->winfo.mode;
         ts_model_free(m);
@@ -380,11 +547,11 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
             return st;
         }
     }
-    m->winfo.matrix_bytes = ts_mat_bytes(m->lm_head.dtype, m->lm_head.layout, V, C);
+    m->winfo.matrix_bytes = ts_mat_bytes(m->base.lm_head.dtype, m->base.lm_head.layout, V, C);
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < TS_LT_COUNT; k++)
             if (ts_layer_tensors[k].cols_c > 0) {
-                const ts_mat *W = &m->layers[l].m[k];
+                const ts_mat *W = layer_mat(&m->base, l, k);
                 m->winfo.matrix_bytes += ts_mat_bytes(W->dtype, W->layout, W->rows, W->cols);
             }
 
@@ -408,6 +575,7 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
                          "%s: vocab.json has %zu tokens but config.json vocab_size is %zu", vocab,
                          n_tok, V);
     }
+    resident_start(m);
     *out = m;
     return TS_OK;
 }
@@ -415,10 +583,18 @@ ts_status ts_model_load(const char *dir, const ts_model_params *params, ts_model
 void ts_model_free(ts_model *model)
 {
     if (!model) return;
+    if (model->res_started) {
+        atomic_store(&model->res_cancel, true);
+        pthread_join(model->res_thread, NULL);
+    }
+    if (model->res_map) munmap(model->res_map, model->res_map_size);
+    pthread_mutex_destroy(&model->res_mu);
+    pthread_cond_destroy(&model->res_cv);
     ts_tokenizer_free(model->tok);
     if (model->st) ts_weights_release(&model->w);
     ts_safetensors_close(model->st);
     free(model->layers);
+    free(model->base.layer);
     free(model->vecs);
     if (model->packed) munmap(model->packed, model->packed_size);
     free(model);
@@ -436,7 +612,14 @@ const ts_tokenizer *ts_model_tokenizer(const ts_model *model)
 
 void ts_model_weights_info(const ts_model *model, ts_weights_info *out)
 {
+    int state = atomic_load_explicit(&model->res_state, memory_order_acquire);
     *out = model->winfo;
+    out->copying = state == RES_COPYING;
+    out->resident = state == RES_DONE;
+    if (out->resident) { /* written before RES_DONE was stored */
+        out->resident_bytes = model->res_bytes;
+        out->resident_ms = model->res_ms;
+    }
 }
 
 /* ======================================================================== */
@@ -699,6 +882,7 @@ static void mm_task(void *arg, int ith, int nth)
 /* logits[T][V] = X[T][C] . Wᵀ for W (V, C): the vocabulary projection. */
 typedef struct head_job {
     ts_context *ctx;
+    const ts_mat *W; /* (V, C) */
     const float *X;
     size_t T;
     float *logits;
@@ -707,7 +891,7 @@ typedef struct head_job {
 static void head_task(void *arg, int ith, int nth)
 {
     const head_job *j = arg;
-    const ts_mat *W = &j->ctx->model->lm_head;
+    const ts_mat *W = j->W;
     const size_t V = W->rows, C = W->cols, T = j->T;
     size_t r0, r1;
     split_range(V, ith, nth, 16, &r0, &r1);
@@ -873,20 +1057,22 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
     const ts_model *m = ctx->model;
     const size_t C = (size_t)m->info.n_embd, L = (size_t)m->info.n_layer;
     const size_t p0 = ctx->n_past;
+    /* The matrices: the mapping's or the background copy's, the same set for the whole pass. */
+    const model_mats *M = atomic_load_explicit(&m->mats, memory_order_acquire);
 
     /* x = wte[token] + wpe[pos] */
     PHASE(TS_PHASE_EMBED, {
         for (size_t t = 0; t < T; t++) {
             float *x = ctx->x + t * C, *pe = ctx->tmp;
-            ts_mat_row_f32(&m->wte, (size_t)tokens[t], 0, C, x);
-            ts_mat_row_f32(&m->wpe, p0 + t, 0, C, pe);
+            ts_mat_row_f32(&M->wte, (size_t)tokens[t], 0, C, x);
+            ts_mat_row_f32(&M->wpe, p0 + t, 0, C, pe);
             for (size_t i = 0; i < C; i++)
                 x[i] += pe[i];
         }
     });
 
     for (size_t l = 0; l < L; l++) {
-        const ts_mat *W = m->layers[l].m;
+        const ts_mat *W = layer_mat(M, l, 0);
         const float *const *v = m->layers[l].v;
         PHASE(TS_PHASE_LAYERNORM,
               layernorm(ctx, ctx->xn, ctx->x, v[TS_LT_LN_1_W], v[TS_LT_LN_1_B], T));
@@ -917,7 +1103,7 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
     size_t rows = every_row ? T : 1;
     const float *last = every_row ? ctx->x : ctx->x + (T - 1) * C;
     PHASE(TS_PHASE_LAYERNORM, layernorm(ctx, ctx->xn, last, m->ln_f_w, m->ln_f_b, rows));
-    head_job hj = {ctx, ctx->xn, rows, logits};
+    head_job hj = {ctx, &M->lm_head, ctx->xn, rows, logits};
     PHASE(TS_PHASE_LM_HEAD, ts_threadpool_run(ctx->pool, head_task, &hj));
 }
 

@@ -91,6 +91,7 @@ ts_status ts_session_open(const ts_session_params *params, ts_session **out, cha
         ts_model_params mp = ts_model_default_params();
         mp.n_threads = nth;
         mp.weights = p.weights;
+        mp.memory = p.memory;
         mp.tokenizer_dir = p.tokenizer_dir;
         st = ts_model_load(p.model_dir, &mp, &s->model, err, err_size);
         if (st == TS_OK) {
