@@ -13,12 +13,12 @@
 #include <stdlib.h>
 
 /* Programmer bugs only; never for bad input. */
-#define TS_ASSERT(cond)                                                                  \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                     \
-        }                                                                                \
+#define TS_ASSERT(cond)                                                                            \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);           \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /*
@@ -58,8 +58,8 @@ static inline int ts_mul_overflows(size_t a, size_t b, size_t *out)
  * *fd (close it) and *size. TS_ERR_IO naming the path ("not a regular file",
  * errno's text), TS_ERR_RANGE when it is larger than max_bytes.
  */
-ts_status ts_open_regular(const char *path, uint64_t max_bytes, int *fd, uint64_t *size,
-                          char *err, size_t err_size);
+ts_status ts_open_regular(const char *path, uint64_t max_bytes, int *fd, uint64_t *size, char *err,
+                          size_t err_size);
 
 /*
  * ts_read_file (public, tempscale.h) with another cap: the file must be a
@@ -102,8 +102,7 @@ ts_status ts_json_load_file(const char *path, uint64_t max_bytes, struct cJSON *
  */
 ts_status ts_atomic_open(const char *path, FILE **f, char *tmp, size_t tmp_size, char *err,
                          size_t err_size);
-ts_status ts_atomic_commit(FILE *f, const char *tmp, const char *path, char *err,
-                           size_t err_size);
+ts_status ts_atomic_commit(FILE *f, const char *tmp, const char *path, char *err, size_t err_size);
 void ts_atomic_abort(FILE *f, const char *tmp);
 
 /* ---- temperature math internals (src/core/softmax.c, src/core/stats.c, src/sampling/sampler.c) */
@@ -140,11 +139,11 @@ double ts_counter_uniform(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 
 /* A view of one tensor inside a mapped file. */
 typedef struct ts_tensor {
-    const char *name;   /* borrowed from the ts_safetensors */
-    const void *data;   /* borrowed from the mmap; little-endian; NOT guaranteed
-                           aligned (ts_weights_bind checks the tensors it binds) */
-    ts_dtype dtype;     /* meaningful only when supported */
-    int32_t ndim;       /* may exceed 4: then shape[] holds the first 4 dims */
+    const char *name; /* borrowed from the ts_safetensors */
+    const void *data; /* borrowed from the mmap; little-endian; NOT guaranteed
+                         aligned (ts_weights_bind checks the tensors it binds) */
+    ts_dtype dtype;   /* meaningful only when supported */
+    int32_t ndim;     /* may exceed 4: then shape[] holds the first 4 dims */
     int64_t shape[4];
     size_t nbytes;
     bool supported;         /* dtype is F32, F16 or BF16 */
@@ -182,12 +181,12 @@ const char *ts_safetensors_path(const ts_safetensors *st);
  * ts_shard_name_ok. Messages name the path and the entry.
  */
 typedef struct ts_weight_map {
-    size_t n;               /* entries, in file order */
-    const char **tensor;    /* [n] tensor names */
-    const char **shard;     /* [n] each entry's shard (a string of shards[]) */
-    const char **shards;    /* [n_shards] the distinct shard names, sorted */
+    size_t n;            /* entries, in file order */
+    const char **tensor; /* [n] tensor names */
+    const char **shard;  /* [n] each entry's shard (a string of shards[]) */
+    const char **shards; /* [n_shards] the distinct shard names, sorted */
     size_t n_shards;
-    struct cJSON *root;     /* owns the strings above */
+    struct cJSON *root; /* owns the strings above */
 } ts_weight_map;
 ts_status ts_weight_map_load(const char *index_path, ts_weight_map *map, char *err,
                              size_t err_size);
@@ -241,11 +240,11 @@ typedef struct ts_layer_weights {
 } ts_layer_weights;
 
 typedef struct ts_weights {
-    ts_tensor wte;              /* (V, C) */
-    ts_tensor wpe;              /* (n_positions, C) */
-    ts_layer_weights *layers;   /* [n_layer], owned */
-    ts_tensor ln_f_w, ln_f_b;   /* (C), (C) */
-    ts_tensor lm_head;          /* (V, C); a copy of wte's view when tied */
+    ts_tensor wte;            /* (V, C) */
+    ts_tensor wpe;            /* (n_positions, C) */
+    ts_layer_weights *layers; /* [n_layer], owned */
+    ts_tensor ln_f_w, ln_f_b; /* (C), (C) */
+    ts_tensor lm_head;        /* (V, C); a copy of wte's view when tied */
     bool tied;
 } ts_weights;
 
@@ -254,12 +253,12 @@ typedef struct ts_weights {
  * info->dtype (of the matrices), info->n_params and info->tied_lm_head.
  * Ignores attn.bias / attn.masked_bias buffers. The views borrow from st.
  */
-ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weights *w,
-                          char *err, size_t err_size);
+ts_status ts_weights_bind(const ts_safetensors *st, ts_model_info *info, ts_weights *w, char *err,
+                          size_t err_size);
 void ts_weights_release(ts_weights *w);
 
-
-/* ---- model internals (src/engine/model.c, src/engine/kernels.c, src/engine/threadpool.c) ------ */
+/* ---- model internals (src/engine/model.c, src/engine/kernels.c, src/engine/threadpool.c) ------
+ */
 
 /*
  * Thread pool (src/engine/threadpool.c): n_threads - 1 persistent workers plus the
@@ -369,8 +368,14 @@ void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
  *   ts_gemm_xw: Y[T][n0:n1] += X[T][K] . W[K][n0:n1]   (W (K, N) Conv1D, any layout; ldY = N;
  *               PANELS: n0, n1 as for ts_gemv_xw)
  *   ts_gemm_wx: Y[t][r] = X[t][0:K] . W[r][0:K], r in [r0, r1)   (W (V, K) rows; ldY = ldy)
- * scratch: 64-byte aligned, K * 32 floats (a packed panel, or 32 dequantized rows).
+ * scratch: 64-byte aligned, K * 96 floats (a packed panel, 32 dequantized rows, or the
+ * Q8_0 integer path's int16 panel and 128 quantized rows of X).
+ * ts_gemm_q8_int16(): ts_gemm_xw on Q8_0 rounds X to int16 per block of 32 as
+ * the decode GEMVs do and multiplies in integers (AVX512-VNNI); otherwise it
+ * multiplies dequantized weights by X in F32. Prefill and decode agree within
+ * 1e-3 either way.
  */
+bool ts_gemm_q8_int16(void);
 bool ts_gemm_available(void);
 void ts_gemm_xw(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0, size_t n1,
                 float *scratch);
@@ -577,8 +582,8 @@ void ts_plot_text(cairo_t *cr, double x, double y, double size, double align_x, 
 void ts_plot_text_rotated(cairo_t *cr, double x, double y, double size, double align_x,
                           double align_y, double angle, const char *utf8);
 /* Same as ts_plot_text_rotated, logged under role. */
-void ts_plot_text_as(cairo_t *cr, const char *role, double x, double y, double size,
-                     double align_x, double align_y, double angle, const char *utf8);
+void ts_plot_text_as(cairo_t *cr, const char *role, double x, double y, double size, double align_x,
+                     double align_y, double angle, const char *utf8);
 /* Width in points of utf8 at size (current weight). */
 double ts_plot_text_width(cairo_t *cr, double size, const char *utf8);
 /* Height of a line of text at size (ascent + descent). */
@@ -696,8 +701,8 @@ void ts_plot_legend(cairo_t *cr, double x, double y, const char *const *labels,
  * coverage wins (order: top right, top left, bottom right, bottom left, top
  * middle, bottom middle). Returns the number of points covered.
  */
-size_t ts_plot_best_spot(const ts_axes *ax, double w, double h, const double *px,
-                         const double *py, size_t n, double *x, double *y);
+size_t ts_plot_best_spot(const ts_axes *ax, double w, double h, const double *px, const double *py,
+                         size_t n, double *x, double *y);
 
 /*
  * A vertical colour bar at (x, y, w, h): map over [vmin, vmax] (log: vmin > 0),
@@ -856,8 +861,8 @@ double ts_classwise_finish(ts_classwise *c);
  * id, sha1("blob <size>\0" + bytes) — the two kinds of hub etags. hex must
  * hold 65 bytes. Uses OpenSSL's libcrypto (EVP).
  */
-ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t hex_size,
-                             char *err, size_t err_size);
+ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t hex_size, char *err,
+                             size_t err_size);
 
 /*
  * The parsers of what a hub (or something pretending to be one) sends,
@@ -867,17 +872,17 @@ ts_status ts_hub_file_digest(const char *path, bool git_blob, char *hex, size_t 
 
 /* What tempscale reads from the headers of one HTTP response. */
 typedef struct ts_http_head {
-    long status;                /* from the status line; 0 when absent or malformed */
-    char etag[128];             /* ETag, as sent (trimmed) */
-    char linked_etag[128];      /* X-Linked-Etag */
-    char commit[64];            /* X-Repo-Commit */
-    char location[2048];        /* Location */
-    char error_code[64];        /* X-Error-Code */
-    char error_message[256];    /* X-Error-Message (cut to fit: only shown, escaped) */
-    int64_t linked_size;        /* X-Linked-Size; -1 when absent */
-    int64_t content_length;     /* Content-Length; -1 when absent */
-    char bad[32];               /* the first header we use that was malformed or too
-                                   long to keep whole ("" when none) */
+    long status;             /* from the status line; 0 when absent or malformed */
+    char etag[128];          /* ETag, as sent (trimmed) */
+    char linked_etag[128];   /* X-Linked-Etag */
+    char commit[64];         /* X-Repo-Commit */
+    char location[2048];     /* Location */
+    char error_code[64];     /* X-Error-Code */
+    char error_message[256]; /* X-Error-Message (cut to fit: only shown, escaped) */
+    int64_t linked_size;     /* X-Linked-Size; -1 when absent */
+    int64_t content_length;  /* Content-Length; -1 when absent */
+    char bad[32];            /* the first header we use that was malformed or too
+                                long to keep whole ("" when none) */
 } ts_http_head;
 
 /* Forget every header (before a new response). */

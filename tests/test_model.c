@@ -889,8 +889,8 @@ static void test_kernels(void **state)
                 X[i] = (float)cos((double)i * 0.37);
             for (size_t i = 0; i < TT * 53; i++)
                 Y[i] = 0.25f;
-            static float panel[37 * 32] __attribute__((aligned(64)));
-            ts_gemm_xw(Y, X, TT, &W, 3, 50, panel); /* X (TT, K=37) */
+            static float panel[53 * 96] __attribute__((aligned(64))); /* K * 96, K <= 53 */
+            ts_gemm_xw(Y, X, TT, &W, 3, 50, panel);                   /* X (TT, K=37) */
             for (size_t t = 0; t < TT; t++)
                 for (size_t j = 0; j < N; j++) {
                     double r = 0.25;

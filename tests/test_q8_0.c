@@ -13,7 +13,9 @@
  *     loops over the same stored values (ts_mat_row_f32 / mat element reads):
  *     relative tolerance 1e-5, odd sizes so that every tail runs. Q8_0 GEMVs
  *     round x to int16 per block of 32 first (kernels.c, rows_scalar_q8); their
- *     reference does the same with rint(x / (max|x| / 32767)).
+ *     reference does the same with rint(x / (max|x| / 32767)), and so does the
+ *     Q8_0 GEMM's where it multiplies in integers (AVX512-VNNI,
+ *     ts_gemm_q8_int16); T = 11 rows run its 4-row tiles and the 1-row tail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,7 +217,7 @@ static void test_kernels_all_layouts(void **state)
     (void)state;
     enum { K = 96, N = 75, T = 11 }; /* K a multiple of 32 (Q8_0); N odd: panel tail of 11 */
     static float w[K * N], x[K], X[T * K], Y[T * N];
-    static float y[N + 8], scratch[K * 32] __attribute__((aligned(64)));
+    static float y[N + 8], scratch[K * 96] __attribute__((aligned(64)));
     uint32_t s = 7;
     for (size_t i = 0; i < K * N; i++) {
         s = s * 1664525u + 1013904223u;
@@ -259,18 +261,28 @@ static void test_kernels_all_layouts(void **state)
                 close_to(y[j], ref[j], "gemv_xw", &W);
             for (size_t j = N; j < N + 8; j++)
                 assert_true(y[j] == -7.0f);
-            /* GEMM: Y = 0.25 + X . W over [32, N) */
+            /* GEMM: Y = 0.25 + X . W over [32, N); Q8_0's integer path sees X as the GEMV
+               sees x (int16 per block) */
             for (size_t i = 0; i < T * N; i++)
                 Y[i] = 0.25f;
             ts_gemm_xw(Y, X, T, &W, 32, N, scratch);
-            for (size_t t = 0; t < T; t++)
+            const bool q8_int = cases[ci].dt == TS_DTYPE_Q8_0 && ts_gemm_q8_int16();
+            for (size_t t = 0; t < T; t++) {
+                double Xs[K];
+                for (size_t k = 0; k < K; k++)
+                    Xs[k] = X[t * K + k];
+                if (q8_int) x_as_q8_gemv_sees(X + t * K, K, Xs);
                 for (size_t j = 0; j < N; j++) {
                     double r = 0.25;
                     if (j >= 32)
                         for (size_t k = 0; k < K; k++)
-                            r += (double)X[t * K + k] * at(&W, k, j);
+                            r += Xs[k] * at(&W, k, j);
                     close_to(Y[t * N + j], r, "gemm_xw", &W);
                 }
+            }
+            if (cases[ci].dt == TS_DTYPE_Q8_0 && isa == TS_ISA_AVX512)
+                printf("# Q8_0 GEMM on AVX-512: %s\n",
+                       q8_int ? "int16 x, integer dot products (VNNI)" : "F32 x (no VNNI)");
             /* the OpenBLAS fallback's column blocks */
             static float cols[K * 40];
             ts_mat_cols_f32(&W, 30, 40, cols);

@@ -1319,6 +1319,119 @@ static inline void transpose16(const float *src, size_t lds, float *dst, size_t 
         _mm512_storeu_ps(dst + (size_t)i * ldd, r[i]);
 }
 
+#ifdef __AVX512VNNI__
+/*
+ * Q8_0 prefill with integer dot products (AVX512-VNNI vpdpwssd): the rows of X
+ * are rounded to int16 per block of 32 exactly as the decode GEMVs round x
+ * (x_to_i16: dx = max|x| / 32767), the weights' int8 are widened to int16 in a
+ * packed panel, and each block's 32 products per output are summed exactly in
+ * int32, then scaled by d_w * dx into an F32 accumulator. So prefill and decode
+ * see the same x (tests/test_bundled_model.c: within 1e-3 of each other) and
+ * one vpdpwssd does 32 multiply-adds where vfmadd231ps does 16.
+ *
+ * Panel of 32 outputs j..j+31, per block kb: pw[kb][16 pairs g][32 n] int32
+ * words each holding (w[n][32kb+2g], w[n][32kb+2g+1]) as int16, and
+ * dw[kb][32] the F32 block scales (0 past the matrix's last column).
+ */
+#define Q8G_ROWS 128 /* rows of X quantized at a time (scratch: K * 96 floats in all) */
+
+static void q8_pack_panel(const unsigned char *w, size_t rb, size_t nb, size_t nr, int32_t *pw,
+                          float *dw)
+{
+    /* Row by row (one sequential stream each; 32 rows read block by block are 32 streams
+       and miss): pw[kb][n][16 words], then each block transposed in place. */
+    for (size_t n = 0; n < 32; n++)
+        for (size_t kb = 0; kb < nb; kb++) {
+            int32_t *d = pw + (kb * 32 + n) * 16;
+            if (n < nr) {
+                const unsigned char *b = w + n * rb + kb * Q8_BYTES;
+                _mm512_store_si512(
+                    (void *)d, _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 2))));
+                dw[kb * 32 + n] = _cvtsh_ss(load_u16(b, 0));
+            } else {
+                _mm512_store_si512((void *)d, _mm512_setzero_si512());
+                dw[kb * 32 + n] = 0.0f;
+            }
+        }
+    int32_t tmp[32][16] __attribute__((aligned(64)));
+    for (size_t kb = 0; kb < nb; kb++) { /* [n][g] -> [g][n]: two 16 x 16 word transposes */
+        float *blk = (float *)(pw + kb * 16 * 32);
+        memcpy(tmp, blk, sizeof tmp);
+        transpose16((const float *)&tmp[0][0], 16, blk, 32);
+        transpose16((const float *)&tmp[16][0], 16, blk + 16, 32);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+q8_tile(float *Y, size_t ldy, const int16_t *xq, size_t K, const float *dx, const int32_t *pw,
+        const float *dw, size_t nb, __mmask16 m0, __mmask16 m1, const int MR)
+{
+    __m512 acc[4][2];
+    for (int i = 0; i < MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (size_t kb = 0; kb < nb; kb++) {
+        __m512i ia[4][2];
+        for (int i = 0; i < MR; i++)
+            ia[i][0] = ia[i][1] = _mm512_setzero_si512();
+        const int32_t *p = pw + kb * 16 * 32;
+        const int16_t *xb = xq + kb * QK;
+#pragma GCC unroll 16
+        for (int g = 0; g < 16; g++) {
+            __m512i b0 = _mm512_load_si512((const void *)(p + g * 32));
+            __m512i b1 = _mm512_load_si512((const void *)(p + g * 32 + 16));
+            for (int i = 0; i < MR; i++) {
+                int32_t pair;
+                memcpy(&pair, xb + (size_t)i * K + 2 * g, sizeof pair);
+                __m512i a = _mm512_set1_epi32(pair);
+                ia[i][0] = _mm512_dpwssd_epi32(ia[i][0], a, b0);
+                ia[i][1] = _mm512_dpwssd_epi32(ia[i][1], a, b1);
+            }
+        }
+        __m512 d0 = _mm512_load_ps(dw + kb * 32), d1 = _mm512_load_ps(dw + kb * 32 + 16);
+        for (int i = 0; i < MR; i++) {
+            __m512 sx = _mm512_set1_ps(dx[(size_t)i * nb + kb]);
+            acc[i][0] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][0]), _mm512_mul_ps(d0, sx), acc[i][0]);
+            acc[i][1] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][1]), _mm512_mul_ps(d1, sx), acc[i][1]);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        float *y = Y + (size_t)i * ldy;
+        _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc[i][0]));
+        _mm512_mask_storeu_ps(y + 16, m1,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc[i][1]));
+    }
+}
+
+/* Y[T][n0:n1] += X . W for W (K, N) Q8_0 in TS_LAYOUT_COLS; K a multiple of 32. */
+static void gemm_xw_q8_vnni(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
+                            size_t n1, float *scratch)
+{
+    const size_t K = W->rows, N = W->cols, nb = K / QK, rb = nb * Q8_BYTES;
+    int32_t *pw = (int32_t *)scratch;                /* K * 16 words */
+    float *dw = scratch + K * 16;                    /* K floats */
+    int16_t *xq = (int16_t *)(scratch + K * 17);     /* Q8G_ROWS * K int16 */
+    float *dx = scratch + K * 17 + Q8G_ROWS * K / 2; /* Q8G_ROWS * nb (< K * 96 in all) */
+    for (size_t t0 = 0; t0 < T; t0 += Q8G_ROWS) {
+        const size_t tn = T - t0 < Q8G_ROWS ? T - t0 : Q8G_ROWS;
+        for (size_t t = 0; t < tn; t++)
+            x_to_i16(X + (t0 + t) * K, K, xq + t * K, dx + t * nb);
+        for (size_t j = n0; j < n1; j += 32) {
+            const size_t nr = n1 - j < 32 ? n1 - j : 32;
+            const __mmask16 m0 = tail_mask(nr), m1 = nr > 16 ? tail_mask(nr - 16) : 0;
+            q8_pack_panel((const unsigned char *)W->data + j * rb, rb, nb, nr, pw, dw);
+            float *y = Y + t0 * N + j;
+            size_t t = 0;
+            for (; t + 4 <= tn; t += 4)
+                q8_tile(y + t * N, N, xq + t * K, K, dx + t * nb, pw, dw, nb, m0, m1, 4);
+            for (; t < tn; t++)
+                q8_tile(y + t * N, N, xq + t * K, K, dx + t * nb, pw, dw, nb, m0, m1, 1);
+        }
+    }
+}
+#endif /* __AVX512VNNI__ */
+
 static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
                            size_t n1, float *scratch)
 {
@@ -1350,6 +1463,12 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
         }
         return;
     case TS_LAYOUT_COLS: /* rows of the transpose are output columns */
+#ifdef __AVX512VNNI__
+        if (W->dtype == TS_DTYPE_Q8_0 && ts_gemm_q8_int16()) {
+            gemm_xw_q8_vnni(Y, X, T, W, n0, n1, scratch);
+            return;
+        }
+#endif
         for (size_t j = n0; j < n1; j += 32) {
             size_t nr = n1 - j < 32 ? n1 - j : 32;
             if (W->dtype == TS_DTYPE_Q8_0) { /* K is a multiple of 32 (whole blocks) */
@@ -1622,6 +1741,21 @@ void ts_convert_f32(ts_dtype dt, const float *src, void *dst, size_t n)
         quantize_q8_scalar(src, dst, n);
         return;
     }
+}
+
+bool ts_gemm_q8_int16(void)
+{
+#if defined(TS_HAVE_AVX512) && defined(__AVX512VNNI__)
+    static atomic_int vnni = -1; /* resolved once; a benign race: every thread computes the same */
+    int v = atomic_load_explicit(&vnni, memory_order_relaxed);
+    if (v < 0) {
+        v = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
+        atomic_store_explicit(&vnni, v, memory_order_relaxed);
+    }
+    return v == 1 && ts_kernels_isa() == TS_ISA_AVX512;
+#else
+    return false;
+#endif
 }
 
 bool ts_gemm_available(void)

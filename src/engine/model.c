@@ -18,7 +18,10 @@
  * Conv1D matrices as 32-column panels (TS_LAYOUT_PANELS), Q8_0 ones
  * transposed so that blocks run along the input (TS_LAYOUT_COLS), the
  * vocabulary projection row-major. Nothing is built lazily, so contexts on
- * one model may run concurrently (tests/test_model.c checks it).
+ * one model may run concurrently (tests/test_model.c checks it). Stored
+ * weights (ts_model_params.memory, default auto) are copied unchanged into
+ * huge pages by a background thread after the load; the copy's views are
+ * published whole (one atomic pointer) and each forward pass reads one set.
  *
  * Two paths, the same numbers (both are checked against PyTorch at every
  * position by tests/test_model.c):
