@@ -12,6 +12,11 @@
  * than the caches, so every call streams them from DRAM. "wx 256x768 (L2)"
  * repeats a cache-resident block: the kernel's compute ceiling. Best of N.
  * "read" is a plain AVX sum over the same bytes: the bandwidth ceiling.
+ *
+ * Then the prefill GEMMs (ts_gemm_xw, one thread, 128 rows of X, the same two
+ * shapes, weights in huge pages) in GFLOP/s against the core's own peak,
+ * measured here with a loop of independent 512-bit FMAs (and of vpdpwssd, the
+ * Q8_0 integer path's instruction, where AVX512-VNNI exists).
  */
 #include "internal.h"
 
@@ -79,6 +84,101 @@ typedef struct bench_cfg {
     ts_layout lay;
     const char *name;
 } bench_cfg;
+
+#if defined(__AVX512F__)
+/* Peak rate of one core: 12 independent chains of 512-bit FMAs (GFLOP/s, 32 per instruction). */
+static double fma_peak_gflops(void)
+{
+    __m512 a[12], b = _mm512_set1_ps(1.0000001f), c = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++)
+        a[i] = _mm512_set1_ps((float)i);
+    const long n = 20000000;
+    double t0 = ts_seconds();
+    for (long k = 0; k < n; k++)
+        for (int i = 0; i < 12; i++)
+            a[i] = _mm512_fmadd_ps(a[i], b, c);
+    double t = ts_seconds() - t0;
+    volatile float sink = 0;
+    for (int i = 0; i < 12; i++)
+        sink += _mm512_reduce_add_ps(a[i]);
+    return (double)n * 12 * 32 / t / 1e9;
+}
+#endif
+#if defined(__AVX512VNNI__)
+/* The same for vpdpwssd: 32 int16 multiply-adds per instruction, counted as 64 operations. */
+static double vnni_peak_gops(void)
+{
+    __m512i a[12], b = _mm512_set1_epi32(3), c = _mm512_set1_epi32(5);
+    for (int i = 0; i < 12; i++)
+        a[i] = _mm512_set1_epi32(i);
+    const long n = 20000000;
+    double t0 = ts_seconds();
+    for (long k = 0; k < n; k++)
+        for (int i = 0; i < 12; i++)
+            a[i] = _mm512_dpwssd_epi32(a[i], b, c);
+    double t = ts_seconds() - t0;
+    volatile int sink = 0;
+    for (int i = 0; i < 12; i++)
+        sink += _mm512_reduce_add_epi32(a[i]);
+    return (double)n * 12 * 64 / t / 1e9;
+}
+#endif
+
+/* The prefill GEMMs: Y[128][N] += X[128][K] . W for c_fc and mlp.c_proj shapes, one thread. */
+static void bench_gemm(unsigned char *buf, int reps) /* buf: 8 copies of the largest matrix */
+{
+    if (!ts_gemm_available()) {
+        printf("prefill GEMMs: no AVX-512 here (OpenBLAS sgemm is used)\n");
+        return;
+    }
+    double fma = 0, vnni = 0;
+#if defined(__AVX512F__)
+    fma = fma_peak_gflops();
+#endif
+#if defined(__AVX512VNNI__)
+    vnni = vnni_peak_gops();
+#endif
+    printf("\nprefill GEMM, 1 thread, 128 rows, weights from DRAM; core peak: 512-bit FMA %.1f GFLOP/s", fma);
+    if (vnni > 0) printf(", vpdpwssd %.1f GOP/s", vnni);
+    printf("\n%-12s %-16s %9s %9s %7s\n", "dtype/layout", "shape", "GFLOP/s", "ms/call", "% peak");
+    enum { T = 128 };
+    const size_t K1 = 768, N1 = 3072;
+    float *X = aligned_alloc(64, (size_t)T * N1 * sizeof *X);
+    float *Y = aligned_alloc(64, (size_t)T * N1 * sizeof *Y);
+    float *scratch = aligned_alloc(64, N1 * 96 * sizeof *scratch);
+    if (!X || !Y || !scratch) return;
+    for (size_t i = 0; i < (size_t)T * N1; i++)
+        X[i] = 0.01f * (float)((i * 7) % 200) - 1.0f;
+    const bench_cfg cfgs[] = {
+        {TS_DTYPE_F32, TS_LAYOUT_ROWS, "F32 rows"},
+        {TS_DTYPE_F16, TS_LAYOUT_ROWS, "F16 rows"},
+        {TS_DTYPE_F32, TS_LAYOUT_PANELS, "F32 panels"},
+        {TS_DTYPE_Q8_0, TS_LAYOUT_COLS, "Q8_0 cols"},
+    };
+    for (size_t ci = 0; ci < sizeof cfgs / sizeof *cfgs; ci++)
+        for (int shape = 0; shape < 2; shape++) {
+            size_t K = shape ? N1 : K1, N = shape ? K1 : N1;
+            const size_t mb = ts_mat_bytes(cfgs[ci].dt, cfgs[ci].lay, K, N);
+            double best = 1e30;
+            for (int r = 0; r < reps; r++) { /* 8 copies in turn: the weights come from DRAM */
+                ts_mat W = {buf + (size_t)(r % 8) * mb, cfgs[ci].dt, K, N, cfgs[ci].lay};
+                memset(Y, 0, (size_t)T * N * sizeof *Y);
+                double t0 = ts_seconds();
+                ts_gemm_xw(Y, X, T, &W, 0, N, scratch);
+                double t = ts_seconds() - t0;
+                if (t < best) best = t;
+            }
+            double gf = 2.0 * T * (double)K * (double)N / best / 1e9;
+            bool q8 = cfgs[ci].dt == TS_DTYPE_Q8_0 && ts_gemm_q8_int16();
+            double peak = q8 ? vnni : fma;
+            printf("%-12s %-16s %9.1f %9.3f %6.0f%%\n", cfgs[ci].name,
+                   shape ? "xw 3072x768" : "xw 768x3072", gf, best * 1e3,
+                   peak > 0 ? 100 * gf / peak : 0.0);
+        }
+    free(X);
+    free(Y);
+    free(scratch);
+}
 
 static double time_gemv(ts_threadpool *pool, ts_mat *Ws, size_t copies, bool rows, int reps,
                         float *y, const float *x)
@@ -191,6 +291,7 @@ int main(int argc, char **argv)
         }
         ts_threadpool_free(pool);
     }
+    bench_gemm(buf, reps);
     free(x);
     free(y);
     return 0;
