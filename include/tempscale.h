@@ -520,7 +520,9 @@ bool ts_weights_type_parse(const char *name, ts_weights_type *out);
  * only for TS_WEIGHTS_STORED: converted weights are always anonymous memory).
  *   TS_MEMORY_AUTO (0, the default): read from the mmap'd checkpoint at first,
  *     and copied, unchanged, into anonymous memory on huge pages by a
- *     background thread started at the end of ts_model_load, when the
+ *     background thread started at the end of ts_model_load (scheduled
+ *     SCHED_IDLE: it runs only on an idle core, so it never slows an eval, and
+ *     may wait through a long decode that keeps every core busy), when the
  *     matrices hold at least 32 MiB (below that the mapping's 4 KiB pages cost
  *     nothing measurable). Evals switch to the copy between two forward passes
  *     once it is complete; the kernels, the layout and the bytes are the same,

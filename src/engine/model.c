@@ -40,11 +40,13 @@
  * Memory: everything ts_model_eval touches is allocated by ts_context_new;
  * eval itself never allocates (tests/test_model.c counts mallocs).
  */
+#define _GNU_SOURCE /* SCHED_IDLE (Linux), for the background copy */
 #include "internal.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
@@ -372,6 +374,15 @@ static void resident_finish(ts_model *m, int state)
 static void *resident_thread(void *arg)
 {
     ts_model *m = arg;
+#ifdef SCHED_IDLE
+    /* Idle CPU time only. At normal priority the copy took a core from a two-thread decode
+       (each job waits for its slowest thread: 165 -> 83 tokens/s while it ran) and made
+       0.5 s CLI runs take 0.6-1 s. Idle, it never slows an eval; it completes whenever a core
+       is free (one-thread runs, a server between requests, ts_model_wait_resident), and may
+       wait through a long decode that keeps both cores busy. Not fatal if refused. */
+    struct sched_param sp = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+#endif
     const size_t L = (size_t)m->info.n_layer;
     const model_mats *b = &m->base;
     size_t total =
