@@ -6,6 +6,8 @@
 #   make demo     build, then run the walkthrough on the bundled model
 #   make test     build, then run the whole test suite (ctest)
 #   make asan     ASan+UBSan build in build-asan/ and its tests
+#   make tsan     ThreadSanitizer build in build-tsan/ and the engine's threaded tests
+#                 (test_model: thread pools, concurrent contexts, the background copy)
 #   make fuzz     libFuzzer (clang) build in build-fuzz/, then every harness of
 #                 tests/fuzz/ for FUZZ_TIME seconds each (default 60); one harness:
 #                 make fuzz FUZZ=safetensors FUZZ_TIME=600
@@ -33,7 +35,7 @@ FUZZ_TIME    ?= 60
 FUZZ_CI_TIME ?= 20
 FUZZ         ?=
 
-.PHONY: all deps test-deps node-deps build demo test asan fuzz-build fuzz fuzz-ci bench format install clean
+.PHONY: all deps test-deps node-deps build demo test asan tsan fuzz-build fuzz fuzz-ci bench format install clean
 
 all: build
 
@@ -66,6 +68,11 @@ asan:
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
+tsan:
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_TSAN=ON >/dev/null
+	cmake --build build-tsan -j $(JOBS) --target test_model
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_model$$'
+
 fuzz-build:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTS_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
@@ -86,4 +93,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)
+	rm -rf $(BUILD) build-asan build-tsan $(FUZZ_BUILD)

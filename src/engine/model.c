@@ -407,7 +407,7 @@ static void *resident_thread(void *arg)
 #ifdef MADV_HUGEPAGE
     (void)madvise(at, total, MADV_HUGEPAGE);
 #endif
-    m->copy = *b;
+    /* m->copy (its own layer array, from resident_start) starts as the mapping's views */
     /* Copy one matrix into `at`; false when cancelled. */
 #define COPY_MAT(dst, src)                                                                         \
     do {                                                                                           \
@@ -452,6 +452,15 @@ static void resident_start(ts_model *m)
         (m->winfo.memory == TS_MEMORY_COPY ||
          (m->winfo.memory == TS_MEMORY_AUTO && m->winfo.matrix_bytes >= TS_RESIDENT_MIN_BYTES));
     if (!want) return;
+    /* The copy's views: their own array (the thread repoints them; evals read `base`). */
+    const size_t n = (size_t)(m->info.n_layer ? m->info.n_layer : 1) * TS_LT_COUNT;
+    m->copy = m->base;
+    m->copy.layer = malloc(n * sizeof *m->copy.layer);
+    if (!m->copy.layer) {
+        atomic_store(&m->res_state, RES_FAILED);
+        return;
+    }
+    memcpy(m->copy.layer, m->base.layer, n * sizeof *m->copy.layer);
     atomic_store(&m->res_state, RES_COPYING);
     if (pthread_create(&m->res_thread, NULL, resident_thread, m) != 0) {
         atomic_store(&m->res_state, RES_FAILED);
@@ -609,6 +618,7 @@ void ts_model_free(ts_model *model)
     ts_safetensors_close(model->st);
     free(model->layers);
     free(model->base.layer);
+    free(model->copy.layer);
     free(model->vecs);
     if (model->packed) munmap(model->packed, model->packed_size);
     free(model);
