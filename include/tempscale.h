@@ -523,7 +523,8 @@ bool ts_weights_type_parse(const char *name, ts_weights_type *out);
  *     background thread started at the end of ts_model_load (scheduled
  *     SCHED_IDLE: it runs only on an idle core, so it never slows an eval, and
  *     may wait through a long decode that keeps every core busy), when the
- *     matrices hold at least 32 MiB (below that the mapping's 4 KiB pages cost
+ *     matrices hold at least 32 MiB and at most half of the memory Linux
+ *     reports available (MemAvailable) (below that the mapping's 4 KiB pages cost
  *     nothing measurable). Evals switch to the copy between two forward passes
  *     once it is complete; the kernels, the layout and the bytes are the same,
  *     so every result is bitwise the same before and after. The mapping's pages

@@ -48,6 +48,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
@@ -445,12 +447,30 @@ static void *resident_thread(void *arg)
 }
 
 /* Start the background copy when params ask for it (stored weights only). */
+/* Linux's estimate of memory available without swapping (/proc/meminfo MemAvailable), in
+ * bytes; SIZE_MAX when it cannot be read (then AUTO does not hold back). */
+static size_t mem_available_bytes(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return SIZE_MAX;
+    char line[256];
+    unsigned long long kb = 0;
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+    fclose(f);
+    return found && kb < SIZE_MAX / 1024 ? (size_t)kb * 1024 : SIZE_MAX;
+}
+
 static void resident_start(ts_model *m)
 {
+    /* AUTO: big enough to gain, and small enough that the copy (anonymous memory, while the
+       page cache still holds the file) cannot push the machine into swap or the OOM killer. */
     bool want =
         m->winfo.mode == TS_WEIGHTS_STORED &&
         (m->winfo.memory == TS_MEMORY_COPY ||
-         (m->winfo.memory == TS_MEMORY_AUTO && m->winfo.matrix_bytes >= TS_RESIDENT_MIN_BYTES));
+         (m->winfo.memory == TS_MEMORY_AUTO && m->winfo.matrix_bytes >= TS_RESIDENT_MIN_BYTES &&
+          m->winfo.matrix_bytes <= mem_available_bytes() / 2));
     if (!want) return;
     /* The copy's views: their own array (the thread repoints them; evals read `base`). */
     const size_t n = (size_t)(m->info.n_layer ? m->info.n_layer : 1) * TS_LT_COUNT;
