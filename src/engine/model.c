@@ -409,8 +409,8 @@ static void *resident_thread(void *arg)
 #ifdef MADV_HUGEPAGE
     (void)madvise(at, total, MADV_HUGEPAGE);
 #endif
-    /* m->copy (its own layer array, from resident_start) starts as the mapping's views */
-    /* Copy one matrix into `at`; false when cancelled. */
+    /* m->copy (its own layer array, from resident_start) starts as the mapping's views; each
+       matrix is copied into `at` and its view repointed. Cancelled: the thread ends here. */
 #define COPY_MAT(dst, src)                                                                         \
     do {                                                                                           \
         size_t n_ = ts_mat_bytes((src)->dtype, (src)->layout, (src)->rows, (src)->cols);           \
@@ -446,7 +446,6 @@ static void *resident_thread(void *arg)
     return NULL;
 }
 
-/* Start the background copy when params ask for it (stored weights only). */
 /* Linux's estimate of memory available without swapping (/proc/meminfo MemAvailable), in
  * bytes; SIZE_MAX when it cannot be read (then AUTO does not hold back). */
 static size_t mem_available_bytes(void)
@@ -462,6 +461,7 @@ static size_t mem_available_bytes(void)
     return found && kb < SIZE_MAX / 1024 ? (size_t)kb * 1024 : SIZE_MAX;
 }
 
+/* Start the background copy when params ask for it (stored weights only). */
 static void resident_start(ts_model *m)
 {
     /* AUTO: big enough to gain, and small enough that the copy (anonymous memory, while the
