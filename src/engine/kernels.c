@@ -1542,18 +1542,38 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
     }
 }
 
+/*
+ * Y[t][r] = X[t] . W[r] (W (V, K) row-major: the vocabulary projection with
+ * every row's logits). 32 rows of W at a time are widened to F32 and
+ * transposed into a panel [K][32], then swept by the same 8 x 32 tiles as the
+ * Conv1D GEMM (with the next 32 rows prefetched meanwhile): 4 x 4 tiles of dot
+ * products reduced at the end ran at ~68 % of the FMA peak.
+ * scratch: [32][K] rows, then the [K][32] panel (64-byte aligned: K * 128 bytes in).
+ */
 static void gemm_wx_avx512(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
                            size_t r0, size_t r1, float *scratch)
 {
-    const size_t K = W->cols;
-    if (W->dtype != TS_DTYPE_Q8_0) {
-        gemm_wx_typed(Y, ldy, X, T, W->data, W->dtype, K, r0, r1, false);
-        return;
-    }
+    const size_t K = W->cols, k16 = K & ~(size_t)15, row_bytes = ts_dtype_row_bytes(W->dtype, K);
+    float *rows = scratch, *panel = scratch + K * 32;
     for (size_t r = r0; r < r1; r += 32) {
-        size_t nr = r1 - r < 32 ? r1 - r : 32;
-        to_f32_avx512_q8(W->data, r * K, scratch, nr * K);
-        gemm_wx_typed(Y + r, ldy, X, T, scratch, TS_DTYPE_F32, K, 0, nr, false);
+        const size_t nr = r1 - r < 32 ? r1 - r : 32;
+        ts_mat_row_f32(W, r, 0, nr * K, rows); /* rows r .. r+nr are contiguous */
+        memset(rows + nr * K, 0, (32 - nr) * K * sizeof *rows);
+        for (size_t k = 0; k < k16; k += 16) { /* panel[k][i] = rows[i][k] */
+            transpose16(rows + k, K, panel + k * 32, 32);
+            transpose16(rows + 16 * K + k, K, panel + k * 32 + 16, 32);
+        }
+        for (size_t k = k16; k < K; k++)
+            for (size_t i = 0; i < 32; i++)
+                panel[k * 32 + i] = rows[i * K + k];
+        for (size_t t = 0; t < T; t++)
+            memset(Y + t * ldy + r, 0, nr * sizeof *Y);
+        next_reads nx = {NULL, 64, 0, 64}; /* the next 32 rows: one contiguous run */
+        if (r + 32 < r1) {
+            nx.base = (const char *)W->data + (r + 32) * row_bytes;
+            nx.rows = ((r1 - r - 32 < 32 ? r1 - r - 32 : 32) * row_bytes + 63) / 64;
+        }
+        xw_panel_tiles(Y, X, T, K, ldy, r, nr, panel, &nx);
     }
 }
 #endif /* TS_HAVE_AVX512 */
