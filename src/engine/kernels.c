@@ -1200,6 +1200,13 @@ static inline void prefetch_part(const next_reads *nx, size_t a, size_t b, size_
             _mm_prefetch(nx->base + r * nx->stride + o, _MM_HINT_T1);
 }
 
+/* The next `want` (<= 32) rows of `row_bytes` each at `base`, as one contiguous run. */
+static inline next_reads next_rows(const void *base, size_t row_bytes, size_t want)
+{
+    next_reads nx = {want ? (const char *)base : NULL, 64, (want * row_bytes + 63) / 64, 64};
+    return nx;
+}
+
 /* Y[T][j:j+32] += X . panel for one F32 panel [K][32] (64-byte aligned). */
 static void xw_panel_tiles(float *Y, const float *X, size_t T, size_t K, size_t N, size_t j,
                            size_t left, const float *panel, const next_reads *nx)
@@ -1241,79 +1248,6 @@ static inline __attribute__((always_inline)) void gemm_xw_rows(float *Y, const f
         next_reads nx = {NULL, N * es, K, 32 * es};
         if (j + 32 < n1) nx.base = (const char *)W->data + (j + 32) * es;
         xw_panel_tiles(Y, X, T, K, N, j, left, panel, &nx);
-    }
-}
-
-static inline __attribute__((always_inline)) void wx_tile(float *Y, size_t ldy, const float *X,
-                                                          size_t K, const void *w, ts_dtype dt,
-                                                          size_t r, const int MR, const int NR,
-                                                          bool add)
-{
-    __m512 acc[4][4];
-    for (int i = 0; i < MR; i++)
-        for (int q = 0; q < NR; q++)
-            acc[i][q] = _mm512_setzero_ps();
-    for (size_t c = 0; c < K; c += 16) {
-        __mmask16 m = tail_mask(K - c);
-        __m512 b[4];
-        for (int q = 0; q < NR; q++)
-            b[q] = load16m(w, (r + (size_t)q) * K + c, dt, m);
-        for (int i = 0; i < MR; i++) {
-            __m512 a = _mm512_maskz_loadu_ps(m, X + (size_t)i * K + c);
-            for (int q = 0; q < NR; q++)
-                acc[i][q] = _mm512_fmadd_ps(a, b[q], acc[i][q]);
-        }
-    }
-    for (int i = 0; i < MR; i++)
-        for (int q = 0; q < NR; q++) {
-            float *y = &Y[(size_t)i * ldy + r + (size_t)q];
-            *y = (add ? *y : 0.0f) + _mm512_reduce_add_ps(acc[i][q]);
-        }
-}
-
-/*
- * Y[t][yoff + r] (= or +=) X[t] . w[r] for rows r in [r0, r1) of w (rows of K
- * elements of dt, consecutive).
- */
-static inline __attribute__((always_inline)) void gemm_wx_body(float *Y, size_t ldy, const float *X,
-                                                               size_t T, const void *w, size_t K,
-                                                               size_t r0, size_t r1,
-                                                               const ts_dtype dt, bool add)
-{
-    for (size_t rb = r0; rb < r1; rb += 64) {
-        size_t re = r1 - rb < 64 ? r1 : rb + 64;
-        size_t t = 0;
-        for (; t + 4 <= T; t += 4) {
-            size_t r = rb;
-            for (; r + 4 <= re; r += 4)
-                wx_tile(Y + t * ldy, ldy, X + t * K, K, w, dt, r, 4, 4, add);
-            for (; r < re; r++)
-                wx_tile(Y + t * ldy, ldy, X + t * K, K, w, dt, r, 4, 1, add);
-        }
-        for (; t < T; t++) {
-            size_t r = rb;
-            for (; r + 4 <= re; r += 4)
-                wx_tile(Y + t * ldy, ldy, X + t * K, K, w, dt, r, 1, 4, add);
-            for (; r < re; r++)
-                wx_tile(Y + t * ldy, ldy, X + t * K, K, w, dt, r, 1, 1, add);
-        }
-    }
-}
-
-/* One copy per dtype, so the conversion is decided outside the inner loops. */
-static void gemm_wx_typed(float *Y, size_t ldy, const float *X, size_t T, const void *w,
-                          ts_dtype dt, size_t K, size_t r0, size_t r1, bool add)
-{
-    switch (dt) {
-    case TS_DTYPE_F16:
-        gemm_wx_body(Y, ldy, X, T, w, K, r0, r1, TS_DTYPE_F16, add);
-        break;
-    case TS_DTYPE_BF16:
-        gemm_wx_body(Y, ldy, X, T, w, K, r0, r1, TS_DTYPE_BF16, add);
-        break;
-    default:
-        gemm_wx_body(Y, ldy, X, T, w, K, r0, r1, TS_DTYPE_F32, add);
-        break;
     }
 }
 
@@ -1451,12 +1385,9 @@ static void gemm_xw_q8_vnni(float *Y, const float *X, size_t T, const ts_mat *W,
             const size_t nr = n1 - j < 32 ? n1 - j : 32;
             const __mmask16 m0 = tail_mask(nr), m1 = nr > 16 ? tail_mask(nr - 16) : 0;
             q8_pack_panel((const unsigned char *)W->data + j * rb, rb, nb, nr, pw, dw);
-            /* the next panel's 32 rows: one contiguous run */
-            next_reads nx = {NULL, 64, 0, 64};
-            if (j + 32 < n1) {
-                nx.base = (const char *)W->data + (j + 32) * rb;
-                nx.rows = ((n1 - j - 32 < 32 ? n1 - j - 32 : 32) * rb + 63) / 64;
-            }
+            const size_t left = n1 - j - nr; /* the next panel's rows */
+            next_reads nx =
+                next_rows((const char *)W->data + (j + nr) * rb, rb, left < 32 ? left : 32);
             float *y = Y + t0 * N + j;
             size_t t = 0;
             for (; t + 6 <= tn; t += 6) { /* 6 x 32: 24 of the 32 vector registers accumulate */
@@ -1475,6 +1406,45 @@ static void gemm_xw_q8_vnni(float *Y, const float *X, size_t T, const ts_mat *W,
     }
 }
 #endif /* __AVX512VNNI__ */
+
+/*
+ * Y[t][r] (= with `overwrite`, else +=) X[t] . W[r] for rows r in [r0, r1) of W (rows
+ * of K elements, row-major: the vocabulary projection, or a Conv1D matrix stored transposed).
+ * 32 rows at a time are widened to F32 and transposed into a panel [K][32] (16 x 16 register
+ * transposes), then swept by the Conv1D GEMM's 8 x 32 tiles while the next 32 rows are
+ * prefetched. (4 x 4 tiles of dot products reduced at the end ran at ~68 % of the FMA peak.)
+ * scratch: [32][K] rows, then the [K][32] panel (64-byte aligned: K * 128 bytes in).
+ */
+static void gemm_rows_panels(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
+                             size_t r0, size_t r1, bool overwrite, float *scratch)
+{
+    const size_t K = W->cols, k16 = K & ~(size_t)15, row_bytes = ts_dtype_row_bytes(W->dtype, K);
+    float *rows = scratch, *panel = scratch + K * 32;
+    for (size_t r = r0; r < r1; r += 32) {
+        const size_t nr = r1 - r < 32 ? r1 - r : 32, left = r1 - r - nr;
+        ts_mat_row_f32(W, r, 0, nr * K, rows); /* rows r .. r+nr are contiguous */
+        memset(rows + nr * K, 0, (32 - nr) * K * sizeof *rows);
+        for (size_t k = 0; k < k16; k += 16) { /* panel[k][i] = rows[i][k] */
+            transpose16(rows + k, K, panel + k * 32, 32);
+            transpose16(rows + 16 * K + k, K, panel + k * 32 + 16, 32);
+        }
+        for (size_t k = k16; k < K; k++)
+            for (size_t i = 0; i < 32; i++)
+                panel[k * 32 + i] = rows[i * K + k];
+        if (overwrite)
+            for (size_t t = 0; t < T; t++)
+                memset(Y + t * ldy + r, 0, nr * sizeof *Y);
+        next_reads nx = next_rows((const char *)W->data + (r + nr) * row_bytes, row_bytes,
+                                  left < 32 ? left : 32);
+        xw_panel_tiles(Y, X, T, K, ldy, r, nr, panel, &nx);
+    }
+}
+
+static void gemm_wx_avx512(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
+                           size_t r0, size_t r1, float *scratch)
+{
+    gemm_rows_panels(Y, ldy, X, T, W, r0, r1, true, scratch);
+}
 
 static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
                            size_t n1, float *scratch)
@@ -1513,69 +1483,13 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
             return;
         }
 #endif
-        for (size_t j = n0; j < n1; j += 32) {
-            size_t nr = n1 - j < 32 ? n1 - j : 32;
-            if (W->dtype == TS_DTYPE_Q8_0) { /* K is a multiple of 32 (whole blocks) */
-                /* dequantize + transpose into an F32 panel [K][32]: the xw tiles (8 x 32) */
-                float tile[32][QK];
-                const size_t rb = K / QK * Q8_BYTES;
-                for (size_t kb = 0; kb < K / QK; kb++) {
-                    for (size_t r = 0; r < nr; r++)
-                        to_f32_avx512_q8((const unsigned char *)W->data + (j + r) * rb, kb * QK,
-                                         tile[r], QK);
-                    for (size_t r = nr; r < 32; r++)
-                        memset(tile[r], 0, sizeof tile[r]);
-                    float *rows = scratch + kb * QK * 32; /* rows[i][r] = tile[r][i] */
-                    transpose16(&tile[0][0], QK, rows, 32);
-                    transpose16(&tile[16][0], QK, rows + 16, 32);
-                    transpose16(&tile[0][16], QK, rows + 16 * 32, 32);
-                    transpose16(&tile[16][16], QK, rows + 16 * 32 + 16, 32);
-                }
-                xw_panel_tiles(Y, X, T, K, N, j, nr, scratch, NULL);
-            } else {
-                gemm_wx_typed(Y + j, N, X, T,
-                              (const char *)W->data + ts_dtype_row_bytes(W->dtype, j * K), W->dtype,
-                              K, 0, nr, true);
-            }
-        }
+        /* otherwise output column j is row j of the stored transpose (N rows of K) */
+        gemm_rows_panels(Y, N, X, T, &(ts_mat){W->data, W->dtype, N, K, TS_LAYOUT_ROWS}, n0, n1,
+                         false, scratch);
         return;
     }
 }
 
-/*
- * Y[t][r] = X[t] . W[r] (W (V, K) row-major: the vocabulary projection with
- * every row's logits). 32 rows of W at a time are widened to F32 and
- * transposed into a panel [K][32], then swept by the same 8 x 32 tiles as the
- * Conv1D GEMM (with the next 32 rows prefetched meanwhile): 4 x 4 tiles of dot
- * products reduced at the end ran at ~68 % of the FMA peak.
- * scratch: [32][K] rows, then the [K][32] panel (64-byte aligned: K * 128 bytes in).
- */
-static void gemm_wx_avx512(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
-                           size_t r0, size_t r1, float *scratch)
-{
-    const size_t K = W->cols, k16 = K & ~(size_t)15, row_bytes = ts_dtype_row_bytes(W->dtype, K);
-    float *rows = scratch, *panel = scratch + K * 32;
-    for (size_t r = r0; r < r1; r += 32) {
-        const size_t nr = r1 - r < 32 ? r1 - r : 32;
-        ts_mat_row_f32(W, r, 0, nr * K, rows); /* rows r .. r+nr are contiguous */
-        memset(rows + nr * K, 0, (32 - nr) * K * sizeof *rows);
-        for (size_t k = 0; k < k16; k += 16) { /* panel[k][i] = rows[i][k] */
-            transpose16(rows + k, K, panel + k * 32, 32);
-            transpose16(rows + 16 * K + k, K, panel + k * 32 + 16, 32);
-        }
-        for (size_t k = k16; k < K; k++)
-            for (size_t i = 0; i < 32; i++)
-                panel[k * 32 + i] = rows[i * K + k];
-        for (size_t t = 0; t < T; t++)
-            memset(Y + t * ldy + r, 0, nr * sizeof *Y);
-        next_reads nx = {NULL, 64, 0, 64}; /* the next 32 rows: one contiguous run */
-        if (r + 32 < r1) {
-            nx.base = (const char *)W->data + (r + 32) * row_bytes;
-            nx.rows = ((r1 - r - 32 < 32 ? r1 - r - 32 : 32) * row_bytes + 63) / 64;
-        }
-        xw_panel_tiles(Y, X, T, K, ldy, r, nr, panel, &nx);
-    }
-}
 #endif /* TS_HAVE_AVX512 */
 
 /* ======================================================================== */
@@ -1686,8 +1600,13 @@ static bool isa_available(ts_isa isa)
     return false;
 }
 
+static bool g_vnni; /* AVX512-VNNI (vpdpwssd): set with the ISA, under g_isa_once */
+
 static void resolve_isa(void)
 {
+#if defined(TS_HAVE_AVX512) && defined(__AVX512VNNI__)
+    g_vnni = __builtin_cpu_supports("avx512vnni");
+#endif
     int best = isa_available(TS_ISA_AVX512) ? TS_ISA_AVX512
                : isa_available(TS_ISA_AVX2) ? TS_ISA_AVX2
                                             : TS_ISA_SCALAR;
@@ -1810,13 +1729,8 @@ void ts_convert_f32(ts_dtype dt, const float *src, void *dst, size_t n)
 bool ts_gemm_q8_int16(void)
 {
 #if defined(TS_HAVE_AVX512) && defined(__AVX512VNNI__)
-    static atomic_int vnni = -1; /* resolved once; a benign race: every thread computes the same */
-    int v = atomic_load_explicit(&vnni, memory_order_relaxed);
-    if (v < 0) {
-        v = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
-        atomic_store_explicit(&vnni, v, memory_order_relaxed);
-    }
-    return v == 1 && ts_kernels_isa() == TS_ISA_AVX512;
+    pthread_once(&g_isa_once, resolve_isa); /* g_vnni (a forced ISA keeps its value) */
+    return g_vnni && ts_kernels_isa() == TS_ISA_AVX512;
 #else
     return false;
 #endif
