@@ -475,9 +475,10 @@ int ts_cmd_bench(int argc, char **argv)
             else if (wi.mode == TS_WEIGHTS_STORED)
                 printf("resident  no: read from the file mapping (--weights-memory %s%s)\n",
                        ts_weights_memory_name(wi.memory),
-                       wi.memory != TS_MEMORY_AUTO            ? ""
-                       : wi.matrix_bytes < ((size_t)32 << 20) ? ", under 32 MiB"
-                                                              : ", over half the available memory");
+                       wi.memory != TS_MEMORY_AUTO ? ""
+                       : wi.matrix_bytes < TS_MEMORY_AUTO_MIN_BYTES
+                           ? ", under 32 MiB"
+                           : ", over half the available memory");
             printf("machine   load average %.2f before, %.2f after\n\n", load0[0], load1[0]);
             printf("threads   prefill tok/s (%ld-token prompt)   decode tok/s (%ld tokens)\n", P,
                    G);

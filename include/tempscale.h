@@ -535,6 +535,8 @@ bool ts_weights_type_parse(const char *name, ts_weights_type *out);
  * Why: the same kernels stream 20-21 GB/s from the file mapping's 4 KiB pages
  * and 29-33 GB/s from huge pages on the dev VM (docs/engine.md).
  */
+/* TS_MEMORY_AUTO copies the stored matrices from this size on (32 MiB). */
+#define TS_MEMORY_AUTO_MIN_BYTES ((size_t)32 << 20)
 typedef enum ts_weights_memory {
     TS_MEMORY_AUTO = 0,
     TS_MEMORY_MAPPED = 1,

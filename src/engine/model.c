@@ -117,8 +117,13 @@ struct ts_model {
 static const char *const k_weights_names[] = {"stored", "f32", "f16", "bf16", "q8_0"};
 static const char *const k_memory_names[] = {"auto", "mapped", "copy"};
 
-/* TS_MEMORY_AUTO copies the stored matrices into huge pages from this size on. */
-#define TS_RESIDENT_MIN_BYTES ((size_t)32 << 20)
+/* Index of `name` (case-insensitive) in names[0, n), or -1. */
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcasecmp(name, names[i]) == 0) return (int)i;
+    return -1;
+}
 
 const char *ts_weights_memory_name(ts_weights_memory w)
 {
@@ -127,12 +132,9 @@ const char *ts_weights_memory_name(ts_weights_memory w)
 
 bool ts_weights_memory_parse(const char *name, ts_weights_memory *out)
 {
-    for (size_t i = 0; name && i < sizeof k_memory_names / sizeof *k_memory_names; i++)
-        if (strcasecmp(name, k_memory_names[i]) == 0) {
-            *out = (ts_weights_memory)i;
-            return true;
-        }
-    return false;
+    int i = name_index(k_memory_names, sizeof k_memory_names / sizeof *k_memory_names, name);
+    if (i >= 0) *out = (ts_weights_memory)i;
+    return i >= 0;
 }
 
 const char *ts_weights_type_name(ts_weights_type w)
@@ -143,12 +145,9 @@ const char *ts_weights_type_name(ts_weights_type w)
 
 bool ts_weights_type_parse(const char *name, ts_weights_type *out)
 {
-    for (size_t i = 0; name && i < sizeof k_weights_names / sizeof *k_weights_names; i++)
-        if (strcasecmp(name, k_weights_names[i]) == 0) {
-            *out = (ts_weights_type)i;
-            return true;
-        }
-    return false;
+    int i = name_index(k_weights_names, sizeof k_weights_names / sizeof *k_weights_names, name);
+    if (i >= 0) *out = (ts_weights_type)i;
+    return i >= 0;
 }
 
 ts_model_params ts_model_default_params(void)
@@ -263,6 +262,42 @@ static void release_pages(const ts_tensor *t)
     if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+/* Drop the checkpoint's pages of the matrices a token streams (the block matrices and the
+ * vocabulary projection) once a copy of them is what evals read. */
+static void release_matrix_pages(const ts_model *m)
+{
+    release_pages(&m->w.lm_head);
+    for (size_t l = 0; l < (size_t)m->info.n_layer; l++)
+        for (int k = 0; k < TS_LT_COUNT; k++)
+            if (ts_layer_tensors[k].cols_c > 0) release_pages(&m->w.layers[l].t[k]);
+}
+
+static size_t pad64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/*
+ * An anonymous mapping for `total` bytes that starts on a 2 MB boundary, so that whole huge
+ * pages cover it (madvise(MADV_HUGEPAGE)); NULL when it cannot be mapped. *map / *map_size are
+ * what to munmap.
+ */
+static unsigned char *map_huge(size_t total, void **map, size_t *map_size)
+{
+    const size_t huge = (size_t)2 << 20;
+    *map_size = (total + 2 * huge - 1) & ~(huge - 1);
+    *map = mmap(NULL, *map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (*map == MAP_FAILED) {
+        *map = NULL;
+        return NULL;
+    }
+    unsigned char *base = (unsigned char *)(((uintptr_t)*map + huge - 1) & ~(uintptr_t)(huge - 1));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(base, total, MADV_HUGEPAGE);
+#endif
+    return base;
+}
+
 static ts_dtype weights_dtype(ts_weights_type w)
 {
     switch (w) {
@@ -295,28 +330,19 @@ static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t
                          ts_weights_type_name(m->winfo.mode), ts_dtype_block(dt), C);
     /* Sizes first: every matrix starts on a 64-byte boundary. */
     size_t total = 0, max_k = C;
-    const size_t head_bytes = (ts_mat_bytes(dt, TS_LAYOUT_ROWS, V, C) + 63) & ~(size_t)63;
+    const size_t head_bytes = pad64(ts_mat_bytes(dt, TS_LAYOUT_ROWS, V, C));
     total += head_bytes;
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < TS_LT_COUNT; k++) {
             const ts_mat *W = layer_mat(&m->base, l, k);
             if (ts_layer_tensors[k].cols_c == 0) continue;
-            total += (ts_mat_bytes(dt, conv_layout, W->rows, W->cols) + 63) & ~(size_t)63;
+            total += pad64(ts_mat_bytes(dt, conv_layout, W->rows, W->cols));
             if (W->rows > max_k) max_k = W->rows;
         }
-    const size_t huge = (size_t)2 << 20;
-    size_t map_size = (total + 2 * huge - 1) & ~(huge - 1);
-    void *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED)
+    unsigned char *base = map_huge(total, &m->packed, &m->packed_size);
+    if (!base)
         return ts_errorf(err, err_size, TS_ERR_NOMEM, "%s: cannot map %zu MB for the %s weights",
                          dir, total >> 20, ts_weights_type_name(m->winfo.mode));
-    m->packed = map;
-    m->packed_size = map_size;
-    /* Start on a 2 MB boundary so that whole huge pages cover the matrices. */
-    unsigned char *base = (unsigned char *)(((uintptr_t)map + huge - 1) & ~(uintptr_t)(huge - 1));
-#ifdef MADV_HUGEPAGE
-    (void)madvise(base, total, MADV_HUGEPAGE);
-#endif
 
     int nth = m->n_threads > 0 ? m->n_threads : 1;
     ts_threadpool *pool = NULL;
@@ -340,16 +366,13 @@ static ts_status convert_weights(ts_model *m, const char *dir, char *err, size_t
             conv_job jl = {W, {at, dt, W->rows, W->cols, conv_layout}, scratch, scratch_floats};
             ts_threadpool_run(pool, conv_task, &jl);
             *W = jl.dst;
-            at += (ts_mat_bytes(dt, conv_layout, W->rows, W->cols) + 63) & ~(size_t)63;
+            at += pad64(ts_mat_bytes(dt, conv_layout, W->rows, W->cols));
         }
     ts_threadpool_free(pool);
     free(scratch);
-    (void)mprotect(map, map_size, PROT_READ); /* the model is read-only from here on */
+    (void)mprotect(m->packed, m->packed_size, PROT_READ); /* read-only from here on */
     /* The checkpoint's copies of the converted matrices are not read again: out of the RSS. */
-    release_pages(&m->w.lm_head);
-    for (size_t l = 0; l < L; l++)
-        for (int k = 0; k < TS_LT_COUNT; k++)
-            if (ts_layer_tensors[k].cols_c > 0) release_pages(&m->w.layers[l].t[k]);
+    release_matrix_pages(m);
     m->winfo.matrix_dtype = dt;
     m->winfo.copy_bytes = total;
     m->winfo.convert_ms = (ts_seconds() - t0) * 1e3;
@@ -364,6 +387,24 @@ static void resident_finish(ts_model *m, int state)
     atomic_store_explicit(&m->res_state, state, memory_order_release);
     pthread_cond_broadcast(&m->res_cv);
     pthread_mutex_unlock(&m->res_mu);
+}
+
+static size_t mat_bytes(const ts_mat *W)
+{
+    return ts_mat_bytes(W->dtype, W->layout, W->rows, W->cols);
+}
+
+/* Copy *src's bytes to *at, 1 MiB at a time, and point *dst there; false when cancelled. */
+static bool copy_mat(ts_model *m, ts_mat *dst, const ts_mat *src, unsigned char **at)
+{
+    const size_t n = mat_bytes(src), step = (size_t)1 << 20;
+    for (size_t o = 0; o < n; o += step) {
+        if (atomic_load_explicit(&m->res_cancel, memory_order_relaxed)) return false;
+        memcpy(*at + o, (const unsigned char *)src->data + o, n - o < step ? n - o : step);
+    }
+    dst->data = *at;
+    *at += pad64(n);
+    return true;
 }
 
 /*
@@ -387,61 +428,32 @@ static void *resident_thread(void *arg)
 #endif
     const size_t L = (size_t)m->info.n_layer;
     const model_mats *b = &m->base;
-    size_t total =
-        (ts_mat_bytes(b->lm_head.dtype, b->lm_head.layout, b->lm_head.rows, b->lm_head.cols) + 63) &
-        ~(size_t)63;
+    size_t total = pad64(mat_bytes(&b->lm_head));
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < TS_LT_COUNT; k++)
-            if (ts_layer_tensors[k].cols_c > 0) {
-                const ts_mat *W = layer_mat(b, l, k);
-                total += (ts_mat_bytes(W->dtype, W->layout, W->rows, W->cols) + 63) & ~(size_t)63;
-            }
-    const size_t huge = (size_t)2 << 20;
-    size_t map_size = (total + 2 * huge - 1) & ~(huge - 1);
-    void *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED) {
+            if (ts_layer_tensors[k].cols_c > 0) total += pad64(mat_bytes(layer_mat(b, l, k)));
+    void *map = NULL;
+    unsigned char *at = map_huge(total, &map, &m->res_map_size);
+    m->res_map = map;
+    /* m->copy (its own layer array, from resident_start) starts as the mapping's views; each
+       matrix is copied into `at` and its view repointed. */
+    bool ok = at && copy_mat(m, &m->copy.lm_head, &b->lm_head, &at);
+    if (ok && b->wte.data == b->lm_head.data) m->copy.wte = m->copy.lm_head;
+    for (size_t l = 0; ok && l < L; l++)
+        for (int k = 0; ok && k < TS_LT_COUNT; k++)
+            if (ts_layer_tensors[k].cols_c > 0)
+                ok = copy_mat(m, layer_mat(&m->copy, l, k), layer_mat(b, l, k), &at);
+    if (!ok) { /* out of memory, or cancelled by ts_model_free */
         resident_finish(m, RES_FAILED);
         return NULL;
     }
-    m->res_map = map;
-    m->res_map_size = map_size;
-    unsigned char *at = (unsigned char *)(((uintptr_t)map + huge - 1) & ~(uintptr_t)(huge - 1));
-#ifdef MADV_HUGEPAGE
-    (void)madvise(at, total, MADV_HUGEPAGE);
-#endif
-    /* m->copy (its own layer array, from resident_start) starts as the mapping's views; each
-       matrix is copied into `at` and its view repointed. Cancelled: the thread ends here. */
-#define COPY_MAT(dst, src)                                                                         \
-    do {                                                                                           \
-        size_t n_ = ts_mat_bytes((src)->dtype, (src)->layout, (src)->rows, (src)->cols);           \
-        for (size_t o_ = 0; o_ < n_; o_ += (size_t)1 << 20) {                                      \
-            if (atomic_load_explicit(&m->res_cancel, memory_order_relaxed)) {                      \
-                resident_finish(m, RES_FAILED);                                                    \
-                return NULL;                                                                       \
-            }                                                                                      \
-            size_t c_ = n_ - o_ < ((size_t)1 << 20) ? n_ - o_ : (size_t)1 << 20;                   \
-            memcpy(at + o_, (const unsigned char *)(src)->data + o_, c_);                          \
-        }                                                                                          \
-        (dst)->data = at;                                                                          \
-        at += (n_ + 63) & ~(size_t)63;                                                             \
-    } while (0)
-    COPY_MAT(&m->copy.lm_head, &b->lm_head);
-    if (b->wte.data == b->lm_head.data) m->copy.wte = m->copy.lm_head;
-    for (size_t l = 0; l < L; l++)
-        for (int k = 0; k < TS_LT_COUNT; k++)
-            if (ts_layer_tensors[k].cols_c > 0)
-                COPY_MAT(layer_mat(&m->copy, l, k), layer_mat(b, l, k));
-#undef COPY_MAT
-    (void)mprotect(map, map_size, PROT_READ);
+    (void)mprotect(map, m->res_map_size, PROT_READ);
     m->res_bytes = total;
     m->res_ms = (ts_seconds() - m->t_load0) * 1e3;
     atomic_store_explicit(&m->mats, &m->copy, memory_order_release);
     /* Evals that began before the switch may still read the mapping: its dropped pages come back
        from the file on a touch, with the same bytes. */
-    release_pages(&m->w.lm_head);
-    for (size_t l = 0; l < L; l++)
-        for (int k = 0; k < TS_LT_COUNT; k++)
-            if (ts_layer_tensors[k].cols_c > 0) release_pages(&m->w.layers[l].t[k]);
+    release_matrix_pages(m);
     resident_finish(m, RES_DONE);
     return NULL;
 }
@@ -469,7 +481,7 @@ static void resident_start(ts_model *m)
     bool want =
         m->winfo.mode == TS_WEIGHTS_STORED &&
         (m->winfo.memory == TS_MEMORY_COPY ||
-         (m->winfo.memory == TS_MEMORY_AUTO && m->winfo.matrix_bytes >= TS_RESIDENT_MIN_BYTES &&
+         (m->winfo.memory == TS_MEMORY_AUTO && m->winfo.matrix_bytes >= TS_MEMORY_AUTO_MIN_BYTES &&
           m->winfo.matrix_bytes <= mem_available_bytes() / 2));
     if (!want) return;
     /* The copy's views: their own array (the thread repoints them; evals read `base`). */
