@@ -356,7 +356,23 @@ void ts_convert_f32(ts_dtype dt, const float *src, void *dst, size_t n);
  * Decode GEMV for a Conv1D matrix W (K, N) in any layout:
  * y[n0:n1] = x[0:K] . W[:, n0:n1]. Overwrites. With TS_LAYOUT_PANELS, n0 must
  * be a multiple of 32 and n1 one too or N.
+ *
+ * Split-K: decode sums over TS_SPLITK fixed blocks of the input index, block c
+ * = [k0, k1) from ts_splitk_block (boundaries on multiples of 8), each block's
+ * partial sum in its kernel's own order, then the partials added in block
+ * order (((p0 + p1) + p2) + ...). On row-major W the model computes the blocks
+ * with ts_gemv_xw_block (threads take whole blocks: each streams whole rows)
+ * and adds them; ts_gemv_xw on TS_LAYOUT_PANELS computes the same sum inside
+ * each panel and gives the same bits, on every ISA, when N is a multiple of
+ * 16 (so that the row-major kernels run no scalar column tail). So decode
+ * does not depend on the thread count, and row-major weights may be repacked
+ * into panels while a model is in use (model.c's background copy) without
+ * changing a result. ts_gemv_xw on TS_LAYOUT_ROWS is one pass over all K.
  */
+#define TS_SPLITK 8
+void ts_splitk_block(size_t K, size_t c, size_t *k0, size_t *k1);
+/* part[0:N] = x[k0:k1] . W[k0:k1, :] for block c of a row-major W (K, N). */
+void ts_gemv_xw_block(float *part, const float *x, const ts_mat *W, size_t c);
 void ts_gemv_xw(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1);
 /* y[r] = W[r, :] . x for r in [r0, r1), W (rows, K) row-major (the vocabulary projection). */
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1);

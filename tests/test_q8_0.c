@@ -338,12 +338,94 @@ static void test_kernels_all_layouts(void **state)
     assert_true(ts_kernels_force_isa(best));
 }
 
+/*
+ * Decode on panels gives the row-major decode's bits (ts_gemv_xw's split-K
+ * contract): the blocks of ts_gemv_xw_block on the row-major matrix, added in
+ * block order as model.c adds them, equal ts_gemv_xw on the same values packed
+ * into panels, bit for bit — every ISA, F32 / F16 / BF16, K with empty blocks
+ * (13), a 4-row and 1-row tail in the last block (203) and GPT-2's sizes;
+ * N a multiple of 16 but not of 32 (a padded last panel), whole and split as
+ * threads split it. (The background copy repacks a model's weights so while
+ * evals run; tests/test_model.c checks whole models.)
+ */
+static void test_panels_same_bits_as_rows(void **state)
+{
+    (void)state;
+    const size_t Ks[] = {13, 96, 203, 768}, Ns[] = {48, 96};
+    const ts_dtype dts[] = {TS_DTYPE_F32, TS_DTYPE_F16, TS_DTYPE_BF16};
+    const ts_isa best = ts_kernels_isa();
+    size_t checked = 0;
+    for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+        for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
+            const size_t K = Ks[ki], N = Ns[ni];
+            float *w = malloc(K * N * sizeof *w), *x = malloc(K * sizeof *x);
+            float *part = malloc(TS_SPLITK * N * sizeof *part);
+            float *want = malloc(N * sizeof *want), *got = malloc((N + 8) * sizeof *got);
+            assert_true(w && x && part && want && got);
+            uint32_t s = (uint32_t)(K * 131 + N);
+            for (size_t i = 0; i < K * N; i++) {
+                s = s * 1664525u + 1013904223u;
+                w[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 0.2f;
+            }
+            for (size_t k = 0; k < K; k++)
+                x[k] = (float)sin((double)k * 0.77) * 2.5f;
+            for (size_t di = 0; di < 3; di++) {
+                ts_mat R = make_mat(w, K, N, dts[di], TS_LAYOUT_ROWS);
+                ts_mat P = make_mat(w, K, N, dts[di], TS_LAYOUT_PANELS);
+                for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+                    if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+                    for (size_t c = 0; c < TS_SPLITK; c++)
+                        ts_gemv_xw_block(part + c * N, x, &R, c);
+                    for (size_t j = 0; j < N; j++) { /* model.c's mm_reduce_task */
+                        float a = part[j];
+                        for (size_t c = 1; c < TS_SPLITK; c++)
+                            a += part[c * N + j];
+                        want[j] = a;
+                    }
+                    for (int split = 0; split < 2; split++) {
+                        for (size_t j = 0; j < N + 8; j++)
+                            got[j] = -7.0f;
+                        if (split) { /* two threads: whole panels each */
+                            ts_gemv_xw(got, x, &P, 32, N);
+                            ts_gemv_xw(got, x, &P, 0, 32);
+                        } else {
+                            ts_gemv_xw(got, x, &P, 0, N);
+                        }
+                        for (size_t j = 0; j < N; j++)
+                            if (memcmp(&got[j], &want[j], sizeof *got) != 0) {
+                                fprintf(stderr,
+                                        "panels vs rows: %s isa %s K %zu N %zu col %zu: %.9g "
+                                        "!= %.9g\n",
+                                        ts_dtype_name(dts[di]), ts_isa_name((ts_isa)isa), K, N, j,
+                                        got[j], want[j]);
+                                fail();
+                            }
+                        for (size_t j = N; j < N + 8; j++)
+                            assert_true(got[j] == -7.0f);
+                        checked++;
+                    }
+                }
+                free((void *)R.data);
+                free((void *)P.data);
+            }
+            free(w);
+            free(x);
+            free(part);
+            free(want);
+            free(got);
+        }
+    ts_kernels_force_isa(best);
+    printf("# panels = rows, bit for bit: %zu (shape, dtype, ISA, split) cases\n", checked);
+    assert_true(checked >= 2 * 4 * 2 * 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_q8_0_reference_blocks),
         cmocka_unit_test(test_f16_bf16_rounding),
         cmocka_unit_test(test_kernels_all_layouts),
+        cmocka_unit_test(test_panels_same_bits_as_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

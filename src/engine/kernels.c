@@ -318,22 +318,46 @@ TS_XW_SCALAR(xw_scalar_f32, TS_DTYPE_F32)
 TS_XW_SCALAR(xw_scalar_f16, TS_DTYPE_F16)
 TS_XW_SCALAR(xw_scalar_bf16, TS_DTYPE_BF16)
 
-#define TS_PANELS_SCALAR(NAME, DT)                                                                 \
+/*
+ * Decode on panels, by the ISA's row-major kernel: panel p is itself a [K][32]
+ * row-major matrix, so each split-K block of it (ts_splitk_block) goes through
+ * `xw` exactly as the same rows of the [K][N] matrix do (lane for lane the same
+ * operations: N and 32 are multiples of the vector width), and the blocks'
+ * partial sums are added in block order as model.c adds them. The same bits as
+ * the row-major decode, on any ISA; AVX-512 has register-resident versions.
+ */
+static void panels_by_rows(xw_fn xw, ts_dtype dt, float *y, const float *x, const void *w,
+                           size_t K, size_t n0, size_t n1)
+{
+    for (size_t p = n0 / TS_PANEL; p * TS_PANEL < n1; p++) {
+        const unsigned char *panel = (const unsigned char *)w + ts_dtype_row_bytes(dt, p * K * TS_PANEL);
+        float s[TS_PANEL], part[TS_PANEL];
+        for (size_t c = 0; c < TS_SPLITK; c++) {
+            size_t k0, k1;
+            ts_splitk_block(K, c, &k0, &k1);
+            if (k0 < k1)
+                xw(part, x + k0, panel + ts_dtype_row_bytes(dt, k0 * TS_PANEL), k1 - k0, TS_PANEL,
+                   0, TS_PANEL);
+            else
+                memset(part, 0, sizeof part);
+            for (size_t i = 0; i < TS_PANEL; i++)
+                s[i] = c ? s[i] + part[i] : part[i];
+        }
+        const size_t j0 = p * TS_PANEL, m = n1 - j0 < TS_PANEL ? n1 - j0 : TS_PANEL;
+        memcpy(y + j0, s, m * sizeof *y);
+    }
+}
+
+#define TS_PANELS_BY_ROWS(NAME, XW, DT)                                                            \
     static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
                      size_t n1)                                                                    \
     {                                                                                              \
         (void)N;                                                                                   \
-        for (size_t j = n0; j < n1; j++) {                                                         \
-            size_t base = (j / TS_PANEL) * K * TS_PANEL + j % TS_PANEL;                            \
-            float acc = 0.0f;                                                                      \
-            for (size_t k = 0; k < K; k++)                                                         \
-                acc += x[k] * elem(w, DT, base + k * TS_PANEL);                                    \
-            y[j] = acc;                                                                            \
-        }                                                                                          \
+        panels_by_rows(XW, DT, y, x, w, K, n0, n1);                                                \
     }
-TS_PANELS_SCALAR(panels_scalar_f32, TS_DTYPE_F32)
-TS_PANELS_SCALAR(panels_scalar_f16, TS_DTYPE_F16)
-TS_PANELS_SCALAR(panels_scalar_bf16, TS_DTYPE_BF16)
+TS_PANELS_BY_ROWS(panels_scalar_f32, xw_scalar_f32, TS_DTYPE_F32)
+TS_PANELS_BY_ROWS(panels_scalar_f16, xw_scalar_f16, TS_DTYPE_F16)
+TS_PANELS_BY_ROWS(panels_scalar_bf16, xw_scalar_bf16, TS_DTYPE_BF16)
 
 static float dot_scalar(const float *a, const float *b, size_t n)
 {
@@ -497,40 +521,6 @@ static inline __m256 exp8(__m256 x)
         }                                                                                          \
     }
 
-/* One panel's 32 outputs in 4 registers (two sets, alternating k) over all K. */
-#define TS_PANELS_AVX2(NAME, LOAD)                                                                 \
-    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
-                     size_t n1)                                                                    \
-    {                                                                                              \
-        (void)N;                                                                                   \
-        for (size_t p = n0 / TS_PANEL; p * TS_PANEL < n1; p++) {                                   \
-            const size_t base = p * K * TS_PANEL;                                                  \
-            __m256 a[4], b[4];                                                                     \
-            for (int q = 0; q < 4; q++)                                                            \
-                a[q] = b[q] = _mm256_setzero_ps();                                                 \
-            size_t k = 0;                                                                          \
-            for (; k + 2 <= K; k += 2) {                                                           \
-                __m256 x0 = _mm256_set1_ps(x[k]), x1 = _mm256_set1_ps(x[k + 1]);                   \
-                size_t e = base + k * TS_PANEL;                                                    \
-                for (int q = 0; q < 4; q++) {                                                      \
-                    a[q] = _mm256_fmadd_ps(LOAD(w, e + 8 * (size_t)q), x0, a[q]);                  \
-                    b[q] = _mm256_fmadd_ps(LOAD(w, e + TS_PANEL + 8 * (size_t)q), x1, b[q]);       \
-                }                                                                                  \
-            }                                                                                      \
-            for (; k < K; k++) {                                                                   \
-                __m256 x0 = _mm256_set1_ps(x[k]);                                                  \
-                for (int q = 0; q < 4; q++)                                                        \
-                    a[q] =                                                                         \
-                        _mm256_fmadd_ps(LOAD(w, base + k * TS_PANEL + 8 * (size_t)q), x0, a[q]);   \
-            }                                                                                      \
-            float out[TS_PANEL];                                                                   \
-            for (int q = 0; q < 4; q++)                                                            \
-                _mm256_storeu_ps(out + 8 * q, _mm256_add_ps(a[q], b[q]));                          \
-            size_t j0 = p * TS_PANEL, m = n1 - j0 < TS_PANEL ? n1 - j0 : TS_PANEL;                 \
-            memcpy(y + j0, out, m * sizeof *y);                                                    \
-        }                                                                                          \
-    }
-
 /* 16-bit weights: one row of W at a time, y in L1 (see TS_XW1_AVX512). */
 #define TS_XW1_AVX2(NAME, LOAD, DT)                                                                \
     static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
@@ -566,9 +556,9 @@ TS_XW1_AVX2(xw_avx2_bf16, load8_bf16, TS_DTYPE_BF16)
 TS_ROWS_AVX2(rows_avx2_f32, load8_f32, TS_DTYPE_F32)
 TS_ROWS_AVX2(rows_avx2_f16, load8_f16, TS_DTYPE_F16)
 TS_ROWS_AVX2(rows_avx2_bf16, load8_bf16, TS_DTYPE_BF16)
-TS_PANELS_AVX2(panels_avx2_f32, load8_f32)
-TS_PANELS_AVX2(panels_avx2_f16, load8_f16)
-TS_PANELS_AVX2(panels_avx2_bf16, load8_bf16)
+TS_PANELS_BY_ROWS(panels_avx2_f32, xw_avx2_f32, TS_DTYPE_F32)
+TS_PANELS_BY_ROWS(panels_avx2_f16, xw_avx2_f16, TS_DTYPE_F16)
+TS_PANELS_BY_ROWS(panels_avx2_bf16, xw_avx2_bf16, TS_DTYPE_BF16)
 
 /* Q8_0 rows (see rows_scalar_q8): per block, vpmaddwd of q (int8 -> int16) and xq. */
 static void rows_avx2_q8(float *y, const void *w, size_t K, const float *x, size_t r0, size_t r1)
@@ -835,38 +825,97 @@ static inline __m512 exp16(__m512 x)
     }
 
 /*
- * One panel's 32 outputs in 2 registers (two sets, alternating k) over all K:
- * the panel ([K][32], contiguous) is a single sequential stream, and a
- * thread's panels follow each other in memory.
+ * Decode on panels with the panel's 32 outputs in registers: the same bits as
+ * the row-major decode (see panels_by_rows), register for register. For each
+ * split-K block, TS_PANELS1 repeats TS_XW1_AVX512's one chain per output
+ * (16-bit weights) and TS_PANELS8 TS_XW_AVX512's 8-row steps (a chain on y
+ * with the even rows, one from zero with the odd rows, then added), 4-row and
+ * 1-row tails included; block sums are added in block order. A thread's
+ * panels are one contiguous stream (with the row-major layout each thread
+ * reads a stripe of every row, or all threads read the whole of W).
  */
-#define TS_PANELS_AVX512(NAME, LOAD)                                                               \
+static inline void store_panel(float *y, size_t j0, size_t n1, __m512 s0, __m512 s1)
+{
+    const size_t m = n1 - j0 < TS_PANEL ? n1 - j0 : TS_PANEL;
+    __mmask16 m0 = m >= 16 ? 0xffff : (__mmask16)((1u << m) - 1u);
+    __mmask16 m1 = m >= 32 ? 0xffff : m > 16 ? (__mmask16)((1u << (m - 16)) - 1u) : 0;
+    _mm512_mask_storeu_ps(y + j0, m0, s0);
+    _mm512_mask_storeu_ps(y + j0 + 16, m1, s1);
+}
+
+#define TS_PANELS1_AVX512(NAME, LOAD)                                                              \
     static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
                      size_t n1)                                                                    \
     {                                                                                              \
         (void)N;                                                                                   \
         for (size_t p = n0 / TS_PANEL; p * TS_PANEL < n1; p++) {                                   \
             const size_t base = p * K * TS_PANEL;                                                  \
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;                            \
-            size_t k = 0;                                                                          \
-            for (; k + 2 <= K; k += 2) {                                                           \
-                __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]);                   \
-                size_t e = base + k * TS_PANEL;                                                    \
-                a0 = _mm512_fmadd_ps(LOAD(w, e), x0, a0);                                          \
-                a1 = _mm512_fmadd_ps(LOAD(w, e + 16), x0, a1);                                     \
-                b0 = _mm512_fmadd_ps(LOAD(w, e + 32), x1, b0);                                     \
-                b1 = _mm512_fmadd_ps(LOAD(w, e + 48), x1, b1);                                     \
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0;                                              \
+            for (size_t c = 0; c < TS_SPLITK; c++) {                                               \
+                size_t k0, k1;                                                                     \
+                ts_splitk_block(K, c, &k0, &k1);                                                   \
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                          \
+                for (size_t k = k0; k < k1; k++) {                                                 \
+                    const __m512 xk = _mm512_set1_ps(x[k]);                                        \
+                    const size_t e = base + k * TS_PANEL;                                          \
+                    a0 = _mm512_fmadd_ps(LOAD(w, e), xk, a0);                                      \
+                    a1 = _mm512_fmadd_ps(LOAD(w, e + 16), xk, a1);                                 \
+                }                                                                                  \
+                s0 = c ? _mm512_add_ps(s0, a0) : a0;                                               \
+                s1 = c ? _mm512_add_ps(s1, a1) : a1;                                               \
             }                                                                                      \
-            for (; k < K; k++) {                                                                   \
-                __m512 x0 = _mm512_set1_ps(x[k]);                                                  \
-                size_t e = base + k * TS_PANEL;                                                    \
-                a0 = _mm512_fmadd_ps(LOAD(w, e), x0, a0);                                          \
-                a1 = _mm512_fmadd_ps(LOAD(w, e + 16), x0, a1);                                     \
+            store_panel(y, p * TS_PANEL, n1, s0, s1);                                              \
+        }                                                                                          \
+    }
+
+/* One 16-lane half (h = 0 or 16) of TS_XW_AVX512's 8-row step: y += 8 rows, two chains. */
+#define TS_XW8_STEP(Y, LOAD, w, e, x, k, h)                                                        \
+    do {                                                                                           \
+        __m512 a_ = (Y), b_ = _mm512_setzero_ps();                                                 \
+        for (size_t q_ = 0; q_ < 8; q_ += 2) {                                                     \
+            a_ = _mm512_fmadd_ps(LOAD(w, (e) + q_ * TS_PANEL + (h)),                               \
+                                 _mm512_set1_ps((x)[(k) + q_]), a_);                               \
+            b_ = _mm512_fmadd_ps(LOAD(w, (e) + (q_ + 1) * TS_PANEL + (h)),                         \
+                                 _mm512_set1_ps((x)[(k) + q_ + 1]), b_);                           \
+        }                                                                                          \
+        (Y) = _mm512_add_ps(a_, b_);                                                               \
+    } while (0)
+
+#define TS_PANELS8_AVX512(NAME, LOAD)                                                              \
+    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
+                     size_t n1)                                                                    \
+    {                                                                                              \
+        (void)N;                                                                                   \
+        for (size_t p = n0 / TS_PANEL; p * TS_PANEL < n1; p++) {                                   \
+            const size_t base = p * K * TS_PANEL;                                                  \
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0;                                              \
+            for (size_t c = 0; c < TS_SPLITK; c++) {                                               \
+                size_t k0, k1;                                                                     \
+                ts_splitk_block(K, c, &k0, &k1);                                                   \
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                          \
+                size_t k = k0;                                                                     \
+                for (; k + 8 <= k1; k += 8) {                                                      \
+                    const size_t e = base + k * TS_PANEL;                                          \
+                    TS_XW8_STEP(a0, LOAD, w, e, x, k, 0);                                          \
+                    TS_XW8_STEP(a1, LOAD, w, e, x, k, 16);                                         \
+                }                                                                                  \
+                for (; k + 4 <= k1; k += 4)                                                        \
+                    for (size_t q = 0; q < 4; q++) {                                               \
+                        const __m512 xk = _mm512_set1_ps(x[k + q]);                                \
+                        const size_t e = base + (k + q) * TS_PANEL;                                \
+                        a0 = _mm512_fmadd_ps(LOAD(w, e), xk, a0);                                  \
+                        a1 = _mm512_fmadd_ps(LOAD(w, e + 16), xk, a1);                             \
+                    }                                                                              \
+                for (; k < k1; k++) {                                                              \
+                    const __m512 xk = _mm512_set1_ps(x[k]);                                        \
+                    const size_t e = base + k * TS_PANEL;                                          \
+                    a0 = _mm512_fmadd_ps(LOAD(w, e), xk, a0);                                      \
+                    a1 = _mm512_fmadd_ps(LOAD(w, e + 16), xk, a1);                                 \
+                }                                                                                  \
+                s0 = c ? _mm512_add_ps(s0, a0) : a0;                                               \
+                s1 = c ? _mm512_add_ps(s1, a1) : a1;                                               \
             }                                                                                      \
-            size_t j0 = p * TS_PANEL, m = n1 - j0 < TS_PANEL ? n1 - j0 : TS_PANEL;                 \
-            __mmask16 m0 = m >= 16 ? 0xffff : (__mmask16)((1u << m) - 1u);                         \
-            __mmask16 m1 = m >= 32 ? 0xffff : m > 16 ? (__mmask16)((1u << (m - 16)) - 1u) : 0;     \
-            _mm512_mask_storeu_ps(y + j0, m0, _mm512_add_ps(a0, b0));                              \
-            _mm512_mask_storeu_ps(y + j0 + 16, m1, _mm512_add_ps(a1, b1));                         \
+            store_panel(y, p * TS_PANEL, n1, s0, s1);                                              \
         }                                                                                          \
     }
 
@@ -911,9 +960,9 @@ TS_XW1_AVX512(xw_avx512_bf16, load16_bf16, TS_DTYPE_BF16)
 TS_ROWS_AVX512(rows_avx512_f32, load16_f32, TS_DTYPE_F32)
 TS_ROWS_AVX512(rows_avx512_f16, load16_f16, TS_DTYPE_F16)
 TS_ROWS_AVX512(rows_avx512_bf16, load16_bf16, TS_DTYPE_BF16)
-TS_PANELS_AVX512(panels_avx512_f32, load16_f32)
-TS_PANELS_AVX512(panels_avx512_f16, load16_f16)
-TS_PANELS_AVX512(panels_avx512_bf16, load16_bf16)
+TS_PANELS8_AVX512(panels_avx512_f32, load16_f32)
+TS_PANELS1_AVX512(panels_avx512_f16, load16_f16)
+TS_PANELS1_AVX512(panels_avx512_bf16, load16_bf16)
 
 /*
  * Q8_0 rows, 4 at a time sharing the loads of xq (see rows_scalar_q8): per
@@ -1463,7 +1512,8 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
             gemm_xw_rows(Y, X, T, W, n0, n1, scratch, TS_DTYPE_F32);
             return;
         }
-    case TS_LAYOUT_PANELS:
+    case TS_LAYOUT_PANELS: {
+        const size_t panel_bytes = ts_dtype_row_bytes(W->dtype, K * TS_PANEL);
         for (size_t j = n0; j < n1; j += TS_PANEL) {
             size_t e = j / TS_PANEL * K * TS_PANEL;
             const float *panel = scratch;
@@ -1473,9 +1523,13 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
                 to_f32_avx512_f16(W->data, e, scratch, K * TS_PANEL);
             else
                 to_f32_avx512_bf16(W->data, e, scratch, K * TS_PANEL);
-            xw_panel_tiles(Y, X, T, K, N, j, n1 - j, panel, NULL);
+            /* the next panel (contiguous) into L2 while this one's tiles run */
+            next_reads nx = next_rows((const char *)W->data + (j / TS_PANEL + 1) * panel_bytes,
+                                      panel_bytes, j + TS_PANEL < n1);
+            xw_panel_tiles(Y, X, T, K, N, j, n1 - j, panel, &nx);
         }
         return;
+    }
     case TS_LAYOUT_COLS: /* rows of the transpose are output columns */
 #ifdef __AVX512VNNI__
         if (W->dtype == TS_DTYPE_Q8_0 && ts_gemm_q8_int16()) {
@@ -1796,6 +1850,27 @@ void ts_gemv_xw(float *y, const float *x, const ts_mat *W, size_t n0, size_t n1)
         k.rows(y, W->data, W->rows, x, n0, n1);
         return;
     }
+}
+
+void ts_splitk_block(size_t K, size_t c, size_t *k0, size_t *k1)
+{
+    const size_t chunks = (K + 7) / 8, a = chunks * c / TS_SPLITK * 8,
+                 b = chunks * (c + 1) / TS_SPLITK * 8;
+    *k0 = a < K ? a : K;
+    *k1 = b < K ? b : K;
+}
+
+void ts_gemv_xw_block(float *part, const float *x, const ts_mat *W, size_t c)
+{
+    const size_t N = W->cols;
+    size_t k0, k1;
+    ts_splitk_block(W->rows, c, &k0, &k1);
+    if (k0 >= k1) {
+        memset(part, 0, N * sizeof *part);
+        return;
+    }
+    kernels_of(W->dtype).xw(part, x + k0, (const char *)W->data + ts_dtype_row_bytes(W->dtype, k0 * N),
+                            k1 - k0, N, 0, N);
 }
 
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)

@@ -110,10 +110,6 @@ struct ts_model {
     pthread_cond_t res_cv;
 };
 
-/* Row blocks of a decode GEMV on row-major weights (mm_splitk_task): fixed, so the
- * result does not depend on the thread count; up to this many threads share one. */
-#define TS_SPLITK 8
-
 static const char *const k_weights_names[] = {"stored", "f32", "f16", "bf16", "q8_0"};
 static const char *const k_memory_names[] = {"auto", "mapped", "copy"};
 
@@ -408,11 +404,52 @@ static bool copy_mat(ts_model *m, ts_mat *dst, const ts_mat *src, unsigned char 
 }
 
 /*
+ * Whether the copy repacks W into 32-column panels rather than copying its
+ * bytes: a row-major Conv1D matrix (F32, F16, BF16) whose decode is split-K
+ * (cols <= 4C, matmul) and whose panels give the row-major bits (cols a
+ * multiple of 16: see ts_gemv_xw), on the AVX-512 path, whose prefill GEMM
+ * packs row-major W into the very same panels (OpenBLAS, the other path,
+ * would be handed different column blocks).
+ */
+static bool copy_as_panels(const ts_model *m, const ts_mat *W)
+{
+    return W->layout == TS_LAYOUT_ROWS && W->dtype != TS_DTYPE_Q8_0 && W->cols % 16 == 0 &&
+           W->cols <= 4 * (size_t)m->info.n_embd && ts_gemm_available();
+}
+
+static size_t copied_bytes(const ts_model *m, const ts_mat *W)
+{
+    return copy_as_panels(m, W) ? ts_mat_bytes(W->dtype, TS_LAYOUT_PANELS, W->rows, W->cols)
+                                : mat_bytes(W);
+}
+
+/* Repack row-major *src into panels at *at and point *dst there; false when cancelled. Row by
+ * row (the source read in order; each panel written as its own sequential stream). The
+ * mapping is zero-filled, which is the last panel's padding. */
+static bool pack_mat(ts_model *m, ts_mat *dst, const ts_mat *src, unsigned char **at)
+{
+    const size_t K = src->rows, N = src->cols, es = ts_dtype_row_bytes(src->dtype, 1);
+    for (size_t k = 0; k < K; k++) {
+        if (k % 64 == 0 && atomic_load_explicit(&m->res_cancel, memory_order_relaxed))
+            return false;
+        const unsigned char *row = (const unsigned char *)src->data + k * N * es;
+        for (size_t j0 = 0; j0 < N; j0 += TS_PANEL) {
+            const size_t w = N - j0 < TS_PANEL ? N - j0 : TS_PANEL;
+            memcpy(*at + ((j0 / TS_PANEL) * K + k) * TS_PANEL * es, row + j0 * es, w * es);
+        }
+    }
+    *dst = (ts_mat){*at, src->dtype, K, N, TS_LAYOUT_PANELS};
+    *at += pad64(copied_bytes(m, src));
+    return true;
+}
+
+/*
  * Copy the matrices a decoded token streams (every block matrix and the
- * vocabulary projection; wte with it when tied), byte for byte and in the
- * same layout, into one anonymous mapping on huge pages; publish the views;
- * drop the mapping's pages of what was copied. 1 MiB at a time, so that
- * ts_model_free can stop it within a millisecond or so.
+ * vocabulary projection; wte with it when tied) into one anonymous mapping on
+ * huge pages — byte for byte, or for Conv1D matrices repacked into panels
+ * (copy_as_panels), which decode and prefill to the same bits — publish the
+ * views; drop the mapping's pages of what was copied. 1 MiB (or 64 rows) at a
+ * time, so that ts_model_free can stop it within a millisecond or so.
  */
 static void *resident_thread(void *arg)
 {
@@ -431,7 +468,7 @@ static void *resident_thread(void *arg)
     size_t total = pad64(mat_bytes(&b->lm_head));
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < TS_LT_COUNT; k++)
-            if (ts_layer_tensors[k].cols_c > 0) total += pad64(mat_bytes(layer_mat(b, l, k)));
+            if (ts_layer_tensors[k].cols_c > 0) total += pad64(copied_bytes(m, layer_mat(b, l, k)));
     void *map = NULL;
     unsigned char *at = map_huge(total, &map, &m->res_map_size);
     m->res_map = map;
@@ -441,8 +478,11 @@ static void *resident_thread(void *arg)
     if (ok && b->wte.data == b->lm_head.data) m->copy.wte = m->copy.lm_head;
     for (size_t l = 0; ok && l < L; l++)
         for (int k = 0; ok && k < TS_LT_COUNT; k++)
-            if (ts_layer_tensors[k].cols_c > 0)
-                ok = copy_mat(m, layer_mat(&m->copy, l, k), layer_mat(b, l, k), &at);
+            if (ts_layer_tensors[k].cols_c > 0) {
+                const ts_mat *W = layer_mat(b, l, k);
+                ok = copy_as_panels(m, W) ? pack_mat(m, layer_mat(&m->copy, l, k), W, &at)
+                                          : copy_mat(m, layer_mat(&m->copy, l, k), W, &at);
+            }
     if (!ok) { /* out of memory, or cancelled by ts_model_free */
         resident_finish(m, RES_FAILED);
         return NULL;
@@ -1044,21 +1084,11 @@ static void mm_splitk_task(void *arg, int ith, int nth)
 {
     const mm_job *j = arg;
     const ts_mat *W = j->W;
-    const size_t N = W->cols, stride = 4 * (size_t)j->ctx->model->info.n_embd;
+    const size_t stride = 4 * (size_t)j->ctx->model->info.n_embd;
     const size_t c0 = (size_t)TS_SPLITK * (size_t)ith / (size_t)nth;
     const size_t c1 = (size_t)TS_SPLITK * (size_t)(ith + 1) / (size_t)nth;
-    for (size_t c = c0; c < c1; c++) {
-        size_t k0, k1;
-        split_range(W->rows, (int)c, TS_SPLITK, 8, &k0, &k1);
-        float *part = j->ctx->part + c * stride;
-        if (k0 >= k1) {
-            memset(part, 0, N * sizeof *part);
-            continue;
-        }
-        ts_mat sub = {(const char *)W->data + ts_dtype_row_bytes(W->dtype, k0 * N), W->dtype,
-                      k1 - k0, N, TS_LAYOUT_ROWS};
-        ts_gemv_xw(part, j->X + k0, &sub, 0, N);
-    }
+    for (size_t c = c0; c < c1; c++)
+        ts_gemv_xw_block(j->ctx->part + c * stride, j->X, W, c);
 }
 
 /* Y[i] (=, +=, gelu of) (part[0][i] + ... + part[TS_SPLITK-1][i]) + bias[i], split by columns. */
