@@ -16,8 +16,8 @@
  * With --weights other than stored, the fidelity of the converted model against
  * the stored weights (ts_model_fidelity: max |Δlogit|, KL at T = 0.5, 1, 2,
  * top-1 agreement) on held-out TinyShakespeare (the last 10 % of the file) is
- * measured too. --profile adds the per-phase time of a decode step
- * (ts_context_profile).
+ * measured too. --profile adds the per-phase time of a decode step and of a
+ * prefill (ts_context_profile).
  */
 #include "cli.h"
 
@@ -59,7 +59,8 @@ static void usage(FILE *f)
                "                       background thread when over 32 MiB; the timed runs\n"
                "                       start once it is complete), mapped (the file mapping\n"
                "                       only, as llama.cpp's mmap), copy (always copy)\n"
-               "  --profile            also time each phase of a decode step (per token)\n"
+               "  --profile            also time each phase of a decode step (per token) and\n"
+               "                       of a prefill (per prompt)\n"
                "  --fidelity-text FILE with --weights that round (q8_0, or f16/bf16 of an F32\n"
                "                       model): score the converted model against the stored\n"
                "                       one on the last 10%% of FILE (default: the TinyShakespeare\n"
@@ -145,6 +146,40 @@ static bool bench_threads(ts_model *model, int threads, const int32_t *prompt, s
     ts_context_profile(ctx, &r->prof);
     ts_context_free(ctx);
     return ok;
+}
+
+/* Per-phase ms of the timed runs: per decode step, or per prompt of P tokens (prefill). */
+static double phase_ms(const ts_profile *pf, int ph, bool prefill, long P)
+{
+    const double *s = prefill ? pf->prefill_s : pf->decode_s;
+    const double n = prefill ? (double)pf->prefill_tokens / (double)P : (double)pf->decode_tokens;
+    double v = 0;
+    for (int q = 0; q < TS_PHASE_COUNT; q++)
+        if (q == ph || ph == TS_PHASE_COUNT) v += s[q];
+    return n > 0 ? v * 1e3 / n : 0.0;
+}
+
+/* The --profile table of one path (nothing when no thread count ran it). */
+static void print_profile(const bench_result *res, size_t n_threads, bool prefill, long P)
+{
+    bool any = false;
+    for (size_t i = 0; i < n_threads; i++)
+        any = any || (prefill ? res[i].prof.prefill_tokens : res[i].prof.decode_tokens) > 0;
+    if (!any) return;
+    if (prefill)
+        printf("\nprefill, ms per %ld-token prompt (sum over the timed runs / runs)\n%-12s", P,
+               "phase");
+    else
+        printf("\ndecode step, ms per token (sum over the timed runs / tokens)\n%-12s", "phase");
+    for (size_t i = 0; i < n_threads; i++)
+        printf("  %5d thr", res[i].threads);
+    printf("\n");
+    for (int ph = 0; ph <= TS_PHASE_COUNT; ph++) {
+        printf("%-12s", ph < TS_PHASE_COUNT ? ts_phase_name((ts_phase)ph) : "total");
+        for (size_t i = 0; i < n_threads; i++)
+            printf("  %9.3f", phase_ms(&res[i].prof, ph, prefill, P));
+        printf("\n");
+    }
 }
 
 /* The last 10 % of a text file, tokenized; the first `want` ids (fewer if the text is short). */
@@ -427,8 +462,13 @@ int ts_cmd_bench(int argc, char **argv)
                     cJSON *pr = cJSON_AddObjectToObject(e, "decode_ms_per_token");
                     for (int ph = 0; ph < TS_PHASE_COUNT; ph++)
                         cJSON_AddNumberToObject(pr, ts_phase_name((ts_phase)ph),
-                                                res[i].prof.decode_s[ph] * 1e3 /
-                                                    (double)res[i].prof.decode_tokens);
+                                                phase_ms(&res[i].prof, ph, false, P));
+                }
+                if (profile && res[i].prof.prefill_tokens > 0) {
+                    cJSON *pr = cJSON_AddObjectToObject(e, "prefill_ms_per_prompt");
+                    for (int ph = 0; ph < TS_PHASE_COUNT; ph++)
+                        cJSON_AddNumberToObject(pr, ts_phase_name((ts_phase)ph),
+                                                phase_ms(&res[i].prof, ph, true, P));
                 }
                 cJSON_AddItemToArray(arr, e);
             }
@@ -487,23 +527,8 @@ int ts_cmd_bench(int argc, char **argv)
                        median(res[i].prefill, (size_t)runs), median(res[i].decode, (size_t)runs));
             printf("\n(median of %ld runs each)\n", runs);
             if (profile) {
-                printf("\ndecode step, ms per token (sum over the timed runs / tokens)\n%-12s",
-                       "phase");
-                for (size_t i = 0; i < n_threads; i++)
-                    printf("  %5d thr", res[i].threads);
-                printf("\n");
-                for (int ph = 0; ph <= TS_PHASE_COUNT; ph++) {
-                    printf("%-12s", ph < TS_PHASE_COUNT ? ts_phase_name((ts_phase)ph) : "total");
-                    for (size_t i = 0; i < n_threads; i++) {
-                        const ts_profile *pf = &res[i].prof;
-                        double v = 0;
-                        for (int q = 0; q < TS_PHASE_COUNT; q++)
-                            if (q == ph || ph == TS_PHASE_COUNT) v += pf->decode_s[q];
-                        printf("  %9.3f",
-                               pf->decode_tokens ? v * 1e3 / (double)pf->decode_tokens : 0.0);
-                    }
-                    printf("\n");
-                }
+                print_profile(res, n_threads, false, P);
+                print_profile(res, n_threads, true, P);
             }
             if (have_fid) {
                 printf(

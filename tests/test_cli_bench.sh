@@ -56,11 +56,17 @@ assert [k["temperature"] for k in f["kl"]] == [0.5, 1, 2] and all(0 < k["kl_ref_
 p = o["results"][0]["decode_ms_per_token"]
 assert set(p) == {"embed", "layernorm", "c_attn", "kv_copy", "attention", "attn.c_proj", "mlp.c_fc", "mlp.c_proj", "lm_head"}, p
 assert p["lm_head"] > 0, p
+q = o["results"][0]["prefill_ms_per_prompt"]  # the 8-token prompt, per phase
+assert set(q) == set(p) and q["mlp.c_fc"] > 0 and q["attention"] > 0, q
 ' || fail "bench --weights q8_0 --json fields: $out"
 txt=$("$CLI" bench --model "$SRC/models/tiny-shakespeare" --weights q8_0 --threads 1 --prompt-tokens 4 \
       --gen-tokens 2 --runs 1 --fidelity-positions 32) || fail "bench q8_0 text exited $?"
 echo "$txt" | grep -q 'KL(p_ref || p_q):  T=0.5' || fail "text prints the KL: $txt"
 echo "$txt" | grep -q 'top-1 agreement' || fail "text prints top-1 agreement: $txt"
+txt=$("$CLI" bench --model "$SRC/models/tiny-shakespeare" --threads 1 --prompt-tokens 6 \
+      --gen-tokens 0 --runs 1 --profile) || fail "bench --profile text exited $?"
+echo "$txt" | grep -q '^prefill, ms per 6-token prompt' || fail "text prints the prefill profile: $txt"
+echo "$txt" | grep -q '^decode step' && fail "no decode table without decode tokens: $txt"
 
 # --weights-memory copy on the bundled model (15 MB: auto leaves it mapped): the copy is complete
 # before the timed runs and reported; auto says why it did not copy

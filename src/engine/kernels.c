@@ -26,9 +26,10 @@
  *     AVX-512 / AVX2); decode splits the rows into fixed blocks whose partial
  *     sums are added in a fixed order (model.c), so each thread streams whole
  *     rows and the result does not depend on the thread count.
- *   Conv1D, TS_LAYOUT_PANELS (converted at load, [N/32][K][32]): one panel's
- *     32 outputs stay in registers over all K; a thread's panels are one
- *     contiguous stream.
+ *   Conv1D, TS_LAYOUT_PANELS (converted at load or by the background copy,
+ *     [N/32][K][32]): one panel's 32 outputs stay in registers over all K; a
+ *     thread's panels are one contiguous stream. The same split-K blocks and
+ *     per-block chains as the row-major kernels, so the same bits.
  *   Conv1D, TS_LAYOUT_COLS and the vocabulary projection (rows of K): dot
  *     products, one row at a time with four accumulators (Q8_0: four rows
  *     sharing the int16 activations); threads split rows.

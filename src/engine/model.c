@@ -19,9 +19,11 @@
  * transposed so that blocks run along the input (TS_LAYOUT_COLS), the
  * vocabulary projection row-major. Nothing is built lazily, so contexts on
  * one model may run concurrently (tests/test_model.c checks it). Stored
- * weights (ts_model_params.memory, default auto) are copied unchanged into
- * huge pages by a background thread after the load; the copy's views are
- * published whole (one atomic pointer) and each forward pass reads one set.
+ * weights (ts_model_params.memory, default auto) are copied into huge pages
+ * by a background thread after the load, Conv1D matrices repacked into
+ * panels that decode and prefill to the same bits as the row-major ones
+ * (ts_gemv_xw's split-K contract); the copy's views are published whole (one
+ * atomic pointer) and each forward pass reads one set.
  *
  * Two paths, the same numbers (both are checked against PyTorch at every
  * position by tests/test_model.c):
@@ -33,8 +35,10 @@
  *     never fight over the cores), F16/BF16 converted panel by panel (512*C
  *     floats per thread) into the scratch first. The model is never expanded.
  *   decode (n == 1): hand-written SIMD GEMVs (kernels.c) reading the weights in
- *     their dtype, threads splitting the output columns (32 at a time); the
- *     vocabulary projection (the largest matrix) splits its rows.
+ *     their dtype: row-major Conv1D matrices split by blocks of input rows
+ *     (split-K, mm_splitk_task), panels and transposed ones by output columns
+ *     (32 at a time); the vocabulary projection (the largest matrix) splits
+ *     its rows.
  * Attention reads the KV cache, F32 [n_layer][n_ctx][C] (head h at h*hd).
  *
  * Memory: everything ts_model_eval touches is allocated by ts_context_new;
