@@ -419,6 +419,54 @@ static void test_panels_same_bits_as_rows(void **state)
     assert_true(checked >= 2 * 4 * 2 * 3);
 }
 
+/* LayerNorm on every ISA against a float64 two-pass reference: rows of 768 (GPT-2), 77 (every
+ * tail) and a row with a mean of 30 x its spread (the variance must not cancel). */
+static void test_layernorm_all_isas(void **state)
+{
+    (void)state;
+    const size_t Cs[] = {768, 77};
+    const ts_isa best = ts_kernels_isa();
+    for (size_t ci = 0; ci < 2; ci++) {
+        const size_t C = Cs[ci], T = 3;
+        float *x = malloc(T * C * sizeof *x), *o = malloc(T * C * sizeof *o);
+        float *w = malloc(C * sizeof *w), *b = malloc(C * sizeof *b);
+        assert_true(x && o && w && b);
+        for (size_t i = 0; i < C; i++) {
+            w[i] = 1.0f + 0.5f * (float)sin((double)i);
+            b[i] = 0.1f * (float)cos((double)i * 1.7);
+            for (size_t t = 0; t < T; t++)
+                x[t * C + i] = (float)sin((double)(i * (t + 3)) * 0.37) * (t == 2 ? 1.0f : 4.0f) +
+                               (t == 2 ? 30.0f : 0.0f);
+        }
+        for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+            if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+            ts_layernorm_f32(o, x, w, b, T, C, 1e-5f);
+            for (size_t t = 0; t < T; t++) {
+                double mean = 0, var = 0;
+                for (size_t i = 0; i < C; i++)
+                    mean += x[t * C + i];
+                mean /= (double)C;
+                for (size_t i = 0; i < C; i++)
+                    var += (x[t * C + i] - mean) * (x[t * C + i] - mean);
+                const double rstd = 1.0 / sqrt(var / (double)C + 1e-5);
+                for (size_t i = 0; i < C; i++) {
+                    double want = (x[t * C + i] - mean) * rstd * w[i] + b[i];
+                    if (!(fabs(o[t * C + i] - want) <= 1e-5 * (1.0 + fabs(want)))) {
+                        fprintf(stderr, "layernorm isa %s C %zu row %zu col %zu: %.8g want %.8g\n",
+                                ts_isa_name((ts_isa)isa), C, t, i, o[t * C + i], want);
+                        fail();
+                    }
+                }
+            }
+        }
+        free(x);
+        free(o);
+        free(w);
+        free(b);
+    }
+    ts_kernels_force_isa(best);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_f16_bf16_rounding),
         cmocka_unit_test(test_kernels_all_layouts),
         cmocka_unit_test(test_panels_same_bits_as_rows),
+        cmocka_unit_test(test_layernorm_all_isas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

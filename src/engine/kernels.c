@@ -1545,6 +1545,64 @@ static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, 
     }
 }
 
+/*
+ * LayerNorm rows as the scalar loop computes them (mean and variance summed in
+ * double, two passes; then ((x - m) * rstd) * w + b in F32), with the sums in
+ * 4 x 8 double lanes instead of one chain: the scalar loop's dependent double
+ * adds took 1.4 us per 768-wide row, 2 % of a prefill.
+ */
+static double hsum_pd(__m512d a, __m512d b, __m512d c, __m512d d)
+{
+    return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a, b), _mm512_add_pd(c, d)));
+}
+
+static void layernorm_avx512(float *out, const float *inp, const float *w, const float *b,
+                             size_t T, size_t C, float eps)
+{
+    const size_t c32 = C & ~(size_t)31, c16 = C & ~(size_t)15;
+    for (size_t t = 0; t < T; t++) {
+        const float *x = inp + t * C;
+        float *o = out + t * C;
+        __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+        size_t i = 0;
+        for (; i < c32; i += 32) {
+            s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm256_loadu_ps(x + i)));
+            s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)));
+            s2 = _mm512_add_pd(s2, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 16)));
+            s3 = _mm512_add_pd(s3, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 24)));
+        }
+        double mean = hsum_pd(s0, s1, s2, s3);
+        for (; i < C; i++)
+            mean += x[i];
+        mean /= (double)C;
+        const __m512d mv = _mm512_set1_pd(mean);
+        s0 = s1 = s2 = s3 = _mm512_setzero_pd();
+        for (i = 0; i < c32; i += 32) {
+            __m512d d0 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), mv);
+            __m512d d1 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)), mv);
+            __m512d d2 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 16)), mv);
+            __m512d d3 = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 24)), mv);
+            s0 = _mm512_fmadd_pd(d0, d0, s0);
+            s1 = _mm512_fmadd_pd(d1, d1, s1);
+            s2 = _mm512_fmadd_pd(d2, d2, s2);
+            s3 = _mm512_fmadd_pd(d3, d3, s3);
+        }
+        double var = hsum_pd(s0, s1, s2, s3);
+        for (; i < C; i++)
+            var += ((double)x[i] - mean) * ((double)x[i] - mean);
+        var /= (double)C;
+        const float m = (float)mean, rstd = (float)(1.0 / sqrt(var + (double)eps));
+        const __m512 m16 = _mm512_set1_ps(m), r16 = _mm512_set1_ps(rstd);
+        for (i = 0; i < c16; i += 16) {
+            __m512 v = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m16), r16);
+            v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_loadu_ps(w + i)), _mm512_loadu_ps(b + i));
+            _mm512_storeu_ps(o + i, v);
+        }
+        for (; i < C; i++)
+            o[i] = (x[i] - m) * rstd * w[i] + b[i];
+    }
+}
+
 #endif /* TS_HAVE_AVX512 */
 
 /* ======================================================================== */
@@ -1993,6 +2051,12 @@ void ts_softmax_f32(float *x, size_t n)
 void ts_layernorm_f32(float *out, const float *inp, const float *w, const float *b, size_t T,
                       size_t C, float eps)
 {
+#ifdef TS_HAVE_AVX512
+    if (ts_kernels_isa() == TS_ISA_AVX512) {
+        layernorm_avx512(out, inp, w, b, T, C, eps);
+        return;
+    }
+#endif
     for (size_t t = 0; t < T; t++) {
         const float *x = inp + t * C;
         float *o = out + t * C;
