@@ -467,6 +467,65 @@ static void test_layernorm_all_isas(void **state)
     ts_kernels_force_isa(best);
 }
 
+/* One head of attention (ts_attn_head_f32) on every ISA against float64: head sizes 64 (the
+ * register kernels of every GPT-2) and 32 (the generic loop), key counts around the 16-key
+ * blocks, rows C = 768 floats apart; both the output and the probabilities left in s. */
+static void test_attention_all_isas(void **state)
+{
+    (void)state;
+    enum { C = 768, NMAX = 200 };
+    const size_t ns[] = {1, 2, 7, 15, 16, 17, 33, 45, 200}, hds[] = {64, 32};
+    float *k = malloc(NMAX * C * sizeof *k), *v = malloc(NMAX * C * sizeof *v);
+    float q[64], o[64], s_[NMAX];
+    assert_true(k && v);
+    for (size_t i = 0; i < NMAX * C; i++) {
+        k[i] = (float)sin((double)i * 0.013) * 1.5f;
+        v[i] = (float)cos((double)i * 0.029);
+    }
+    for (size_t d = 0; d < 64; d++)
+        q[d] = (float)sin((double)d * 0.7 + 0.3) * 2.0f;
+    const ts_isa best = ts_kernels_isa();
+    for (size_t hi = 0; hi < 2; hi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+            const size_t hd = hds[hi], n = ns[ni], h0 = 3 * hd; /* a head inside the row */
+            const float scale = 1.0f / sqrtf((float)hd);
+            double p[NMAX], want[64] = {0}, mx = -INFINITY, z = 0;
+            for (size_t i = 0; i < n; i++) {
+                double a = 0;
+                for (size_t d = 0; d < hd; d++)
+                    a += (double)q[d] * k[i * C + h0 + d];
+                p[i] = a * scale;
+                mx = p[i] > mx ? p[i] : mx;
+            }
+            for (size_t i = 0; i < n; i++)
+                z += p[i] = exp(p[i] - mx);
+            for (size_t i = 0; i < n; i++) {
+                p[i] /= z;
+                for (size_t d = 0; d < hd; d++)
+                    want[d] += p[i] * v[i * C + h0 + d];
+            }
+            for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+                if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+                ts_attn_head_f32(o, q, k + h0, v + h0, C, n, hd, scale, s_);
+                for (size_t d = 0; d < hd; d++)
+                    if (!(fabs(o[d] - want[d]) <= 1e-5 * (1 + fabs(want[d])))) {
+                        fprintf(stderr, "attention isa %s hd %zu n %zu o[%zu] = %.8g want %.8g\n",
+                                ts_isa_name((ts_isa)isa), hd, n, d, o[d], want[d]);
+                        fail();
+                    }
+                for (size_t i = 0; i < n; i++)
+                    if (!(fabs(s_[i] - p[i]) <= 1e-5 * p[i] + 1e-9)) {
+                        fprintf(stderr, "attention isa %s hd %zu n %zu p[%zu] = %.8g want %.8g\n",
+                                ts_isa_name((ts_isa)isa), hd, n, i, s_[i], p[i]);
+                        fail();
+                    }
+            }
+        }
+    ts_kernels_force_isa(best);
+    free(k);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_kernels_all_layouts),
         cmocka_unit_test(test_panels_same_bits_as_rows),
         cmocka_unit_test(test_layernorm_all_isas),
+        cmocka_unit_test(test_attention_all_isas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

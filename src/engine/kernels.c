@@ -1103,22 +1103,92 @@ static float dot_avx512(const float *a, const float *b, size_t n)
  * output stay in four registers; s[i] = scale * q . K[i] for the n keys, then
  * softmax, then o = sum_i s[i] V[i]. K[i] = k + i * stride (the cache rows).
  */
+/* The first min(n, 16) lanes. */
+static inline __mmask16 tail_mask(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+}
+
+/* r[j] = the sum of v[j]'s 16 lanes, j < 16: a tree of unpacks and lane shuffles (45 ops for
+ * 16 sums, where 16 _mm512_reduce_add_ps take ~130). */
+static inline __m512 hsum16x16(const __m512 v[16])
+{
+    __m512 y[4];
+    for (int g = 0; g < 4; g++) {
+        const __m512 *w = v + 4 * g;
+        __m512 x01 = _mm512_add_ps(_mm512_unpacklo_ps(w[0], w[1]), _mm512_unpackhi_ps(w[0], w[1]));
+        __m512 x23 = _mm512_add_ps(_mm512_unpacklo_ps(w[2], w[3]), _mm512_unpackhi_ps(w[2], w[3]));
+        __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23));
+        __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(x01), _mm512_castps_pd(x23));
+        y[g] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi)); /* per 128-bit lane */
+    }
+    __m512 z0 = _mm512_add_ps(_mm512_shuffle_f32x4(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm512_shuffle_f32x4(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    __m512 z1 = _mm512_add_ps(_mm512_shuffle_f32x4(y[2], y[3], _MM_SHUFFLE(2, 0, 2, 0)),
+                              _mm512_shuffle_f32x4(y[2], y[3], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(z0, z1, _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(z0, z1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/*
+ * One head of size 64: scores 16 keys at a time (each key's 64 products in one register, the 16
+ * registers summed by one transposing tree), softmax with vector max / exp (masked tail), and
+ * o = sum_i e_i V_i / sum_i e_i with two accumulator sets (the FMA chain was the PV loop's
+ * limit). s[0:n] ends as the probabilities, as ts_attn_head_f32 promises.
+ */
 static void attn64_avx512(float *o, const float *q, const float *k, const float *v, size_t stride,
                           size_t n, float scale, float *s)
 {
     const __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16);
     const __m512 q2 = _mm512_loadu_ps(q + 32), q3 = _mm512_loadu_ps(q + 48);
-    for (size_t i = 0; i < n; i++) {
-        const float *kr = k + i * stride;
-        __m512 a = _mm512_mul_ps(q0, _mm512_loadu_ps(kr));
-        __m512 b = _mm512_mul_ps(q2, _mm512_loadu_ps(kr + 32));
-        a = _mm512_fmadd_ps(q1, _mm512_loadu_ps(kr + 16), a);
-        b = _mm512_fmadd_ps(q3, _mm512_loadu_ps(kr + 48), b);
-        s[i] = _mm512_reduce_add_ps(_mm512_add_ps(a, b)) * scale;
+    const __m512 sc = _mm512_set1_ps(scale);
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (size_t i0 = 0; i0 < n; i0 += 16) {
+        const size_t cnt = n - i0 < 16 ? n - i0 : 16;
+        __m512 acc[16];
+        for (size_t j = 0; j < 16; j++) {
+            if (j >= cnt) {
+                acc[j] = _mm512_setzero_ps();
+                continue;
+            }
+            const float *kr = k + (i0 + j) * stride;
+            __m512 a = _mm512_mul_ps(q0, _mm512_loadu_ps(kr));
+            __m512 b = _mm512_mul_ps(q2, _mm512_loadu_ps(kr + 32));
+            a = _mm512_fmadd_ps(q1, _mm512_loadu_ps(kr + 16), a);
+            b = _mm512_fmadd_ps(q3, _mm512_loadu_ps(kr + 48), b);
+            acc[j] = _mm512_add_ps(a, b);
+        }
+        const __mmask16 m = tail_mask(cnt);
+        const __m512 sv = _mm512_mul_ps(hsum16x16(acc), sc);
+        _mm512_mask_storeu_ps(s + i0, m, sv);
+        mx = _mm512_mask_max_ps(mx, m, mx, sv);
     }
-    ts_softmax_f32(s, n);
+    const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (size_t i0 = 0; i0 < n; i0 += 16) {
+        const __mmask16 m = tail_mask(n - i0);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + i0), mv));
+        e = _mm512_maskz_mov_ps(m, e);
+        _mm512_mask_storeu_ps(s + i0, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    const float inv = 1.0f / _mm512_reduce_add_ps(sum);
     __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-    for (size_t i = 0; i < n; i++) {
+    __m512 u0 = o0, u1 = o0, u2 = o0, u3 = o0;
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const float *vr = v + i * stride, *vs = vr + stride;
+        const __m512 p = _mm512_set1_ps(s[i]), r = _mm512_set1_ps(s[i + 1]);
+        o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
+        o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
+        o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
+        o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
+        u0 = _mm512_fmadd_ps(r, _mm512_loadu_ps(vs), u0);
+        u1 = _mm512_fmadd_ps(r, _mm512_loadu_ps(vs + 16), u1);
+        u2 = _mm512_fmadd_ps(r, _mm512_loadu_ps(vs + 32), u2);
+        u3 = _mm512_fmadd_ps(r, _mm512_loadu_ps(vs + 48), u3);
+    }
+    if (i < n) {
         const float *vr = v + i * stride;
         const __m512 p = _mm512_set1_ps(s[i]);
         o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
@@ -1126,10 +1196,13 @@ static void attn64_avx512(float *o, const float *q, const float *k, const float 
         o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
         o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
     }
-    _mm512_storeu_ps(o, o0);
-    _mm512_storeu_ps(o + 16, o1);
-    _mm512_storeu_ps(o + 32, o2);
-    _mm512_storeu_ps(o + 48, o3);
+    const __m512 iv = _mm512_set1_ps(inv);
+    _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_add_ps(o0, u0), iv));
+    _mm512_storeu_ps(o + 16, _mm512_mul_ps(_mm512_add_ps(o1, u1), iv));
+    _mm512_storeu_ps(o + 32, _mm512_mul_ps(_mm512_add_ps(o2, u2), iv));
+    _mm512_storeu_ps(o + 48, _mm512_mul_ps(_mm512_add_ps(o3, u3), iv));
+    for (size_t t = 0; t < n; t++)
+        s[t] *= inv;
 }
 
 static void axpy_avx512(float *y, float a, const float *x, size_t n)
@@ -1199,10 +1272,6 @@ static inline __m512 load16m(const void *p, size_t i, ts_dtype dt, __mmask16 m)
     }
 }
 
-static inline __mmask16 tail_mask(size_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
-}
 
 static inline __attribute__((always_inline)) void xw_tile(float *Y, size_t ldy, const float *X,
                                                           size_t ldx, const float *panel, size_t K,
