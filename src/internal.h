@@ -412,6 +412,15 @@ float ts_dot_f32(const float *a, const float *b, size_t n);
  */
 void ts_attn_head_f32(float *o, const float *q, const float *k, const float *v, size_t stride,
                       size_t n, size_t hd, float scale, float *s);
+/*
+ * nq (1..4) consecutive queries of one head, causal: query r (q + r * ldq) sees the first
+ * n + r keys (n >= 1) and gets o + r * ldo; as ts_attn_head_f32 on each, within rounding
+ * (head size 64 on AVX-512 reads each K / V row once for all of them). s: scratch of
+ * 4 * (n + 18) floats; its contents are not the probabilities.
+ */
+void ts_attn_heads4_f32(float *o, size_t ldo, const float *q, size_t ldq, const float *k,
+                        const float *v, size_t stride, size_t n, size_t nq, size_t hd, float scale,
+                        float *s);
 /* y[0:n] += a * x[0:n] */
 void ts_axpy_f32(float *y, float a, const float *x, size_t n);
 /* x[0:n] = gelu_new(x[0:n]) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */

@@ -521,6 +521,57 @@ static void test_attention_all_isas(void **state)
                     }
             }
         }
+    /* 1-4 queries at once (prefill): query r has its own q and sees n + r keys */
+    float q4[4 * 64], o4[4 * 64], s4[4 * (NMAX + 18)];
+    for (size_t i = 0; i < 4 * 64; i++)
+        q4[i] = (float)cos((double)i * 0.31) * 1.7f;
+    size_t checked = 0;
+    for (size_t hi = 0; hi < 2; hi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+            for (size_t nq = 1; nq <= 4; nq++) {
+                const size_t hd = hds[hi], n = ns[ni], h0 = 5 * hd;
+                if (n + nq - 1 > NMAX) continue;
+                const float scale = 1.0f / sqrtf((float)hd);
+                double want[4][64] = {{0}};
+                for (size_t r = 0; r < nq; r++) {
+                    double p[NMAX], mx = -INFINITY, z = 0;
+                    for (size_t i = 0; i < n + r; i++) {
+                        double a = 0;
+                        for (size_t d = 0; d < hd; d++)
+                            a += (double)q4[r * 64 + d] * k[i * C + h0 + d];
+                        p[i] = a * scale;
+                        mx = p[i] > mx ? p[i] : mx;
+                    }
+                    for (size_t i = 0; i < n + r; i++)
+                        z += p[i] = exp(p[i] - mx);
+                    for (size_t i = 0; i < n + r; i++)
+                        for (size_t d = 0; d < hd; d++)
+                            want[r][d] += p[i] / z * v[i * C + h0 + d];
+                }
+                for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+                    if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+                    for (size_t i = 0; i < 4 * 64; i++)
+                        o4[i] = -7.0f;
+                    ts_attn_heads4_f32(o4, 64, q4, 64, k + h0, v + h0, C, n, nq, hd, scale, s4);
+                    for (size_t r = 0; r < 4; r++)
+                        for (size_t d = 0; d < 64; d++) {
+                            if (r >= nq || d >= hd) {
+                                assert_true(o4[r * 64 + d] == -7.0f);
+                                continue;
+                            }
+                            if (!(fabs(o4[r * 64 + d] - want[r][d]) <= 1e-5 * (1 + fabs(want[r][d])))) {
+                                fprintf(stderr,
+                                        "heads4 isa %s hd %zu n %zu nq %zu o[%zu][%zu] = %.8g "
+                                        "want %.8g\n",
+                                        ts_isa_name((ts_isa)isa), hd, n, nq, r, d, o4[r * 64 + d],
+                                        want[r][d]);
+                                fail();
+                            }
+                        }
+                    checked++;
+                }
+            }
+    assert_true(checked >= 2 * 8 * 4);
     ts_kernels_force_isa(best);
     free(k);
     free(v);

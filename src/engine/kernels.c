@@ -1205,6 +1205,90 @@ static void attn64_avx512(float *o, const float *q, const float *k, const float 
         s[t] *= inv;
 }
 
+/*
+ * nq <= 4 consecutive queries of one head (query r sees the first n + r keys) in one sweep:
+ * each K and V row is loaded once for all of them, where one query at a time re-read the whole
+ * causal prefix from L2 per (query, head) pair (prefill attention was L2-bound, not FMA-bound).
+ * Scores of keys a query does not see are dropped (mask) before the softmax and weigh 0 in P.V.
+ * s: [4][round16(n + 3)] floats.
+ */
+static void attn64x4_avx512(float *o, size_t ldo, const float *q, size_t ldq, const float *k,
+                            const float *v, size_t stride, size_t n, size_t nq, float scale,
+                            float *s)
+{
+    const size_t nk = n + nq - 1, ls = (nk + 15) & ~(size_t)15;
+    __m512 qv[4][4], mx[4];
+    for (size_t r = 0; r < 4; r++) {
+        for (size_t d = 0; d < 4; d++)
+            qv[r][d] = r < nq ? _mm512_loadu_ps(q + r * ldq + 16 * d) : _mm512_setzero_ps();
+        mx[r] = _mm512_set1_ps(-INFINITY);
+    }
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (size_t i0 = 0; i0 < nk; i0 += 16) {
+        const size_t cnt = nk - i0 < 16 ? nk - i0 : 16;
+        __m512 acc[4][16];
+        for (size_t j = 0; j < 16; j++) {
+            if (j >= cnt) {
+                for (size_t r = 0; r < 4; r++)
+                    acc[r][j] = _mm512_setzero_ps();
+                continue;
+            }
+            const float *kr = k + (i0 + j) * stride;
+            const __m512 k0 = _mm512_loadu_ps(kr), k1 = _mm512_loadu_ps(kr + 16);
+            const __m512 k2 = _mm512_loadu_ps(kr + 32), k3 = _mm512_loadu_ps(kr + 48);
+            for (size_t r = 0; r < 4; r++) {
+                __m512 a = _mm512_mul_ps(qv[r][0], k0), b = _mm512_mul_ps(qv[r][2], k2);
+                a = _mm512_fmadd_ps(qv[r][1], k1, a);
+                b = _mm512_fmadd_ps(qv[r][3], k3, b);
+                acc[r][j] = _mm512_add_ps(a, b);
+            }
+        }
+        for (size_t r = 0; r < nq; r++) {
+            const size_t seen = n + r > i0 ? n + r - i0 : 0; /* keys of this block query r sees */
+            const __mmask16 m = tail_mask(seen);
+            const __m512 sv = _mm512_mul_ps(hsum16x16(acc[r]), sc);
+            _mm512_storeu_ps(s + r * ls + i0, sv);
+            mx[r] = _mm512_mask_max_ps(mx[r], m, mx[r], sv);
+        }
+    }
+    float inv[4];
+    for (size_t r = 0; r < nq; r++) {
+        const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r]));
+        __m512 sum = _mm512_setzero_ps();
+        for (size_t i0 = 0; i0 < nk; i0 += 16) {
+            const size_t seen = n + r > i0 ? n + r - i0 : 0;
+            const __mmask16 m = tail_mask(seen);
+            __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(s + r * ls + i0), mv));
+            e = _mm512_maskz_mov_ps(m, e); /* unseen keys weigh 0 */
+            _mm512_storeu_ps(s + r * ls + i0, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
+    }
+    __m512 ov[4][4];
+    for (size_t r = 0; r < 4; r++)
+        for (size_t d = 0; d < 4; d++)
+            ov[r][d] = _mm512_setzero_ps();
+    for (size_t i = 0; i < nk; i++) {
+        const float *vr = v + i * stride;
+        const __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
+        const __m512 v2 = _mm512_loadu_ps(vr + 32), v3 = _mm512_loadu_ps(vr + 48);
+        for (size_t r = 0; r < 4; r++) {
+            if (r >= nq) break;
+            const __m512 p = _mm512_set1_ps(s[r * ls + i]);
+            ov[r][0] = _mm512_fmadd_ps(p, v0, ov[r][0]);
+            ov[r][1] = _mm512_fmadd_ps(p, v1, ov[r][1]);
+            ov[r][2] = _mm512_fmadd_ps(p, v2, ov[r][2]);
+            ov[r][3] = _mm512_fmadd_ps(p, v3, ov[r][3]);
+        }
+    }
+    for (size_t r = 0; r < nq; r++) {
+        const __m512 iv = _mm512_set1_ps(inv[r]);
+        for (size_t d = 0; d < 4; d++)
+            _mm512_storeu_ps(o + r * ldo + 16 * d, _mm512_mul_ps(ov[r][d], iv));
+    }
+}
+
 static void axpy_avx512(float *y, float a, const float *x, size_t n)
 {
     __m512 av = _mm512_set1_ps(a);
@@ -2004,6 +2088,20 @@ void ts_gemv_xw_block(float *part, const float *x, const ts_mat *W, size_t c)
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
 {
     kernels_of(W->dtype).rows(y, W->data, W->cols, x, r0, r1);
+}
+
+void ts_attn_heads4_f32(float *o, size_t ldo, const float *q, size_t ldq, const float *k,
+                        const float *v, size_t stride, size_t n, size_t nq, size_t hd, float scale,
+                        float *s)
+{
+#ifdef TS_HAVE_AVX512
+    if (hd == 64 && nq > 1 && ts_kernels_isa() == TS_ISA_AVX512) {
+        attn64x4_avx512(o, ldo, q, ldq, k, v, stride, n, nq, scale, s);
+        return;
+    }
+#endif
+    for (size_t r = 0; r < nq; r++)
+        ts_attn_head_f32(o + r * ldo, q + r * ldq, k, v, stride, n + r, hd, scale, s);
 }
 
 void ts_attn_head_f32(float *o, const float *q, const float *k, const float *v, size_t stride,

@@ -742,7 +742,8 @@ struct ts_context {
     float *fc;                /* MLP hidden [n_batch][4C] */
     float *tmp;               /* one row [4C] for the residual GEMVs */
     float *part;              /* [TS_SPLITK][4C]: split-K partial sums of a decode GEMV */
-    float *scores;            /* [nth][n_ctx] */
+    float *scores;            /* [nth][scores_stride]: attention scratch */
+    size_t scores_stride;
     float *panel;             /* [nth][panel_floats]: packed F32 GEMM panels of W */
     size_t panel_floats;
     float *logits;       /* all_logits ? [n_ctx][V] : [V] */
@@ -815,7 +816,8 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     c->fc = alloc_floats(B, 4 * C, &ok);
     c->tmp = alloc_floats(4, C, &ok);
     c->part = alloc_floats(TS_SPLITK * 4, C, &ok);
-    c->scores = alloc_floats(nth, c->n_ctx, &ok);
+    c->scores_stride = 4 * (c->n_ctx + 18); /* ts_attn_heads4_f32's scratch */
+    c->scores = alloc_floats(nth, c->scores_stride, &ok);
     c->panel_floats = 512 * C;
     c->panel = alloc_floats(nth, c->panel_floats, &ok); /* >= 4C * 32, a multiple of 16 */
     c->logits = alloc_floats(c->all_logits ? c->n_ctx : 1, V, &ok);
@@ -1065,12 +1067,14 @@ static void att_task(void *arg, int ith, int nth)
     const float scale = (float)(1.0 / sqrt((double)hd));
     const float *kc = ctx->k_cache + j->l * ctx->n_ctx * C;
     const float *vc = ctx->v_cache + j->l * ctx->n_ctx * C;
-    float *s = ctx->scores + (size_t)ith * ctx->n_ctx;
-    /* (head, query) pairs dealt round-robin: the causal rows grow, so this balances. */
-    for (size_t pi = (size_t)ith; pi < H * j->T; pi += (size_t)nth) {
-        size_t t = pi / H, h = pi % H, n_keys = j->p0 + t + 1;
-        ts_attn_head_f32(ctx->att + t * C + h * hd, ctx->qkv + t * 3 * C + h * hd, kc + h * hd,
-                         vc + h * hd, C, n_keys, hd, scale, s);
+    float *s = ctx->scores + (size_t)ith * ctx->scores_stride;
+    /* (head, block of up to 4 queries) pairs dealt round-robin: the causal rows grow, so this
+       balances; a block shares each K / V row's load. */
+    const size_t nb = (j->T + 3) / 4;
+    for (size_t pi = (size_t)ith; pi < H * nb; pi += (size_t)nth) {
+        size_t t = pi / H * 4, h = pi % H, nq = j->T - t < 4 ? j->T - t : 4;
+        ts_attn_heads4_f32(ctx->att + t * C + h * hd, C, ctx->qkv + t * 3 * C + h * hd, 3 * C,
+                           kc + h * hd, vc + h * hd, C, j->p0 + t + 1, nq, hd, scale, s);
     }
 }
 
