@@ -519,15 +519,18 @@ bool ts_weights_type_parse(const char *name, ts_weights_type *out);
  * Where the stored weight matrices live once loaded (ts_model_params.memory;
  * only for TS_WEIGHTS_STORED: converted weights are always anonymous memory).
  *   TS_MEMORY_AUTO (0, the default): read from the mmap'd checkpoint at first,
- *     and copied, unchanged, into anonymous memory on huge pages by a
- *     background thread started at the end of ts_model_load (scheduled
+ *     and copied into anonymous memory on huge pages by a background thread
+ *     started at the end of ts_model_load (the vocabulary projection byte for
+ *     byte, the Conv1D matrices repacked into 32-column panels on AVX-512
+ *     CPUs; scheduled
  *     SCHED_IDLE: it runs only on an idle core, so it never slows an eval, and
  *     may wait through a long decode that keeps every core busy), when the
  *     matrices hold at least 32 MiB and at most half of the memory Linux
  *     reports available (MemAvailable) (below that the mapping's 4 KiB pages cost
  *     nothing measurable). Evals switch to the copy between two forward passes
- *     once it is complete; the kernels, the layout and the bytes are the same,
- *     so every result is bitwise the same before and after. The mapping's pages
+ *     once it is complete; the panel kernels add the same products in the
+ *     same order as the row-major ones, so every result is bitwise the same
+ *     before and after (tests/test_model.c, tests/test_q8_0.c). The mapping's pages
  *     of the copied matrices are then dropped, so the RSS ends about where the
  *     mapped model's would. Load stays lazy: ts_model_load does not wait.
  *   TS_MEMORY_MAPPED: the mapping only (no thread, no copy; llama.cpp's mmap).
