@@ -442,6 +442,7 @@ int ts_cmd_bench(int argc, char **argv)
             cJSON_AddBoolToObject(o, "resident", wi.resident);
             cJSON_AddNumberToObject(o, "resident_bytes", (double)wi.resident_bytes);
             cJSON_AddNumberToObject(o, "resident_ms", wi.resident_ms);
+            cJSON_AddNumberToObject(o, "resident_panels", (double)wi.resident_panels);
             cJSON_AddNumberToObject(o, "rss_after_resident_mb", rss_resident);
             cJSON_AddNumberToObject(o, "prompt_tokens", (double)P);
             cJSON_AddNumberToObject(o, "gen_tokens", (double)G);
@@ -509,9 +510,11 @@ int ts_cmd_bench(int argc, char **argv)
                    "load %.0f MB\n",
                    load_ms, wi.mode != TS_WEIGHTS_STORED ? " + conversion" : "", runs, rss_loaded);
             if (wi.resident)
-                printf("resident  copied into huge pages in the background: %.1f MB, complete "
-                       "%.1f ms after the load began; RSS then %.0f MB (timed runs start after)\n",
-                       (double)wi.resident_bytes / 1e6, wi.resident_ms, rss_resident);
+                printf("resident  copied into huge pages in the background (%zu Conv1D matrices "
+                       "as panels): %.1f MB, complete %.1f ms after the load began; RSS then "
+                       "%.0f MB (timed runs start after)\n",
+                       wi.resident_panels, (double)wi.resident_bytes / 1e6, wi.resident_ms,
+                       rss_resident);
             else if (wi.mode == TS_WEIGHTS_STORED)
                 printf("resident  no: read from the file mapping (--weights-memory %s%s)\n",
                        ts_weights_memory_name(wi.memory),

@@ -612,6 +612,8 @@ typedef struct ts_weights_info {
     bool resident;            /* evals now read the background copy */
     size_t resident_bytes;    /* anonymous memory of that copy (0 until it is complete) */
     double resident_ms;       /* from the start of ts_model_load until the copy was complete */
+    size_t resident_panels;   /* Conv1D matrices that copy holds repacked into 32-column panels
+                                 (4 per layer on AVX-512 CPUs; 0 = all byte for byte) */
 } ts_weights_info;
 /* Fill *out (neither may be NULL); no allocation. A snapshot: a background copy may complete
  * right after. */

@@ -78,6 +78,8 @@ o = json.load(sys.stdin)
 assert o["memory"] == "copy" and o["resident"] is True and o["resident_ms"] > 0, o
 assert o["matrix_bytes_per_token"] <= o["resident_bytes"] < o["matrix_bytes_per_token"] + 4096, o
 assert o["rss_after_resident_mb"] > 0, o
+# 6 layers x 4 Conv1D matrices repacked into panels on AVX-512, byte for byte otherwise
+assert o["resident_panels"] == (24 if o["kernels"] == "avx512" else 0), o
 ' || fail "bench --weights-memory copy --json fields: $out"
 txt=$("$CLI" bench --model "$SRC/models/tiny-shakespeare" --threads 1 --prompt-tokens 4 \
       --gen-tokens 2 --runs 1) || fail "bench auto text exited $?"

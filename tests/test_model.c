@@ -641,6 +641,8 @@ static void test_background_copy(void **state)
             assert_true(wi.resident);
             assert_false(wi.copying);
             assert_int_equal(wi.resident_bytes, copy_bytes(model));
+            assert_int_equal(wi.resident_panels,
+                             ts_gemm_available() ? 4 * (size_t)ts_model_get_info(model)->n_layer : 0);
             assert_true(wi.resident_ms > 0);
             memset(got, 0, p->n * R.V * sizeof *got);
             prefill_decode(model, p, k, got); /* from the copy */

@@ -104,7 +104,8 @@ struct ts_model {
     void *res_map;
     size_t res_map_size;
     double t_load0;   /* ts_seconds() when ts_model_load began */
-    size_t res_bytes; /* written by the copy before res_state = RES_DONE */
+    size_t res_bytes;  /* written by the copy before res_state = RES_DONE */
+    size_t res_panels; /* likewise: matrices repacked into panels */
     double res_ms;
     _Atomic int res_state;  /* RES_* */
     atomic_bool res_cancel; /* set by ts_model_free */
@@ -484,8 +485,10 @@ static void *resident_thread(void *arg)
         for (int k = 0; ok && k < TS_LT_COUNT; k++)
             if (ts_layer_tensors[k].cols_c > 0) {
                 const ts_mat *W = layer_mat(b, l, k);
-                ok = copy_as_panels(m, W) ? pack_mat(m, layer_mat(&m->copy, l, k), W, &at)
-                                          : copy_mat(m, layer_mat(&m->copy, l, k), W, &at);
+                const bool panels = copy_as_panels(m, W);
+                ok = panels ? pack_mat(m, layer_mat(&m->copy, l, k), W, &at)
+                            : copy_mat(m, layer_mat(&m->copy, l, k), W, &at);
+                m->res_panels += panels;
             }
     if (!ok) { /* out of memory, or cancelled by ts_model_free */
         resident_finish(m, RES_FAILED);
@@ -719,6 +722,7 @@ void ts_model_weights_info(const ts_model *model, ts_weights_info *out)
     if (out->resident) { /* written before RES_DONE was stored */
         out->resident_bytes = model->res_bytes;
         out->resident_ms = model->res_ms;
+        out->resident_panels = model->res_panels;
     }
 }
 
