@@ -106,6 +106,7 @@ struct ts_model {
     double t_load0;   /* ts_seconds() when ts_model_load began */
     size_t res_bytes;  /* written by the copy before res_state = RES_DONE */
     size_t res_panels; /* likewise: matrices repacked into panels */
+    bool res_gemm;     /* ts_gemm_available() when the copy began: sizes and layouts follow it */
     double res_ms;
     _Atomic int res_state;  /* RES_* */
     atomic_bool res_cancel; /* set by ts_model_free */
@@ -418,8 +419,8 @@ static bool copy_mat(ts_model *m, ts_mat *dst, const ts_mat *src, unsigned char 
  */
 static bool copy_as_panels(const ts_model *m, const ts_mat *W)
 {
-    return W->layout == TS_LAYOUT_ROWS && W->dtype != TS_DTYPE_Q8_0 && W->cols % 16 == 0 &&
-           W->cols <= 4 * (size_t)m->info.n_embd && ts_gemm_available();
+    return m->res_gemm && W->layout == TS_LAYOUT_ROWS && W->dtype != TS_DTYPE_Q8_0 &&
+           W->cols % 16 == 0 && W->cols <= 4 * (size_t)m->info.n_embd;
 }
 
 static size_t copied_bytes(const ts_model *m, const ts_mat *W)
@@ -470,6 +471,7 @@ static void *resident_thread(void *arg)
 #endif
     const size_t L = (size_t)m->info.n_layer;
     const model_mats *b = &m->base;
+    m->res_gemm = ts_gemm_available(); /* read once: the size computed here is what gets written */
     size_t total = pad64(mat_bytes(&b->lm_head));
     for (size_t l = 0; l < L; l++)
         for (int k = 0; k < TS_LT_COUNT; k++)
