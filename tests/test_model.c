@@ -605,8 +605,8 @@ static size_t copy_bytes(const ts_model *model)
         for (int k = 0; k < TS_LT_COUNT; k++) {
             const ts_layer_tensor_desc *d = &ts_layer_tensors[k];
             if (d->cols_c > 0)
-                total += pad64_(ts_mat_bytes(in->dtype, conv, (size_t)d->rows_c * C,
-                                             (size_t)d->cols_c * C));
+                total += pad64_(
+                    ts_mat_bytes(in->dtype, conv, (size_t)d->rows_c * C, (size_t)d->cols_c * C));
         }
     return total;
 }
@@ -641,8 +641,9 @@ static void test_background_copy(void **state)
             assert_true(wi.resident);
             assert_false(wi.copying);
             assert_int_equal(wi.resident_bytes, copy_bytes(model));
-            assert_int_equal(wi.resident_panels,
-                             ts_gemm_available() ? 4 * (size_t)ts_model_get_info(model)->n_layer : 0);
+            assert_int_equal(wi.resident_panels, ts_gemm_available()
+                                                     ? 4 * (size_t)ts_model_get_info(model)->n_layer
+                                                     : 0);
             assert_true(wi.resident_ms > 0);
             memset(got, 0, p->n * R.V * sizeof *got);
             prefill_decode(model, p, k, got); /* from the copy */

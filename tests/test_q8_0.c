@@ -559,7 +559,8 @@ static void test_attention_all_isas(void **state)
                                 assert_true(o4[r * 64 + d] == -7.0f);
                                 continue;
                             }
-                            if (!(fabs(o4[r * 64 + d] - want[r][d]) <= 1e-5 * (1 + fabs(want[r][d])))) {
+                            if (!(fabs(o4[r * 64 + d] - want[r][d]) <=
+                                  1e-5 * (1 + fabs(want[r][d])))) {
                                 fprintf(stderr,
                                         "heads4 isa %s hd %zu n %zu nq %zu o[%zu][%zu] = %.8g "
                                         "want %.8g\n",

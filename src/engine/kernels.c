@@ -327,11 +327,12 @@ TS_XW_SCALAR(xw_scalar_bf16, TS_DTYPE_BF16)
  * partial sums are added in block order as model.c adds them. The same bits as
  * the row-major decode, on any ISA; AVX-512 has register-resident versions.
  */
-static void panels_by_rows(xw_fn xw, ts_dtype dt, float *y, const float *x, const void *w,
-                           size_t K, size_t n0, size_t n1)
+static void panels_by_rows(xw_fn xw, ts_dtype dt, float *y, const float *x, const void *w, size_t K,
+                           size_t n0, size_t n1)
 {
     for (size_t p = n0 / TS_PANEL; p * TS_PANEL < n1; p++) {
-        const unsigned char *panel = (const unsigned char *)w + ts_dtype_row_bytes(dt, p * K * TS_PANEL);
+        const unsigned char *panel =
+            (const unsigned char *)w + ts_dtype_row_bytes(dt, p * K * TS_PANEL);
         float s[TS_PANEL], part[TS_PANEL];
         for (size_t c = 0; c < TS_SPLITK; c++) {
             size_t k0, k1;
@@ -879,7 +880,7 @@ static inline void store_panel(float *y, size_t j0, size_t n1, __m512 s0, __m512
                 s0 = c ? _mm512_add_ps(s0, a0) : a0;                                               \
                 s1 = c ? _mm512_add_ps(s1, a1) : a1;                                               \
             }                                                                                      \
-            store_panel(y, p * TS_PANEL, n1, s0, s1);                                              \
+            store_panel(y, TS_PANEL * p, n1, s0, s1);                                              \
         }                                                                                          \
     }
 
@@ -930,7 +931,7 @@ static inline void store_panel(float *y, size_t j0, size_t n1, __m512 s0, __m512
                 s0 = c ? _mm512_add_ps(s0, a0) : a0;                                               \
                 s1 = c ? _mm512_add_ps(s1, a1) : a1;                                               \
             }                                                                                      \
-            store_panel(y, p * TS_PANEL, n1, s0, s1);                                              \
+            store_panel(y, TS_PANEL * p, n1, s0, s1);                                              \
         }                                                                                          \
     }
 
@@ -1370,7 +1371,6 @@ static inline __m512 load16m(const void *p, size_t i, ts_dtype dt, __mmask16 m)
     }
 }
 
-
 static inline __attribute__((always_inline)) void xw_tile(float *Y, size_t ldy, const float *X,
                                                           size_t ldx, const float *panel, size_t K,
                                                           __mmask16 m0, __mmask16 m1, const int MR)
@@ -1723,8 +1723,8 @@ static double hsum_pd(__m512d a, __m512d b, __m512d c, __m512d d)
     return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a, b), _mm512_add_pd(c, d)));
 }
 
-static void layernorm_avx512(float *out, const float *inp, const float *w, const float *b,
-                             size_t T, size_t C, float eps)
+static void layernorm_avx512(float *out, const float *inp, const float *w, const float *b, size_t T,
+                             size_t C, float eps)
 {
     const size_t c32 = C & ~(size_t)31, c16 = C & ~(size_t)15;
     for (size_t t = 0; t < T; t++) {
@@ -2095,8 +2095,9 @@ void ts_gemv_xw_block(float *part, const float *x, const ts_mat *W, size_t c)
         memset(part, 0, N * sizeof *part);
         return;
     }
-    kernels_of(W->dtype).xw(part, x + k0, (const char *)W->data + ts_dtype_row_bytes(W->dtype, k0 * N),
-                            k1 - k0, N, 0, N);
+    kernels_of(W->dtype).xw(part, x + k0,
+                            (const char *)W->data + ts_dtype_row_bytes(W->dtype, k0 * N), k1 - k0,
+                            N, 0, N);
 }
 
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)

@@ -103,7 +103,7 @@ struct ts_model {
     model_mats copy;
     void *res_map;
     size_t res_map_size;
-    double t_load0;   /* ts_seconds() when ts_model_load began */
+    double t_load0;    /* ts_seconds() when ts_model_load began */
     size_t res_bytes;  /* written by the copy before res_state = RES_DONE */
     size_t res_panels; /* likewise: matrices repacked into panels */
     bool res_gemm;     /* ts_gemm_available() when the copy began: sizes and layouts follow it */
@@ -436,8 +436,7 @@ static bool pack_mat(ts_model *m, ts_mat *dst, const ts_mat *src, unsigned char 
 {
     const size_t K = src->rows, N = src->cols, es = ts_dtype_row_bytes(src->dtype, 1);
     for (size_t k = 0; k < K; k++) {
-        if (k % 64 == 0 && atomic_load_explicit(&m->res_cancel, memory_order_relaxed))
-            return false;
+        if (k % 64 == 0 && atomic_load_explicit(&m->res_cancel, memory_order_relaxed)) return false;
         const unsigned char *row = (const unsigned char *)src->data + k * N * es;
         for (size_t j0 = 0; j0 < N; j0 += TS_PANEL) {
             const size_t w = N - j0 < TS_PANEL ? N - j0 : TS_PANEL;
@@ -750,7 +749,7 @@ struct ts_context {
     float *part;              /* [TS_SPLITK][4C]: split-K partial sums of a decode GEMV */
     float *scores;            /* [nth][scores_stride]: attention scratch */
     size_t scores_stride;
-    float *panel;             /* [nth][panel_floats]: packed F32 GEMM panels of W */
+    float *panel; /* [nth][panel_floats]: packed F32 GEMM panels of W */
     size_t panel_floats;
     float *logits;       /* all_logits ? [n_ctx][V] : [V] */
     size_t n_logit_rows; /* rows of the last eval (all_logits) */
