@@ -850,9 +850,10 @@ static inline __m512 exp16(__m512 x)
  * panels are one contiguous stream (with the row-major layout each thread
  * reads a stripe of every row, or all threads read the whole of W).
  */
-static inline void store_panel(float *y, size_t j0, size_t n1, __m512 s0, __m512 s1)
+/* y[32p, min(32p + 32, n1)) = the panel's two registers. */
+static inline void store_panel(float *y, size_t p, size_t n1, __m512 s0, __m512 s1)
 {
-    const size_t m = n1 - j0 < TS_PANEL ? n1 - j0 : TS_PANEL;
+    const size_t j0 = p * TS_PANEL, m = n1 - j0 < TS_PANEL ? n1 - j0 : TS_PANEL;
     __mmask16 m0 = m >= 16 ? 0xffff : (__mmask16)((1u << m) - 1u);
     __mmask16 m1 = m >= 32 ? 0xffff : m > 16 ? (__mmask16)((1u << (m - 16)) - 1u) : 0;
     _mm512_mask_storeu_ps(y + j0, m0, s0);
@@ -880,7 +881,7 @@ static inline void store_panel(float *y, size_t j0, size_t n1, __m512 s0, __m512
                 s0 = c ? _mm512_add_ps(s0, a0) : a0;                                               \
                 s1 = c ? _mm512_add_ps(s1, a1) : a1;                                               \
             }                                                                                      \
-            store_panel(y, TS_PANEL * p, n1, s0, s1);                                              \
+            store_panel(y, p, n1, s0, s1);                                                         \
         }                                                                                          \
     }
 
@@ -931,7 +932,7 @@ static inline void store_panel(float *y, size_t j0, size_t n1, __m512 s0, __m512
                 s0 = c ? _mm512_add_ps(s0, a0) : a0;                                               \
                 s1 = c ? _mm512_add_ps(s1, a1) : a1;                                               \
             }                                                                                      \
-            store_panel(y, TS_PANEL * p, n1, s0, s1);                                              \
+            store_panel(y, p, n1, s0, s1);                                                         \
         }                                                                                          \
     }
 
