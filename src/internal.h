@@ -421,6 +421,14 @@ void ts_attn_head_f32(float *o, const float *q, const float *k, const float *v, 
 void ts_attn_heads4_f32(float *o, size_t ldo, const float *q, size_t ldq, const float *k,
                         const float *v, size_t stride, size_t n, size_t nq, size_t hd, float scale,
                         float *s);
+/*
+ * One query, heads [h0, h1): o + h * hd = attention of head h (q + h * hd) over the n cached
+ * keys k + i * stride + h * hd (values likewise), as ts_attn_head_f32 for each head within
+ * rounding. With head size 64 on AVX-512 the heads are taken inside each block of 16 cached
+ * rows, which are then read once for all of them. s: scratch of (h1 - h0) * (n + 15) floats.
+ */
+void ts_attn_decode_f32(float *o, const float *q, const float *k, const float *v, size_t stride,
+                        size_t n, size_t h0, size_t h1, size_t hd, float scale, float *s);
 /* y[0:n] += a * x[0:n] */
 void ts_axpy_f32(float *y, float a, const float *x, size_t n);
 /* x[0:n] = gelu_new(x[0:n]) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */

@@ -573,6 +573,49 @@ static void test_attention_all_isas(void **state)
                 }
             }
     assert_true(checked >= 2 * 8 * 4);
+    /* decode: one query, a range of heads at once (heads 2..8 of the row; the others untouched) */
+    float qa[C], oa[C], sa[12 * (NMAX + 15)];
+    for (size_t i = 0; i < C; i++)
+        qa[i] = (float)sin((double)i * 0.53 + 1.0) * 1.9f;
+    for (size_t hi = 0; hi < 2; hi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+            const size_t hd = hds[hi], n = ns[ni], h0 = 2, h1 = 9;
+            const float scale = 1.0f / sqrtf((float)hd);
+            for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+                if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+                for (size_t i = 0; i < C; i++)
+                    oa[i] = -7.0f;
+                ts_attn_decode_f32(oa, qa, k, v, C, n, h0, h1, hd, scale, sa);
+                for (size_t h = 0; h < C / hd; h++) {
+                    double p[NMAX], mx = -INFINITY, z = 0, want[64] = {0};
+                    for (size_t i = 0; i < n; i++) {
+                        double a = 0;
+                        for (size_t d = 0; d < hd; d++)
+                            a += (double)qa[h * hd + d] * k[i * C + h * hd + d];
+                        p[i] = a * scale;
+                        mx = p[i] > mx ? p[i] : mx;
+                    }
+                    for (size_t i = 0; i < n; i++)
+                        z += p[i] = exp(p[i] - mx);
+                    for (size_t i = 0; i < n; i++)
+                        for (size_t d = 0; d < hd; d++)
+                            want[d] += p[i] / z * v[i * C + h * hd + d];
+                    for (size_t d = 0; d < hd; d++) {
+                        const float got = oa[h * hd + d];
+                        if (h < h0 || h >= h1) {
+                            assert_true(got == -7.0f);
+                            continue;
+                        }
+                        if (!(fabs(got - want[d]) <= 1e-5 * (1 + fabs(want[d])))) {
+                            fprintf(stderr,
+                                    "decode isa %s hd %zu n %zu head %zu o[%zu] = %.8g want %.8g\n",
+                                    ts_isa_name((ts_isa)isa), hd, n, h, d, got, want[d]);
+                            fail();
+                        }
+                    }
+                }
+            }
+        }
     ts_kernels_force_isa(best);
     free(k);
     free(v);

@@ -1305,6 +1305,103 @@ static void attn64x4_avx512(float *o, size_t ldo, const float *q, size_t ldq, co
     }
 }
 
+/*
+ * Decode attention of one query for heads [h0, h1) at once (head size 64): blocks of 16 cached
+ * rows, every head of the range inside each block, so that a block's rows (each a contiguous run
+ * of the range's heads) are read together, where one head at a time swept all n rows for its
+ * 256 bytes of each (at 1,000 positions attention was 2.8 of 8.1 ms per distilgpt2 F16 token).
+ * Scores per head (the transposing tree), softmax (s left as the probabilities), then P.V with
+ * each head's output accumulated block by block (two sets inside a block).
+ * s: [h1 - h0][round16(n)] floats.
+ */
+static void attn64_decode_avx512(float *o, const float *q, const float *k, const float *v,
+                                 size_t stride, size_t n, size_t h0, size_t h1, float scale,
+                                 float *s)
+{
+    const size_t ls = (n + 15) & ~(size_t)15;
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (size_t i0 = 0; i0 < n; i0 += 16) {
+        const size_t cnt = n - i0 < 16 ? n - i0 : 16;
+        for (size_t h = h0; h < h1; h++) {
+            const float *qh = q + h * 64;
+            const __m512 q0 = _mm512_loadu_ps(qh), q1 = _mm512_loadu_ps(qh + 16);
+            const __m512 q2 = _mm512_loadu_ps(qh + 32), q3 = _mm512_loadu_ps(qh + 48);
+            __m512 acc[16];
+            for (size_t j = 0; j < 16; j++) {
+                if (j >= cnt) {
+                    acc[j] = _mm512_setzero_ps();
+                    continue;
+                }
+                const float *kr = k + (i0 + j) * stride + h * 64;
+                __m512 a = _mm512_mul_ps(q0, _mm512_loadu_ps(kr));
+                __m512 b = _mm512_mul_ps(q2, _mm512_loadu_ps(kr + 32));
+                a = _mm512_fmadd_ps(q1, _mm512_loadu_ps(kr + 16), a);
+                b = _mm512_fmadd_ps(q3, _mm512_loadu_ps(kr + 48), b);
+                acc[j] = _mm512_add_ps(a, b);
+            }
+            _mm512_mask_storeu_ps(s + (h - h0) * ls + i0, tail_mask(cnt),
+                                  _mm512_mul_ps(hsum16x16(acc), sc));
+        }
+    }
+    for (size_t h = h0; h < h1; h++) {
+        float *sh = s + (h - h0) * ls;
+        __m512 mx = _mm512_set1_ps(-INFINITY);
+        for (size_t i0 = 0; i0 < n; i0 += 16) {
+            const __mmask16 m = tail_mask(n - i0);
+            mx = _mm512_mask_max_ps(mx, m, mx, _mm512_maskz_loadu_ps(m, sh + i0));
+        }
+        const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+        __m512 sum = _mm512_setzero_ps();
+        for (size_t i0 = 0; i0 < n; i0 += 16) {
+            const __mmask16 m = tail_mask(n - i0);
+            __m512 e =
+                _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, sh + i0), mv)));
+            _mm512_storeu_ps(sh + i0, e); /* zeros past n: the row is padded to 16 */
+            sum = _mm512_add_ps(sum, e);
+        }
+        const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+        for (size_t i0 = 0; i0 < n; i0 += 16)
+            _mm512_storeu_ps(sh + i0, _mm512_mul_ps(_mm512_loadu_ps(sh + i0), inv));
+        for (size_t d = 0; d < 64; d += 16)
+            _mm512_storeu_ps(o + h * 64 + d, _mm512_setzero_ps());
+    }
+    for (size_t i0 = 0; i0 < n; i0 += 16) {
+        const size_t cnt = n - i0 < 16 ? n - i0 : 16;
+        for (size_t h = h0; h < h1; h++) {
+            const float *p = s + (h - h0) * ls + i0;
+            float *oh = o + h * 64;
+            __m512 o0 = _mm512_loadu_ps(oh), o1 = _mm512_loadu_ps(oh + 16);
+            __m512 o2 = _mm512_loadu_ps(oh + 32), o3 = _mm512_loadu_ps(oh + 48);
+            __m512 u0 = _mm512_setzero_ps(), u1 = u0, u2 = u0, u3 = u0;
+            size_t j = 0;
+            for (; j + 2 <= cnt; j += 2) {
+                const float *vr = v + (i0 + j) * stride + h * 64, *vs = vr + stride;
+                const __m512 a = _mm512_set1_ps(p[j]), b = _mm512_set1_ps(p[j + 1]);
+                o0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(vr), o0);
+                o1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(vr + 16), o1);
+                o2 = _mm512_fmadd_ps(a, _mm512_loadu_ps(vr + 32), o2);
+                o3 = _mm512_fmadd_ps(a, _mm512_loadu_ps(vr + 48), o3);
+                u0 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vs), u0);
+                u1 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vs + 16), u1);
+                u2 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vs + 32), u2);
+                u3 = _mm512_fmadd_ps(b, _mm512_loadu_ps(vs + 48), u3);
+            }
+            if (j < cnt) {
+                const float *vr = v + (i0 + j) * stride + h * 64;
+                const __m512 a = _mm512_set1_ps(p[j]);
+                o0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(vr), o0);
+                o1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(vr + 16), o1);
+                o2 = _mm512_fmadd_ps(a, _mm512_loadu_ps(vr + 32), o2);
+                o3 = _mm512_fmadd_ps(a, _mm512_loadu_ps(vr + 48), o3);
+            }
+            _mm512_storeu_ps(oh, _mm512_add_ps(o0, u0));
+            _mm512_storeu_ps(oh + 16, _mm512_add_ps(o1, u1));
+            _mm512_storeu_ps(oh + 32, _mm512_add_ps(o2, u2));
+            _mm512_storeu_ps(oh + 48, _mm512_add_ps(o3, u3));
+        }
+    }
+}
+
 static void axpy_avx512(float *y, float a, const float *x, size_t n)
 {
     __m512 av = _mm512_set1_ps(a);
@@ -2104,6 +2201,19 @@ void ts_gemv_xw_block(float *part, const float *x, const ts_mat *W, size_t c)
 void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
 {
     kernels_of(W->dtype).rows(y, W->data, W->cols, x, r0, r1);
+}
+
+void ts_attn_decode_f32(float *o, const float *q, const float *k, const float *v, size_t stride,
+                        size_t n, size_t h0, size_t h1, size_t hd, float scale, float *s)
+{
+#ifdef TS_HAVE_AVX512
+    if (hd == 64 && ts_kernels_isa() == TS_ISA_AVX512) {
+        attn64_decode_avx512(o, q, k, v, stride, n, h0, h1, scale, s);
+        return;
+    }
+#endif
+    for (size_t h = h0; h < h1; h++)
+        ts_attn_head_f32(o + h * hd, q + h * hd, k + h * hd, v + h * hd, stride, n, hd, scale, s);
 }
 
 void ts_attn_heads4_f32(float *o, size_t ldo, const float *q, size_t ldq, const float *k,

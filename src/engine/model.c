@@ -821,7 +821,9 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     c->fc = alloc_floats(B, 4 * C, &ok);
     c->tmp = alloc_floats(4, C, &ok);
     c->part = alloc_floats(TS_SPLITK * 4, C, &ok);
-    c->scores_stride = 4 * (c->n_ctx + 18); /* ts_attn_heads4_f32's scratch */
+    /* ts_attn_heads4_f32's scratch, or ts_attn_decode_f32's for all heads */
+    const size_t H = (size_t)in->n_head;
+    c->scores_stride = (H > 4 ? H : 4) * (c->n_ctx + 18);
     c->scores = alloc_floats(nth, c->scores_stride, &ok);
     c->panel_floats = 512 * C;
     c->panel = alloc_floats(nth, c->panel_floats, &ok); /* >= 4C * 32, a multiple of 16 */
@@ -1073,8 +1075,15 @@ static void att_task(void *arg, int ith, int nth)
     const float *kc = ctx->k_cache + j->l * ctx->n_ctx * C;
     const float *vc = ctx->v_cache + j->l * ctx->n_ctx * C;
     float *s = ctx->scores + (size_t)ith * ctx->scores_stride;
-    /* (head, block of up to 4 queries) pairs dealt round-robin: the causal rows grow, so this
-       balances; a block shares each K / V row's load. */
+    if (j->T == 1) { /* decode: a contiguous range of heads per thread, read row by row */
+        size_t h0, h1;
+        split_range(H, ith, nth, 1, &h0, &h1);
+        if (h0 < h1)
+            ts_attn_decode_f32(ctx->att, ctx->qkv, kc, vc, C, j->p0 + 1, h0, h1, hd, scale, s);
+        return;
+    }
+    /* prefill: (head, block of up to 4 queries) pairs dealt round-robin: the causal rows grow,
+       so this balances; a block shares each K / V row's load. */
     const size_t nb = (j->T + 3) / 4;
     for (size_t pi = (size_t)ith; pi < H * nb; pi += (size_t)nth) {
         size_t t = pi / H * 4, h = pi % H, nq = j->T - t < 4 ? j->T - t : 4;
