@@ -2106,10 +2106,11 @@ void ts_convert_f32(ts_dtype dt, const float *src, void *dst, size_t n)
 
 bool ts_gemm_q8_int16(void)
 {
-#if defined(TS_HAVE_AVX512) && defined(__AVX512VNNI__)
     pthread_once(&g_isa_once, resolve_isa); /* g_vnni (a forced ISA keeps its value) */
+#if defined(TS_HAVE_AVX512) && defined(__AVX512VNNI__)
     return g_vnni && ts_kernels_isa() == TS_ISA_AVX512;
 #else
+    (void)g_vnni; /* no integer GEMM compiled in */
     return false;
 #endif
 }
