@@ -416,11 +416,20 @@ void ts_attn_head_f32(float *o, const float *q, const float *k, const float *v, 
  * nq (1..4) consecutive queries of one head, causal: query r (q + r * ldq) sees the first
  * n + r keys (n >= 1) and gets o + r * ldo; as ts_attn_head_f32 on each, within rounding
  * (head size 64 on AVX-512 reads each K / V row once for all of them). s: scratch of
- * 4 * (n + 18) floats; its contents are not the probabilities.
+ * 4 * (n + 18) floats; its contents are not the probabilities. kt: NULL, or the head's keys
+ * transposed by ts_attn_keys_t (at least the n + nq - 1 this block sees), used when it
+ * returned true.
  */
 void ts_attn_heads4_f32(float *o, size_t ldo, const float *q, size_t ldq, const float *k,
-                        const float *v, size_t stride, size_t n, size_t nq, size_t hd, float scale,
-                        float *s);
+                        const float *kt, size_t ldkt, const float *v, size_t stride, size_t n,
+                        size_t nq, size_t hd, float scale, float *s);
+/*
+ * kt[d * ldkt + i] = k[i * stride + d] for d < hd, i < n, zeros up to i < round16(n)
+ * (ldkt >= round16(n)): a head's keys for ts_attn_heads4_f32, transposed once per head and
+ * prefill. false (nothing written) when the kernels would not use them (head size other than
+ * 64, no AVX-512).
+ */
+bool ts_attn_keys_t(float *kt, size_t ldkt, const float *k, size_t stride, size_t n, size_t hd);
 /*
  * One query, heads [h0, h1): o + h * hd = attention of head h (q + h * hd) over the n cached
  * keys k + i * stride + h * hd (values likewise), as ts_attn_head_f32 for each head within

@@ -523,6 +523,7 @@ static void test_attention_all_isas(void **state)
         }
     /* 1-4 queries at once (prefill): query r has its own q and sees n + r keys */
     float q4[4 * 64], o4[4 * 64], s4[4 * (NMAX + 18)];
+    static float kt4[64 * (NMAX + 16)];
     for (size_t i = 0; i < 4 * 64; i++)
         q4[i] = (float)cos((double)i * 0.31) * 1.7f;
     size_t checked = 0;
@@ -548,11 +549,18 @@ static void test_attention_all_isas(void **state)
                         for (size_t d = 0; d < hd; d++)
                             want[r][d] += p[i] / z * v[i * C + h0 + d];
                 }
-                for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+                for (int run = 0; run < 2 * 3; run++) { /* each ISA, rows then transposed keys */
+                    const int isa = run / 2, kt_on = run % 2;
                     if (!ts_kernels_force_isa((ts_isa)isa)) continue;
                     for (size_t i = 0; i < 4 * 64; i++)
                         o4[i] = -7.0f;
-                    ts_attn_heads4_f32(o4, 64, q4, 64, k + h0, v + h0, C, n, nq, hd, scale, s4);
+                    if (kt_on) {
+                        if (!ts_attn_keys_t(kt4, NMAX + 16, k + h0, C, n + nq - 1, hd)) continue;
+                        for (size_t i = n + nq - 1; i < ((n + nq - 1 + 15) & ~(size_t)15); i++)
+                            assert_true(kt4[5 * (NMAX + 16) + i] == 0.0f); /* padding zeroed */
+                    }
+                    ts_attn_heads4_f32(o4, 64, q4, 64, k + h0, kt_on ? kt4 : NULL, NMAX + 16,
+                                       v + h0, C, n, nq, hd, scale, s4);
                     for (size_t r = 0; r < 4; r++)
                         for (size_t d = 0; d < 64; d++) {
                             if (r >= nq || d >= hd) {

@@ -821,9 +821,10 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     c->fc = alloc_floats(B, 4 * C, &ok);
     c->tmp = alloc_floats(4, C, &ok);
     c->part = alloc_floats(TS_SPLITK * 4, C, &ok);
-    /* ts_attn_heads4_f32's scratch, or ts_attn_decode_f32's for all heads */
+    /* ts_attn_heads4_f32's scores and a head's transposed keys (64 rows: head size 64 is the
+       one that uses them), or ts_attn_decode_f32's scores for all heads */
     const size_t H = (size_t)in->n_head;
-    c->scores_stride = (H > 4 ? H : 4) * (c->n_ctx + 18);
+    c->scores_stride = (H > 4 + 64 ? H : 4 + 64) * (c->n_ctx + 18);
     c->scores = alloc_floats(nth, c->scores_stride, &ok);
     c->panel_floats = 512 * C;
     c->panel = alloc_floats(nth, c->panel_floats, &ok); /* >= 4C * 32, a multiple of 16 */
@@ -1087,11 +1088,19 @@ static void att_task(void *arg, int ith, int nth)
        rows (n x 512 bytes: 458 KB at 896 positions) stay in L2 across its blocks, where
        query-major order swept every head's rows from L3 (896-token prefill attention 127-130 ->
        112 ms, one thread). */
-    const size_t nb = (j->T + 3) / 4;
+    const size_t nb = (j->T + 3) / 4, n_all = j->p0 + j->T, ldkt = (n_all + 15) & ~(size_t)15;
+    float *kt = s + 4 * (ctx->n_ctx + 18); /* the current head's keys, transposed */
+    size_t cur = SIZE_MAX;
+    bool have_kt = false;
     for (size_t pi = (size_t)ith; pi < H * nb; pi += (size_t)nth) {
         size_t h = pi / nb, t = pi % nb * 4, nq = j->T - t < 4 ? j->T - t : 4;
+        if (h != cur) {
+            cur = h;
+            have_kt = ts_attn_keys_t(kt, ldkt, kc + h * hd, C, n_all, hd);
+        }
         ts_attn_heads4_f32(ctx->att + t * C + h * hd, C, ctx->qkv + t * 3 * C + h * hd, 3 * C,
-                           kc + h * hd, vc + h * hd, C, j->p0 + t + 1, nq, hd, scale, s);
+                           kc + h * hd, have_kt ? kt : NULL, ldkt, vc + h * hd, C, j->p0 + t + 1,
+                           nq, hd, scale, s);
     }
 }
 
