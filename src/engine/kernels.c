@@ -843,10 +843,11 @@ static inline __m512 exp16(__m512 x)
 /*
  * Decode on panels with the panel's 32 outputs in registers: the same bits as
  * the row-major decode (see panels_by_rows), register for register. For each
- * split-K block, TS_PANELS1 repeats TS_XW1_AVX512's one chain per output
- * (16-bit weights) and TS_PANELS8 TS_XW_AVX512's 8-row steps (a chain on y
- * with the even rows, one from zero with the odd rows, then added), 4-row and
- * 1-row tails included; block sums are added in block order. A thread's
+ * split-K block: with ROWS8 (F32) TS_XW_AVX512's 8-row steps (a chain on y
+ * with the even rows, one from zero with the odd rows, then added), then one
+ * FMA chain per output for the rest — which is also what TS_XW_AVX512's 4-row
+ * tail and TS_XW1_AVX512 (16-bit weights) compute; block sums are added in
+ * block order. A thread's
  * panels are one contiguous stream (with the row-major layout each thread
  * reads a stripe of every row, or all threads read the whole of W).
  */
@@ -859,31 +860,6 @@ static inline void store_panel(float *y, size_t p, size_t n1, __m512 s0, __m512 
     _mm512_mask_storeu_ps(y + j0, m0, s0);
     _mm512_mask_storeu_ps(y + j0 + 16, m1, s1);
 }
-
-#define TS_PANELS1_AVX512(NAME, LOAD)                                                              \
-    static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
-                     size_t n1)                                                                    \
-    {                                                                                              \
-        (void)N;                                                                                   \
-        for (size_t p = n0 / TS_PANEL; p * TS_PANEL < n1; p++) {                                   \
-            const size_t base = p * K * TS_PANEL;                                                  \
-            __m512 s0 = _mm512_setzero_ps(), s1 = s0;                                              \
-            for (size_t c = 0; c < TS_SPLITK; c++) {                                               \
-                size_t k0, k1;                                                                     \
-                ts_splitk_block(K, c, &k0, &k1);                                                   \
-                __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                          \
-                for (size_t k = k0; k < k1; k++) {                                                 \
-                    const __m512 xk = _mm512_set1_ps(x[k]);                                        \
-                    const size_t e = base + k * TS_PANEL;                                          \
-                    a0 = _mm512_fmadd_ps(LOAD(w, e), xk, a0);                                      \
-                    a1 = _mm512_fmadd_ps(LOAD(w, e + 16), xk, a1);                                 \
-                }                                                                                  \
-                s0 = c ? _mm512_add_ps(s0, a0) : a0;                                               \
-                s1 = c ? _mm512_add_ps(s1, a1) : a1;                                               \
-            }                                                                                      \
-            store_panel(y, p, n1, s0, s1);                                                         \
-        }                                                                                          \
-    }
 
 /* One 16-lane half (h = 0 or 16) of TS_XW_AVX512's 8-row step: y += 8 rows, two chains. */
 #define TS_XW8_STEP(Y, LOAD, w, e, x, k, h)                                                        \
@@ -898,7 +874,7 @@ static inline void store_panel(float *y, size_t p, size_t n1, __m512 s0, __m512 
         (Y) = _mm512_add_ps(a_, b_);                                                               \
     } while (0)
 
-#define TS_PANELS8_AVX512(NAME, LOAD)                                                              \
+#define TS_PANELS_AVX512(NAME, LOAD, ROWS8)                                                        \
     static void NAME(float *y, const float *x, const void *w, size_t K, size_t N, size_t n0,       \
                      size_t n1)                                                                    \
     {                                                                                              \
@@ -911,19 +887,12 @@ static inline void store_panel(float *y, size_t p, size_t n1, __m512 s0, __m512 
                 ts_splitk_block(K, c, &k0, &k1);                                                   \
                 __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                          \
                 size_t k = k0;                                                                     \
-                for (; k + 8 <= k1; k += 8) {                                                      \
+                for (; ROWS8 && k + 8 <= k1; k += 8) {                                             \
                     const size_t e = base + k * TS_PANEL;                                          \
                     TS_XW8_STEP(a0, LOAD, w, e, x, k, 0);                                          \
                     TS_XW8_STEP(a1, LOAD, w, e, x, k, 16);                                         \
                 }                                                                                  \
-                for (; k + 4 <= k1; k += 4)                                                        \
-                    for (size_t q = 0; q < 4; q++) {                                               \
-                        const __m512 xk = _mm512_set1_ps(x[k + q]);                                \
-                        const size_t e = base + (k + q) * TS_PANEL;                                \
-                        a0 = _mm512_fmadd_ps(LOAD(w, e), xk, a0);                                  \
-                        a1 = _mm512_fmadd_ps(LOAD(w, e + 16), xk, a1);                             \
-                    }                                                                              \
-                for (; k < k1; k++) {                                                              \
+                for (; k < k1; k++) { /* one chain per output (= the 4-row step's order too) */    \
                     const __m512 xk = _mm512_set1_ps(x[k]);                                        \
                     const size_t e = base + k * TS_PANEL;                                          \
                     a0 = _mm512_fmadd_ps(LOAD(w, e), xk, a0);                                      \
@@ -977,9 +946,9 @@ TS_XW1_AVX512(xw_avx512_bf16, load16_bf16, TS_DTYPE_BF16)
 TS_ROWS_AVX512(rows_avx512_f32, load16_f32, TS_DTYPE_F32)
 TS_ROWS_AVX512(rows_avx512_f16, load16_f16_halves, TS_DTYPE_F16)
 TS_ROWS_AVX512(rows_avx512_bf16, load16_bf16, TS_DTYPE_BF16)
-TS_PANELS8_AVX512(panels_avx512_f32, load16_f32)
-TS_PANELS1_AVX512(panels_avx512_f16, load16_f16)
-TS_PANELS1_AVX512(panels_avx512_bf16, load16_bf16)
+TS_PANELS_AVX512(panels_avx512_f32, load16_f32, 1)
+TS_PANELS_AVX512(panels_avx512_f16, load16_f16, 0)
+TS_PANELS_AVX512(panels_avx512_bf16, load16_bf16, 0)
 
 /*
  * Q8_0 rows, 4 at a time sharing the loads of xq (see rows_scalar_q8): per
