@@ -621,7 +621,7 @@ static float dot_avx2(const float *a, const float *b, size_t n)
     return s;
 }
 
-/* attn64_avx512 in eight 8-wide registers. */
+/* One head of size 64, q and the output in eight 8-wide registers. */
 static void attn64_avx2(float *o, const float *q, const float *k, const float *v, size_t stride,
                         size_t n, float scale, float *s)
 {
@@ -1116,81 +1116,6 @@ static inline __m512 hsum16x16(const __m512 v[16])
 }
 
 /*
- * One head of size 64: scores 16 keys at a time (each key's 64 products in one register, the 16
- * registers summed by one transposing tree), softmax with vector max / exp (masked tail), and
- * o = sum_i e_i V_i / sum_i e_i with two accumulator sets (the FMA chain was the PV loop's
- * limit). s[0:n] ends as the probabilities, as ts_attn_head_f32 promises.
- */
-static void attn64_avx512(float *o, const float *q, const float *k, const float *v, size_t stride,
-                          size_t n, float scale, float *s)
-{
-    const __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16);
-    const __m512 q2 = _mm512_loadu_ps(q + 32), q3 = _mm512_loadu_ps(q + 48);
-    const __m512 sc = _mm512_set1_ps(scale);
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    for (size_t i0 = 0; i0 < n; i0 += 16) {
-        const size_t cnt = n - i0 < 16 ? n - i0 : 16;
-        __m512 acc[16];
-        for (size_t j = 0; j < 16; j++) {
-            if (j >= cnt) {
-                acc[j] = _mm512_setzero_ps();
-                continue;
-            }
-            const float *kr = k + (i0 + j) * stride;
-            __m512 a = _mm512_mul_ps(q0, _mm512_loadu_ps(kr));
-            __m512 b = _mm512_mul_ps(q2, _mm512_loadu_ps(kr + 32));
-            a = _mm512_fmadd_ps(q1, _mm512_loadu_ps(kr + 16), a);
-            b = _mm512_fmadd_ps(q3, _mm512_loadu_ps(kr + 48), b);
-            acc[j] = _mm512_add_ps(a, b);
-        }
-        const __mmask16 m = tail_mask(cnt);
-        const __m512 sv = _mm512_mul_ps(hsum16x16(acc), sc);
-        _mm512_mask_storeu_ps(s + i0, m, sv);
-        mx = _mm512_mask_max_ps(mx, m, mx, sv);
-    }
-    const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-    __m512 sum = _mm512_setzero_ps();
-    for (size_t i0 = 0; i0 < n; i0 += 16) {
-        const __mmask16 m = tail_mask(n - i0);
-        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + i0), mv));
-        e = _mm512_maskz_mov_ps(m, e);
-        _mm512_mask_storeu_ps(s + i0, m, e);
-        sum = _mm512_add_ps(sum, e);
-    }
-    const float inv = 1.0f / _mm512_reduce_add_ps(sum);
-    __m512 o0 = _mm512_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
-    __m512 u0 = o0, u1 = o0, u2 = o0, u3 = o0;
-    size_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-        const float *vr = v + i * stride, *vs = vr + stride;
-        const __m512 p = _mm512_set1_ps(s[i]), r = _mm512_set1_ps(s[i + 1]);
-        o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
-        o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
-        o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
-        o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
-        u0 = _mm512_fmadd_ps(r, _mm512_loadu_ps(vs), u0);
-        u1 = _mm512_fmadd_ps(r, _mm512_loadu_ps(vs + 16), u1);
-        u2 = _mm512_fmadd_ps(r, _mm512_loadu_ps(vs + 32), u2);
-        u3 = _mm512_fmadd_ps(r, _mm512_loadu_ps(vs + 48), u3);
-    }
-    if (i < n) {
-        const float *vr = v + i * stride;
-        const __m512 p = _mm512_set1_ps(s[i]);
-        o0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr), o0);
-        o1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 16), o1);
-        o2 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 32), o2);
-        o3 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vr + 48), o3);
-    }
-    const __m512 iv = _mm512_set1_ps(inv);
-    _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_add_ps(o0, u0), iv));
-    _mm512_storeu_ps(o + 16, _mm512_mul_ps(_mm512_add_ps(o1, u1), iv));
-    _mm512_storeu_ps(o + 32, _mm512_mul_ps(_mm512_add_ps(o2, u2), iv));
-    _mm512_storeu_ps(o + 48, _mm512_mul_ps(_mm512_add_ps(o3, u3), iv));
-    for (size_t t = 0; t < n; t++)
-        s[t] *= inv;
-}
-
-/*
  * nq <= 4 consecutive queries of one head (query r sees the first n + r keys) in one sweep:
  * each K and V row is loaded once for all of them, where one query at a time re-read the whole
  * causal prefix from L2 per (query, head) pair (prefill attention was L2-bound, not FMA-bound).
@@ -1316,8 +1241,9 @@ static void attn64x4_avx512(float *o, size_t ldo, const float *q, size_t ldq, co
  * of the range's heads) are read together, where one head at a time swept all n rows for its
  * 256 bytes of each (at 1,000 positions attention was 2.8 of 8.1 ms per distilgpt2 F16 token).
  * Scores per head (the transposing tree), softmax (s left as the probabilities), then P.V with
- * each head's output accumulated block by block (two sets inside a block).
- * s: [h1 - h0][round16(n)] floats.
+ * each head's output accumulated block by block (two sets inside a block: the FMA chain limited
+ * a one-set loop). s: [h1 - h0][round16(n)] floats, of which only the first n of each row are
+ * written (one head: n floats — ts_attn_head_f32 runs this with h0 = 0, h1 = 1).
  */
 static void attn64_decode_avx512(float *o, const float *q, const float *k, const float *v,
                                  size_t stride, size_t n, size_t h0, size_t h1, float scale,
@@ -1361,12 +1287,15 @@ static void attn64_decode_avx512(float *o, const float *q, const float *k, const
             const __mmask16 m = tail_mask(n - i0);
             __m512 e =
                 _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, sh + i0), mv)));
-            _mm512_storeu_ps(sh + i0, e); /* zeros past n: the row is padded to 16 */
+            _mm512_mask_storeu_ps(sh + i0, m, e); /* n floats only: see the scratch above */
             sum = _mm512_add_ps(sum, e);
         }
         const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-        for (size_t i0 = 0; i0 < n; i0 += 16)
-            _mm512_storeu_ps(sh + i0, _mm512_mul_ps(_mm512_loadu_ps(sh + i0), inv));
+        for (size_t i0 = 0; i0 < n; i0 += 16) {
+            const __mmask16 m = tail_mask(n - i0);
+            _mm512_mask_storeu_ps(sh + i0, m,
+                                  _mm512_mul_ps(_mm512_maskz_loadu_ps(m, sh + i0), inv));
+        }
         for (size_t d = 0; d < 64; d += 16)
             _mm512_storeu_ps(o + h * 64 + d, _mm512_setzero_ps());
     }
@@ -2255,8 +2184,8 @@ void ts_attn_head_f32(float *o, const float *q, const float *k, const float *v, 
     switch (ts_kernels_isa()) {
 #ifdef TS_HAVE_AVX512
     case TS_ISA_AVX512:
-        if (hd == 64) {
-            attn64_avx512(o, q, k, v, stride, n, scale, s);
+        if (hd == 64) { /* the decode kernel on one head (q, k, v, o already at it) */
+            attn64_decode_avx512(o, q, k, v, stride, n, 0, 1, scale, s);
             return;
         }
         break;
