@@ -182,6 +182,13 @@ static bool mat_ok(const ts_tensor *t, size_t rows, size_t cols)
     return t->data && t->ndim == 2 && (size_t)t->shape[0] == rows && (size_t)t->shape[1] == cols;
 }
 
+/* Whether decode of row-major W goes split-K (matmul): its partial sums fit the context's
+ * part[TS_SPLITK][4C] (every GPT-2 Conv1D matrix does). */
+static bool splitk_decodes(const ts_model *m, const ts_mat *W)
+{
+    return W->layout == TS_LAYOUT_ROWS && W->cols <= 4 * (size_t)m->info.n_embd;
+}
+
 /* Part ith of nth of [0, n), boundaries on multiples of `align`. */
 static void split_range(size_t n, int ith, int nth, size_t align, size_t *a, size_t *b)
 {
@@ -412,15 +419,14 @@ static bool copy_mat(ts_model *m, ts_mat *dst, const ts_mat *src, unsigned char 
 /*
  * Whether the copy repacks W into 32-column panels rather than copying its
  * bytes: a row-major Conv1D matrix (F32, F16, BF16) whose decode is split-K
- * (cols <= 4C, matmul) and whose panels give the row-major bits (cols a
+ * (splitk_decodes) and whose panels give the row-major bits (cols a
  * multiple of 16: see ts_gemv_xw), on the AVX-512 path, whose prefill GEMM
  * packs row-major W into the very same panels (OpenBLAS, the other path,
  * would be handed different column blocks).
  */
 static bool copy_as_panels(const ts_model *m, const ts_mat *W)
 {
-    return m->res_gemm && W->layout == TS_LAYOUT_ROWS && W->dtype != TS_DTYPE_Q8_0 &&
-           W->cols % 16 == 0 && W->cols <= 4 * (size_t)m->info.n_embd;
+    return m->res_gemm && splitk_decodes(m, W) && W->dtype != TS_DTYPE_Q8_0 && W->cols % 16 == 0;
 }
 
 static size_t copied_bytes(const ts_model *m, const ts_mat *W)
@@ -1153,7 +1159,7 @@ static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts
                    const float *bias, epilogue epi)
 {
     mm_job j = {ctx, X, T, W, bias, Y, epi};
-    if (T == 1 && W->layout == TS_LAYOUT_ROWS && W->cols <= 4 * (size_t)ctx->model->info.n_embd) {
+    if (T == 1 && splitk_decodes(ctx->model, W)) {
         ts_threadpool_run(ctx->pool, mm_splitk_task, &j);
         ts_threadpool_run(ctx->pool, mm_reduce_task, &j);
         return;
