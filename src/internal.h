@@ -415,10 +415,10 @@ void ts_attn_head_f32(float *o, const float *q, const float *k, const float *v, 
 /*
  * nq (1..4) consecutive queries of one head, causal: query r (q + r * ldq) sees the first
  * n + r keys (n >= 1) and gets o + r * ldo; as ts_attn_head_f32 on each, within rounding
- * (head size 64 on AVX-512 reads each K / V row once for all of them). s: scratch of
- * 4 * (n + 18) floats; its contents are not the probabilities. kt: NULL, or the head's keys
- * transposed by ts_attn_keys_t (at least the n + nq - 1 this block sees), used when it
- * returned true.
+ * (head size 64 on AVX-512, given kt, reads each key block and V row once for all of them).
+ * s: scratch of 4 * (n + 18) floats; its contents are not the probabilities. kt: NULL (one
+ * query at a time), or the head's keys transposed by ts_attn_keys_t (at least the n + nq - 1
+ * this block sees) when it returned true.
  */
 void ts_attn_heads4_f32(float *o, size_t ldo, const float *q, size_t ldq, const float *k,
                         const float *kt, size_t ldkt, const float *v, size_t stride, size_t n,

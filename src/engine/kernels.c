@@ -1115,13 +1115,6 @@ static inline __m512 hsum16x16(const __m512 v[16])
                          _mm512_shuffle_f32x4(z0, z1, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-/*
- * nq <= 4 consecutive queries of one head (query r sees the first n + r keys) in one sweep:
- * each K and V row is loaded once for all of them, where one query at a time re-read the whole
- * causal prefix from L2 per (query, head) pair (prefill attention was L2-bound, not FMA-bound).
- * Scores of keys a query does not see are dropped (mask) before the softmax and weigh 0 in P.V.
- * s: [4][round16(n + 3)] floats.
- */
 static inline void transpose16(const float *src, size_t lds, float *dst, size_t ldd);
 
 /* kt[d][i] = k[i * stride + d], d < 64, i < n, zeros up to round16(n) (see ts_attn_keys_t). */
@@ -1137,21 +1130,26 @@ static void keys_t64_avx512(float *kt, size_t ldkt, const float *k, size_t strid
                 kt[d * ldkt + i] = i < n ? k[i * stride + d] : 0.0f;
 }
 
-static void attn64x4_avx512(float *o, size_t ldo, const float *q, size_t ldq, const float *k,
-                            const float *kt, size_t ldkt, const float *v, size_t stride, size_t n,
-                            size_t nq, float scale, float *s)
+/*
+ * nq <= 4 consecutive queries of one head (query r sees the first n + r keys) in one sweep:
+ * each block of transposed keys (kt, [64][ldkt]) and each V row is loaded once for all of
+ * them, where one query at a time re-read the whole causal prefix from L2 per (query, head)
+ * pair (prefill attention was L2-bound, not FMA-bound).
+ * Scores of keys a query does not see are dropped (mask) before the softmax and weigh 0 in P.V.
+ * s: [4][round16(n + 3)] floats.
+ */
+static void attn64x4_avx512(float *o, size_t ldo, const float *q, size_t ldq, const float *kt,
+                            size_t ldkt, const float *v, size_t stride, size_t n, size_t nq,
+                            float scale, float *s)
 {
     const size_t nk = n + nq - 1, ls = (nk + 15) & ~(size_t)15;
-    __m512 qv[4][4], mx[4];
-    for (size_t r = 0; r < 4; r++) {
-        for (size_t d = 0; d < 4; d++)
-            qv[r][d] = r < nq ? _mm512_loadu_ps(q + r * ldq + 16 * d) : _mm512_setzero_ps();
+    __m512 mx[4];
+    for (size_t r = 0; r < 4; r++)
         mx[r] = _mm512_set1_ps(-INFINITY);
-    }
     const __m512 sc = _mm512_set1_ps(scale);
-    for (size_t i0 = 0; kt && i0 < nk; i0 += 16) {
+    for (size_t i0 = 0; i0 < nk; i0 += 16) {
         /* transposed keys: the 16 scores of a query are 64 FMAs into one register (two chains),
-           no horizontal sums (4 FMAs per key and query, where the rows take ~8 operations) */
+           no horizontal sums (4 FMAs per key and query, where key rows took ~8 operations) */
         __m512 a[4], b[4];
         for (size_t r = 0; r < 4; r++)
             a[r] = b[r] = _mm512_setzero_ps();
@@ -1168,33 +1166,6 @@ static void attn64x4_avx512(float *o, size_t ldo, const float *q, size_t ldq, co
             const __m512 sv = _mm512_mul_ps(_mm512_add_ps(a[r], b[r]), sc);
             _mm512_storeu_ps(s + r * ls + i0, sv);
             mx[r] = _mm512_mask_max_ps(mx[r], tail_mask(seen), mx[r], sv);
-        }
-    }
-    for (size_t i0 = 0; !kt && i0 < nk; i0 += 16) {
-        const size_t cnt = nk - i0 < 16 ? nk - i0 : 16;
-        __m512 acc[4][16];
-        for (size_t j = 0; j < 16; j++) {
-            if (j >= cnt) {
-                for (size_t r = 0; r < 4; r++)
-                    acc[r][j] = _mm512_setzero_ps();
-                continue;
-            }
-            const float *kr = k + (i0 + j) * stride;
-            const __m512 k0 = _mm512_loadu_ps(kr), k1 = _mm512_loadu_ps(kr + 16);
-            const __m512 k2 = _mm512_loadu_ps(kr + 32), k3 = _mm512_loadu_ps(kr + 48);
-            for (size_t r = 0; r < 4; r++) {
-                __m512 a = _mm512_mul_ps(qv[r][0], k0), b = _mm512_mul_ps(qv[r][2], k2);
-                a = _mm512_fmadd_ps(qv[r][1], k1, a);
-                b = _mm512_fmadd_ps(qv[r][3], k3, b);
-                acc[r][j] = _mm512_add_ps(a, b);
-            }
-        }
-        for (size_t r = 0; r < nq; r++) {
-            const size_t seen = n + r > i0 ? n + r - i0 : 0; /* keys of this block query r sees */
-            const __mmask16 m = tail_mask(seen);
-            const __m512 sv = _mm512_mul_ps(hsum16x16(acc[r]), sc);
-            _mm512_storeu_ps(s + r * ls + i0, sv);
-            mx[r] = _mm512_mask_max_ps(mx[r], m, mx[r], sv);
         }
     }
     float inv[4];
@@ -2168,8 +2139,8 @@ void ts_attn_heads4_f32(float *o, size_t ldo, const float *q, size_t ldq, const 
                         size_t nq, size_t hd, float scale, float *s)
 {
 #ifdef TS_HAVE_AVX512
-    if (hd == 64 && (nq > 1 || kt) && ts_kernels_isa() == TS_ISA_AVX512) {
-        attn64x4_avx512(o, ldo, q, ldq, k, kt, ldkt, v, stride, n, nq, scale, s);
+    if (hd == 64 && kt && ts_kernels_isa() == TS_ISA_AVX512) {
+        attn64x4_avx512(o, ldo, q, ldq, kt, ldkt, v, stride, n, nq, scale, s);
         return;
     }
 #endif
