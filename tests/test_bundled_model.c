@@ -11,7 +11,9 @@
  *   - the same through token-by-token KV-cache decode;
  *   - the last-position logits of the first prompt match on all 50,257 entries;
  *   - greedy decoding with the KV cache reproduces the reference's greedy
- *     continuation (which PyTorch computed with a full recompute per step).
+ *     continuation (which PyTorch computed with a full recompute per step);
+ *   - a last-row prefill (the last layer trimmed to that row) agrees with an
+ *     every-row one, and the decode after either gives the same bits.
  * Tolerance: |Δlogit| <= 1e-4 (both sides are float32 arithmetic on the same
  * F16-rounded weights; only summation order differs — the worst seen is printed).
  *
@@ -220,6 +222,73 @@ static void test_greedy_continuation(void **state)
     ts_context_free(ctx);
 }
 
+/*
+ * A prefill that returns only the last row's logits skips the other rows' query, attention,
+ * projection and MLP in the last layer, and still caches their keys and values with the GEMM
+ * that fills them in an every-row prefill. So, on every ISA, at 1 and 2 threads, for the stored
+ * F16 weights, F32 panels and Q8_0: its logits agree with the every-row prefill's last row
+ * (within 1e-5; 1e-3 for Q8_0, whose one-row GEMV rounds activations to int16 as decode does),
+ * and the decode after it gives the same bits whichever prefill filled the cache.
+ */
+static void test_last_row_prefill(void **state)
+{
+    (void)state;
+    const char *src = getenv("TS_SOURCE_DIR");
+    char path[4096], err[TS_ERR_SIZE] = "";
+    snprintf(path, sizeof path, "%s/models/tiny-shakespeare", src);
+    static const ts_weights_type ws[] = {TS_WEIGHTS_STORED, TS_WEIGHTS_F32, TS_WEIGHTS_Q8_0};
+    enum { K = 45, N = 61 };
+    int32_t ids[N];
+    for (size_t i = 0; i < N; i++)
+        ids[i] = (int32_t)((i * 7919 + 13) % 50257);
+    const ts_isa best = ts_kernels_isa();
+    for (size_t wi = 0; wi < sizeof ws / sizeof ws[0]; wi++) {
+        ts_model_params mp = ts_model_default_params();
+        mp.weights = ws[wi];
+        ts_model *m = NULL;
+        assert_int_equal(ts_model_load(path, &mp, &m, err, sizeof err), TS_OK);
+        const size_t V = (size_t)ts_model_get_info(m)->n_vocab;
+        const double tol = ws[wi] == TS_WEIGHTS_Q8_0 ? 1e-3 : 1e-5;
+        for (int isa = TS_ISA_SCALAR; isa <= TS_ISA_AVX512; isa++) {
+            if (!ts_kernels_force_isa((ts_isa)isa)) continue;
+            for (int nth = 1; nth <= 2; nth++) {
+                ts_context_params cp = ts_context_default_params();
+                cp.n_threads = nth;
+                cp.all_logits = true;
+                ts_context *all = NULL, *one = NULL;
+                assert_int_equal(ts_context_new(m, &cp, &all, err, sizeof err), TS_OK);
+                cp.all_logits = false;
+                assert_int_equal(ts_context_new(m, &cp, &one, err, sizeof err), TS_OK);
+                assert_int_equal(ts_model_eval(all, ids, K, err, sizeof err), TS_OK);
+                assert_int_equal(ts_model_eval(one, ids, K, err, sizeof err), TS_OK);
+                const float *L = ts_context_all_logits(all, NULL) + (K - 1) * V;
+                const float *z = ts_context_logits(one);
+                double d = 0;
+                for (size_t i = 0; i < V; i++)
+                    d = fmax(d, fabs((double)z[i] - L[i]));
+                if (!(d <= tol))
+                    fprintf(stderr,
+                            "%s weights, isa %s, %d threads: last row %.3g from every-row\n",
+                            ts_weights_type_name(ws[wi]), ts_isa_name((ts_isa)isa), nth, d);
+                assert_true(d <= tol);
+                for (size_t t = K; t < N; t++) {
+                    assert_int_equal(ts_model_eval(all, ids + t, 1, err, sizeof err), TS_OK);
+                    assert_int_equal(ts_model_eval(one, ids + t, 1, err, sizeof err), TS_OK);
+                    if (memcmp(ts_context_logits(all), ts_context_logits(one), V * sizeof(float)))
+                        fprintf(stderr, "%s weights, isa %s, %d threads: decode at %zu differs\n",
+                                ts_weights_type_name(ws[wi]), ts_isa_name((ts_isa)isa), nth, t);
+                    assert_memory_equal(ts_context_logits(all), ts_context_logits(one),
+                                        V * sizeof(float));
+                }
+                ts_context_free(all);
+                ts_context_free(one);
+            }
+        }
+        assert_true(ts_kernels_force_isa(best));
+        ts_model_free(m);
+    }
+}
+
 static void test_q8_0(void **state)
 {
     (void)state;
@@ -303,6 +372,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prompts),
         cmocka_unit_test(test_last_logits_full_vocab),
+        cmocka_unit_test(test_last_row_prefill),
         cmocka_unit_test(test_q8_0),
         cmocka_unit_test(test_greedy_continuation),
     };

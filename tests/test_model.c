@@ -720,42 +720,50 @@ static void test_truncate(void **state)
  * row's attention, projection and MLP (they feed nothing); its keys and values still go into
  * the cache for every row. So its last row agrees with an every-row prefill within rounding
  * (the one row goes through the decode GEMV instead of the GEMM), and the decode that follows
- * is the same, bit for bit, whichever prefill filled the cache (1 and 2 threads).
+ * is the same, bit for bit, whichever prefill filled the cache (every ISA, 1 and 2 threads).
  */
+static void run_last_row(size_t mi, int nth)
+{
+    const model_ref *m = &R.models[mi];
+    const prompt_ref *p = &m->prompts[m->n_prompts - 1];
+    const size_t k = p->n / 2;
+    ts_model *model = load(m, nth);
+    ts_context *all = new_ctx(model, true, 0), *one = new_ctx(model, false, 0);
+    eval_ok(all, p->ids, k);
+    eval_ok(one, p->ids, k);
+    size_t rows = 0;
+    const float *L = ts_context_all_logits(all, &rows), *lg = ts_context_logits(one);
+    assert_int_equal(rows, k);
+    double d = 0;
+    for (size_t i = 0; i < R.V; i++)
+        d = fmax(d, fabs((double)lg[i] - L[(k - 1) * R.V + i]));
+    if (d > 1e-5) {
+        fprintf(stderr,
+                "model %zu, isa %s, %d threads: last-row prefill is %.2e from the every-row one "
+                "(tolerance 1e-5)\n",
+                mi, ts_isa_name(ts_kernels_isa()), nth, d);
+        fail();
+    }
+    for (size_t t = k; t < p->n; t++) {
+        eval_ok(all, p->ids + t, 1);
+        eval_ok(one, p->ids + t, 1);
+        if (memcmp(ts_context_logits(all), ts_context_logits(one), R.V * sizeof(float)) != 0) {
+            fprintf(stderr,
+                    "model %zu, isa %s, %d threads: decode at position %zu differs after a "
+                    "last-row prefill\n",
+                    mi, ts_isa_name(ts_kernels_isa()), nth, t);
+            fail();
+        }
+    }
+    ts_context_free(all);
+    ts_context_free(one);
+    ts_model_free(model);
+}
+
 static void test_last_row_prefill(void **state)
 {
     (void)state;
-    for (size_t mi = 0; mi < R.n_models; mi++)
-        for (int nth = 1; nth <= 2; nth++) {
-            const model_ref *m = &R.models[mi];
-            const prompt_ref *p = &m->prompts[m->n_prompts - 1];
-            const size_t k = p->n / 2;
-            ts_model *model = load(m, nth);
-            ts_context *all = new_ctx(model, true, 0), *one = new_ctx(model, false, 0);
-            eval_ok(all, p->ids, k);
-            eval_ok(one, p->ids, k);
-            size_t rows = 0;
-            const float *L = ts_context_all_logits(all, &rows), *lg = ts_context_logits(one);
-            assert_int_equal(rows, k);
-            double d = 0;
-            for (size_t i = 0; i < R.V; i++)
-                d = fmax(d, fabs((double)lg[i] - L[(k - 1) * R.V + i]));
-            if (d > 1e-5) {
-                fprintf(stderr, "model %zu, %d threads: last-row prefill is %.2e from the "
-                                "every-row one (tolerance 1e-5)\n",
-                        mi, nth, d);
-                fail();
-            }
-            for (size_t t = k; t < p->n; t++) {
-                eval_ok(all, p->ids + t, 1);
-                eval_ok(one, p->ids + t, 1);
-                assert_memory_equal(ts_context_logits(all), ts_context_logits(one),
-                                    R.V * sizeof(float));
-            }
-            ts_context_free(all);
-            ts_context_free(one);
-            ts_model_free(model);
-        }
+    for_each_isa(run_last_row);
 }
 
 /* Prompts longer than the activation buffers go in chunks (512 rows in real use; 7 here). */

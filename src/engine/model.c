@@ -927,7 +927,7 @@ const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows)
 
 typedef enum epilogue { EPI_STORE, EPI_RESIDUAL, EPI_GELU } epilogue;
 
-/* Y[T][N] (=, +=, gelu of) X[T][K] . W[K][N] + bias. */
+/* Y[T][n_lo, n_hi) (=, +=, gelu of) X[T][K] . W[K][n_lo, n_hi) + bias (rows of Y are N wide). */
 typedef struct mm_job {
     ts_context *ctx;
     const float *X;
@@ -936,6 +936,7 @@ typedef struct mm_job {
     const float *bias;
     float *Y;
     epilogue epi;
+    size_t n_lo, n_hi; /* n_lo a multiple of TS_PANEL: whole panels when W is packed */
 } mm_job;
 
 static void mm_task(void *arg, int ith, int nth)
@@ -944,8 +945,10 @@ static void mm_task(void *arg, int ith, int nth)
     const ts_mat *W = j->W;
     const size_t K = W->rows, N = W->cols, T = j->T;
     size_t n0, n1;
-    split_range(N, ith, nth, TS_PANEL, &n0, &n1); /* whole panels when W is packed */
+    split_range(j->n_hi - j->n_lo, ith, nth, TS_PANEL, &n0, &n1); /* whole panels when packed */
     if (n0 >= n1) return;
+    n0 += j->n_lo;
+    n1 += j->n_lo;
     const size_t w = n1 - n0;
     float *Y = j->Y;
     const float *b = j->bias;
@@ -1139,10 +1142,12 @@ static void mm_splitk_task(void *arg, int ith, int nth)
 static void mm_reduce_task(void *arg, int ith, int nth)
 {
     const mm_job *j = arg;
-    const size_t N = j->W->cols, stride = 4 * (size_t)j->ctx->model->info.n_embd;
+    const size_t stride = 4 * (size_t)j->ctx->model->info.n_embd;
     size_t n0, n1;
-    split_range(N, ith, nth, 16, &n0, &n1);
+    split_range(j->n_hi - j->n_lo, ith, nth, 16, &n0, &n1);
     if (n0 >= n1) return;
+    n0 += j->n_lo;
+    n1 += j->n_lo;
     const float *part = j->ctx->part;
     float *acc = j->ctx->tmp, *Y = j->Y;
     const float *b = j->bias;
@@ -1159,16 +1164,23 @@ static void mm_reduce_task(void *arg, int ith, int nth)
     if (j->epi == EPI_GELU) ts_gelu_new_f32(Y + n0, n1 - n0);
 }
 
-static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts_mat *W,
-                   const float *bias, epilogue epi)
+/* Columns [n_lo, n_hi) of Y (split-K decode still sums every column: it streams whole rows). */
+static void matmul_cols(ts_context *ctx, float *Y, const float *X, size_t T, const ts_mat *W,
+                        const float *bias, epilogue epi, size_t n_lo, size_t n_hi)
 {
-    mm_job j = {ctx, X, T, W, bias, Y, epi};
+    mm_job j = {ctx, X, T, W, bias, Y, epi, n_lo, n_hi};
     if (T == 1 && splitk_decodes(ctx->model, W)) {
         ts_threadpool_run(ctx->pool, mm_splitk_task, &j);
         ts_threadpool_run(ctx->pool, mm_reduce_task, &j);
         return;
     }
     ts_threadpool_run(ctx->pool, mm_task, &j);
+}
+
+static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts_mat *W,
+                   const float *bias, epilogue epi)
+{
+    matmul_cols(ctx, Y, X, T, W, bias, epi, 0, W->cols);
 }
 
 /* Per-phase timing: a no-op unless the context profiles (then `acc` is its decode or prefill sums).
@@ -1212,8 +1224,20 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
         const size_t r0 = l + 1 == L ? T - keep : 0, R = T - r0; /* rows r0 .. T-1 go on */
         PHASE(TS_PHASE_LAYERNORM,
               layernorm(ctx, ctx->xn, ctx->x, v[TS_LT_LN_1_W], v[TS_LT_LN_1_B], T));
-        PHASE(TS_PHASE_ATTN_QKV,
-              matmul(ctx, ctx->qkv, ctx->xn, T, &W[TS_LT_ATTN_W], v[TS_LT_ATTN_B], EPI_STORE));
+        if (r0 > 0 && C % TS_PANEL == 0) { /* the rows that stop here need no query */
+            PHASE(TS_PHASE_ATTN_QKV, {
+                if (R > 0) /* q, k, v of the rows that go on (the k, v are then overwritten) */
+                    matmul(ctx, ctx->qkv + r0 * 3 * C, ctx->xn + r0 * C, R, &W[TS_LT_ATTN_W],
+                           v[TS_LT_ATTN_B], EPI_STORE);
+                /* k, v of every row by the GEMM that fills them in every other pass: a row's
+                   cached bits never depend on which rows a pass keeps */
+                matmul_cols(ctx, ctx->qkv, ctx->xn, T, &W[TS_LT_ATTN_W], v[TS_LT_ATTN_B], EPI_STORE,
+                            C, 3 * C);
+            });
+        } else {
+            PHASE(TS_PHASE_ATTN_QKV,
+                  matmul(ctx, ctx->qkv, ctx->xn, T, &W[TS_LT_ATTN_W], v[TS_LT_ATTN_B], EPI_STORE));
+        }
         PHASE(TS_PHASE_KV_COPY, {
             float *kc = ctx->k_cache + (l * ctx->n_ctx + p0) * C;
             float *vc = ctx->v_cache + (l * ctx->n_ctx + p0) * C;
