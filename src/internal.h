@@ -273,6 +273,15 @@ ts_status ts_threadpool_new(int n_threads, ts_threadpool **out);
 void ts_threadpool_free(ts_threadpool *pool);
 int ts_threadpool_size(const ts_threadpool *pool);
 void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg);
+/*
+ * The same for work shared from a counter: fn runs on the caller and on each
+ * worker that wakes before the caller's own call returns, possibly not on all
+ * (a worker descheduled on a busy machine is not waited for, unless it has
+ * already joined). So fn must take its work in chunks until none is left
+ * (never a fixed share by ith); ith is still distinct among the calls (for
+ * scratch). Returns when every call made has finished.
+ */
+void ts_threadpool_run_shared(ts_threadpool *pool, ts_task_fn fn, void *arg);
 /* Online cores (>= 1). */
 int ts_threadpool_n_cores(void);
 

@@ -47,6 +47,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -900,6 +901,78 @@ static uint16_t to_bf16(float f)
     return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
 }
 
+/*
+ * The thread pool: plain jobs run on every thread; shared jobs hand out every chunk exactly once
+ * (whichever threads join), interleaved with plain ones, 1-5 threads, 20,000 jobs. One thread in
+ * three sometimes yields its core inside a chunk, so workers arrive late, join a job after the
+ * caller has taken its own chunks, or miss it. The jobs live on the stack of a function that
+ * returns: a worker that touched a job after the caller closed it would race (ThreadSanitizer,
+ * `make tsan`) or read the next job's counts.
+ */
+typedef struct pool_job {
+    atomic_size_t next;
+    size_t n;
+    atomic_int taken[64];
+    atomic_int ran[8];
+} pool_job;
+
+static void pool_shared_task(void *arg, int ith, int nth)
+{
+    (void)nth;
+    pool_job *j = arg;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
+        atomic_fetch_add(&j->taken[i], 1);
+        if (ith % 3 == 1 && i % 7 == 0) sched_yield();
+    }
+}
+
+static void pool_plain_task(void *arg, int ith, int nth)
+{
+    (void)nth;
+    pool_job *j = arg;
+    atomic_fetch_add(&j->ran[ith], 1);
+}
+
+static bool pool_round(ts_threadpool *pool, int nth, size_t n, bool shared)
+{
+    pool_job j;
+    atomic_init(&j.next, 0);
+    j.n = n;
+    for (size_t i = 0; i < 64; i++)
+        atomic_init(&j.taken[i], 0);
+    for (size_t i = 0; i < 8; i++)
+        atomic_init(&j.ran[i], 0);
+    if (shared) {
+        ts_threadpool_run_shared(pool, pool_shared_task, &j);
+        for (size_t i = 0; i < 64; i++)
+            if (atomic_load(&j.taken[i]) != (i < n ? 1 : 0)) return false;
+        return true;
+    }
+    ts_threadpool_run(pool, pool_plain_task, &j);
+    for (int i = 0; i < 8; i++)
+        if (atomic_load(&j.ran[i]) != (i < nth ? 1 : 0)) return false;
+    return true;
+}
+
+static void test_threadpool(void **state)
+{
+    (void)state;
+    for (int nth = 1; nth <= 5; nth++) {
+        ts_threadpool *pool = NULL;
+        assert_int_equal(ts_threadpool_new(nth, &pool), TS_OK);
+        assert_int_equal(ts_threadpool_size(pool), nth);
+        for (int r = 0; r < 4000; r++) {
+            const bool shared = r % 5 != 0; /* runs of shared jobs between plain ones */
+            if (!pool_round(pool, nth, (size_t)(r * 37 % 65), shared)) {
+                fprintf(stderr, "thread pool of %d, job %d (%s): work lost or repeated\n", nth, r,
+                        shared ? "shared" : "plain");
+                fail();
+            }
+        }
+        ts_threadpool_free(pool);
+    }
+}
+
 static void test_kernels(void **state)
 {
     (void)state;
@@ -1053,6 +1126,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_f16_exhaustive),
+        cmocka_unit_test(test_threadpool),
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_reference_logits),
         cmocka_unit_test(test_reference_logits_converted),

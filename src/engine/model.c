@@ -198,6 +198,38 @@ static void split_range(size_t n, int ith, int nth, size_t align, size_t *a, siz
     *b = c1 * align < n ? c1 * align : n;
 }
 
+/*
+ * Decode shares a matrix out in chunks that the threads take in turn (one atomic counter), not
+ * in fixed parts: on a shared machine one core is often the slower (its sibling hyperthread's
+ * work, a hypervisor's steal time), and fixed halves wait for it. About four chunks per thread,
+ * on multiples of `align`; one chunk for one thread. What a chunk computes does not depend on
+ * the thread that takes it, so the bits are still those of any thread count.
+ */
+typedef struct shares {
+    atomic_size_t next; /* the next chunk to take */
+    size_t lo, hi, chunk;
+} shares;
+
+static void shares_init(shares *s, size_t lo, size_t hi, size_t align, int nth)
+{
+    size_t c = nth > 1 ? (hi - lo + 4 * (size_t)nth - 1) / (4 * (size_t)nth) : hi - lo;
+    c = (c + align - 1) / align * align;
+    s->lo = lo;
+    s->hi = hi;
+    s->chunk = c ? c : align;
+    atomic_init(&s->next, 0);
+}
+
+/* The next chunk [a, b), or false when all are taken. */
+static bool shares_take(shares *s, size_t *a, size_t *b)
+{
+    const size_t i = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
+    if (i >= (s->hi - s->lo + s->chunk - 1) / s->chunk) return false;
+    *a = s->lo + i * s->chunk;
+    *b = s->hi - *a < s->chunk ? s->hi : *a + s->chunk;
+    return true;
+}
+
 /* ---- conversion at load (ts_model_params.weights) ----------------------- */
 
 /* One matrix to convert: src (any layout the checkpoint gives) into dst. */
@@ -937,36 +969,40 @@ typedef struct mm_job {
     float *Y;
     epilogue epi;
     size_t n_lo, n_hi; /* n_lo a multiple of TS_PANEL: whole panels when W is packed */
+    shares work;       /* decode: columns (or split-K blocks) in chunks */
 } mm_job;
 
 static void mm_task(void *arg, int ith, int nth)
 {
-    const mm_job *j = arg;
+    mm_job *j = arg;
     const ts_mat *W = j->W;
     const size_t K = W->rows, N = W->cols, T = j->T;
+    float *Y = j->Y;
+    const float *b = j->bias;
     size_t n0, n1;
+
+    if (T == 1) { /* decode: GEMV on the weights' dtype and layout, whole panels per chunk */
+        while (shares_take(&j->work, &n0, &n1)) {
+            if (j->epi == EPI_RESIDUAL) {
+                float *tmp = j->ctx->tmp;
+                ts_gemv_xw(tmp, j->X, W, n0, n1);
+                for (size_t i = n0; i < n1; i++)
+                    Y[i] += tmp[i] + b[i];
+            } else {
+                ts_gemv_xw(Y, j->X, W, n0, n1);
+                for (size_t i = n0; i < n1; i++)
+                    Y[i] += b[i];
+                if (j->epi == EPI_GELU) ts_gelu_new_f32(Y + n0, n1 - n0);
+            }
+        }
+        return;
+    }
+
     split_range(j->n_hi - j->n_lo, ith, nth, TS_PANEL, &n0, &n1); /* whole panels when packed */
     if (n0 >= n1) return;
     n0 += j->n_lo;
     n1 += j->n_lo;
     const size_t w = n1 - n0;
-    float *Y = j->Y;
-    const float *b = j->bias;
-
-    if (T == 1) { /* decode: GEMV on the weights' dtype and layout */
-        if (j->epi == EPI_RESIDUAL) {
-            float *tmp = j->ctx->tmp;
-            ts_gemv_xw(tmp, j->X, W, n0, n1);
-            for (size_t i = n0; i < n1; i++)
-                Y[i] += tmp[i] + b[i];
-        } else {
-            ts_gemv_xw(Y, j->X, W, n0, n1);
-            for (size_t i = n0; i < n1; i++)
-                Y[i] += b[i];
-            if (j->epi == EPI_GELU) ts_gelu_new_f32(Y + n0, w);
-        }
-        return;
-    }
 
     /* prefill: Y starts as the bias (or the residual + bias); sgemm adds X W. */
     for (size_t t = 0; t < T; t++) {
@@ -1005,20 +1041,22 @@ typedef struct head_job {
     const float *X;
     size_t T;
     float *logits;
+    shares work; /* one row: rows in chunks */
 } head_job;
 
 static void head_task(void *arg, int ith, int nth)
 {
-    const head_job *j = arg;
+    head_job *j = arg;
     const ts_mat *W = j->W;
     const size_t V = W->rows, C = W->cols, T = j->T;
     size_t r0, r1;
-    split_range(V, ith, nth, 16, &r0, &r1);
-    if (r0 >= r1) return;
     if (T == 1) {
-        ts_gemv_wx(j->logits, W, j->X, r0, r1);
+        while (shares_take(&j->work, &r0, &r1))
+            ts_gemv_wx(j->logits, W, j->X, r0, r1);
         return;
     }
+    split_range(V, ith, nth, 16, &r0, &r1);
+    if (r0 >= r1) return;
     if (ts_gemm_available()) {
         ts_gemm_wx(j->logits, V, j->X, T, W, r0, r1,
                    j->ctx->panel + (size_t)ith * j->ctx->panel_floats);
@@ -1073,12 +1111,13 @@ static void layernorm(ts_context *ctx, float *out, const float *inp, const float
 typedef struct att_job {
     ts_context *ctx;
     size_t l, T, p0;
-    size_t q0; /* queries q0 .. T-1 only (the last layer's rows whose output is read) */
+    size_t q0;   /* queries q0 .. T-1 only (the last layer's rows whose output is read) */
+    shares work; /* one query: heads, a thread's share per chunk */
 } att_job;
 
 static void att_task(void *arg, int ith, int nth)
 {
-    const att_job *j = arg;
+    att_job *j = arg;
     ts_context *ctx = j->ctx;
     const size_t H = (size_t)ctx->model->info.n_head, C = (size_t)ctx->model->info.n_embd;
     const size_t hd = C / H;
@@ -1086,11 +1125,10 @@ static void att_task(void *arg, int ith, int nth)
     const float *kc = ctx->k_cache + j->l * ctx->n_ctx * C;
     const float *vc = ctx->v_cache + j->l * ctx->n_ctx * C;
     float *s = ctx->scores + (size_t)ith * ctx->scores_stride;
-    if (j->T - j->q0 == 1) { /* one query (decode, or a prefill's last row): heads per thread */
+    if (j->T - j->q0 == 1) { /* one query (decode, or a prefill's last row): runs of heads */
         const size_t q = j->q0;
         size_t h0, h1;
-        split_range(H, ith, nth, 1, &h0, &h1);
-        if (h0 < h1)
+        while (shares_take(&j->work, &h0, &h1))
             ts_attn_decode_f32(ctx->att + q * C, ctx->qkv + q * 3 * C, kc, vc, C, j->p0 + q + 1, h0,
                                h1, hd, scale, s);
         return;
@@ -1129,25 +1167,20 @@ static void att_task(void *arg, int ith, int nth)
  */
 static void mm_splitk_task(void *arg, int ith, int nth)
 {
-    const mm_job *j = arg;
-    const ts_mat *W = j->W;
+    (void)ith;
+    (void)nth;
+    mm_job *j = arg;
     const size_t stride = 4 * (size_t)j->ctx->model->info.n_embd;
-    const size_t c0 = (size_t)TS_SPLITK * (size_t)ith / (size_t)nth;
-    const size_t c1 = (size_t)TS_SPLITK * (size_t)(ith + 1) / (size_t)nth;
-    for (size_t c = c0; c < c1; c++)
-        ts_gemv_xw_block(j->ctx->part + c * stride, j->X, W, c);
+    size_t c0, c1;
+    while (shares_take(&j->work, &c0, &c1)) /* a block at a time */
+        for (size_t c = c0; c < c1; c++)
+            ts_gemv_xw_block(j->ctx->part + c * stride, j->X, j->W, c);
 }
 
 /* Y[i] (=, +=, gelu of) (part[0][i] + ... + part[TS_SPLITK-1][i]) + bias[i], split by columns. */
-static void mm_reduce_task(void *arg, int ith, int nth)
+static void reduce_cols(const mm_job *j, size_t n0, size_t n1)
 {
-    const mm_job *j = arg;
     const size_t stride = 4 * (size_t)j->ctx->model->info.n_embd;
-    size_t n0, n1;
-    split_range(j->n_hi - j->n_lo, ith, nth, 16, &n0, &n1);
-    if (n0 >= n1) return;
-    n0 += j->n_lo;
-    n1 += j->n_lo;
     const float *part = j->ctx->part;
     float *acc = j->ctx->tmp, *Y = j->Y;
     const float *b = j->bias;
@@ -1164,17 +1197,35 @@ static void mm_reduce_task(void *arg, int ith, int nth)
     if (j->epi == EPI_GELU) ts_gelu_new_f32(Y + n0, n1 - n0);
 }
 
+static void mm_reduce_task(void *arg, int ith, int nth)
+{
+    (void)ith;
+    (void)nth;
+    mm_job *j = arg;
+    size_t n0, n1;
+    while (shares_take(&j->work, &n0, &n1))
+        reduce_cols(j, n0, n1);
+}
+
 /* Columns [n_lo, n_hi) of Y (split-K decode still sums every column: it streams whole rows). */
 static void matmul_cols(ts_context *ctx, float *Y, const float *X, size_t T, const ts_mat *W,
                         const float *bias, epilogue epi, size_t n_lo, size_t n_hi)
 {
-    mm_job j = {ctx, X, T, W, bias, Y, epi, n_lo, n_hi};
+    mm_job j = {ctx, X, T, W, bias, Y, epi, n_lo, n_hi, {0}};
+    const int nth = ts_threadpool_size(ctx->pool);
     if (T == 1 && splitk_decodes(ctx->model, W)) {
-        ts_threadpool_run(ctx->pool, mm_splitk_task, &j);
-        ts_threadpool_run(ctx->pool, mm_reduce_task, &j);
+        shares_init(&j.work, 0, TS_SPLITK, 1, nth); /* a block per chunk (all for one thread) */
+        ts_threadpool_run_shared(ctx->pool, mm_splitk_task, &j);
+        shares_init(&j.work, n_lo, n_hi, 16, nth);
+        ts_threadpool_run_shared(ctx->pool, mm_reduce_task, &j);
         return;
     }
-    ts_threadpool_run(ctx->pool, mm_task, &j);
+    if (T == 1) {
+        shares_init(&j.work, n_lo, n_hi, TS_PANEL, nth);
+        ts_threadpool_run_shared(ctx->pool, mm_task, &j);
+    } else {
+        ts_threadpool_run(ctx->pool, mm_task, &j);
+    }
 }
 
 static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts_mat *W,
@@ -1248,8 +1299,14 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
         });
         if (R == 0) break;
         float *x = ctx->x + r0 * C, *att = ctx->att + r0 * C;
-        att_job aj = {ctx, l, T, p0, r0};
-        PHASE(TS_PHASE_ATTENTION, ts_threadpool_run(ctx->pool, att_task, &aj));
+        att_job aj = {ctx, l, T, p0, r0, {0}};
+        if (R == 1) { /* heads shared out a thread's share at a time: its rows stay wide */
+            const size_t H = (size_t)m->info.n_head, nth = (size_t)ts_threadpool_size(ctx->pool);
+            shares_init(&aj.work, 0, H, (H + nth - 1) / nth, (int)nth);
+            PHASE(TS_PHASE_ATTENTION, ts_threadpool_run_shared(ctx->pool, att_task, &aj));
+        } else {
+            PHASE(TS_PHASE_ATTENTION, ts_threadpool_run(ctx->pool, att_task, &aj));
+        }
         PHASE(TS_PHASE_ATTN_PROJ,
               matmul(ctx, x, att, R, &W[TS_LT_ATTN_PROJ_W], v[TS_LT_ATTN_PROJ_B], EPI_RESIDUAL));
         PHASE(TS_PHASE_LAYERNORM, layernorm(ctx, ctx->xn, x, v[TS_LT_LN_2_W], v[TS_LT_LN_2_B], R));
@@ -1264,8 +1321,10 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
     size_t rows = every_row ? T : 1;
     const float *last = every_row ? ctx->x : ctx->x + (T - 1) * C;
     PHASE(TS_PHASE_LAYERNORM, layernorm(ctx, ctx->xn, last, m->ln_f_w, m->ln_f_b, rows));
-    head_job hj = {ctx, &M->lm_head, ctx->xn, rows, logits};
-    PHASE(TS_PHASE_LM_HEAD, ts_threadpool_run(ctx->pool, head_task, &hj));
+    head_job hj = {ctx, &M->lm_head, ctx->xn, rows, logits, {0}};
+    if (rows == 1) shares_init(&hj.work, 0, M->lm_head.rows, 16, ts_threadpool_size(ctx->pool));
+    PHASE(TS_PHASE_LM_HEAD, rows == 1 ? ts_threadpool_run_shared(ctx->pool, head_task, &hj)
+                                      : ts_threadpool_run(ctx->pool, head_task, &hj));
 }
 
 ts_status ts_model_eval(ts_context *ctx, const int32_t *tokens, size_t n, char *err,

@@ -13,6 +13,17 @@
  * sleeps on a condition variable; ts_threadpool_run always signals under the
  * mutex, so a worker that decided to sleep cannot miss a job. On a loaded
  * machine the spin is bounded: an idle pool costs nothing after TS_SPIN_NS.
+ *
+ * Shared jobs (ts_threadpool_run_shared) do not wait for every worker: the
+ * caller runs fn itself and then closes the job; a worker joins only while the
+ * job is open. The generation's low bit says which kind a job is. A worker
+ * joins by incrementing `inflight` and then checking that `open` still holds
+ * its generation; the caller closes by clearing `open` and then waits for
+ * `inflight` to reach 0. Both pairs are sequentially consistent, so either the
+ * caller sees the worker's increment (and waits for it) or the worker sees the
+ * job closed (and leaves without touching it): fn and arg stay valid for every
+ * worker that runs them. A worker that sleeps through a shared job skips it;
+ * it cannot skip a plain one, whose caller waits for every worker.
  */
 #include "internal.h"
 
@@ -38,8 +49,10 @@ struct ts_threadpool {
     pthread_cond_t cv;
     ts_task_fn fn;
     void *arg;
-    atomic_uint generation;
-    atomic_int pending;
+    atomic_uint generation; /* + 2 per job; low bit: a shared job */
+    atomic_int pending;     /* plain job: workers still to finish */
+    atomic_uint open;       /* shared job: its generation while workers may join, else 0 */
+    atomic_int inflight;    /* shared job: workers inside (or checking) it */
     atomic_bool stop;
 };
 
@@ -83,6 +96,12 @@ static void *worker_main(void *p)
         }
         if (atomic_load(&pool->stop)) return NULL;
         seen = g;
+        if (g & 1u) { /* shared: join only while the caller has not closed it */
+            atomic_fetch_add(&pool->inflight, 1);
+            if (atomic_load(&pool->open) == g) pool->fn(pool->arg, ith, pool->n);
+            atomic_fetch_sub_explicit(&pool->inflight, 1, memory_order_release);
+            continue;
+        }
         pool->fn(pool->arg, ith, pool->n);
         atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
     }
@@ -103,6 +122,8 @@ ts_status ts_threadpool_new(int n_threads, ts_threadpool **out)
     pool->n = n_threads;
     atomic_init(&pool->generation, 0u);
     atomic_init(&pool->pending, 0);
+    atomic_init(&pool->open, 0u);
+    atomic_init(&pool->inflight, 0);
     atomic_init(&pool->stop, false);
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
@@ -150,6 +171,27 @@ int ts_threadpool_size(const ts_threadpool *pool)
     return pool ? pool->n : 1;
 }
 
+/* The next job (its fn and arg set): a new generation, odd for a shared job, which is open before
+   any worker can see it. Sleeping workers are woken under the mutex. */
+static void publish(ts_threadpool *pool, unsigned shared)
+{
+    unsigned g =
+        (atomic_load_explicit(&pool->generation, memory_order_relaxed) & ~1u) + 2u + shared;
+    if (shared) atomic_store_explicit(&pool->open, g, memory_order_relaxed);
+    pthread_mutex_lock(&pool->mu);
+    atomic_store_explicit(&pool->generation, g, memory_order_release);
+    pthread_cond_broadcast(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+static void wait_zero(atomic_int *n)
+{
+    for (int i = 0; atomic_load_explicit(n, memory_order_acquire) != 0; i++) {
+        cpu_relax();
+        if ((i & 1023) == 1023) sched_yield(); /* a descheduled worker on a busy machine */
+    }
+}
+
 void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg)
 {
     if (!pool || pool->n == 1) {
@@ -159,13 +201,21 @@ void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg)
     pool->fn = fn;
     pool->arg = arg;
     atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_relaxed);
-    pthread_mutex_lock(&pool->mu);
-    atomic_fetch_add_explicit(&pool->generation, 1u, memory_order_release);
-    pthread_cond_broadcast(&pool->cv);
-    pthread_mutex_unlock(&pool->mu);
+    publish(pool, 0u);
     fn(arg, 0, pool->n);
-    for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) != 0; i++) {
-        cpu_relax();
-        if ((i & 1023) == 1023) sched_yield(); /* a descheduled worker on a busy machine */
+    wait_zero(&pool->pending);
+}
+
+void ts_threadpool_run_shared(ts_threadpool *pool, ts_task_fn fn, void *arg)
+{
+    if (!pool || pool->n == 1) {
+        fn(arg, 0, 1);
+        return;
     }
+    pool->fn = fn;
+    pool->arg = arg;
+    publish(pool, 1u);
+    fn(arg, 0, pool->n);
+    atomic_store(&pool->open, 0u); /* closed: no worker starts it from now on */
+    wait_zero(&pool->inflight);
 }
