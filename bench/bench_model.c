@@ -164,7 +164,7 @@ static void bench_gemm(unsigned char *buf, int reps) /* buf: 8 copies of the lar
                 ts_mat W = {buf + (size_t)(r % 8) * mb, cfgs[ci].dt, K, N, cfgs[ci].lay};
                 memset(Y, 0, (size_t)T * N * sizeof *Y);
                 double t0 = ts_seconds();
-                ts_gemm_xw(Y, X, T, &W, 0, N, scratch);
+                ts_gemm_xw(Y, X, T, &W, 0, N, NULL, TS_GEMM_ADD, scratch);
                 double t = ts_seconds() - t0;
                 if (t < best) best = t;
             }

@@ -390,8 +390,10 @@ void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
  * Prefill GEMMs with the dtype widened in registers or per panel.
  * ts_gemm_available() is true when they have a fast path (AVX-512); otherwise
  * model.c uses OpenBLAS sgemm (these still work, as slow reference loops).
- *   ts_gemm_xw: Y[T][n0:n1] += X[T][K] . W[K][n0:n1]   (W (K, N) Conv1D, any layout; ldY = N;
- *               PANELS: n0, n1 as for ts_gemv_xw)
+ *   ts_gemm_xw: Y[T][n0:n1] (+=, =, gelu_new of) X[T][K] . W[K][n0:n1] + bias[n0:n1], as `epi`
+ *               says; bias NULL for none (W (K, N) Conv1D, any layout; ldY = N; PANELS: n0,
+ *               n1 as for ts_gemv_xw). The bias and GELU are applied to each tile's sums in
+ *               registers: Y is written once (ADD: y + (sum + bias), the order decode uses).
  *   ts_gemm_wx: Y[t][r] = X[t][0:K] . W[r][0:K], r in [r0, r1)   (W (V, K) rows; ldY = ldy)
  * scratch: 64-byte aligned, K * 96 floats (a packed panel, 32 dequantized rows, or the
  * Q8_0 integer path's int16 panel and 128 quantized rows of X).
@@ -402,8 +404,9 @@ void ts_gemv_wx(float *y, const ts_mat *W, const float *x, size_t r0, size_t r1)
  */
 bool ts_gemm_q8_int16(void);
 bool ts_gemm_available(void);
+typedef enum ts_gemm_epi { TS_GEMM_ADD, TS_GEMM_STORE, TS_GEMM_GELU } ts_gemm_epi;
 void ts_gemm_xw(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0, size_t n1,
-                float *scratch);
+                const float *bias, ts_gemm_epi epi, float *scratch);
 void ts_gemm_wx(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W, size_t r0,
                 size_t r1, float *scratch);
 /*

@@ -1038,19 +1038,41 @@ static void test_kernels(void **state)
             float X[TT * 53], Y[TT * 53];
             for (size_t i = 0; i < TT * 53; i++)
                 X[i] = (float)cos((double)i * 0.37);
-            for (size_t i = 0; i < TT * 53; i++)
-                Y[i] = 0.25f;
             static float panel[53 * 96] __attribute__((aligned(64))); /* K * 96, K <= 53 */
-            ts_gemm_xw(Y, X, TT, &W, 3, 50, panel);                   /* X (TT, K=37) */
-            for (size_t t = 0; t < TT; t++)
-                for (size_t j = 0; j < N; j++) {
-                    double r = 0.25;
-                    if (j >= 3 && j < 50)
-                        for (size_t k = 0; k < K; k++) {
-                            ts_mat_row_f32(&W, k, j, 1, row);
-                            r += (double)X[t * K + k] * row[0];
+            float bias[53];
+            for (size_t j = 0; j < N; j++)
+                bias[j] = (float)sin((double)j * 0.7) * 2.0f;
+            /* each epilogue, with and without a bias: + (into 0.25), =, gelu_new */
+            for (int mode = TS_GEMM_ADD; mode <= TS_GEMM_GELU; mode++)
+                for (int with_bias = 0; with_bias <= 1; with_bias++) {
+                    for (size_t i = 0; i < TT * 53; i++)
+                        Y[i] = 0.25f;
+                    ts_gemm_xw(Y, X, TT, &W, 3, 50, with_bias ? bias : NULL, (ts_gemm_epi)mode,
+                               panel); /* X (TT, K=37) */
+                    for (size_t t = 0; t < TT; t++)
+                        for (size_t j = 0; j < N; j++) {
+                            if (j < 3 || j >= 50) {
+                                assert_true(Y[t * N + j] == 0.25f);
+                                continue;
+                            }
+                            double r = with_bias ? bias[j] : 0.0;
+                            for (size_t k = 0; k < K; k++) {
+                                ts_mat_row_f32(&W, k, j, 1, row);
+                                r += (double)X[t * K + k] * row[0];
+                            }
+                            if (mode == TS_GEMM_ADD) r += 0.25;
+                            if (mode == TS_GEMM_GELU)
+                                r = 0.5 * r *
+                                    (1 + tanh(sqrt(2 / M_PI) * (r + 0.044715 * r * r * r)));
+                            if (!(fabs(Y[t * N + j] - r) <= 1e-5 * (1 + fabs(r)))) {
+                                fprintf(stderr,
+                                        "gemm_xw (isa %s, mode %d, bias %d) [%zu][%zu] = %.7g, "
+                                        "want %.7g\n",
+                                        ts_isa_name(ts_kernels_isa()), mode, with_bias, t, j,
+                                        Y[t * N + j], r);
+                                fail();
+                            }
                         }
-                    assert_true(fabs(Y[t * N + j] - r) <= 1e-5 * (1 + fabs(r)));
                 }
             for (size_t i = 0; i < TT * 53; i++)
                 Y[i] = -3.0f;

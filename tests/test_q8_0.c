@@ -265,7 +265,7 @@ static void test_kernels_all_layouts(void **state)
                sees x (int16 per block) */
             for (size_t i = 0; i < T * N; i++)
                 Y[i] = 0.25f;
-            ts_gemm_xw(Y, X, T, &W, 32, N, scratch);
+            ts_gemm_xw(Y, X, T, &W, 32, N, NULL, TS_GEMM_ADD, scratch);
             const bool q8_int = cases[ci].dt == TS_DTYPE_Q8_0 && ts_gemm_q8_int16();
             for (size_t t = 0; t < T; t++) {
                 double Xs[K];

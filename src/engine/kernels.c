@@ -1318,17 +1318,20 @@ static void axpy_avx512(float *y, float a, const float *x, size_t n)
         y[i] += a * x[i];
 }
 
+/* gelu_new of 16 lanes: v / (1 + exp(-2u)), u = sqrt(2/pi) (v + 0.044715 v^3). */
+static inline __m512 gelu16(__m512 v)
+{
+    const __m512 k2 = _mm512_set1_ps(-2.0f * GELU_K), c = _mm512_set1_ps(0.044715f);
+    __m512 v3 = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
+    __m512 m2u = _mm512_mul_ps(k2, _mm512_fmadd_ps(c, v3, v));
+    return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(m2u)));
+}
+
 static void gelu_avx512(float *x, size_t n)
 {
     size_t i = 0;
-    const __m512 k2 = _mm512_set1_ps(-2.0f * GELU_K), c = _mm512_set1_ps(0.044715f);
-    const __m512 one = _mm512_set1_ps(1.0f);
-    for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(x + i);
-        __m512 v3 = _mm512_mul_ps(_mm512_mul_ps(v, v), v);
-        __m512 m2u = _mm512_mul_ps(k2, _mm512_fmadd_ps(c, v3, v));
-        _mm512_storeu_ps(x + i, _mm512_div_ps(v, _mm512_add_ps(one, exp16(m2u))));
-    }
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, gelu16(_mm512_loadu_ps(x + i)));
     gelu_scalar(x + i, n - i);
 }
 
@@ -1374,9 +1377,35 @@ static inline __m512 load16m(const void *p, size_t i, ts_dtype dt, __mmask16 m)
     }
 }
 
+/* What a prefill tile does with its sums: see ts_gemm_epi; bias: the tile's first column's. */
+typedef struct tile_epi {
+    const float *bias; /* NULL: none */
+    ts_gemm_epi mode;
+} tile_epi;
+
+/* Row y of a tile: its two 16-column sums a0, a1 (columns masked by m0, m1) out as `e` says. */
+static inline __attribute__((always_inline)) void
+tile_out(float *y, __m512 a0, __m512 a1, __mmask16 m0, __mmask16 m1, const tile_epi *e)
+{
+    if (e->bias) {
+        a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m0, e->bias));
+        a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m1, e->bias + 16));
+    }
+    if (e->mode == TS_GEMM_ADD) {
+        a0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), a0);
+        a1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), a1);
+    } else if (e->mode == TS_GEMM_GELU) {
+        a0 = gelu16(a0);
+        a1 = gelu16(a1);
+    }
+    _mm512_mask_storeu_ps(y, m0, a0);
+    _mm512_mask_storeu_ps(y + 16, m1, a1);
+}
+
 static inline __attribute__((always_inline)) void xw_tile(float *Y, size_t ldy, const float *X,
                                                           size_t ldx, const float *panel, size_t K,
-                                                          __mmask16 m0, __mmask16 m1, const int MR)
+                                                          __mmask16 m0, __mmask16 m1,
+                                                          const tile_epi *e, const int MR)
 {
     __m512 acc[8][2];
     for (int i = 0; i < MR; i++)
@@ -1390,12 +1419,8 @@ static inline __attribute__((always_inline)) void xw_tile(float *Y, size_t ldy, 
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
     }
-    for (int i = 0; i < MR; i++) {
-        float *y = Y + (size_t)i * ldy;
-        _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc[i][0]));
-        _mm512_mask_storeu_ps(y + 16, m1,
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc[i][1]));
-    }
+    for (int i = 0; i < MR; i++)
+        tile_out(Y + (size_t)i * ldy, acc[i][0], acc[i][1], m0, m1, e);
 }
 
 /*
@@ -1429,21 +1454,23 @@ static inline next_reads next_rows(const void *base, size_t row_bytes, size_t wa
 
 /* Y[T][j:j+32] += X . panel for one F32 panel [K][32] (64-byte aligned). */
 static void xw_panel_tiles(float *Y, const float *X, size_t T, size_t K, size_t N, size_t j,
-                           size_t left, const float *panel, const next_reads *nx)
+                           size_t left, const float *panel, const next_reads *nx,
+                           const tile_epi *ep)
 {
     __mmask16 m0 = tail_mask(left), m1 = left > 16 ? tail_mask(left - 16) : 0;
+    const tile_epi e = {ep->bias ? ep->bias + j : NULL, ep->mode};
     size_t t = 0;
     for (; t + 8 <= T; t += 8) {
         prefetch_part(nx, t, t + 8, T);
-        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 8);
+        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, &e, 8);
     }
     for (; t + 4 <= T; t += 4) {
         prefetch_part(nx, t, t + 4, T);
-        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 4);
+        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, &e, 4);
     }
     for (; t < T; t++) {
         prefetch_part(nx, t, t + 1, T);
-        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, 1);
+        xw_tile(Y + t * N + j, N, X + t * K, K, panel, K, m0, m1, &e, 1);
     }
 }
 
@@ -1455,7 +1482,7 @@ static void xw_panel_tiles(float *Y, const float *X, size_t T, size_t K, size_t 
 static inline __attribute__((always_inline)) void gemm_xw_rows(float *Y, const float *X, size_t T,
                                                                const ts_mat *W, size_t n0,
                                                                size_t n1, float *panel,
-                                                               const ts_dtype dt)
+                                                               const tile_epi *e, const ts_dtype dt)
 {
     const size_t N = W->cols, K = W->rows, es = dt == TS_DTYPE_F32 ? 4 : 2;
     for (size_t j = n0; j < n1; j += 32) {
@@ -1467,7 +1494,7 @@ static inline __attribute__((always_inline)) void gemm_xw_rows(float *Y, const f
         }
         next_reads nx = {NULL, N * es, K, 32 * es};
         if (j + 32 < n1) nx.base = (const char *)W->data + (j + 32) * es;
-        xw_panel_tiles(Y, X, T, K, N, j, left, panel, &nx);
+        xw_panel_tiles(Y, X, T, K, N, j, left, panel, &nx, e);
     }
 }
 
@@ -1548,7 +1575,7 @@ static void q8_pack_panel(const unsigned char *w, size_t rb, size_t nb, size_t n
 
 static inline __attribute__((always_inline)) void
 q8_tile(float *Y, size_t ldy, const int16_t *xq, size_t K, const float *dx, const int32_t *pw,
-        const float *dw, size_t nb, __mmask16 m0, __mmask16 m1, const int MR)
+        const float *dw, size_t nb, __mmask16 m0, __mmask16 m1, const tile_epi *e, const int MR)
 {
     __m512 acc[6][2];
     for (int i = 0; i < MR; i++)
@@ -1580,17 +1607,13 @@ q8_tile(float *Y, size_t ldy, const int16_t *xq, size_t K, const float *dx, cons
                 _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[i][1]), _mm512_mul_ps(d1, sx), acc[i][1]);
         }
     }
-    for (int i = 0; i < MR; i++) {
-        float *y = Y + (size_t)i * ldy;
-        _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, y), acc[i][0]));
-        _mm512_mask_storeu_ps(y + 16, m1,
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, y + 16), acc[i][1]));
-    }
+    for (int i = 0; i < MR; i++)
+        tile_out(Y + (size_t)i * ldy, acc[i][0], acc[i][1], m0, m1, e);
 }
 
 /* Y[T][n0:n1] += X . W for W (K, N) Q8_0 in TS_LAYOUT_COLS; K a multiple of 32. */
 static void gemm_xw_q8_vnni(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
-                            size_t n1, float *scratch)
+                            size_t n1, const tile_epi *ep, float *scratch)
 {
     const size_t K = W->rows, N = W->cols, nb = K / QK, rb = nb * Q8_BYTES;
     int32_t *pw = (int32_t *)scratch;                /* K * 16 words */
@@ -1609,18 +1632,19 @@ static void gemm_xw_q8_vnni(float *Y, const float *X, size_t T, const ts_mat *W,
             next_reads nx =
                 next_rows((const char *)W->data + (j + nr) * rb, rb, left < 32 ? left : 32);
             float *y = Y + t0 * N + j;
+            const tile_epi e = {ep->bias ? ep->bias + j : NULL, ep->mode};
             size_t t = 0;
             for (; t + 6 <= tn; t += 6) { /* 6 x 32: 24 of the 32 vector registers accumulate */
                 prefetch_part(&nx, t, t + 6, tn);
-                q8_tile(y + t * N, N, xq + t * K, K, dx + t * nb, pw, dw, nb, m0, m1, 6);
+                q8_tile(y + t * N, N, xq + t * K, K, dx + t * nb, pw, dw, nb, m0, m1, &e, 6);
             }
             for (; t + 2 <= tn; t += 2) {
                 prefetch_part(&nx, t, t + 2, tn);
-                q8_tile(y + t * N, N, xq + t * K, K, dx + t * nb, pw, dw, nb, m0, m1, 2);
+                q8_tile(y + t * N, N, xq + t * K, K, dx + t * nb, pw, dw, nb, m0, m1, &e, 2);
             }
             for (; t < tn; t++) {
                 prefetch_part(&nx, t, t + 1, tn);
-                q8_tile(y + t * N, N, xq + t * K, K, dx + t * nb, pw, dw, nb, m0, m1, 1);
+                q8_tile(y + t * N, N, xq + t * K, K, dx + t * nb, pw, dw, nb, m0, m1, &e, 1);
             }
         }
     }
@@ -1636,7 +1660,7 @@ static void gemm_xw_q8_vnni(float *Y, const float *X, size_t T, const ts_mat *W,
  * scratch: [32][K] rows, then the [K][32] panel (64-byte aligned: K * 128 bytes in).
  */
 static void gemm_rows_panels(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
-                             size_t r0, size_t r1, bool overwrite, float *scratch)
+                             size_t r0, size_t r1, const tile_epi *e, float *scratch)
 {
     const size_t K = W->cols, k16 = K & ~(size_t)15, row_bytes = ts_dtype_row_bytes(W->dtype, K);
     float *rows = scratch, *panel = scratch + K * 32;
@@ -1651,66 +1675,63 @@ static void gemm_rows_panels(float *Y, size_t ldy, const float *X, size_t T, con
         for (size_t k = k16; k < K; k++)
             for (size_t i = 0; i < 32; i++)
                 panel[k * 32 + i] = rows[i * K + k];
-        if (overwrite)
-            for (size_t t = 0; t < T; t++)
-                memset(Y + t * ldy + r, 0, nr * sizeof *Y);
         next_reads nx = next_rows((const char *)W->data + (r + nr) * row_bytes, row_bytes,
                                   left < 32 ? left : 32);
-        xw_panel_tiles(Y, X, T, K, ldy, r, nr, panel, &nx);
+        xw_panel_tiles(Y, X, T, K, ldy, r, nr, panel, &nx, e);
     }
 }
 
 static void gemm_wx_avx512(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W,
                            size_t r0, size_t r1, float *scratch)
 {
-    gemm_rows_panels(Y, ldy, X, T, W, r0, r1, true, scratch);
+    gemm_rows_panels(Y, ldy, X, T, W, r0, r1, &(tile_epi){NULL, TS_GEMM_STORE}, scratch);
 }
 
 static void gemm_xw_avx512(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0,
-                           size_t n1, float *scratch)
+                           size_t n1, const tile_epi *e, float *scratch)
 {
     const size_t K = W->rows, N = W->cols;
     switch (W->layout) {
     case TS_LAYOUT_ROWS:
         switch (W->dtype) {
         case TS_DTYPE_F16:
-            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, TS_DTYPE_F16);
+            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, e, TS_DTYPE_F16);
             return;
         case TS_DTYPE_BF16:
-            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, TS_DTYPE_BF16);
+            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, e, TS_DTYPE_BF16);
             return;
         default:
-            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, TS_DTYPE_F32);
+            gemm_xw_rows(Y, X, T, W, n0, n1, scratch, e, TS_DTYPE_F32);
             return;
         }
     case TS_LAYOUT_PANELS: {
         const size_t panel_bytes = ts_dtype_row_bytes(W->dtype, K * TS_PANEL);
         for (size_t j = n0; j < n1; j += TS_PANEL) {
-            size_t e = j / TS_PANEL * K * TS_PANEL;
+            size_t off = j / TS_PANEL * K * TS_PANEL;
             const float *panel = scratch;
             if (W->dtype == TS_DTYPE_F32)
-                panel = (const float *)W->data + e;
+                panel = (const float *)W->data + off;
             else if (W->dtype == TS_DTYPE_F16)
-                to_f32_avx512_f16(W->data, e, scratch, K * TS_PANEL);
+                to_f32_avx512_f16(W->data, off, scratch, K * TS_PANEL);
             else
-                to_f32_avx512_bf16(W->data, e, scratch, K * TS_PANEL);
+                to_f32_avx512_bf16(W->data, off, scratch, K * TS_PANEL);
             /* the next panel (contiguous) into L2 while this one's tiles run */
             next_reads nx = next_rows((const char *)W->data + (j / TS_PANEL + 1) * panel_bytes,
                                       panel_bytes, j + TS_PANEL < n1);
-            xw_panel_tiles(Y, X, T, K, N, j, n1 - j, panel, &nx);
+            xw_panel_tiles(Y, X, T, K, N, j, n1 - j, panel, &nx, e);
         }
         return;
     }
     case TS_LAYOUT_COLS: /* rows of the transpose are output columns */
 #ifdef __AVX512VNNI__
         if (W->dtype == TS_DTYPE_Q8_0 && ts_gemm_q8_int16()) {
-            gemm_xw_q8_vnni(Y, X, T, W, n0, n1, scratch);
+            gemm_xw_q8_vnni(Y, X, T, W, n0, n1, e, scratch);
             return;
         }
 #endif
         /* otherwise output column j is row j of the stored transpose (N rows of K) */
-        gemm_rows_panels(Y, N, X, T, &(ts_mat){W->data, W->dtype, N, K, TS_LAYOUT_ROWS}, n0, n1,
-                         false, scratch);
+        gemm_rows_panels(Y, N, X, T, &(ts_mat){W->data, W->dtype, N, K, TS_LAYOUT_ROWS}, n0, n1, e,
+                         scratch);
         return;
     }
 }
@@ -2030,20 +2051,25 @@ bool ts_gemm_available(void)
 }
 
 void ts_gemm_xw(float *Y, const float *X, size_t T, const ts_mat *W, size_t n0, size_t n1,
-                float *scratch)
+                const float *bias, ts_gemm_epi epi, float *scratch)
 {
 #ifdef TS_HAVE_AVX512
     if (ts_kernels_isa() == TS_ISA_AVX512) {
-        gemm_xw_avx512(Y, X, T, W, n0, n1, scratch);
+        gemm_xw_avx512(Y, X, T, W, n0, n1, &(tile_epi){bias, epi}, scratch);
         return;
     }
 #endif
     (void)scratch;
     /* Reference loop (the callers use OpenBLAS when !ts_gemm_available()). */
     for (size_t t = 0; t < T; t++)
-        for (size_t k = 0; k < W->rows; k++)
-            for (size_t j = n0; j < n1; j++)
-                Y[t * W->cols + j] += X[t * W->rows + k] * mat_at(W, k, j);
+        for (size_t j = n0; j < n1; j++) {
+            float acc = 0.0f, *y = Y + t * W->cols + j;
+            for (size_t k = 0; k < W->rows; k++)
+                acc += X[t * W->rows + k] * mat_at(W, k, j);
+            if (bias) acc += bias[j];
+            *y = epi == TS_GEMM_ADD ? *y + acc : acc;
+            if (epi == TS_GEMM_GELU) ts_gelu_new_f32(y, 1);
+        }
 }
 
 void ts_gemm_wx(float *Y, size_t ldy, const float *X, size_t T, const ts_mat *W, size_t r0,

@@ -1004,7 +1004,14 @@ static void mm_task(void *arg, int ith, int nth)
     n1 += j->n_lo;
     const size_t w = n1 - n0;
 
-    /* prefill: Y starts as the bias (or the residual + bias); sgemm adds X W. */
+    if (ts_gemm_available()) { /* bias and GELU in the tiles' registers */
+        static const ts_gemm_epi mode[] = {
+            [EPI_STORE] = TS_GEMM_STORE, [EPI_RESIDUAL] = TS_GEMM_ADD, [EPI_GELU] = TS_GEMM_GELU};
+        ts_gemm_xw(Y, j->X, T, W, n0, n1, b, mode[j->epi],
+                   j->ctx->panel + (size_t)ith * j->ctx->panel_floats);
+        return;
+    }
+    /* OpenBLAS: Y starts as the bias (or the residual + bias); sgemm adds X W. */
     for (size_t t = 0; t < T; t++) {
         float *row = Y + t * N;
         if (j->epi == EPI_RESIDUAL)
@@ -1013,9 +1020,7 @@ static void mm_task(void *arg, int ith, int nth)
         else
             memcpy(row + n0, b + n0, w * sizeof *row);
     }
-    if (ts_gemm_available()) {
-        ts_gemm_xw(Y, j->X, T, W, n0, n1, j->ctx->panel + (size_t)ith * j->ctx->panel_floats);
-    } else if (W->dtype == TS_DTYPE_F32 && W->layout == TS_LAYOUT_ROWS) {
+    if (W->dtype == TS_DTYPE_F32 && W->layout == TS_LAYOUT_ROWS) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)w, (int)K, 1.0f, j->X,
                     (int)K, (const float *)W->data + n0, (int)N, 1.0f, Y + n0, (int)N);
     } else { /* any other dtype / layout: F32 column blocks [K][cw] first */
