@@ -274,7 +274,7 @@ void ts_threadpool_free(ts_threadpool *pool);
 int ts_threadpool_size(const ts_threadpool *pool);
 void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg);
 /*
- * The same for work shared from a counter: fn runs on the caller and on each
+ * The same for work taken in chunks: fn runs on the caller and on each
  * worker that wakes before the caller's own call returns, possibly not on all
  * (a worker descheduled on a busy machine is not waited for, unless it has
  * already joined). So fn must take its work in chunks until none is left

@@ -192,7 +192,9 @@ static void wait_zero(atomic_int *n)
     }
 }
 
-void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg)
+/* A plain job waits for every worker; a shared one, closed once the caller's call returns, only
+   for those that joined. */
+static void run(ts_threadpool *pool, ts_task_fn fn, void *arg, bool shared)
 {
     if (!pool || pool->n == 1) {
         fn(arg, 0, 1);
@@ -200,22 +202,19 @@ void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg)
     }
     pool->fn = fn;
     pool->arg = arg;
-    atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_relaxed);
-    publish(pool, 0u);
+    if (!shared) atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_relaxed);
+    publish(pool, shared ? 1u : 0u);
     fn(arg, 0, pool->n);
-    wait_zero(&pool->pending);
+    if (shared) atomic_store(&pool->open, 0u); /* closed: no worker starts it from now on */
+    wait_zero(shared ? &pool->inflight : &pool->pending);
+}
+
+void ts_threadpool_run(ts_threadpool *pool, ts_task_fn fn, void *arg)
+{
+    run(pool, fn, arg, false);
 }
 
 void ts_threadpool_run_shared(ts_threadpool *pool, ts_task_fn fn, void *arg)
 {
-    if (!pool || pool->n == 1) {
-        fn(arg, 0, 1);
-        return;
-    }
-    pool->fn = fn;
-    pool->arg = arg;
-    publish(pool, 1u);
-    fn(arg, 0, pool->n);
-    atomic_store(&pool->open, 0u); /* closed: no worker starts it from now on */
-    wait_zero(&pool->inflight);
+    run(pool, fn, arg, true);
 }
