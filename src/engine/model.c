@@ -809,7 +809,9 @@ struct ts_context {
     bool all_logits;
     int nth;
     ts_threadpool *pool;
-    float *k_cache, *v_cache; /* [n_layer][n_ctx][C] */
+    float *k_cache, *v_cache; /* [n_layer][n_ctx][C], both in kv_map */
+    void *kv_map;             /* one huge-page-aligned mapping (map_huge) */
+    size_t kv_map_size;       /* its length, for munmap */
     float *x;                 /* residual stream [n_batch][C] */
     float *xn;                /* LayerNorm output [n_batch][C] */
     float *qkv;               /* [n_batch][3C] */
@@ -882,8 +884,20 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     const size_t C = (size_t)in->n_embd, L = (size_t)in->n_layer, V = (size_t)in->n_vocab;
     const size_t B = c->n_batch, nth = (size_t)c->nth;
     bool ok = true;
-    c->k_cache = alloc_floats(L * c->n_ctx, C, &ok);
-    c->v_cache = alloc_floats(L * c->n_ctx, C, &ok);
+    /* K and V in huge pages (one mapping): decode reads every cached row of every layer per
+       token, and on 4 KiB pages the hardware prefetcher stops at each page. At ~950 positions
+       (distilgpt2-shaped F16) decode attention went 2.01 -> 1.83 ms per token on one thread and
+       1.40 -> 1.20 on two (medians of 5 alternating runs); at ~100 positions, inside the noise. */
+    size_t kv_floats = 0;
+    if (ts_mul_overflows(L * c->n_ctx, C, &kv_floats) || kv_floats > SIZE_MAX / 8) {
+        ok = false;
+    } else {
+        const size_t half = pad64(kv_floats * sizeof(float));
+        unsigned char *kv = map_huge(2 * half, &c->kv_map, &c->kv_map_size);
+        if (!kv) ok = false;
+        c->k_cache = kv ? (float *)kv : NULL;
+        c->v_cache = kv ? (float *)(kv + half) : NULL;
+    }
     c->x = alloc_floats(B, C, &ok);
     c->xn = alloc_floats(B, C, &ok);
     c->qkv = alloc_floats(B, 3 * C, &ok);
@@ -907,8 +921,8 @@ ts_status ts_context_new(const ts_model *model, const ts_context_params *params,
     }
     memset(c->logits, 0, V * sizeof *c->logits);
     /* Touch the KV cache now, so that decode does not take its page faults. */
-    memset(c->k_cache, 0, L * c->n_ctx * C * sizeof *c->k_cache);
-    memset(c->v_cache, 0, L * c->n_ctx * C * sizeof *c->v_cache);
+    memset(c->k_cache, 0, kv_floats * sizeof *c->k_cache);
+    memset(c->v_cache, 0, kv_floats * sizeof *c->v_cache);
     /* We split GEMMs across our own pool; OpenBLAS threads would compete with it. */
     pthread_once(&g_blas_once, blas_single_thread);
     *out = c;
@@ -919,8 +933,7 @@ void ts_context_free(ts_context *ctx)
 {
     if (!ctx) return;
     ts_threadpool_free(ctx->pool);
-    free(ctx->k_cache);
-    free(ctx->v_cache);
+    if (ctx->kv_map) munmap(ctx->kv_map, ctx->kv_map_size);
     free(ctx->x);
     free(ctx->xn);
     free(ctx->qkv);
