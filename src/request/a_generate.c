@@ -306,7 +306,7 @@ static ts_status run(rq_run *run, void **out, char *err, size_t err_size)
         if (!p->seqs)
             st = ts_errorf(err, err_size, TS_ERR_NOMEM, "generate: out of memory");
         else if (q->prompts.n) {
-            char field[32];
+            char field[48]; /* "prompts: item " and up to 20 digits */
             snprintf(field, sizeof field, "prompts: item %zu", i + 1);
             st = rq_encode_prompt(run, field, q->prompts.v[i], strlen(q->prompts.v[i]), &p->ids,
                                   &p->n_ids, err, err_size);
