@@ -1005,6 +1005,14 @@ const float *ts_context_all_logits(const ts_context *ctx, size_t *n_rows)
 typedef enum epilogue { EPI_STORE, EPI_RESIDUAL, EPI_GELU } epilogue;
 
 /* Y[T][n_lo, n_hi) (=, +=, gelu of) X[T][K] . W[K][n_lo, n_hi) + bias (rows of Y are N wide). */
+/* fn over [lo, hi) dealt out in chunks on multiples of `align` (shares_init) to ctx's pool. */
+static void run_shares(ts_context *ctx, ts_task_fn fn, void *arg, shares *s, size_t lo, size_t hi,
+                       size_t align)
+{
+    shares_init(s, lo, hi, align, ts_threadpool_size(ctx->pool));
+    ts_threadpool_run_shared(ctx->pool, fn, arg);
+}
+
 typedef struct mm_job {
     ts_context *ctx;
     const float *X;
@@ -1268,20 +1276,15 @@ static void matmul_cols(ts_context *ctx, float *Y, const float *X, size_t T, con
                 .epi = epi,
                 .n_lo = n_lo,
                 .n_hi = n_hi};
-    const int nth = ts_threadpool_size(ctx->pool);
-    if (T == 1 && splitk_decodes(ctx->model, W)) {
-        shares_init(&j.work, 0, TS_SPLITK, 1, nth); /* a block per chunk (all for one thread) */
-        ts_threadpool_run_shared(ctx->pool, mm_splitk_task, &j);
-        shares_init(&j.work, n_lo, n_hi, 16, nth);
-        ts_threadpool_run_shared(ctx->pool, mm_reduce_task, &j);
+    if (T == 1 && splitk_decodes(ctx->model, W)) { /* a block per chunk (all for one thread) */
+        run_shares(ctx, mm_splitk_task, &j, &j.work, 0, TS_SPLITK, 1);
+        run_shares(ctx, mm_reduce_task, &j, &j.work, n_lo, n_hi, 16);
         return;
     }
-    if (T == 1) {
-        shares_init(&j.work, n_lo, n_hi, TS_PANEL, nth);
-        ts_threadpool_run_shared(ctx->pool, mm_task, &j);
-    } else {
+    if (T == 1)
+        run_shares(ctx, mm_task, &j, &j.work, n_lo, n_hi, TS_PANEL);
+    else
         ts_threadpool_run(ctx->pool, mm_task, &j);
-    }
 }
 
 static void matmul(ts_context *ctx, float *Y, const float *X, size_t T, const ts_mat *W,
@@ -1358,8 +1361,8 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
         att_job aj = {.ctx = ctx, .l = l, .T = T, .p0 = p0, .q0 = r0};
         if (R == 1) { /* heads shared out a thread's share at a time: its rows stay wide */
             const size_t H = (size_t)m->info.n_head, nth = (size_t)ts_threadpool_size(ctx->pool);
-            shares_init(&aj.work, 0, H, (H + nth - 1) / nth, (int)nth);
-            PHASE(TS_PHASE_ATTENTION, ts_threadpool_run_shared(ctx->pool, att_task, &aj));
+            PHASE(TS_PHASE_ATTENTION,
+                  run_shares(ctx, att_task, &aj, &aj.work, 0, H, (H + nth - 1) / nth));
         } else {
             PHASE(TS_PHASE_ATTENTION, ts_threadpool_run(ctx->pool, att_task, &aj));
         }
@@ -1378,9 +1381,9 @@ static void forward(ts_context *ctx, const int32_t *tokens, size_t T, float *log
     const float *last = every_row ? ctx->x : ctx->x + (T - 1) * C;
     PHASE(TS_PHASE_LAYERNORM, layernorm(ctx, ctx->xn, last, m->ln_f_w, m->ln_f_b, rows));
     head_job hj = {.ctx = ctx, .W = &M->lm_head, .X = ctx->xn, .T = rows, .logits = logits};
-    if (rows == 1) shares_init(&hj.work, 0, M->lm_head.rows, 16, ts_threadpool_size(ctx->pool));
-    PHASE(TS_PHASE_LM_HEAD, rows == 1 ? ts_threadpool_run_shared(ctx->pool, head_task, &hj)
-                                      : ts_threadpool_run(ctx->pool, head_task, &hj));
+    PHASE(TS_PHASE_LM_HEAD, rows == 1
+                                ? run_shares(ctx, head_task, &hj, &hj.work, 0, M->lm_head.rows, 16)
+                                : ts_threadpool_run(ctx->pool, head_task, &hj));
 }
 
 ts_status ts_model_eval(ts_context *ctx, const int32_t *tokens, size_t n, char *err,
